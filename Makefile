@@ -1,0 +1,44 @@
+# tsvisor: `make run` runs one command sandboxed over the host root; `make test` builds and passes all tests.
+# Both set up a fresh machine first (Debian packages, npm dependencies, the native addon).
+SHELL := /bin/bash
+PREFIX ?= /usr/local
+CMD ?= uname -a; ls /; echo hi > /tmp/x; cat /tmp/x
+DEBIAN_PACKAGES := busybox-static iperf3 libseccomp2 runc strace iproute2 curl netcat-openbsd nftables \
+                   slirp4netns passt diod gcc make python3 g++
+
+.PHONY: all deps build run test install bench fuzz clean
+all: build
+
+# Installs only what is missing, so it is cheap to run every time.
+deps:
+	@missing=$$(for p in $(DEBIAN_PACKAGES); do dpkg-query -W -f='$${Status}\n' $$p 2>/dev/null | grep -q '^install ok installed' || echo $$p; done); \
+	if [ -n "$$missing" ]; then \
+	  echo "installing Debian packages: $$missing"; \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing; \
+	fi
+
+node_modules/.package-lock.json: package.json package-lock.json packages/*/package.json packages/native/binding.gyp packages/native/src/*.c packages/native/src/*.h
+	npm ci --no-fund --no-audit
+	@touch $@
+
+build: deps node_modules/.package-lock.json
+	npx tsc -b
+
+run: build
+	./bin/runsc do -- /bin/sh -c '$(CMD)'
+
+test: build
+	npx vitest run $(VITEST_ARGS)
+
+install: build
+	ln -sf $(CURDIR)/bin/runsc $(PREFIX)/bin/runsc
+	ln -sf $(CURDIR)/bin/netstack $(PREFIX)/bin/netstack
+
+bench: build
+	node bench/run.mjs
+
+fuzz: build
+	TSVISOR_FUZZ_ITERATIONS=200000 npx vitest run fuzz
+
+clean:
+	rm -rf packages/*/dist packages/native/build node_modules

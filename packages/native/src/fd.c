@@ -1,0 +1,6 @@
+/* fd: (not written yet) */
+#include "napi_util.h"
+
+napi_status tsv_register_fd(napi_env env, napi_value exports) {
+  return napi_ok;
+}

@@ -1,0 +1,6 @@
+/* task: (not written yet) */
+#include "napi_util.h"
+
+napi_status tsv_register_task(napi_env env, napi_value exports) {
+  return napi_ok;
+}

@@ -1,0 +1,2 @@
+// Public API of @tsvisor/p9 (filled in as the package grows).
+export {};

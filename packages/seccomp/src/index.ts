@@ -1,0 +1,2 @@
+// Public API of @tsvisor/seccomp (filled in as the package grows).
+export {};

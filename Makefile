@@ -17,11 +17,17 @@ deps:
 	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing; \
 	fi
 
-node_modules/.package-lock.json: package.json package-lock.json packages/*/package.json packages/native/binding.gyp packages/native/src/*.c packages/native/src/*.h
+# npm ci also builds the native addon (its install script runs node-gyp).
+node_modules/.package-lock.json: package.json package-lock.json packages/*/package.json
 	npm ci --no-fund --no-audit
 	@touch $@
 
-build: deps node_modules/.package-lock.json
+NATIVE := packages/native/build/Release/tsvisor_native.node
+$(NATIVE): node_modules/.package-lock.json packages/native/binding.gyp $(wildcard packages/native/src/*.c packages/native/src/*.h)
+	cd packages/native && npx node-gyp build
+	@touch $@
+
+build: deps node_modules/.package-lock.json $(NATIVE)
 	npx tsc -b
 
 run: build

@@ -11,3 +11,4 @@ const require = createRequire(import.meta.url);
 export const addon: Record<string, (...args: never[]) => unknown> = require(
   path.join(here, '..', 'build', 'Release', 'tsvisor_native.node'),
 );
+export * from './fd.js';

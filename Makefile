@@ -41,7 +41,7 @@ install: build
 	ln -sf $(CURDIR)/bin/netstack $(PREFIX)/bin/netstack
 
 bench: build
-	node bench/run.mjs
+	node bench/dist/run.js
 
 fuzz: build
 	TSVISOR_FUZZ_ITERATIONS=200000 npx vitest run fuzz

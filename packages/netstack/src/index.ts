@@ -1,2 +1,20 @@
-// Public API of @tsvisor/netstack (filled in as the package grows).
-export {};
+// Public API of @tsvisor/netstack: a user-space TCP/IP stack usable on its own (see tools/netstack.ts) and by the
+// sentry for the application's sockets.
+
+// stack: addresses, errors, socket-level endpoint API, routes, the Stack itself
+export * from './stack/address.js';
+export * from './stack/tcpip_error.js';
+export * from './stack/endpoint.js';
+export * from './stack/socket_options.js';
+export * from './stack/clock.js';
+export * from './stack/stats.js';
+export * from './stack/route.js';
+export * from './stack/route_table.js';
+export * from './stack/port_manager.js';
+export * from './stack/neighbor_cache.js';
+export * from './stack/transport_protocol.js';
+export * from './stack/transport_demuxer.js';
+export * from './stack/network_protocol.js';
+export * from './stack/nic.js';
+export * from './stack/stack.js';
+export * from './waiter/waiter_queue.js';

@@ -18,3 +18,8 @@ export * from './stack/network_protocol.js';
 export * from './stack/nic.js';
 export * from './stack/stack.js';
 export * from './waiter/waiter_queue.js';
+
+// header: packet header views, checksums (helper F); buffer: packet buffers and rings; link: link endpoints
+export * from './header/index.js';
+export * from './buffer/packet_buffer.js';
+export * from './link/link_endpoint.js';

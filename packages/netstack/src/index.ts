@@ -23,3 +23,7 @@ export * from './waiter/waiter_queue.js';
 export * from './header/index.js';
 export * from './buffer/packet_buffer.js';
 export * from './link/link_endpoint.js';
+export * from './link/ethernet_framing.js';
+export * from './link/channel.js';
+export * from './link/loopback.js';
+export * from './link/qdisc.js';

@@ -22,7 +22,9 @@ export interface ReceivedFds {
   truncated: boolean;
 }
 
-const fdAddon = addon as unknown as FdAddon;
+// index.ts loads the addon and re-exports this module, so the binding is read at call time, not at import
+// time (the import cycle would otherwise see it uninitialised).
+const fdAddon = new Proxy({} as FdAddon, { get: (_t, key) => (addon as unknown as Record<string | symbol, unknown>)[key] });
 
 /** memfd_create(2) flags. */
 export const MFD_CLOEXEC = 0x1;

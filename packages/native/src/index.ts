@@ -12,3 +12,7 @@ export const addon: Record<string, (...args: never[]) => unknown> = require(
   path.join(here, '..', 'build', 'Release', 'tsvisor_native.node'),
 );
 export * from './fd.js';
+export * from './task.js';
+export * from './ptrace.js';
+export * from './memory.js';
+export * from './notif.js';

@@ -1,6 +1,260 @@
-/* ptrace: (not written yet) */
+/* ptrace: requests on traced tasks, waitpid for their stops, and syscall injection.
+ *
+ * Every request must come from the thread that attached (ptrace(2): the tracer is a thread), which in the sentry
+ * is the JavaScript main thread: all functions here are synchronous. waitpid is always for one tid with __WALL,
+ * never -1, so children Node itself spawned (libuv reaps those) are never touched.
+ *
+ * Syscall injection (injectSyscall) runs a system call inside a task that sits in a syscall-exit stop: it points
+ * %rip at a `syscall` instruction in the task, loads the number and arguments, and lets the task run exactly
+ * that instruction with PTRACE_SYSCALL (entry stop, exit stop), then restores the registers. Signals that arrive
+ * meanwhile are not delivered (that would run a handler in the middle); they are returned so the caller can
+ * re-raise them afterwards. */
 #include "napi_util.h"
+#include <errno.h>
+#include <signal.h>
+#include <string.h>
+#include <sys/ptrace.h>
+#include <sys/syscall.h>
+#include <sys/uio.h>
+#include <sys/user.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#ifndef PTRACE_EVENT_STOP
+#define PTRACE_EVENT_STOP 128
+#endif
+#define MAX_SUPPRESSED 16
+
+static bool arg_tid(napi_env env, napi_value v, pid_t *tid) {
+  int32_t t;
+  if (!tsv_arg_i32(env, v, &t)) return false;
+  if (t <= 0) { tsv_throw_type(env, "tid must be positive"); return false; }
+  *tid = t;
+  return true;
+}
+
+/* Throws ESRCH with `waitStatus` set when the task exited while we waited for it (the status is consumed). */
+static napi_value throw_exited(napi_env env, int status) {
+  tsv_throw_errno(env, "task exited during ptrace operation", ESRCH);
+  napi_value exc;
+  napi_get_and_clear_last_exception(env, &exc);
+  napi_set_named_property(env, exc, "waitStatus", tsv_i32(env, status));
+  napi_throw(env, exc);
+  return NULL;
+}
+
+static napi_value simple_request(napi_env env, napi_callback_info info, enum __ptrace_request req, const char *name) {
+  napi_value argv[2];
+  size_t argc = tsv_args(env, info, argv, 2);
+  pid_t tid;
+  int32_t data = 0;
+  if (argc < 1 || !arg_tid(env, argv[0], &tid)) return argc < 1 ? tsv_throw_type(env, "expected (tid, sig?)") : NULL;
+  if (argc >= 2 && !tsv_arg_i32(env, argv[1], &data)) return NULL;
+  if (ptrace(req, tid, 0, (void *)(long)data) < 0) return tsv_throw_errno(env, name, errno);
+  return tsv_undefined(env);
+}
+
+static napi_value js_cont(napi_env env, napi_callback_info info) {
+  return simple_request(env, info, PTRACE_CONT, "ptrace(PTRACE_CONT)");
+}
+static napi_value js_syscall(napi_env env, napi_callback_info info) {
+  return simple_request(env, info, PTRACE_SYSCALL, "ptrace(PTRACE_SYSCALL)");
+}
+static napi_value js_detach(napi_env env, napi_callback_info info) {
+  return simple_request(env, info, PTRACE_DETACH, "ptrace(PTRACE_DETACH)");
+}
+static napi_value js_interrupt(napi_env env, napi_callback_info info) {
+  napi_value argv[1];
+  pid_t tid;
+  if (tsv_args(env, info, argv, 1) < 1 || !arg_tid(env, argv[0], &tid)) return NULL;
+  if (ptrace(PTRACE_INTERRUPT, tid, 0, 0) < 0) return tsv_throw_errno(env, "ptrace(PTRACE_INTERRUPT)", errno);
+  return tsv_undefined(env);
+}
+static napi_value js_listen(napi_env env, napi_callback_info info) {
+  napi_value argv[1];
+  pid_t tid;
+  if (tsv_args(env, info, argv, 1) < 1 || !arg_tid(env, argv[0], &tid)) return NULL;
+  if (ptrace(PTRACE_LISTEN, tid, 0, 0) < 0) return tsv_throw_errno(env, "ptrace(PTRACE_LISTEN)", errno);
+  return tsv_undefined(env);
+}
+
+static napi_value js_get_event_msg(napi_env env, napi_callback_info info) {
+  napi_value argv[1];
+  pid_t tid;
+  if (tsv_args(env, info, argv, 1) < 1 || !arg_tid(env, argv[0], &tid)) return NULL;
+  unsigned long msg = 0;
+  if (ptrace(PTRACE_GETEVENTMSG, tid, 0, &msg) < 0) return tsv_throw_errno(env, "ptrace(PTRACE_GETEVENTMSG)", errno);
+  return tsv_i64(env, (int64_t)msg);
+}
+
+/* getRegs(tid, out: Buffer of sizeof(struct user_regs_struct) = 216 bytes) */
+static napi_value js_get_regs(napi_env env, napi_callback_info info) {
+  napi_value argv[2];
+  pid_t tid;
+  void *buf;
+  size_t len;
+  if (tsv_args(env, info, argv, 2) < 2) return tsv_throw_type(env, "getRegs(tid, out)");
+  if (!arg_tid(env, argv[0], &tid) || !tsv_arg_buffer(env, argv[1], &buf, &len)) return NULL;
+  if (len < sizeof(struct user_regs_struct)) return tsv_throw_type(env, "out must hold 216 bytes");
+  if (ptrace(PTRACE_GETREGS, tid, 0, buf) < 0) return tsv_throw_errno(env, "ptrace(PTRACE_GETREGS)", errno);
+  return tsv_undefined(env);
+}
+
+static napi_value js_set_regs(napi_env env, napi_callback_info info) {
+  napi_value argv[2];
+  pid_t tid;
+  void *buf;
+  size_t len;
+  if (tsv_args(env, info, argv, 2) < 2) return tsv_throw_type(env, "setRegs(tid, regs)");
+  if (!arg_tid(env, argv[0], &tid) || !tsv_arg_buffer(env, argv[1], &buf, &len)) return NULL;
+  if (len < sizeof(struct user_regs_struct)) return tsv_throw_type(env, "regs must hold 216 bytes");
+  if (ptrace(PTRACE_SETREGS, tid, 0, buf) < 0) return tsv_throw_errno(env, "ptrace(PTRACE_SETREGS)", errno);
+  return tsv_undefined(env);
+}
+
+/* getSiginfo(tid, out: Buffer of 128 bytes) */
+static napi_value js_get_siginfo(napi_env env, napi_callback_info info) {
+  napi_value argv[2];
+  pid_t tid;
+  void *buf;
+  size_t len;
+  if (tsv_args(env, info, argv, 2) < 2) return tsv_throw_type(env, "getSiginfo(tid, out)");
+  if (!arg_tid(env, argv[0], &tid) || !tsv_arg_buffer(env, argv[1], &buf, &len)) return NULL;
+  if (len < sizeof(siginfo_t)) return tsv_throw_type(env, "out must hold 128 bytes");
+  if (ptrace(PTRACE_GETSIGINFO, tid, 0, buf) < 0) return tsv_throw_errno(env, "ptrace(PTRACE_GETSIGINFO)", errno);
+  return tsv_undefined(env);
+}
+
+/* waitTid(tid, block) -> the raw wait status, or -1 if `block` is false and there is nothing to report. */
+static napi_value js_wait_tid(napi_env env, napi_callback_info info) {
+  napi_value argv[2];
+  pid_t tid;
+  bool block = false;
+  size_t argc = tsv_args(env, info, argv, 2);
+  if (argc < 1 || !arg_tid(env, argv[0], &tid)) return argc < 1 ? tsv_throw_type(env, "waitTid(tid, block?)") : NULL;
+  if (argc >= 2) napi_get_value_bool(env, argv[1], &block);
+  int status;
+  pid_t r;
+  do r = waitpid(tid, &status, __WALL | (block ? 0 : WNOHANG)); while (r < 0 && errno == EINTR);
+  if (r < 0) return tsv_throw_errno(env, "waitpid", errno);
+  if (r == 0) return tsv_i32(env, -1);
+  return tsv_i32(env, status);
+}
+
+static napi_value js_tgkill(napi_env env, napi_callback_info info) {
+  napi_value argv[3];
+  int32_t tgid, tid, sig;
+  if (tsv_args(env, info, argv, 3) < 3) return tsv_throw_type(env, "tgkill(tgid, tid, sig)");
+  if (!tsv_arg_i32(env, argv[0], &tgid) || !tsv_arg_i32(env, argv[1], &tid) || !tsv_arg_i32(env, argv[2], &sig))
+    return NULL;
+  if (tgid <= 0 || tid <= 0) return tsv_throw_type(env, "tgid and tid must be positive");
+  if (syscall(SYS_tgkill, tgid, tid, sig) < 0) return tsv_throw_errno(env, "tgkill", errno);
+  return tsv_undefined(env);
+}
+
+/* Resumes with PTRACE_SYSCALL until the next syscall stop (SIGTRAP|0x80, PTRACE_O_TRACESYSGOOD). Signal-delivery
+ * stops and group-stops on the way are suppressed and their signals collected. Returns 0, or -1 with *status
+ * set if the task died, or -errno. */
+static int run_to_syscall_stop(pid_t tid, int *sigs, int *nsigs, int *status) {
+  int sig = 0;
+  for (;;) {
+    if (ptrace(PTRACE_SYSCALL, tid, 0, (void *)(long)sig) < 0) return -errno;
+    sig = 0;
+    pid_t r;
+    do r = waitpid(tid, status, __WALL); while (r < 0 && errno == EINTR);
+    if (r < 0) return -errno;
+    if (WIFEXITED(*status) || WIFSIGNALED(*status)) return -1;
+    if (!WIFSTOPPED(*status)) continue;
+    int stopsig = WSTOPSIG(*status);
+    int event = *status >> 16;
+    if (stopsig == (SIGTRAP | 0x80)) return 0;
+    if (event == PTRACE_EVENT_EXIT) return -1;
+    if (event != 0) continue; /* other events (group-stop, seccomp): resume */
+    if (*nsigs < MAX_SUPPRESSED) sigs[(*nsigs)++] = stopsig;
+  }
+}
+
+static napi_value syscall_result(napi_env env, int64_t value, const int *sigs, int nsigs) {
+  napi_value result, arr;
+  napi_create_object(env, &result);
+  napi_create_bigint_int64(env, value, &arr);
+  napi_set_named_property(env, result, "value", arr);
+  napi_create_array_with_length(env, (size_t)nsigs, &arr);
+  for (int i = 0; i < nsigs; i++) napi_set_element(env, arr, (uint32_t)i, tsv_i32(env, sigs[i]));
+  napi_set_named_property(env, result, "signals", arr);
+  return result;
+}
+
+/* runToSyscallStop(tid) -> { value: rax (bigint), signals: number[] }: from a seccomp stop or an event stop taken
+ * inside a syscall, finishes that syscall and stops at its exit. */
+static napi_value js_run_to_syscall_stop(napi_env env, napi_callback_info info) {
+  napi_value argv[1];
+  pid_t tid;
+  if (tsv_args(env, info, argv, 1) < 1 || !arg_tid(env, argv[0], &tid)) return NULL;
+  int sigs[MAX_SUPPRESSED], nsigs = 0, status = 0;
+  int r = run_to_syscall_stop(tid, sigs, &nsigs, &status);
+  if (r == -1) return throw_exited(env, status);
+  if (r < 0) return tsv_throw_errno(env, "runToSyscallStop", -r);
+  struct user_regs_struct regs;
+  if (ptrace(PTRACE_GETREGS, tid, 0, &regs) < 0) return tsv_throw_errno(env, "ptrace(PTRACE_GETREGS)", errno);
+  return syscall_result(env, (int64_t)regs.rax, sigs, nsigs);
+}
+
+/* injectSyscall(tid, insnAddr, nr, args: bigint[6]) -> { value, signals }: the task must be in a syscall-exit stop;
+ * it is left in the exit stop of the injected call with its registers as they were before. */
+static napi_value js_inject_syscall(napi_env env, napi_callback_info info) {
+  napi_value argv[4];
+  if (tsv_args(env, info, argv, 4) < 4) return tsv_throw_type(env, "injectSyscall(tid, insnAddr, nr, args)");
+  pid_t tid;
+  uint64_t insn;
+  int32_t nr;
+  if (!arg_tid(env, argv[0], &tid) || !tsv_arg_u64(env, argv[1], &insn) || !tsv_arg_i32(env, argv[2], &nr)) return NULL;
+  uint64_t a[6] = {0};
+  uint32_t n = 0;
+  napi_get_array_length(env, argv[3], &n);
+  if (n > 6) return tsv_throw_type(env, "at most 6 syscall arguments");
+  for (uint32_t i = 0; i < n; i++) {
+    napi_value e;
+    napi_get_element(env, argv[3], i, &e);
+    if (!tsv_arg_u64(env, e, &a[i])) return NULL;
+  }
+  struct user_regs_struct saved, regs;
+  if (ptrace(PTRACE_GETREGS, tid, 0, &saved) < 0) return tsv_throw_errno(env, "ptrace(PTRACE_GETREGS)", errno);
+  regs = saved;
+  regs.rip = insn;
+  regs.rax = (unsigned long long)(long long)nr;
+  regs.orig_rax = (unsigned long long)-1LL;
+  regs.rdi = a[0];
+  regs.rsi = a[1];
+  regs.rdx = a[2];
+  regs.r10 = a[3];
+  regs.r8 = a[4];
+  regs.r9 = a[5];
+  if (ptrace(PTRACE_SETREGS, tid, 0, &regs) < 0) return tsv_throw_errno(env, "ptrace(PTRACE_SETREGS)", errno);
+  int sigs[MAX_SUPPRESSED], nsigs = 0, status = 0;
+  int r = run_to_syscall_stop(tid, sigs, &nsigs, &status); /* entry */
+  if (r == 0) r = run_to_syscall_stop(tid, sigs, &nsigs, &status); /* exit */
+  if (r == -1) return throw_exited(env, status);
+  if (r < 0) return tsv_throw_errno(env, "injectSyscall", -r);
+  if (ptrace(PTRACE_GETREGS, tid, 0, &regs) < 0) return tsv_throw_errno(env, "ptrace(PTRACE_GETREGS)", errno);
+  if (ptrace(PTRACE_SETREGS, tid, 0, &saved) < 0) return tsv_throw_errno(env, "ptrace(PTRACE_SETREGS)", errno);
+  return syscall_result(env, (int64_t)regs.rax, sigs, nsigs);
+}
 
 napi_status tsv_register_ptrace(napi_env env, napi_value exports) {
+  napi_status s;
+  if ((s = tsv_export(env, exports, "ptraceCont", js_cont)) != napi_ok) return s;
+  if ((s = tsv_export(env, exports, "ptraceSyscall", js_syscall)) != napi_ok) return s;
+  if ((s = tsv_export(env, exports, "ptraceDetach", js_detach)) != napi_ok) return s;
+  if ((s = tsv_export(env, exports, "ptraceInterrupt", js_interrupt)) != napi_ok) return s;
+  if ((s = tsv_export(env, exports, "ptraceListen", js_listen)) != napi_ok) return s;
+  if ((s = tsv_export(env, exports, "ptraceGetEventMsg", js_get_event_msg)) != napi_ok) return s;
+  if ((s = tsv_export(env, exports, "ptraceGetRegs", js_get_regs)) != napi_ok) return s;
+  if ((s = tsv_export(env, exports, "ptraceSetRegs", js_set_regs)) != napi_ok) return s;
+  if ((s = tsv_export(env, exports, "ptraceGetSiginfo", js_get_siginfo)) != napi_ok) return s;
+  if ((s = tsv_export(env, exports, "waitTid", js_wait_tid)) != napi_ok) return s;
+  if ((s = tsv_export(env, exports, "tgkill", js_tgkill)) != napi_ok) return s;
+  if ((s = tsv_export(env, exports, "runToSyscallStop", js_run_to_syscall_stop)) != napi_ok) return s;
+  if ((s = tsv_export(env, exports, "injectSyscall", js_inject_syscall)) != napi_ok) return s;
   return napi_ok;
 }

@@ -1,6 +1,241 @@
-/* task: (not written yet) */
+/* task: the fork-to-exec path of a new application task (design.md, "The platform").
+ *
+ * spawnTask(root, filter, stub) makes a host process that
+ *   - lives in a new pid namespace (so host tids inside it are the sandbox's tids),
+ *   - is attached with PTRACE_SEIZE by the calling thread before it runs any code of its own,
+ *   - dies with the sentry (PR_SET_PDEATHSIG SIGKILL, PTRACE_O_EXITKILL),
+ *   - is chrooted into an empty directory and holds no host file descriptors,
+ *   - runs under the task seccomp filter (given as BPF bytes) with a user-notification listener,
+ *   - has exec'ed the stub (ELF bytes, from a memfd: no host path) and is left in the PTRACE_EVENT_EXEC stop.
+ *
+ * How the listener fd reaches the sentry: the child installs the filter (the listener gets the lowest free fd,
+ * which is 1 since only the stub memfd at fd 0 is open) and then calls execveat(0, "", ..., AT_EMPTY_PATH). The
+ * filter must return SECCOMP_RET_TRACE for execveat (the sentry's table puts execve/execveat in the ptrace class),
+ * so the child stops in a seccomp stop; the parent takes fd 1 with pidfd_getfd(2) and lets the exec run. Both
+ * fds are close-on-exec (the listener is created O_CLOEXEC by the kernel), so the stub starts with no fds.
+ *
+ * Everything runs synchronously on the calling thread, which becomes the tracer: every later ptrace request for
+ * this task must come from the same thread (ptrace(2): "the tracer" is a thread). */
 #include "napi_util.h"
+#include <errno.h>
+#include <fcntl.h>
+#include <linux/filter.h>
+#include <linux/seccomp.h>
+#include <sched.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/prctl.h>
+#include <sys/ptrace.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#ifndef SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV
+#define SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV (1UL << 5)
+#endif
+#ifndef PTRACE_EVENT_STOP
+#define PTRACE_EVENT_STOP 128
+#endif
+
+/* The options every task is traced with; new children inherit them (ptrace(2), PTRACE_O_TRACECLONE). */
+#define TSV_PTRACE_OPTIONS                                                                                \
+  (PTRACE_O_TRACESYSGOOD | PTRACE_O_TRACECLONE | PTRACE_O_TRACEFORK | PTRACE_O_TRACEVFORK |              \
+   PTRACE_O_TRACEEXEC | PTRACE_O_TRACEEXIT | PTRACE_O_TRACESECCOMP | PTRACE_O_EXITKILL)
+
+/* The listener's fd number in the child: fd 0 is the stub memfd, everything else is closed. */
+#define CHILD_STUB_FD 0
+#define CHILD_LISTENER_FD 1
+
+/* Everything the child needs, prepared before clone: after clone the child may not allocate (the parent is
+ * multithreaded; only async-signal-safe work is allowed until exec). */
+struct child_plan {
+  int stub_fd;
+  int go_fd;
+  const char *root;
+  struct sock_fprog prog;
+  char *const *argv;
+  char *const *envp;
+};
+
+static void child_fail(int step) {
+  /* Exit codes 100+step tell the parent which step failed (only visible if the parent waits on it). */
+  syscall(SYS_exit_group, 100 + step);
+}
+
+static void child_main(const struct child_plan *p) {
+  if (prctl(PR_SET_PDEATHSIG, SIGKILL) < 0) child_fail(1);
+  /* Wait until the parent has attached: nothing of ours may run untraced. */
+  char go;
+  ssize_t r;
+  do r = read(p->go_fd, &go, 1); while (r < 0 && errno == EINTR);
+  if (r != 1) child_fail(2);
+  /* Node blocks no signals on the main thread but ignores SIGPIPE; exec keeps ignored dispositions, so reset
+   * every disposition and the mask to the defaults a new Linux process expects. */
+  struct sigaction dfl;
+  memset(&dfl, 0, sizeof dfl);
+  dfl.sa_handler = SIG_DFL;
+  for (int s = 1; s < 65; s++) {
+    if (s == SIGKILL || s == SIGSTOP) continue;
+    sigaction(s, &dfl, NULL);
+  }
+  sigset_t none;
+  sigemptyset(&none);
+  sigprocmask(SIG_SETMASK, &none, NULL);
+  if (p->stub_fd != CHILD_STUB_FD && dup3(p->stub_fd, CHILD_STUB_FD, O_CLOEXEC) < 0) child_fail(3);
+  if (syscall(SYS_close_range, CHILD_STUB_FD + 1, ~0U, 0) < 0) child_fail(4);
+  if (chroot(p->root) < 0) child_fail(5);
+  if (chdir("/") < 0) child_fail(6);
+  if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0) child_fail(7);
+  long lfd = syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER,
+                     SECCOMP_FILTER_FLAG_NEW_LISTENER | SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV, &p->prog);
+  if (lfd != CHILD_LISTENER_FD) child_fail(8);
+  syscall(SYS_execveat, CHILD_STUB_FD, "", p->argv, p->envp, AT_EMPTY_PATH);
+  child_fail(9);
+}
+
+static int write_all(int fd, const void *buf, size_t len) {
+  const char *b = buf;
+  while (len > 0) {
+    ssize_t w = write(fd, b, len);
+    if (w < 0) {
+      if (errno == EINTR) continue;
+      return -1;
+    }
+    b += w;
+    len -= (size_t)w;
+  }
+  return 0;
+}
+
+/* Waits for the next stop or exit of `pid`, giving up after `deadline_ms`. Returns 0 with *status set, or -errno. */
+static int wait_stop(pid_t pid, int *status, int deadline_ms) {
+  struct timespec start, now, nap = {0, 100000};
+  clock_gettime(CLOCK_MONOTONIC, &start);
+  for (;;) {
+    pid_t w = waitpid(pid, status, __WALL | WNOHANG);
+    if (w == pid) return 0;
+    if (w < 0 && errno != EINTR) return -errno;
+    clock_gettime(CLOCK_MONOTONIC, &now);
+    long ms = (now.tv_sec - start.tv_sec) * 1000 + (now.tv_nsec - start.tv_nsec) / 1000000;
+    if (ms > deadline_ms) return -ETIMEDOUT;
+    nanosleep(&nap, NULL);
+  }
+}
+
+static void kill_and_reap(pid_t pid) {
+  kill(pid, SIGKILL);
+  int st;
+  while (waitpid(pid, &st, __WALL) == pid && !WIFEXITED(st) && !WIFSIGNALED(st)) {
+  }
+}
+
+/* spawnTask(root: string, filter: Buffer, stub: Buffer) -> { pid, listenerFd } */
+static napi_value js_spawn_task(napi_env env, napi_callback_info info) {
+  napi_value argv[3];
+  if (tsv_args(env, info, argv, 3) < 3) return tsv_throw_type(env, "spawnTask(root, filter, stub)");
+  char *root;
+  void *filter, *stub;
+  size_t filter_len, stub_len;
+  if (!tsv_arg_string(env, argv[0], &root)) return NULL;
+  if (!tsv_arg_buffer(env, argv[1], &filter, &filter_len) || !tsv_arg_buffer(env, argv[2], &stub, &stub_len)) {
+    free(root);
+    return NULL;
+  }
+  if (filter_len == 0 || filter_len % sizeof(struct sock_filter) != 0 ||
+      filter_len / sizeof(struct sock_filter) > BPF_MAXINSNS) {
+    free(root);
+    return tsv_throw_type(env, "filter must be a non-empty array of struct sock_filter (8 bytes each, at most 4096)");
+  }
+  /* The filter bytes live in a JS buffer that cannot move during this synchronous call; the child gets a copy of
+   * the address space anyway. */
+  int stub_fd = -1, go[2] = {-1, -1}, listener = -1, pidfd = -1;
+  long pid = 0;
+  const char *failed = NULL;
+  int err = 0;
+  stub_fd = memfd_create("tsvisor-stub", MFD_CLOEXEC | MFD_ALLOW_SEALING);
+  if (stub_fd < 0) { failed = "memfd_create"; err = errno; goto out; }
+  if (write_all(stub_fd, stub, stub_len) < 0) { failed = "write(stub)"; err = errno; goto out; }
+  fcntl(stub_fd, F_ADD_SEALS, F_SEAL_SEAL | F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_WRITE);
+  if (pipe2(go, O_CLOEXEC) < 0) { failed = "pipe2"; err = errno; goto out; }
+
+  static char stub_name[] = "tsvisor-stub";
+  char *const child_argv[] = {stub_name, NULL};
+  char *const child_envp[] = {NULL};
+  struct child_plan plan = {
+      .stub_fd = stub_fd,
+      .go_fd = go[0],
+      .root = root,
+      .prog = {.len = (unsigned short)(filter_len / sizeof(struct sock_filter)), .filter = filter},
+      .argv = child_argv,
+      .envp = child_envp,
+  };
+  /* Raw clone without CLONE_VM behaves like fork, with a new pid namespace (the sentry runs as root). */
+  pid = syscall(SYS_clone, CLONE_NEWPID | SIGCHLD, NULL, NULL, NULL, 0);
+  if (pid < 0) { failed = "clone"; err = errno; goto out; }
+  if (pid == 0) {
+    child_main(&plan);
+    syscall(SYS_exit_group, 127);
+  }
+  if (ptrace(PTRACE_SEIZE, (pid_t)pid, 0, (void *)(long)TSV_PTRACE_OPTIONS) < 0) {
+    failed = "ptrace(PTRACE_SEIZE)"; err = errno; kill_and_reap((pid_t)pid); goto out;
+  }
+  if (write_all(go[1], "g", 1) < 0) { failed = "write(go)"; err = errno; kill_and_reap((pid_t)pid); goto out; }
+
+  int status;
+  int w;
+  /* First stop: the seccomp stop of execveat. */
+  for (;;) {
+    if ((w = wait_stop((pid_t)pid, &status, 5000)) < 0) {
+      failed = "waitpid(seccomp stop)"; err = -w; kill_and_reap((pid_t)pid); goto out;
+    }
+    if (WIFEXITED(status) || WIFSIGNALED(status)) {
+      /* The child failed a set-up step (exit code 100 + step) or was killed. */
+      failed = "task set-up (child exited before exec)";
+      err = WIFEXITED(status) && WEXITSTATUS(status) == 108 ? EINVAL : ECHILD;
+      goto out;
+    }
+    if (WIFSTOPPED(status) && (status >> 8) == (SIGTRAP | (PTRACE_EVENT_SECCOMP << 8))) break;
+    /* Any other stop (a signal from outside): suppress it and go on. */
+    ptrace(PTRACE_CONT, (pid_t)pid, 0, 0);
+  }
+  pidfd = (int)syscall(SYS_pidfd_open, (pid_t)pid, 0);
+  if (pidfd < 0) { failed = "pidfd_open"; err = errno; kill_and_reap((pid_t)pid); goto out; }
+  listener = (int)syscall(SYS_pidfd_getfd, pidfd, CHILD_LISTENER_FD, 0);
+  if (listener < 0) { failed = "pidfd_getfd"; err = errno; kill_and_reap((pid_t)pid); goto out; }
+  if (ptrace(PTRACE_CONT, (pid_t)pid, 0, 0) < 0) {
+    failed = "ptrace(PTRACE_CONT)"; err = errno; kill_and_reap((pid_t)pid); goto out;
+  }
+  /* Second stop: PTRACE_EVENT_EXEC, the stub is loaded and has not run an instruction. */
+  for (;;) {
+    if ((w = wait_stop((pid_t)pid, &status, 5000)) < 0) {
+      failed = "waitpid(exec stop)"; err = -w; kill_and_reap((pid_t)pid); goto out;
+    }
+    if (WIFEXITED(status) || WIFSIGNALED(status)) { failed = "execveat(stub)"; err = ENOEXEC; goto out; }
+    if (WIFSTOPPED(status) && (status >> 8) == (SIGTRAP | (PTRACE_EVENT_EXEC << 8))) break;
+    ptrace(PTRACE_CONT, (pid_t)pid, 0, 0);
+  }
+
+out:
+  free(root);
+  if (stub_fd >= 0) close(stub_fd);
+  if (go[0] >= 0) close(go[0]);
+  if (go[1] >= 0) close(go[1]);
+  if (pidfd >= 0) close(pidfd);
+  if (failed) {
+    if (listener >= 0) close(listener);
+    return tsv_throw_errno(env, failed, err);
+  }
+  napi_value result;
+  napi_create_object(env, &result);
+  napi_set_named_property(env, result, "pid", tsv_i32(env, (int32_t)pid));
+  napi_set_named_property(env, result, "listenerFd", tsv_i32(env, listener));
+  return result;
+}
+
 
 napi_status tsv_register_task(napi_env env, napi_value exports) {
-  return napi_ok;
+  return tsv_export(env, exports, "spawnTask", js_spawn_task);
 }

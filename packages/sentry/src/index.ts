@@ -1,2 +1,3 @@
 // Public API of @tsvisor/sentry (filled in as the package grows).
 export {};
+export * from './boot/index.js';

@@ -1,0 +1,174 @@
+// Starts one sandbox: the gofer (serves the rootfs over 9P) and the sentry (the application kernel), joined by a
+// socketpair whose ends they inherit as fds. The sentry reports on an inherited pipe once it has booted (9P
+// attached, file system built, control socket listening) or why it could not; launchSandbox returns only then.
+//
+// Both run in their own session (detached: setsid): a terminal's Ctrl-C reaches runsc, which forwards it to the
+// container through the control socket, never to the sandbox processes themselves; and after `runsc create`
+// exits they live on, reparented to the caller's subreaper (containerd's shim, conmon) as runc's container is.
+import { spawn, type ChildProcess, type StdioOptions } from 'node:child_process';
+import fs from 'node:fs';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { closeFd, socketpair } from '@tsvisor/native';
+import { formatBootArgs, parseReadyMessage, type BootOptions } from '@tsvisor/sentry';
+import type { GlobalOptions } from './global_options.js';
+import type { OciSpec } from './oci_spec.js';
+import { processStartTime } from './process_identity.js';
+import { RuntimeError } from './runtime_error.js';
+
+const here = path.dirname(fileURLToPath(import.meta.url));
+/** Entry points of the other processes, compiled (dist) whether runsc runs from dist or from src under vitest. */
+export const SENTRY_MAIN = path.resolve(here, '../../sentry/dist/main.js');
+export const GOFER_MAIN = path.resolve(here, '../../gofer/dist/main.js');
+
+const READY_TIMEOUT_MS = 30_000;
+// Fd numbers inside the children: 0-2 stdio, then these (Node's spawn places stdio[i] at fd i).
+const SENTRY_READY_FD = 3;
+const SENTRY_GOFER_FD = 4;
+const GOFER_SOCKET_FD = 3;
+
+export interface LaunchOptions {
+  id: string;
+  /** The container's state directory: the frozen spec and the control socket go here. */
+  stateDir: string;
+  spec: OciSpec;
+  bundle: string;
+  rootfs: string;
+  global: GlobalOptions;
+  /** "root:memory" puts a memory upper layer over the root (runsc do); otherwise global.overlay2. */
+  overlay2?: string;
+  /** Fds the sentry gets as stdin, stdout, stderr (the container's stdio). */
+  stdio: [number, number, number];
+}
+
+export interface LaunchedSandbox {
+  sentry: ChildProcess;
+  sentryPid: number;
+  sentryStartTime: string | undefined;
+  goferPid: number;
+  goferStartTime: string | undefined;
+  controlSocket: string;
+}
+
+function spawnFailure(what: string, err: unknown): RuntimeError {
+  return new RuntimeError('ESANDBOX', `cannot start the ${what}: ${(err as Error).message}`);
+}
+
+/** Waits for the sentry's readiness line, its exit, or the timeout, whichever comes first. */
+function awaitReady(sentry: ChildProcess, logHint: string): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const pipe = sentry.stdio[SENTRY_READY_FD] as NodeJS.ReadableStream | null;
+    let buffered = '';
+    const cleanup = () => {
+      clearTimeout(timer);
+      sentry.off('exit', onExit);
+      pipe?.removeAllListeners('data');
+      (pipe as unknown as { destroy?: () => void } | null)?.destroy?.();
+    };
+    const onExit = (code: number | null, signal: NodeJS.Signals | null) => {
+      cleanup();
+      reject(new RuntimeError('ESANDBOX', `the sentry exited (${signal ?? `code ${code}`}) before it was ready${logHint}`));
+    };
+    const timer = setTimeout(() => {
+      cleanup();
+      reject(new RuntimeError('ESANDBOX', `the sentry did not become ready within ${READY_TIMEOUT_MS} ms${logHint}`));
+    }, READY_TIMEOUT_MS);
+    sentry.once('exit', onExit);
+    pipe?.setEncoding('utf8');
+    pipe?.on('data', (chunk: string) => {
+      buffered += chunk;
+      const newline = buffered.indexOf('\n');
+      if (newline < 0) return;
+      cleanup();
+      try {
+        const message = parseReadyMessage(buffered.slice(0, newline));
+        if (message.ready) resolve();
+        else reject(new RuntimeError('ESANDBOX', `the sandbox failed to boot: ${message.error}`));
+      } catch (err) {
+        reject(new RuntimeError('ESANDBOX', (err as Error).message));
+      }
+    });
+  });
+}
+
+function killQuietly(child: ChildProcess | undefined): void {
+  if (child?.pid !== undefined && child.exitCode === null && child.signalCode === null) {
+    try {
+      process.kill(child.pid, 'SIGKILL');
+    } catch {
+      // Already gone.
+    }
+  }
+}
+
+export async function launchSandbox(options: LaunchOptions): Promise<LaunchedSandbox> {
+  for (const [what, main] of [['sentry', SENTRY_MAIN], ['gofer', GOFER_MAIN]] as const) {
+    if (!fs.existsSync(main)) throw new RuntimeError('ESANDBOX', `the ${what} is not built (${main} missing): run "make build"`);
+  }
+  const { global } = options;
+  const specFile = path.join(options.stateDir, 'config.json');
+  fs.writeFileSync(specFile, JSON.stringify(options.spec), { mode: 0o600 });
+  const controlSocket = path.join(options.stateDir, 'control.sock');
+  const sentryLog = global.debugLog ?? global.log ?? path.join(options.stateDir, 'sentry.log');
+  const logHint = ` (see ${sentryLog})`;
+
+  const [sentryEnd, goferEnd] = socketpair();
+  let endsClosed = false;
+  let gofer: ChildProcess | undefined;
+  let sentry: ChildProcess | undefined;
+  try {
+    const goferArgs = [GOFER_MAIN, '--root', options.rootfs, '--fd', String(GOFER_SOCKET_FD)];
+    if (options.spec.root?.readonly) goferArgs.push('--readonly');
+    const goferStdio: StdioOptions = ['ignore', 'ignore', 'inherit', goferEnd];
+    try {
+      gofer = spawn(process.execPath, goferArgs, { stdio: goferStdio, detached: true });
+    } catch (err) {
+      throw spawnFailure('gofer', err);
+    }
+    const boot: BootOptions = {
+      id: options.id,
+      specFile,
+      rootfs: options.rootfs,
+      bundle: options.bundle,
+      controlSocket,
+      goferFd: SENTRY_GOFER_FD,
+      readyFd: SENTRY_READY_FD,
+      network: global.network,
+      gso: global.gso,
+      platform: global.platform,
+      overlay2: options.overlay2 ?? global.overlay2,
+      logFile: sentryLog,
+      logFormat: global.logFormat,
+      debug: global.debug,
+    };
+    const sentryStdio: StdioOptions = [...options.stdio, 'pipe', sentryEnd];
+    try {
+      sentry = spawn(process.execPath, [SENTRY_MAIN, ...formatBootArgs(boot)], { stdio: sentryStdio, detached: true });
+    } catch (err) {
+      throw spawnFailure('sentry', err);
+    }
+    // The children hold their own copies now; ours must go, or the gofer would never see the sentry's end close.
+    closeFd(sentryEnd);
+    closeFd(goferEnd);
+    endsClosed = true;
+    await awaitReady(sentry, logHint);
+    if (sentry.pid === undefined || gofer.pid === undefined) throw new RuntimeError('ESANDBOX', 'sandbox processes have no pid');
+    return {
+      sentry,
+      sentryPid: sentry.pid,
+      sentryStartTime: processStartTime(sentry.pid),
+      goferPid: gofer.pid,
+      goferStartTime: processStartTime(gofer.pid),
+      controlSocket,
+    };
+  } catch (err) {
+    killQuietly(sentry);
+    killQuietly(gofer);
+    // Only if not closed yet: closing twice could close an unrelated fd that reused the number.
+    if (!endsClosed) {
+      closeFd(sentryEnd);
+      closeFd(goferEnd);
+    }
+    throw err;
+  }
+}

@@ -1,0 +1,108 @@
+// Serves the control protocol (control_protocol.ts) on a unix socket. Requests on one connection are answered in
+// order; a slow `wait` on one connection does not delay other connections. A malformed line gets an error
+// response and nothing else happens.
+import fs from 'node:fs';
+import net from 'node:net';
+import type { Logger } from 'pino';
+import { parseControlRequest, type ControlRequest, type ControlResponse } from './control_protocol.js';
+import { LifecycleError, type ContainerLifecycle } from './container_lifecycle.js';
+
+// A request is a few dozen bytes; anything this long is not a client speaking the protocol.
+const MAX_LINE = 64 * 1024;
+
+export class ControlServer {
+  readonly #server: net.Server;
+  readonly #path: string;
+  readonly #lifecycle: ContainerLifecycle;
+  readonly #logger: Logger | undefined;
+  readonly #sockets = new Set<net.Socket>();
+
+  constructor(socketPath: string, lifecycle: ContainerLifecycle, logger?: Logger) {
+    this.#path = socketPath;
+    this.#lifecycle = lifecycle;
+    this.#logger = logger;
+    this.#server = net.createServer((socket) => this.#serve(socket));
+  }
+
+  /** Listens on the socket path (mode 0600: only root, who runs runsc, may control the sandbox). */
+  async listen(): Promise<void> {
+    fs.rmSync(this.#path, { force: true });
+    await new Promise<void>((resolve, reject) => {
+      this.#server.once('error', reject);
+      this.#server.listen(this.#path, () => {
+        this.#server.off('error', reject);
+        resolve();
+      });
+    });
+    fs.chmodSync(this.#path, 0o600);
+  }
+
+  /** Stops accepting, ends open connections once their pending responses are written. */
+  async close(): Promise<void> {
+    for (const socket of this.#sockets) socket.end();
+    await new Promise<void>((resolve) => this.#server.close(() => resolve()));
+    fs.rmSync(this.#path, { force: true });
+  }
+
+  #serve(socket: net.Socket): void {
+    this.#sockets.add(socket);
+    socket.on('close', () => this.#sockets.delete(socket));
+    socket.on('error', () => socket.destroy());
+    socket.setEncoding('utf8');
+    let buffered = '';
+    let queue: Promise<void> = Promise.resolve();
+    socket.on('data', (chunk: string) => {
+      buffered += chunk;
+      let newline: number;
+      while ((newline = buffered.indexOf('\n')) >= 0) {
+        const line = buffered.slice(0, newline);
+        buffered = buffered.slice(newline + 1);
+        queue = queue.then(async () => {
+          const response = await this.#answer(line);
+          if (!socket.destroyed) socket.write(`${JSON.stringify(response)}\n`);
+        });
+      }
+      if (buffered.length > MAX_LINE) {
+        socket.end(`${JSON.stringify({ ok: false, code: 'EPROTO', error: 'request line too long' })}\n`);
+        buffered = '';
+      }
+    });
+  }
+
+  async #answer(line: string): Promise<ControlResponse> {
+    const request = parseControlRequest(line);
+    if ('error' in request) return { ok: false, code: 'EPROTO', error: request.error };
+    this.#logger?.debug({ request }, 'control request');
+    try {
+      return await this.#dispatch(request);
+    } catch (err) {
+      const code = err instanceof LifecycleError ? err.code : 'EINTERNAL';
+      return { ok: false, code, error: (err as Error).message };
+    }
+  }
+
+  async #dispatch(request: ControlRequest): Promise<ControlResponse> {
+    const lifecycle = this.#lifecycle;
+    switch (request.op) {
+      case 'state':
+        return withExit(lifecycle, { ok: true, status: lifecycle.status() });
+      case 'start':
+        lifecycle.start();
+        return { ok: true, status: lifecycle.status() };
+      case 'kill':
+        lifecycle.kill(request.signal, request.all);
+        return withExit(lifecycle, { ok: true, status: lifecycle.status() });
+      case 'wait': {
+        const exit = await lifecycle.wait();
+        return { ok: true, status: lifecycle.status(), exit };
+      }
+      case 'ps':
+        return { ok: true, status: lifecycle.status(), pids: lifecycle.pids() };
+    }
+  }
+}
+
+function withExit(lifecycle: ContainerLifecycle, response: ControlResponse & { ok: true }): ControlResponse {
+  const exit = lifecycle.exitStatus();
+  return exit ? { ...response, exit } : response;
+}

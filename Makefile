@@ -24,7 +24,7 @@ node_modules/.package-lock.json: package.json package-lock.json packages/*/packa
 
 NATIVE := packages/native/build/Release/tsvisor_native.node
 $(NATIVE): node_modules/.package-lock.json packages/native/binding.gyp $(wildcard packages/native/src/*.c packages/native/src/*.h)
-	cd packages/native && npx node-gyp build
+	npm run --silent build -w @tsvisor/native
 	@touch $@
 
 build: deps node_modules/.package-lock.json $(NATIVE)

@@ -13,4 +13,9 @@ export interface FsSyscallContext extends SyscallContext {
    * delivery, the handler still returns EPIPE).
    */
   sendSignalToSelf(signo: number): void;
+  /**
+   * Optional: installs `mask` as the task's signal mask until the returned function restores the old one (ppoll(2),
+   * pselect6(2)). Without it those calls run with the task's current mask.
+   */
+  swapSignalMask?(mask: bigint): () => void;
 }

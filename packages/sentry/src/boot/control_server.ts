@@ -15,7 +15,8 @@ export class ControlServer {
   readonly #path: string;
   readonly #lifecycle: ContainerLifecycle;
   readonly #logger: Logger | undefined;
-  readonly #sockets = new Set<net.Socket>();
+  /** Open connections, each with the promise of its last queued response. */
+  readonly #sockets = new Map<net.Socket, Promise<void>>();
 
   constructor(socketPath: string, lifecycle: ContainerLifecycle, logger?: Logger) {
     this.#path = socketPath;
@@ -37,20 +38,25 @@ export class ControlServer {
     fs.chmodSync(this.#path, 0o600);
   }
 
-  /** Stops accepting, ends open connections once their pending responses are written. */
+  /**
+   * Stops accepting and ends open connections once their queued responses are written (call it after the
+   * container stopped, so pending `wait`s have their answer).
+   */
   async close(): Promise<void> {
-    for (const socket of this.#sockets) socket.end();
-    await new Promise<void>((resolve) => this.#server.close(() => resolve()));
+    const closed = new Promise<void>((resolve) => this.#server.close(() => resolve()));
+    await Promise.allSettled([...this.#sockets.values()]);
+    for (const socket of this.#sockets.keys()) socket.end();
+    await closed;
     fs.rmSync(this.#path, { force: true });
   }
 
   #serve(socket: net.Socket): void {
-    this.#sockets.add(socket);
+    let queue: Promise<void> = Promise.resolve();
+    this.#sockets.set(socket, queue);
     socket.on('close', () => this.#sockets.delete(socket));
     socket.on('error', () => socket.destroy());
     socket.setEncoding('utf8');
     let buffered = '';
-    let queue: Promise<void> = Promise.resolve();
     socket.on('data', (chunk: string) => {
       buffered += chunk;
       let newline: number;
@@ -61,6 +67,7 @@ export class ControlServer {
           const response = await this.#answer(line);
           if (!socket.destroyed) socket.write(`${JSON.stringify(response)}\n`);
         });
+        if (this.#sockets.has(socket)) this.#sockets.set(socket, queue);
       }
       if (buffered.length > MAX_LINE) {
         socket.end(`${JSON.stringify({ ok: false, code: 'EPROTO', error: 'request line too long' })}\n`);

@@ -4,3 +4,5 @@ export * from './boot_args.js';
 export * from './control_protocol.js';
 export * from './container_lifecycle.js';
 export * from './control_server.js';
+export * from './log_destination.js';
+export * from './sandbox_boot.js';

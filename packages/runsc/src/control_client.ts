@@ -1,6 +1,6 @@
 // runsc's side of the control socket: one connection per request, one JSON line each way (control_protocol.ts).
 import net from 'node:net';
-import { parseControlResponse, type ControlRequest, type ControlResponse } from '@tsvisor/sentry';
+import { parseControlResponse, type ControlRequest, type ControlResponse } from '@tsvisor/sentry/boot';
 import { RuntimeError } from './runtime_error.js';
 
 export type ControlSuccess = Extract<ControlResponse, { ok: true }>;

@@ -1,6 +1,6 @@
 // The flags every runsc command accepts: runc's global flags (so Docker, Podman and containerd can call runsc as
 // they call runc) and gVisor's sandbox flags.
-import type { LogFormat, NetworkMode } from '@tsvisor/sentry';
+import type { LogFormat, NetworkMode } from '@tsvisor/sentry/boot';
 
 export interface GlobalOptions {
   /** State root (runc --root). */

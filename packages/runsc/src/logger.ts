@@ -2,7 +2,7 @@
 // (log_destination.ts in the sentry's boot package, shared so both processes log alike).
 import fs from 'node:fs';
 import type { Logger } from 'pino';
-import { createFormattedLogger } from '@tsvisor/sentry';
+import { createFormattedLogger } from '@tsvisor/sentry/boot';
 import type { GlobalOptions } from './global_options.js';
 
 export interface RunscLogger {

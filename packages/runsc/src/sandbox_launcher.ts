@@ -9,8 +9,7 @@ import { spawn, type ChildProcess, type StdioOptions } from 'node:child_process'
 import fs from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { closeFd, socketpair } from '@tsvisor/native';
-import { formatBootArgs, parseReadyMessage, type BootOptions } from '@tsvisor/sentry';
+import { formatBootArgs, parseReadyMessage, type BootOptions } from '@tsvisor/sentry/boot';
 import type { GlobalOptions } from './global_options.js';
 import type { OciSpec } from './oci_spec.js';
 import { processStartTime } from './process_identity.js';
@@ -112,6 +111,9 @@ export async function launchSandbox(options: LaunchOptions): Promise<LaunchedSan
   const sentryLog = global.debugLog ?? global.log ?? path.join(options.stateDir, 'sentry.log');
   const logHint = ` (see ${sentryLog})`;
 
+  // Loaded here, not at the top: only commands that start a sandbox need the native addon, so `runsc state`,
+  // `list`, `spec` and the error paths work (and start faster) without it.
+  const { closeFd, socketpair } = await import('@tsvisor/native');
   const [sentryEnd, goferEnd] = socketpair();
   let endsClosed = false;
   let gofer: ChildProcess | undefined;

@@ -1,6 +1,7 @@
 // The runsc command line: runc's commands and global flags (Docker, Podman and containerd call runsc exactly as
 // they call runc) plus gVisor's sandbox flags and `runsc do`. Each command's work lives in its own module; this
 // file only parses arguments and prints results. runCli resolves with the process exit code.
+import { fileURLToPath } from 'node:url';
 import yargs, { type Argv } from 'yargs';
 import type { Logger } from 'pino';
 import type { GlobalOptions } from './global_options.js';
@@ -12,9 +13,12 @@ import { doCommand, runContainer } from './run_commands.js';
 import { RuntimeError } from './runtime_error.js';
 import { parseSignal } from './signal_names.js';
 import { specCommand } from './spec_command.js';
+import { installCommand } from './install_command.js';
 import { DEFAULT_STATE_ROOT } from './state_store.js';
 
 export const RUNSC_VERSION = '0.1.0';
+/** The launcher script Docker should run: bin/runsc of this checkout (it runs this package's dist/main.js). */
+const RUNSC_BIN = fileURLToPath(new URL('../../../bin/runsc', import.meta.url));
 
 export interface CliIo {
   stdout: (text: string) => void;
@@ -120,7 +124,7 @@ export async function runCli(args: string[], io: CliIo = defaultIo): Promise<num
           .positional('id', { type: 'string', demandOption: true })
           .option('bundle', { alias: 'b', type: 'string', default: '.', describe: 'bundle directory' })
           .option('pid-file', { type: 'string', describe: "file to write the sandbox's pid to" })
-          .option('console-socket', { type: 'string', describe: 'accepted; terminals are not supported yet' })
+          .option('console-socket', { type: 'string', describe: 'pty master destination (terminals are not supported yet: refused)' })
           .option('no-pivot', { type: 'boolean', describe: 'accepted for runc compatibility' })
           .option('no-new-keyring', { type: 'boolean', describe: 'accepted for runc compatibility' })
           .option('preserve-fds', { type: 'number', describe: 'accepted for runc compatibility' }),
@@ -132,6 +136,7 @@ export async function runCli(args: string[], io: CliIo = defaultIo): Promise<num
           bundle: argv.bundle as string,
         };
         if (typeof argv['pid-file'] === 'string') request.pidFile = argv['pid-file'];
+        if (typeof argv['console-socket'] === 'string') request.consoleSocket = argv['console-socket'];
         const { sandbox } = await createContainer(request);
         sandbox.sentry.unref();
       },
@@ -154,7 +159,7 @@ export async function runCli(args: string[], io: CliIo = defaultIo): Promise<num
           .option('pid-file', { type: 'string', describe: "file to write the sandbox's pid to" })
           .option('detach', { alias: 'd', type: 'boolean', default: false, describe: 'return after start' })
           .option('keep', { type: 'boolean', default: false, describe: 'do not delete the container after it exits' })
-          .option('console-socket', { type: 'string', describe: 'accepted; terminals are not supported yet' })
+          .option('console-socket', { type: 'string', describe: 'pty master destination (terminals are not supported yet: refused)' })
           .option('no-pivot', { type: 'boolean', describe: 'accepted for runc compatibility' })
           .option('no-new-keyring', { type: 'boolean', describe: 'accepted for runc compatibility' })
           .option('preserve-fds', { type: 'number', describe: 'accepted for runc compatibility' }),
@@ -168,6 +173,7 @@ export async function runCli(args: string[], io: CliIo = defaultIo): Promise<num
           keep: argv.keep === true,
         };
         if (typeof argv['pid-file'] === 'string') request.pidFile = argv['pid-file'];
+        if (typeof argv['console-socket'] === 'string') request.consoleSocket = argv['console-socket'];
         exitCode = await runContainer(request);
       },
     )
@@ -229,6 +235,22 @@ export async function runCli(args: string[], io: CliIo = defaultIo): Promise<num
       async (argv) => {
         const command = [...((argv.cmd as string[] | undefined) ?? []), ...((argv['--'] as string[] | undefined) ?? [])].map(String);
         exitCode = await doCommand({ global: globalOptions(argv), logger: log(argv), argv: command });
+      },
+    )
+    .command(
+      'install',
+      'register runsc as a Docker runtime in daemon.json: runsc install [--runtime NAME] [-- RUNTIME_ARGS]',
+      (y) =>
+        y
+          .option('runtime', { type: 'string', default: 'runsc', describe: 'runtime name in Docker' })
+          .option('config-file', { type: 'string', default: '/etc/docker/daemon.json', describe: "Docker's daemon.json" }),
+      (argv) => {
+        installCommand({
+          configFile: argv['config-file'] as string,
+          runtimeName: argv.runtime as string,
+          runscPath: RUNSC_BIN,
+          runtimeArgs: ((argv['--'] as string[] | undefined) ?? []).map(String),
+        });
       },
     )
     .command('exec <id>', 'not implemented yet', (y) => y.strict(false), () => notSupported('exec'))

@@ -21,6 +21,8 @@ export interface CreateRequest {
   bundle: string;
   spec?: { spec: OciSpec; rootfs: string };
   pidFile?: string;
+  /** runc --console-socket: where to send the pty master of a terminal container. */
+  consoleSocket?: string;
   overlay2?: string;
   stdio?: [number, number, number];
 }
@@ -51,6 +53,10 @@ export async function createContainer(request: CreateRequest): Promise<{ state: 
   const loaded = request.spec
     ? { bundle: path.resolve(request.bundle), spec: request.spec.spec, rootfs: request.spec.rootfs }
     : loadBundle(request.bundle);
+  if (request.consoleSocket !== undefined && loaded.spec.process?.terminal) {
+    // Docker/containerd with -t wait for a pty master on this socket; failing now beats leaving them hanging.
+    throw new RuntimeError('ENOTSUP', 'process.terminal with --console-socket: terminals are not supported by tsvisor yet');
+  }
   const dir = store.claim(request.id);
   let sandbox: LaunchedSandbox | undefined;
   try {

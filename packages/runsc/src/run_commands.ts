@@ -50,6 +50,7 @@ export interface RunRequest {
   bundle: string;
   spec?: { spec: OciSpec; rootfs: string };
   pidFile?: string;
+  consoleSocket?: string;
   overlay2?: string;
   /** runc run --detach: return after start, leaving the container running. */
   detach?: boolean;
@@ -67,6 +68,7 @@ export async function runContainer(request: RunRequest): Promise<number> {
   };
   if (request.spec) createRequest.spec = request.spec;
   if (request.pidFile !== undefined) createRequest.pidFile = request.pidFile;
+  if (request.consoleSocket !== undefined) createRequest.consoleSocket = request.consoleSocket;
   if (request.overlay2 !== undefined) createRequest.overlay2 = request.overlay2;
   const { state, sandbox } = await createContainer(createRequest);
   const stopForwarding = forwardSignals(state.controlSocket, request.logger);

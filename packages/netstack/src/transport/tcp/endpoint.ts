@@ -1,0 +1,1734 @@
+// A TCP socket: the RFC 9293 state machine, send/receive paths, timers, and the non-blocking socket API
+// (stack/endpoint.ts) the sentry drives. Section numbers in comments refer to RFC 9293 unless another RFC is named.
+//
+// Threading: everything runs on the caller's thread; received segments are processed synchronously and output
+// (data, ACKs) is flushed once per burst from a microtask, which coalesces ACKs for segments that arrive together.
+
+import {
+  TCP_FLAG_ACK,
+  TCP_FLAG_FIN,
+  TCP_FLAG_PSH,
+  TCP_FLAG_RST,
+  TCP_FLAG_SYN,
+  TCP_MIN_HEADER_LENGTH,
+  tcpChecksum,
+  tcpOptionsLength,
+  tcpPseudoHeaderSum,
+  writeTcpHeader,
+  type TcpOptionsToWrite,
+} from '../../header/tcp.js';
+import { GsoType, PacketBuffer } from '../../buffer/packet_buffer.js';
+import type { Address, FullAddress } from '../../stack/address.js';
+import type { Timer } from '../../stack/clock.js';
+import type { NetworkWriteParams } from '../../stack/route.js';
+import {
+  ShutdownFlags,
+  SockType,
+  type Endpoint,
+  type IntSockOpt,
+  type ReadOptions,
+  type ReadResult,
+  type SockOpt,
+  type SockOptKind,
+  type WriteOptions,
+} from '../../stack/endpoint.js';
+import { SocketOptions } from '../../stack/socket_options.js';
+import { TcpipErrors, type TcpipError } from '../../stack/tcpip_error.js';
+import type {
+  NetworkReceiveInfo,
+  TransportEndpoint,
+  TransportEndpointId,
+  TransportErrorInfo,
+} from '../../stack/transport_protocol.js';
+import { EventMask, WaiterQueue } from '../../waiter/waiter_queue.js';
+import { createCongestionControl, type CongestionControl, type CongestionControlName } from './congestion-control.js';
+import type { TcpRoute } from './host.js';
+import type { TcpProtocol } from './protocol.js';
+import { ReceiveBuffer } from './receive-buffer.js';
+import { RttEstimator } from './rtt-estimator.js';
+import type { InboundSegment } from './segment.js';
+import { SendBuffer } from './send-buffer.js';
+import { seqAdd, seqDiff, seqGE, seqGT, seqLE, seqLT, seqMax } from './seqnum.js';
+import { SEG_LOST, TransmitQueue } from './transmit-queue.js';
+
+/** Linux's TCP state numbers (include/net/tcp_states.h), as TCP_INFO and /proc/net/tcp report them. */
+export const TcpState = {
+  ESTABLISHED: 1,
+  SYN_SENT: 2,
+  SYN_RECV: 3,
+  FIN_WAIT1: 4,
+  FIN_WAIT2: 5,
+  TIME_WAIT: 6,
+  CLOSED: 7,
+  CLOSE_WAIT: 8,
+  LAST_ACK: 9,
+  LISTEN: 10,
+  CLOSING: 11,
+} as const;
+export type TcpStateValue = (typeof TcpState)[keyof typeof TcpState];
+
+const TCP = 6;
+/** RFC 9293 3.7.1: default send MSS when the peer sends no MSS option (IPv4 536, IPv6 1220 per RFC 8200 5). */
+const DEFAULT_MSS_V4 = 536;
+const DEFAULT_MSS_V6 = 1220;
+/** Linux's delayed-ACK timeout floor (TCP_DELACK_MIN, 40 ms); RFC 9293 3.8.6.3 caps it at 500 ms. */
+const DELAYED_ACK_MS = 40;
+/** TCP_CORK holds a partial segment at most 200 ms (tcp(7)). */
+const CORK_FLUSH_MS = 200;
+/** Linux defaults: tcp_syn_retries 6, tcp_synack_retries 5, tcp_retries2 15. */
+const SYN_RETRIES = 6;
+const SYNACK_RETRIES = 5;
+const DATA_RETRIES = 15;
+/** Zero-window probes back off up to this interval (Linux TCP_RTO_MAX is 120 s; RFC 9293 3.8.6.1 has no cap). */
+const MAX_PERSIST_MS = 60_000;
+/** tcp(7): TCP_KEEPIDLE 7200 s, TCP_KEEPINTVL 75 s, TCP_KEEPCNT 9. */
+const KEEPALIVE_IDLE_S = 7200;
+const KEEPALIVE_INTERVAL_S = 75;
+const KEEPALIVE_COUNT = 9;
+/** Orphaned FIN-WAIT-2 lifetime (tcp(7) tcp_fin_timeout, 60 s). */
+const FIN_WAIT2_TIMEOUT_MS = 60_000;
+/** RFC 7323 5.5: timestamps older than 24 days are not used for PAWS. */
+const PAWS_IDLE_MS = 24 * 24 * 3600 * 1000;
+
+/** Why a connection ended, reported once through read/write and SO_ERROR. */
+type PendingError = TcpipError | undefined;
+
+export class TcpEndpoint implements Endpoint, TransportEndpoint {
+  readonly sockType = SockType.STREAM;
+  readonly protocol = TCP;
+  readonly options = new SocketOptions();
+
+  state: TcpStateValue = TcpState.CLOSED;
+  // Addressing.
+  private localAddress: Address | undefined;
+  private localPort = 0;
+  private remoteAddress: Address | undefined;
+  private remotePort = 0;
+  private boundNic = 0;
+  private portReserved = false;
+  private registeredId: TransportEndpointId | undefined;
+  route: TcpRoute | undefined;
+  /** GSO super-packet limit of the route's NIC (0: none). */
+  private gsoMaxSize = 0;
+  /** TCP sets DF: path MTU discovery (RFC 1191, RFC 8201). */
+  private readonly writeParams: NetworkWriteParams = { protocol: TCP, ttl: 0, tos: 0, dontFragment: true };
+
+  // Send sequence variables (3.3.1).
+  iss = 0;
+  sndUna = 0;
+  sndNxt = 0;
+  sndWnd = 0;
+  private sndWl1 = 0;
+  private sndWl2 = 0;
+  private maxSndWnd = 0;
+  private sndWndShift = 0;
+  /** Payload bytes per segment on the wire (peer MSS, our MTU, option overhead). */
+  sndMss = DEFAULT_MSS_V4;
+  // Receive sequence variables.
+  irs = 0;
+  rcvNxt = 0;
+  private rcvWndShift = 0;
+  /** Right edge of the window we last advertised; never moved left (3.8.6.2.1, "shrinking the window"). */
+  private rcvAdvEdge = 0;
+  private rcvMss = DEFAULT_MSS_V4;
+
+  // Options negotiated in the handshake.
+  private wsOk = false;
+  sackOk = false;
+  tsOk = false;
+  private tsRecent = 0;
+  private tsRecentAt = 0;
+  private lastAckSent = 0;
+  private readonly tsOffset = (Math.random() * 0xffffffff) >>> 0;
+
+  // Buffers and bookkeeping.
+  readonly sendBuffer: SendBuffer;
+  readonly receiveBuffer: ReceiveBuffer;
+  readonly txq = new TransmitQueue();
+  readonly rtt: RttEstimator;
+  cc: CongestionControl;
+  private ccName: CongestionControlName;
+
+  // FIN handling.
+  private finQueued = false;
+  private finSent = false;
+  private finSeq = 0;
+  private finReceived = false;
+  private peerFinSeq = -1;
+  private shutRead = false;
+  private shutWrite = false;
+
+  // Loss recovery.
+  inRecovery = false;
+  private recoveryPoint = 0;
+  private dupAcks = 0;
+  private tlpOutstanding = false;
+  private retries = 0;
+  totalRetransmits = 0;
+  private lastSendTime = 0;
+  private lastReceiveTime = 0;
+
+  // ACK generation.
+  private ackPending = false;
+  private ackNow = false;
+  private segsSinceAck = 0;
+  private flushQueued = false;
+
+  // Timers: one stack Timer re-armed for the earliest deadline (ms, Infinity when idle).
+  private timer: Timer | undefined;
+  private timerAt = Infinity;
+  private rtoAt = Infinity;
+  private tlpAt = Infinity;
+  private reorderAt = Infinity;
+  private delackAt = Infinity;
+  private persistAt = Infinity;
+  private persistBackoff = 0;
+  private keepaliveAt = Infinity;
+  private keepaliveProbes = 0;
+  private timeWaitAt = Infinity;
+  private finWait2At = Infinity;
+  private lingerAt = Infinity;
+  private corkAt = Infinity;
+
+  // Socket options.
+  noDelay = false;
+  private cork = false;
+  private keepAlive = false;
+  private keepIdleS = KEEPALIVE_IDLE_S;
+  private keepIntervalS = KEEPALIVE_INTERVAL_S;
+  private keepCount = KEEPALIVE_COUNT;
+  private userTimeoutMs = 0;
+  private synRetries = SYN_RETRIES;
+  private linger: { enabled: boolean; seconds: number } = { enabled: false, seconds: 0 };
+  private userMss = 0;
+
+  // Listening.
+  private backlog = 0;
+  private readonly synQueue = new Set<TcpEndpoint>();
+  private readonly acceptQueue: TcpEndpoint[] = [];
+  /** The listener that created this endpoint, until accept() hands it out. */
+  private parent: TcpEndpoint | undefined;
+  /** Created from a SYN (passive open), so RST in SYN-RECEIVED returns silently (3.10.7.4). */
+  private passive = false;
+
+  private pendingError: PendingError;
+  private userClosed = false;
+  private released = false;
+  private everConnected = false;
+
+  constructor(
+    readonly stackProtocol: TcpProtocol,
+    readonly family: 4 | 6,
+    readonly waiterQueue: WaiterQueue,
+  ) {
+    const p = stackProtocol.settings;
+    this.sendBuffer = new SendBuffer(p.sendBufferSize);
+    this.receiveBuffer = new ReceiveBuffer(p.receiveBufferSize);
+    this.rtt = new RttEstimator(p.rtoLimits);
+    this.ccName = p.congestionControl;
+    this.cc = createCongestionControl(this.ccName, this.sndMss);
+  }
+
+  private get clockNow(): number {
+    return this.stackProtocol.host.clock.nowMs();
+  }
+
+  // ---------------------------------------------------------------------------------------------------------------
+  // Socket API (stack/endpoint.ts)
+
+  readiness(mask: number): number {
+    let r = 0;
+    const s = this.state;
+    if (s === TcpState.LISTEN) {
+      if (this.acceptQueue.length > 0) r |= EventMask.IN | EventMask.RDNORM;
+      return r & (mask | EventMask.ERR | EventMask.HUP);
+    }
+    if (this.receiveBuffer.readable > 0 || this.finReceived || this.shutRead) r |= EventMask.IN | EventMask.RDNORM;
+    if (this.finReceived || this.shutRead) r |= EventMask.RDHUP;
+    const canSend = s === TcpState.ESTABLISHED || s === TcpState.CLOSE_WAIT;
+    // tcp_poll: writable once free space is at least half of what is queued (sk_stream_is_writeable).
+    if (canSend && !this.shutWrite && this.sendBuffer.free > 0 && this.sendBuffer.free >= this.sendBuffer.length / 2) {
+      r |= EventMask.OUT | EventMask.WRNORM;
+    }
+    if (this.shutWrite && canSend) r |= EventMask.OUT | EventMask.WRNORM; // a write will fail at once with EPIPE
+    if (this.pendingError) r |= EventMask.ERR;
+    if (s === TcpState.CLOSED || (this.shutRead && this.shutWrite)) {
+      r |= EventMask.HUP;
+      if (this.everConnected || this.pendingError) r |= EventMask.IN | EventMask.RDNORM | EventMask.OUT;
+    }
+    return r & (mask | EventMask.ERR | EventMask.HUP);
+  }
+
+  private notify(mask: number): void {
+    this.waiterQueue.notify(mask);
+  }
+
+  bind(addr: FullAddress): TcpipError | undefined {
+    if (this.localPort !== 0 || this.state !== TcpState.CLOSED) return TcpipErrors.invalidEndpointState;
+    if (addr.address.family !== this.family) return TcpipErrors.addressFamilyNotSupported;
+    const local = addr.address.isUnspecified() ? undefined : addr.address;
+    const port = this.stackProtocol.host.ports.reserve({
+      transport: TCP,
+      families: [this.family],
+      address: local,
+      port: addr.port,
+      nic: addr.nic ?? 0,
+      reuseAddress: this.options.flag('reuseAddress'),
+      reusePort: this.options.flag('reusePort'),
+      owner: this,
+    });
+    if (typeof port !== 'number') return port;
+    this.localAddress = local;
+    this.localPort = port;
+    this.boundNic = addr.nic ?? 0;
+    this.portReserved = true;
+    return undefined;
+  }
+
+  listen(backlog: number): TcpipError | undefined {
+    if (this.state === TcpState.LISTEN) {
+      this.backlog = this.clampBacklog(backlog); // listen(2) again only updates the backlog
+      return undefined;
+    }
+    if (this.state !== TcpState.CLOSED || this.everConnected) return TcpipErrors.invalidEndpointState;
+    if (this.localPort === 0) {
+      const any = this.family === 4 ? undefined : undefined;
+      const port = this.stackProtocol.host.ports.reserve({
+        transport: TCP, families: [this.family], address: any, port: 0, nic: 0,
+        reuseAddress: false, reusePort: false, owner: this, listening: true,
+      });
+      if (typeof port !== 'number') return port;
+      this.localPort = port;
+      this.portReserved = true;
+    } else {
+      const err = this.stackProtocol.host.ports.setListening(TCP, this.localPort, this, true);
+      if (err) return err;
+    }
+    this.backlog = this.clampBacklog(backlog);
+    this.state = TcpState.LISTEN;
+    this.register({ localPort: this.localPort, localAddress: this.localAddress, remotePort: 0, remoteAddress: undefined });
+    return undefined;
+  }
+
+  private clampBacklog(backlog: number): number {
+    // listen(2): values above somaxconn are silently truncated; negative values act as 0.
+    return Math.max(0, Math.min(backlog | 0, this.stackProtocol.settings.somaxconn));
+  }
+
+  accept(): { endpoint: Endpoint; peer: FullAddress } | TcpipError {
+    if (this.state !== TcpState.LISTEN) return TcpipErrors.invalidEndpointState;
+    const child = this.acceptQueue.shift();
+    if (!child) return TcpipErrors.wouldBlock;
+    child.parent = undefined;
+    return { endpoint: child, peer: { address: child.remoteAddress!, port: child.remotePort } };
+  }
+
+  connect(addr: FullAddress): TcpipError | undefined {
+    switch (this.state) {
+      case TcpState.SYN_SENT:
+      case TcpState.SYN_RECV:
+        return TcpipErrors.alreadyConnecting;
+      case TcpState.CLOSED:
+        break;
+      case TcpState.LISTEN:
+        return TcpipErrors.invalidEndpointState;
+      default:
+        return TcpipErrors.alreadyConnected;
+    }
+    if (this.everConnected) {
+      // connect(2) on a socket whose connection ended: report what ended it, like Linux's sk_err, else EISCONN.
+      return this.takeError() ?? TcpipErrors.alreadyConnected;
+    }
+    if (addr.address.family !== this.family) return TcpipErrors.addressFamilyNotSupported;
+    const host = this.stackProtocol.host;
+    const route = host.findRoute(addr.nic ?? this.boundNic, this.localAddress, addr.address);
+    if (!('writePacket' in route)) return route;
+    if (this.localPort === 0) {
+      const port = host.ports.reserve({
+        transport: TCP, families: [this.family], address: route.localAddress, port: 0, nic: 0,
+        reuseAddress: false, reusePort: false, owner: this,
+      });
+      if (typeof port !== 'number') return port;
+      this.localPort = port;
+      this.portReserved = true;
+    }
+    this.route = route;
+    this.localAddress = route.localAddress;
+    this.remoteAddress = addr.address;
+    this.remotePort = addr.port;
+    this.register({ localPort: this.localPort, localAddress: this.localAddress, remotePort: this.remotePort, remoteAddress: this.remoteAddress });
+    this.initMss();
+    this.iss = this.stackProtocol.generateIsn(this.localAddress, this.localPort, this.remoteAddress, this.remotePort);
+    this.sndUna = this.iss;
+    this.sndNxt = seqAdd(this.iss, 1);
+    this.txq.push(this.iss, this.sndNxt, this.clockNow);
+    this.state = TcpState.SYN_SENT;
+    this.everConnected = true;
+    this.sendSyn(false);
+    this.rtoAt = this.clockNow + this.rtt.rto();
+    this.armTimer();
+    return TcpipErrors.connectStarted;
+  }
+
+  disconnect(): TcpipError | undefined {
+    if (this.state === TcpState.LISTEN || this.state === TcpState.CLOSED) return undefined;
+    this.abort(true, TcpipErrors.connectionAborted);
+    return undefined;
+  }
+
+  read(dst: Uint8Array, opts?: ReadOptions): ReadResult | TcpipError {
+    if (this.state === TcpState.LISTEN) return TcpipErrors.notConnected;
+    const rb = this.receiveBuffer;
+    if (rb.readable > 0 && !this.shutRead) {
+      const n = opts?.peek ? rb.peek(dst) : rb.read(dst);
+      if (!opts?.peek) this.afterRead();
+      return { count: n, total: n };
+    }
+    const err = this.takeError();
+    if (err) return err;
+    if (this.finReceived || this.shutRead) return TcpipErrors.closedForReceive;
+    if (this.state === TcpState.CLOSED) return this.everConnected ? TcpipErrors.closedForReceive : TcpipErrors.notConnected;
+    return TcpipErrors.wouldBlock;
+  }
+
+  write(src: Uint8Array, opts?: WriteOptions): number | TcpipError {
+    if (this.shutWrite) return TcpipErrors.closedForSend;
+    const s = this.state;
+    if (s === TcpState.SYN_SENT || s === TcpState.SYN_RECV) return TcpipErrors.wouldBlock;
+    if (s !== TcpState.ESTABLISHED && s !== TcpState.CLOSE_WAIT) {
+      const err = this.takeError();
+      if (err) return err;
+      return s === TcpState.CLOSED && !this.everConnected ? TcpipErrors.notConnected : TcpipErrors.closedForSend;
+    }
+    if (src.length === 0) return 0;
+    const n = this.sendBuffer.write(src);
+    if (n === 0) return TcpipErrors.wouldBlock;
+    if (opts?.more) this.corkAt = Math.min(this.corkAt, this.clockNow + CORK_FLUSH_MS);
+    this.moreHint = opts?.more === true;
+    this.scheduleFlush();
+    return n;
+  }
+  /** MSG_MORE on the last write: hold a partial segment like TCP_CORK (tcp(7)). */
+  private moreHint = false;
+
+  shutdown(flags: number): TcpipError | undefined {
+    const s = this.state;
+    if (s === TcpState.LISTEN) {
+      // Linux: shutdown(SHUT_RD) on a listener stops it (tcp_disconnect); we close the listener.
+      if (flags & ShutdownFlags.READ) this.closeListener();
+      return undefined;
+    }
+    if (s === TcpState.CLOSED || s === TcpState.SYN_SENT) {
+      if (!this.everConnected) return TcpipErrors.notConnected;
+    }
+    if (flags & ShutdownFlags.READ) {
+      this.shutRead = true;
+      this.notify(EventMask.IN | EventMask.RDHUP);
+    }
+    if (flags & ShutdownFlags.WRITE && !this.shutWrite) {
+      this.shutWrite = true;
+      if (s === TcpState.SYN_SENT) {
+        this.abort(false, undefined);
+      } else {
+        this.queueFin();
+      }
+      this.notify(EventMask.OUT);
+    }
+    return undefined;
+  }
+
+  close(): void {
+    if (this.userClosed) return;
+    this.userClosed = true;
+    const s = this.state;
+    if (s === TcpState.LISTEN) {
+      this.closeListener();
+      this.release();
+      return;
+    }
+    if (s === TcpState.CLOSED || s === TcpState.SYN_SENT) {
+      if (s === TcpState.SYN_SENT) this.setClosed();
+      this.release();
+      return;
+    }
+    // RFC 9293 3.10.4 / RFC 2525 2.17: closing with unread received data resets the connection, as Linux does.
+    // SO_LINGER with a zero timeout also resets (socket(7)).
+    if (this.receiveBuffer.readable > 0 || (this.linger.enabled && this.linger.seconds === 0)) {
+      this.abort(true, undefined);
+      this.release();
+      return;
+    }
+    this.shutRead = true;
+    if (!this.shutWrite) {
+      this.shutWrite = true;
+      this.queueFin();
+    }
+    if (this.linger.enabled) this.lingerAt = this.clockNow + this.linger.seconds * 1000;
+    if (this.state === TcpState.FIN_WAIT2) this.finWait2At = this.clockNow + FIN_WAIT2_TIMEOUT_MS;
+    this.armTimer();
+  }
+
+  lastError(): TcpipError | undefined {
+    return this.takeError();
+  }
+
+  private takeError(): TcpipError | undefined {
+    const e = this.pendingError;
+    this.pendingError = undefined;
+    return e;
+  }
+
+  getLocalAddress(): FullAddress | TcpipError {
+    const any = this.stackProtocol.anyAddress(this.family);
+    return { address: this.localAddress ?? any, port: this.localPort };
+  }
+
+  getRemoteAddress(): FullAddress | TcpipError {
+    if (!this.remoteAddress || this.state === TcpState.LISTEN || (this.state === TcpState.CLOSED && !this.everConnected)) {
+      return TcpipErrors.notConnected;
+    }
+    return { address: this.remoteAddress, port: this.remotePort };
+  }
+
+  setSockOptInt(opt: IntSockOpt, value: number): TcpipError | undefined {
+    if (!Number.isInteger(value)) return TcpipErrors.invalidOptionValue;
+    switch (opt) {
+      case 'noDelay':
+        this.noDelay = value !== 0;
+        if (this.noDelay) this.scheduleFlush();
+        return undefined;
+      case 'cork':
+        this.cork = value !== 0;
+        if (!this.cork) { this.corkAt = Infinity; this.scheduleFlush(); }
+        return undefined;
+      case 'quickAck':
+        if (value !== 0 && this.ackPending) { this.ackNow = true; this.scheduleFlush(); }
+        return undefined;
+      case 'keepAlive':
+        this.keepAlive = value !== 0;
+        this.options.set(opt, value);
+        this.resetKeepalive();
+        return undefined;
+      case 'keepAliveIdle':
+      case 'keepAliveInterval':
+        // tcp(7): 1..32767 seconds.
+        if (value < 1 || value > 32767) return TcpipErrors.invalidOptionValue;
+        if (opt === 'keepAliveIdle') this.keepIdleS = value;
+        else this.keepIntervalS = value;
+        this.resetKeepalive();
+        return undefined;
+      case 'keepAliveCount':
+        if (value < 1 || value > 127) return TcpipErrors.invalidOptionValue;
+        this.keepCount = value;
+        return undefined;
+      case 'userTimeout':
+        if (value < 0) return TcpipErrors.invalidOptionValue;
+        this.userTimeoutMs = value;
+        return undefined;
+      case 'synCount':
+        if (value < 1 || value > 127) return TcpipErrors.invalidOptionValue;
+        this.synRetries = value;
+        return undefined;
+      case 'maxSegment':
+        // tcp(7) TCP_MAXSEG: 88..32767 (Linux's TCP_MIN_MSS and MAX_TCP_WINDOW) or 0 for the default.
+        if (value !== 0 && (value < 88 || value > 32767)) return TcpipErrors.invalidOptionValue;
+        this.userMss = value;
+        return undefined;
+      case 'receiveBufferSize': {
+        const err = this.options.set(opt, value);
+        if (err) return err;
+        this.receiveBuffer.resize(this.options.get(opt));
+        return undefined;
+      }
+      case 'sendBufferSize': {
+        const err = this.options.set(opt, value);
+        if (err) return err;
+        this.sendBuffer.resize(this.options.get(opt));
+        return undefined;
+      }
+      default:
+        return this.options.set(opt, value);
+    }
+  }
+
+  getSockOptInt(opt: IntSockOpt): number | TcpipError {
+    switch (opt) {
+      case 'noDelay': return this.noDelay ? 1 : 0;
+      case 'cork': return this.cork ? 1 : 0;
+      case 'keepAlive': return this.keepAlive ? 1 : 0;
+      case 'keepAliveIdle': return this.keepIdleS;
+      case 'keepAliveInterval': return this.keepIntervalS;
+      case 'keepAliveCount': return this.keepCount;
+      case 'userTimeout': return this.userTimeoutMs;
+      case 'synCount': return this.synRetries;
+      case 'maxSegment': return this.state === TcpState.CLOSED || this.state === TcpState.LISTEN ? (this.userMss || DEFAULT_MSS_V4) : this.sndMss;
+      case 'acceptConn': return this.state === TcpState.LISTEN ? 1 : 0;
+      case 'receiveQueueSize': return this.receiveBuffer.readable;
+      case 'sendQueueSize': return this.sendBuffer.length;
+      case 'receiveBufferSize': return this.receiveBuffer.capacity;
+      case 'sendBufferSize': return this.sendBuffer.capacity;
+      default: return this.options.get(opt);
+    }
+  }
+
+  setSockOpt(opt: SockOpt): TcpipError | undefined {
+    switch (opt.kind) {
+      case 'linger':
+        if (opt.seconds < 0 || !Number.isInteger(opt.seconds)) return TcpipErrors.invalidOptionValue;
+        this.linger = { enabled: opt.enabled, seconds: opt.seconds };
+        return undefined;
+      case 'congestionControl':
+        if (opt.name !== 'reno' && opt.name !== 'cubic') return TcpipErrors.noSuchFile; // Linux: ENOENT
+        this.ccName = opt.name;
+        if (this.state === TcpState.CLOSED || this.state === TcpState.LISTEN || this.state === TcpState.SYN_SENT) {
+          this.cc = createCongestionControl(this.ccName, this.sndMss);
+        }
+        return undefined;
+      default:
+        return TcpipErrors.unknownProtocolOption;
+    }
+  }
+
+  getSockOpt<K extends SockOptKind>(kind: K): Extract<SockOpt, { kind: K }> | TcpipError {
+    let v: SockOpt;
+    switch (kind) {
+      case 'linger': v = { kind: 'linger', enabled: this.linger.enabled, seconds: this.linger.seconds }; break;
+      case 'congestionControl': v = { kind: 'congestionControl', name: this.cc.name }; break;
+      case 'tcpInfo':
+        v = {
+          kind: 'tcpInfo',
+          info: {
+            state: this.state,
+            rtoUs: Math.round(this.rtt.rto() * 1000),
+            rttUs: Math.round(this.rtt.srtt * 1000),
+            rttVarUs: Math.round(this.rtt.rttvar * 1000),
+            sndMss: this.sndMss,
+            rcvMss: this.rcvMss,
+            sndCwnd: Math.floor(this.cc.cwnd / this.sndMss),
+            sndSsthresh: Math.min(0x7fffffff, Math.floor(this.cc.ssthresh / this.sndMss)),
+            totalRetrans: this.totalRetransmits,
+            reordering: this.txq.reorderingSeen ? 1 : 3,
+          },
+        };
+        break;
+      default:
+        return TcpipErrors.unknownProtocolOption;
+    }
+    return v as Extract<SockOpt, { kind: K }>;
+  }
+
+  // ---------------------------------------------------------------------------------------------------------------
+  // Registration and teardown
+
+  private register(id: TransportEndpointId): void {
+    if (this.registeredId) this.unregister();
+    this.stackProtocol.host.demuxer.register(this.family, TCP, id, this, this.boundNic, this.options.flag('reusePort'));
+    this.registeredId = id;
+  }
+
+  private unregister(): void {
+    if (!this.registeredId) return;
+    this.stackProtocol.host.demuxer.unregister(this.family, TCP, this.registeredId, this);
+    this.registeredId = undefined;
+  }
+
+  /** The user is done with this endpoint and the protocol is too: free the port and the demuxer slot. */
+  private release(): void {
+    if (this.state !== TcpState.CLOSED && this.state !== TcpState.LISTEN) return;
+    if (this.released) return;
+    this.released = true;
+    this.unregister();
+    if (this.portReserved && this.userClosed) {
+      this.stackProtocol.host.ports.release(TCP, this.localPort, this);
+      this.portReserved = false;
+    }
+    this.timer?.stop();
+    this.timerAt = Infinity;
+  }
+
+  private setClosed(): void {
+    this.state = TcpState.CLOSED;
+    this.rtoAt = this.tlpAt = this.reorderAt = this.delackAt = this.persistAt = Infinity;
+    this.keepaliveAt = this.timeWaitAt = this.finWait2At = this.lingerAt = this.corkAt = Infinity;
+    this.unregister();
+    if (this.parent) {
+      this.parent.synQueue.delete(this);
+      const i = this.parent.acceptQueue.indexOf(this);
+      if (i >= 0) this.parent.acceptQueue.splice(i, 1);
+    }
+    if (this.userClosed || this.parent) this.release();
+    this.notify(EventMask.IN | EventMask.OUT | EventMask.HUP | EventMask.ERR | EventMask.RDHUP);
+  }
+
+  /** Drop the connection, optionally telling the peer with RST (3.10.4 ABORT). */
+  abort(sendRst: boolean, err: TcpipError | undefined): void {
+    if (sendRst && this.route && this.state !== TcpState.CLOSED && this.state !== TcpState.LISTEN &&
+        this.state !== TcpState.SYN_SENT && this.state !== TcpState.TIME_WAIT) {
+      this.sendControl(this.sndNxt, this.rcvNxt, TCP_FLAG_RST | TCP_FLAG_ACK);
+      this.stackProtocol.stats.resetsSent++;
+    }
+    if (err) this.pendingError = err;
+    this.setClosed();
+  }
+
+  private closeListener(): void {
+    for (const c of [...this.synQueue, ...this.acceptQueue]) c.abort(true, TcpipErrors.connectionReset);
+    this.synQueue.clear();
+    this.acceptQueue.length = 0;
+    this.stackProtocol.host.ports.setListening(TCP, this.localPort, this, false);
+    this.unregister();
+    this.state = TcpState.CLOSED;
+    this.notify(EventMask.IN | EventMask.HUP);
+  }
+
+  // ---------------------------------------------------------------------------------------------------------------
+  // Handshake helpers
+
+  private initMss(): void {
+    const route = this.route!;
+    this.gsoMaxSize = this.stackProtocol.host.gsoMaxSize(route.nic);
+    const hdr = TCP_MIN_HEADER_LENGTH;
+    // Advertised MSS (3.7.1): what fits in one IP packet on our side.
+    this.rcvMss = Math.max(88, route.maxPayload - hdr);
+    if (this.userMss) this.rcvMss = Math.min(this.rcvMss, this.userMss);
+    this.sndMss = Math.min(this.family === 4 ? DEFAULT_MSS_V4 : DEFAULT_MSS_V6, this.rcvMss);
+    this.rcvWndShift = this.windowShiftFor(this.receiveBuffer.capacity);
+  }
+
+  private windowShiftFor(bytes: number): number {
+    // RFC 7323 2.2: the smallest shift that lets the 16-bit field cover the buffer.
+    let shift = 0;
+    while (shift < 14 && bytes >>> shift > 0xffff) shift++;
+    return shift;
+  }
+
+  /** Apply the options of the peer's SYN (RFC 7323 2.2, 3.2; RFC 2018 2). */
+  private negotiate(seg: InboundSegment, weOffered: boolean): void {
+    const o = seg.options;
+    const peerMss = o.mss > 0 ? o.mss : this.family === 4 ? DEFAULT_MSS_V4 : DEFAULT_MSS_V6;
+    this.wsOk = weOffered && o.windowScale >= 0;
+    this.sndWndShift = this.wsOk ? o.windowScale : 0;
+    if (!this.wsOk) this.rcvWndShift = 0;
+    this.sackOk = weOffered && o.sackPermitted;
+    this.tsOk = weOffered && o.hasTimestamp;
+    if (this.tsOk) {
+      this.tsRecent = o.tsVal;
+      this.tsRecentAt = this.clockNow;
+    }
+    // RFC 9293 3.7.1 / RFC 6691: the payload per segment excludes the options we will send on every segment.
+    this.sndMss = Math.max(64, Math.min(peerMss, this.rcvMss) - (this.tsOk ? 12 : 0));
+    this.cc = createCongestionControl(this.ccName, this.sndMss);
+  }
+
+  private synOptions(): TcpOptionsToWrite {
+    const o = this.stackProtocol.scratchOptions;
+    resetOptionsToWrite(o);
+    o.mss = this.rcvMss;
+    const s = this.stackProtocol.settings;
+    if (s.windowScaling) o.windowScale = this.rcvWndShift;
+    if (s.sack) o.sackPermitted = true;
+    if (s.timestamps) {
+      o.timestamp = true;
+      o.tsVal = this.tsNow();
+      o.tsEcr = this.state === TcpState.SYN_SENT ? 0 : this.tsRecent;
+    }
+    return o;
+  }
+
+  private sendSyn(withAck: boolean): void {
+    const flags = TCP_FLAG_SYN | (withAck ? TCP_FLAG_ACK : 0);
+    const passiveOpts = withAck ? this.synAckOptions() : this.synOptions();
+    // The window in a SYN is never scaled (RFC 7323 2.2).
+    const wnd = Math.min(0xffff, this.receiveBuffer.free);
+    this.emit(this.iss, withAck ? this.rcvNxt : 0, flags, wnd, passiveOpts, -1, 0, 0);
+    this.rcvAdvEdge = seqAdd(this.rcvNxt, wnd);
+  }
+
+  /** In a SYN-ACK, offer only what the peer offered (RFC 7323 1.3, RFC 2018 2). */
+  private synAckOptions(): TcpOptionsToWrite {
+    const o = this.stackProtocol.scratchOptions;
+    resetOptionsToWrite(o);
+    o.mss = this.rcvMss;
+    if (this.wsOk) o.windowScale = this.rcvWndShift;
+    if (this.sackOk) o.sackPermitted = true;
+    if (this.tsOk) {
+      o.timestamp = true;
+      o.tsVal = this.tsNow();
+      o.tsEcr = this.tsRecent;
+    }
+    return o;
+  }
+
+  /** Set up a child of a listener from a received SYN; sends the SYN-ACK. */
+  initFromSyn(parent: TcpEndpoint, route: TcpRoute, seg: InboundSegment): void {
+    this.parent = parent;
+    this.passive = true;
+    this.route = route;
+    this.noDelay = parent.noDelay;
+    this.keepAlive = parent.keepAlive;
+    this.linger = { ...parent.linger };
+    this.localAddress = route.localAddress;
+    this.localPort = seg.dstPort;
+    this.remoteAddress = route.remoteAddress;
+    this.remotePort = seg.srcPort;
+    this.userMss = parent.userMss;
+    this.ccName = parent.ccName;
+    this.receiveBuffer.resize(parent.receiveBuffer.capacity);
+    this.sendBuffer.resize(parent.sendBuffer.capacity);
+    this.initMss();
+    const s = this.stackProtocol.settings;
+    const o = seg.options;
+    this.wsOk = s.windowScaling && o.windowScale >= 0;
+    this.sackOk = s.sack && o.sackPermitted;
+    this.tsOk = s.timestamps && o.hasTimestamp;
+    this.negotiate(seg, true);
+    this.register({ localPort: this.localPort, localAddress: this.localAddress, remotePort: this.remotePort, remoteAddress: this.remoteAddress });
+    this.irs = seg.seq;
+    this.rcvNxt = seqAdd(seg.seq, 1);
+    this.iss = this.stackProtocol.generateIsn(this.localAddress, this.localPort, this.remoteAddress, this.remotePort);
+    this.sndUna = this.iss;
+    this.sndNxt = seqAdd(this.iss, 1);
+    this.sndWnd = seg.window;
+    this.txq.push(this.iss, this.sndNxt, this.clockNow);
+    this.state = TcpState.SYN_RECV;
+    this.everConnected = true;
+    this.sendSyn(true);
+    this.rtoAt = this.clockNow + this.rtt.rto();
+    this.armTimer();
+  }
+
+  /** Set up a child of a listener from a valid SYN-cookie ACK: straight to ESTABLISHED (no options but MSS). */
+  initFromCookie(parent: TcpEndpoint, route: TcpRoute, seg: InboundSegment, mss: number): void {
+    this.parent = parent;
+    this.passive = true;
+    this.route = route;
+    this.noDelay = parent.noDelay;
+    this.localAddress = route.localAddress;
+    this.localPort = seg.dstPort;
+    this.remoteAddress = route.remoteAddress;
+    this.remotePort = seg.srcPort;
+    this.initMss();
+    this.rcvWndShift = 0;
+    this.sndMss = Math.min(mss, this.rcvMss);
+    this.cc = createCongestionControl(this.ccName, this.sndMss);
+    this.register({ localPort: this.localPort, localAddress: this.localAddress, remotePort: this.remotePort, remoteAddress: this.remoteAddress });
+    this.irs = seqAdd(seg.seq, -1);
+    this.rcvNxt = seg.seq;
+    this.iss = seqAdd(seg.ack, -1);
+    this.sndUna = this.sndNxt = seg.ack;
+    this.sndWnd = seg.window;
+    this.sndWl1 = seg.seq;
+    this.sndWl2 = seg.ack;
+    this.maxSndWnd = this.sndWnd;
+    this.rcvAdvEdge = seqAdd(this.rcvNxt, Math.min(0xffff, this.receiveBuffer.free));
+    this.everConnected = true;
+    this.state = TcpState.ESTABLISHED;
+    this.stackProtocol.stats.passiveOpens++;
+    parent.acceptQueue.push(this);
+    parent.notify(EventMask.IN);
+  }
+
+  // ---------------------------------------------------------------------------------------------------------------
+  // Receive path
+
+  handlePacket(info: NetworkReceiveInfo, pkt: PacketBuffer): void {
+    const p = this.stackProtocol;
+    const seg = p.scratchSegment;
+    const off = pkt.transportHeader;
+    const verify = p.settings.verifyChecksums && !pkt.checksumValidated;
+    const bad = seg.parse(info.source, info.destination, pkt.buf, off, pkt.tail - off, verify);
+    if (bad) {
+      if (bad === 'checksum') p.stats.checksumErrors++;
+      else p.stats.malformedSegments++;
+      return;
+    }
+    p.stats.segmentsReceived++;
+    if (this.state === TcpState.LISTEN) {
+      p.handleListenSegment(this, info, seg);
+      return;
+    }
+    this.handleSegment(seg);
+  }
+
+  handleError(err: TransportErrorInfo, _info: NetworkReceiveInfo, _quoted: Uint8Array): void {
+    if (err.kind === 'packetTooBig') {
+      // RFC 1191 / RFC 8201: lower the MSS to the new path MTU.
+      const hdr = this.family === 4 ? 20 : 40;
+      const mss = err.mtu - hdr - TCP_MIN_HEADER_LENGTH - (this.tsOk ? 12 : 0);
+      if (mss >= 64 && mss < this.sndMss) this.sndMss = mss;
+      return;
+    }
+    // RFC 1122 4.2.3.9: hard errors (port/protocol unreachable) abort a connection attempt; others are soft.
+    if (this.state === TcpState.SYN_SENT && (err.kind === 'portUnreachable' || err.kind === 'protocolUnreachable')) {
+      this.abort(false, TcpipErrors.connectionRefused);
+    }
+  }
+
+  /** Send RST/ACK/challenge responses and advance the state machine for one segment (3.10.7). */
+  handleSegment(seg: InboundSegment): void {
+    const now = this.clockNow;
+    this.lastReceiveTime = now;
+    if (this.keepAlive) this.resetKeepalive();
+    switch (this.state) {
+      case TcpState.CLOSED:
+        return;
+      case TcpState.SYN_SENT:
+        this.handleSynSent(seg);
+        break;
+      default:
+        this.handleSynchronized(seg, now);
+    }
+    this.armTimer();
+  }
+
+  private handleSynSent(seg: InboundSegment): void {
+    // 3.10.7.3, first: check the ACK.
+    let ackOk = false;
+    if (seg.has(TCP_FLAG_ACK)) {
+      if (seqLE(seg.ack, this.iss) || seqGT(seg.ack, this.sndNxt)) {
+        if (!seg.has(TCP_FLAG_RST)) this.sendControl(seg.ack, 0, TCP_FLAG_RST);
+        return;
+      }
+      ackOk = true;
+    }
+    // Second: RST. RFC 5961 3.2 also applies here via the ACK check above.
+    if (seg.has(TCP_FLAG_RST)) {
+      if (ackOk) this.abort(false, TcpipErrors.connectionRefused);
+      return;
+    }
+    if (!seg.has(TCP_FLAG_SYN)) return;
+    this.irs = seg.seq;
+    this.rcvNxt = seqAdd(seg.seq, 1);
+    this.negotiate(seg, true);
+    if (ackOk) {
+      this.ackAdvance(seg.ack, this.clockNow, seg);
+      this.sndWnd = seg.window; // never scaled in a SYN (RFC 7323 2.2)
+      this.sndWl1 = seg.seq;
+      this.sndWl2 = seg.ack;
+      this.maxSndWnd = this.sndWnd;
+      this.establish();
+      this.ackNow = true;
+      this.flush();
+      return;
+    }
+    // Simultaneous open (3.5, figure 8): SYN-SENT -> SYN-RECEIVED, answer with SYN,ACK on our ISS.
+    this.state = TcpState.SYN_RECV;
+    this.sndWnd = seg.window;
+    this.sendSyn(true);
+  }
+
+  private establish(): void {
+    this.state = TcpState.ESTABLISHED;
+    this.stackProtocol.stats.connectionsEstablished++;
+    this.rtoAt = this.sndUna === this.sndNxt ? Infinity : this.clockNow + this.rtt.rto();
+    this.rcvAdvEdge = seqMax(this.rcvAdvEdge, this.rcvNxt);
+    this.resetKeepalive();
+    this.notify(EventMask.OUT | EventMask.WRNORM);
+  }
+
+  private acceptableSeq(seg: InboundSegment, rcvWnd: number): boolean {
+    // 3.10.7.4, the four cases of the acceptability test.
+    const len = seg.seqLength;
+    const seq = seg.seq;
+    const inWnd = (x: number) => seqGE(x, this.rcvNxt) && seqLT(x, seqAdd(this.rcvNxt, rcvWnd));
+    if (len === 0) return rcvWnd === 0 ? seq === this.rcvNxt : inWnd(seq);
+    if (rcvWnd === 0) return false;
+    return inWnd(seq) || inWnd(seqAdd(seq, len - 1));
+  }
+
+  private handleSynchronized(seg: InboundSegment, now: number): void {
+    const p = this.stackProtocol;
+    // RFC 7323 5.3 PAWS: a timestamp older than TS.Recent marks an old duplicate.
+    if (this.tsOk && seg.options.hasTimestamp && !seg.has(TCP_FLAG_RST) &&
+        seqLT(seg.options.tsVal, this.tsRecent) && now - this.tsRecentAt < PAWS_IDLE_MS) {
+      p.stats.pawsRejected++;
+      this.sendAck();
+      return;
+    }
+    const rcvWnd = Math.max(0, seqDiff(this.rcvAdvEdge, this.rcvNxt));
+    if (!this.acceptableSeq(seg, rcvWnd)) {
+      if (!seg.has(TCP_FLAG_RST)) {
+        if (this.state === TcpState.TIME_WAIT && seg.has(TCP_FLAG_FIN)) this.timeWaitAt = now + p.settings.timeWaitMs;
+        this.sendAck();
+      }
+      return;
+    }
+    // RFC 7323 4.3: record TS.Recent when the segment covers Last.ACK.sent.
+    if (this.tsOk && seg.options.hasTimestamp && seqLE(seg.seq, this.lastAckSent) &&
+        seqLE(this.lastAckSent, seqAdd(seg.seq, seg.seqLength))) {
+      this.tsRecent = seg.options.tsVal;
+      this.tsRecentAt = now;
+    }
+    // Second: RST, with RFC 5961 3.2: only an exact RCV.NXT match resets; others get a challenge ACK.
+    if (seg.has(TCP_FLAG_RST)) {
+      if (seg.seq !== this.rcvNxt) {
+        this.sendChallengeAck();
+        return;
+      }
+      p.stats.resetsReceived++;
+      switch (this.state) {
+        case TcpState.SYN_RECV:
+          // Passive open: return to LISTEN (the listener never saw this child). Active: refused.
+          this.abort(false, this.passive ? undefined : TcpipErrors.connectionRefused);
+          return;
+        case TcpState.ESTABLISHED:
+        case TcpState.FIN_WAIT1:
+        case TcpState.FIN_WAIT2:
+        case TcpState.CLOSE_WAIT:
+          this.abort(false, TcpipErrors.connectionReset);
+          return;
+        default:
+          this.abort(false, undefined);
+          return;
+      }
+    }
+    // Fourth: SYN in a synchronized state -> challenge ACK (RFC 5961 4.2).
+    if (seg.has(TCP_FLAG_SYN)) {
+      this.sendChallengeAck();
+      return;
+    }
+    // Fifth: ACK.
+    if (!seg.has(TCP_FLAG_ACK)) return;
+    if (this.state === TcpState.SYN_RECV) {
+      if (!(seqLT(this.sndUna, seg.ack) && seqLE(seg.ack, this.sndNxt))) {
+        this.sendControl(seg.ack, 0, TCP_FLAG_RST);
+        return;
+      }
+      const parent = this.parent;
+      if (parent && parent.acceptQueue.length > parent.backlog) {
+        // Accept queue full: drop the ACK and stay in SYN-RECEIVED (the SYN-ACK is retransmitted), as Linux does.
+        p.stats.listenOverflows++;
+        return;
+      }
+      this.ackAdvance(seg.ack, now, seg);
+      this.sndWnd = seg.window << this.sndWndShift;
+      this.sndWl1 = seg.seq;
+      this.sndWl2 = seg.ack;
+      this.maxSndWnd = this.sndWnd;
+      this.establish();
+      if (parent) {
+        parent.synQueue.delete(this);
+        parent.acceptQueue.push(this);
+        p.stats.passiveOpens++;
+        parent.notify(EventMask.IN | EventMask.RDNORM);
+      }
+    } else if (!this.processAck(seg, now)) {
+      return;
+    }
+    if (this.state === TcpState.CLOSED) return;
+    // Sixth: URG is not supported; the urgent pointer is ignored and the data delivered inline.
+    // Seventh: segment text.
+    const s = this.state;
+    if (seg.payload.length > 0) {
+      if (s === TcpState.ESTABLISHED || s === TcpState.FIN_WAIT1 || s === TcpState.FIN_WAIT2) {
+        this.receiveData(seg, rcvWnd);
+      }
+      // CLOSE-WAIT, CLOSING, LAST-ACK, TIME-WAIT: the peer already sent FIN; ignore the text (3.10.7.4).
+    }
+    // Eighth: FIN.
+    if (seg.has(TCP_FLAG_FIN)) {
+      const finSeq = seqAdd(seg.seq, seg.payload.length);
+      if (this.peerFinSeq < 0 || seqLT(finSeq, this.peerFinSeq)) this.peerFinSeq = finSeq;
+      this.ackNow = true;
+    }
+    this.maybeConsumeFin(now);
+    if (this.ackNow || this.ackPending) this.scheduleFlush();
+  }
+
+  /** Process an ACK field in a synchronized state. Returns false if the segment must be dropped. */
+  private processAck(seg: InboundSegment, now: number): boolean {
+    const ack = seg.ack;
+    // RFC 5961 5.2: ACKs below SND.UNA - MAX.SND.WND get a challenge ACK; above SND.NXT an ACK.
+    if (seqLT(ack, seqAdd(this.sndUna, -Math.max(this.maxSndWnd, 1)))) {
+      this.sendChallengeAck();
+      return false;
+    }
+    if (seqGT(ack, this.sndNxt)) {
+      this.sendAck();
+      return false;
+    }
+    const oldWnd = this.sndWnd;
+    let newData = false;
+    if (this.sackOk && seg.options.sackBlockCount > 0) this.processSack(seg, now);
+    if (seqGT(ack, this.sndUna)) {
+      this.ackAdvance(ack, now, seg);
+      newData = true;
+    }
+    // Window update (3.10.7.4 fifth, ESTABLISHED): only from a segment not older than the last one used.
+    const newWnd = seg.window << this.sndWndShift;
+    if (seqLT(this.sndWl1, seg.seq) || (this.sndWl1 === seg.seq && seqLE(this.sndWl2, ack))) {
+      this.sndWnd = newWnd;
+      this.sndWl1 = seg.seq;
+      this.sndWl2 = ack;
+      if (newWnd > this.maxSndWnd) this.maxSndWnd = newWnd;
+      if (newWnd > 0 && oldWnd === 0) {
+        this.persistAt = Infinity;
+        this.persistBackoff = 0;
+        this.scheduleFlush();
+      }
+    }
+    // Duplicate ACK (RFC 5681 2): no data, no window change, outstanding data, ack == SND.UNA.
+    if (!newData && ack === this.sndUna && seg.payload.length === 0 && !seg.has(TCP_FLAG_FIN) &&
+        newWnd === oldWnd && this.sndNxt !== this.sndUna) {
+      this.dupAcks++;
+      if (!this.sackOk && this.dupAcks === 3 && !this.inRecovery && this.txq.count > 0) {
+        this.markLost(0);
+        this.enterRecovery(now);
+      }
+      this.scheduleFlush();
+    }
+    if (this.txq.sackedBytes > 0) this.runLossDetection(now);
+    // FIN acknowledged?
+    const finAcked = this.finSent && seqGT(this.sndUna, this.finSeq);
+    switch (this.state) {
+      case TcpState.FIN_WAIT1:
+        if (finAcked) {
+          this.state = TcpState.FIN_WAIT2;
+          if (this.userClosed) this.finWait2At = now + FIN_WAIT2_TIMEOUT_MS;
+        }
+        break;
+      case TcpState.CLOSING:
+        if (finAcked) this.enterTimeWait(now);
+        break;
+      case TcpState.LAST_ACK:
+        if (finAcked) {
+          this.setClosed();
+          return false;
+        }
+        break;
+    }
+    return true;
+  }
+
+  /** SND.UNA moves to `ack`: free buffer space, take an RTT sample, grow cwnd, restart the RTO timer. */
+  private ackAdvance(ack: number, now: number, seg: InboundSegment): void {
+    const acked = seqDiff(ack, this.sndUna);
+    // Which part of [SND.UNA, ack) is data (SYN and FIN take sequence space but no buffer bytes)?
+    let dataAcked = acked;
+    if (this.sndUna === this.iss) dataAcked--; // our SYN
+    if (this.finSent && seqGT(ack, this.finSeq)) dataAcked--;
+    const rttFrom = this.txq.ackTo(ack, now, this.rtt.minRtt === Infinity ? 0 : this.rtt.minRtt);
+    // RTT measurement: RFC 7323 4.1 from the echoed timestamp, else Karn's rule on a never-retransmitted segment.
+    if (this.tsOk && seg.options.hasTimestamp && seg.options.tsEcr !== 0) {
+      const r = (this.tsNow() - seg.options.tsEcr) >>> 0;
+      if (r < 0x7fffffff) this.rtt.sample(r);
+    } else if (rttFrom >= 0) {
+      this.rtt.sample(now - rttFrom);
+    }
+    this.sndUna = ack;
+    if (dataAcked > 0) this.sendBuffer.consume(dataAcked);
+    this.dupAcks = 0;
+    this.retries = 0;
+    this.tlpOutstanding = false;
+    this.tlpAt = Infinity;
+    if (this.inRecovery) {
+      if (seqGE(ack, this.recoveryPoint)) {
+        this.inRecovery = false;
+        this.cc.onRecoveryExit(now);
+      } else if (!this.sackOk && this.txq.count > 0) {
+        // RFC 6582 3.2 step 5 (NewReno partial ACK): retransmit the next unacknowledged segment.
+        this.markLost(0);
+      }
+    } else if (dataAcked > 0) {
+      this.cc.onAck(dataAcked, now, this.rtt.srtt);
+    }
+    this.rtoAt = this.sndUna === this.sndNxt ? Infinity : now + this.rtt.rto();
+    if (dataAcked > 0 && (this.state === TcpState.ESTABLISHED || this.state === TcpState.CLOSE_WAIT)) {
+      this.notify(EventMask.OUT | EventMask.WRNORM);
+    }
+    this.scheduleFlush();
+  }
+
+  private processSack(seg: InboundSegment, now: number): void {
+    const o = seg.options;
+    const minRtt = this.rtt.minRtt === Infinity ? 0 : this.rtt.minRtt;
+    for (let i = 0; i < o.sackBlockCount; i++) {
+      const left = o.sackBlocks[i * 2]!;
+      const right = o.sackBlocks[i * 2 + 1]!;
+      // Ignore blocks outside (SND.UNA, SND.NXT] and D-SACKs (RFC 2883) below SND.UNA.
+      if (!seqLT(left, right) || seqLE(right, this.sndUna) || seqGT(right, this.sndNxt)) continue;
+      this.txq.markSacked(seqMax(left, this.sndUna), right, now, minRtt);
+    }
+  }
+
+  /** RACK-TLP (RFC 8985 6.2) and RFC 6675 loss marking; enters recovery on the first loss. */
+  private runLossDetection(now: number): void {
+    const minRtt = this.rtt.minRtt === Infinity ? 0 : this.rtt.minRtt;
+    // RFC 8985 6.2 step 4: no reordering window until reordering has been seen while in recovery.
+    const reoWnd = !this.txq.reorderingSeen && this.inRecovery ? 0 : Math.min(minRtt / 4, this.rtt.srtt || minRtt);
+    const wait = this.txq.detectLosses(now, reoWnd, this.sndMss);
+    this.reorderAt = wait >= 0 ? now + wait : Infinity;
+    if (this.txq.lostBytes > 0 && !this.inRecovery) this.enterRecovery(now);
+  }
+
+  private enterRecovery(now: number): void {
+    this.inRecovery = true;
+    this.recoveryPoint = this.sndNxt;
+    this.cc.onCongestionEvent(now, seqDiff(this.sndNxt, this.sndUna));
+    this.stackProtocol.stats.fastRecoveries++;
+    this.scheduleFlush();
+  }
+
+  private markLost(i: number): void {
+    if (this.txq.count === 0) return;
+    // Mark via the RTO path for a single record: treat as lost once.
+    const f = this.txq.flagsAt(i);
+    if (f & SEG_LOST) return;
+    this.txq.markOneLost(i);
+  }
+
+  private receiveData(seg: InboundSegment, rcvWnd: number): void {
+    let data = seg.payload;
+    let seq = seg.seq;
+    // Trim to the window (3.10.7.4 seventh: only the portion in the window is accepted).
+    const edge = seqAdd(this.rcvNxt, rcvWnd);
+    const end = seqAdd(seq, data.length);
+    if (seqGT(end, edge)) data = data.subarray(0, Math.max(0, data.length - seqDiff(end, edge)));
+    if (seqLT(seq, this.rcvNxt)) {
+      const skip = seqDiff(this.rcvNxt, seq);
+      data = data.subarray(Math.min(skip, data.length));
+      seq = this.rcvNxt;
+    }
+    if (data.length === 0) {
+      this.ackNow = true;
+      return;
+    }
+    const before = this.rcvNxt;
+    const hadOoo = this.receiveBuffer.outOfOrderSegments > 0;
+    this.rcvNxt = this.receiveBuffer.insert(seq, data, this.rcvNxt);
+    if (seq !== before || hadOoo) {
+      // RFC 5681 4.2: ACK out-of-order segments and hole fills at once (they drive the sender's recovery).
+      this.ackNow = true;
+      this.stackProtocol.stats.outOfOrderSegments += seq !== before ? 1 : 0;
+    } else {
+      this.ackPending = true;
+      this.segsSinceAck++;
+      // RFC 9293 3.8.6.3: ACK at least every second full-sized segment.
+      if (this.segsSinceAck >= 2) this.ackNow = true;
+      if (!this.ackNow && this.delackAt === Infinity) this.delackAt = this.clockNow + DELAYED_ACK_MS;
+    }
+    if (this.rcvNxt !== before) this.notify(EventMask.IN | EventMask.RDNORM);
+  }
+
+  private maybeConsumeFin(now: number): void {
+    if (this.finReceived || this.peerFinSeq < 0 || this.rcvNxt !== this.peerFinSeq) return;
+    this.finReceived = true;
+    this.rcvNxt = seqAdd(this.rcvNxt, 1);
+    this.ackNow = true;
+    switch (this.state) {
+      case TcpState.SYN_RECV:
+      case TcpState.ESTABLISHED:
+        this.state = TcpState.CLOSE_WAIT;
+        break;
+      case TcpState.FIN_WAIT1:
+        if (this.finSent && seqGT(this.sndUna, this.finSeq)) this.enterTimeWait(now);
+        else this.state = TcpState.CLOSING;
+        break;
+      case TcpState.FIN_WAIT2:
+        this.enterTimeWait(now);
+        break;
+    }
+    this.notify(EventMask.IN | EventMask.RDNORM | EventMask.RDHUP);
+  }
+
+  private enterTimeWait(now: number): void {
+    this.state = TcpState.TIME_WAIT;
+    this.rtoAt = this.tlpAt = this.reorderAt = this.persistAt = this.keepaliveAt = this.finWait2At = Infinity;
+    this.lingerAt = Infinity;
+    this.timeWaitAt = now + this.stackProtocol.settings.timeWaitMs;
+    this.notify(EventMask.HUP);
+  }
+
+  private afterRead(): void {
+    // Receiver SWS avoidance (3.8.6.2.2): announce a larger window only once it has grown by a useful amount.
+    const rb = this.receiveBuffer;
+    const advertised = Math.max(0, seqDiff(this.rcvAdvEdge, this.rcvNxt));
+    const possible = rb.free;
+    const threshold = Math.min(rb.capacity / 2, 2 * this.rcvMss);
+    if (possible - advertised >= threshold && (advertised < rb.capacity / 2 || advertised < this.rcvMss)) {
+      this.ackNow = true;
+      this.scheduleFlush();
+    }
+  }
+
+  // ---------------------------------------------------------------------------------------------------------------
+  // Send path
+
+  private queueFin(): void {
+    if (this.finQueued) return;
+    switch (this.state) {
+      case TcpState.SYN_RECV:
+      case TcpState.ESTABLISHED:
+        this.state = TcpState.FIN_WAIT1;
+        break;
+      case TcpState.CLOSE_WAIT:
+        this.state = TcpState.LAST_ACK;
+        break;
+      default:
+        return;
+    }
+    this.finQueued = true;
+    this.scheduleFlush();
+  }
+
+  scheduleFlush(): void {
+    if (this.flushQueued) return;
+    this.flushQueued = true;
+    queueMicrotask(this.flushTask);
+  }
+  private readonly flushTask = (): void => {
+    this.flushQueued = false;
+    this.flush();
+  };
+
+  private tsNow(): number {
+    return (Math.floor(this.clockNow) + this.tsOffset) >>> 0;
+  }
+
+  private inflight(): number {
+    return seqDiff(this.sndNxt, this.sndUna) - this.txq.sackedBytes - this.txq.lostBytes;
+  }
+
+  /** Largest payload for one segment handed to the route (GSO lets it exceed one MSS). */
+  private maxPayload(): number {
+    if (this.gsoMaxSize > 0) {
+      const hdr = TCP_MIN_HEADER_LENGTH + (this.tsOk ? 12 : 0) + (this.family === 4 ? 20 : 40);
+      const n = Math.floor((this.gsoMaxSize - hdr) / this.sndMss) * this.sndMss;
+      return Math.max(this.sndMss, n);
+    }
+    // SACK blocks on a data segment take payload room (RFC 2018 3); the header must still fit the path MTU.
+    const opts = this.ackOptions();
+    const room = this.route!.maxPayload - TCP_MIN_HEADER_LENGTH - (opts ? tcpOptionsLength(opts) : 0);
+    return Math.max(1, Math.min(this.sndMss, room));
+  }
+
+  /** Send whatever the windows allow: lost segments first, then new data, then FIN, then a pure ACK if owed. */
+  flush(): void {
+    const s = this.state;
+    if (s === TcpState.CLOSED || s === TcpState.LISTEN || s === TcpState.SYN_SENT || !this.route) return;
+    if (s === TcpState.SYN_RECV) {
+      if (this.ackNow) this.sendAck();
+      return;
+    }
+    if (s === TcpState.TIME_WAIT || s === TcpState.FIN_WAIT2 || s === TcpState.CLOSE_WAIT && this.sendBuffer.length === 0 && !this.finQueued) {
+      if (this.ackNow || (this.ackPending && this.delackAt <= this.clockNow)) this.sendAck();
+      this.armTimer();
+      return;
+    }
+    const now = this.clockNow;
+    let sent = false;
+    const cwnd = this.cc.cwnd;
+    // 1. Retransmit segments marked lost (RFC 6675 5 step (C) NextSeg rule 1; RFC 8985 retransmits the same way).
+    while (this.txq.lostBytes > 0) {
+      if (this.inflight() >= cwnd && sent) break;
+      const i = this.txq.firstLost();
+      if (i < 0) break;
+      this.retransmit(i, now);
+      sent = true;
+    }
+    // 2. New data.
+    const maxPayload = this.maxPayload();
+    const dataEnd = seqAdd(this.sndUna, this.sendBuffer.length + (this.sndUna === this.iss ? 1 : 0));
+    for (;;) {
+      const avail = seqDiff(dataEnd, this.sndNxt);
+      if (avail <= 0) break;
+      const wndLeft = seqDiff(seqAdd(this.sndUna, this.sndWnd), this.sndNxt);
+      const cwndLeft = cwnd - this.inflight();
+      let n = Math.min(avail, maxPayload, wndLeft, cwndLeft);
+      if (n <= 0) {
+        if (wndLeft <= 0 && this.sndWnd === 0 && this.sndNxt === this.sndUna && this.persistAt === Infinity) {
+          // Zero window and nothing in flight: probe (3.8.6.1).
+          this.persistAt = now + Math.min(MAX_PERSIST_MS, this.rtt.rto() * 2 ** this.persistBackoff);
+        }
+        break;
+      }
+      if (n < this.sndMss && n < avail) {
+        // Sender SWS avoidance (3.8.6.2.1): don't send a runt because of a small window while data is in flight.
+        if (this.sndNxt !== this.sndUna && n < this.maxSndWnd / 2) break;
+      }
+      if (n === avail && n < this.sndMss) {
+        const flightNow = this.sndNxt !== this.sndUna;
+        // Nagle (3.7.4, RFC 896): hold a partial segment while data is unacknowledged, unless TCP_NODELAY.
+        if (!this.noDelay && flightNow && !this.finQueued) break;
+        // TCP_CORK / MSG_MORE: hold partial segments until uncorked or 200 ms passed.
+        if ((this.cork || this.moreHint) && this.corkAt > now && !this.finQueued) {
+          if (this.corkAt === Infinity) this.corkAt = now + CORK_FLUSH_MS;
+          break;
+        }
+      }
+      const idle = this.sndNxt === this.sndUna && this.lastSendTime > 0 && now - this.lastSendTime > this.rtt.rto();
+      if (idle) this.cc.onIdleRestart(now); // RFC 5681 4.1
+      const seq = this.sndNxt;
+      const end = seqAdd(seq, n);
+      const withFin = this.finQueued && !this.finSent && end === dataEnd;
+      this.emitData(seq, n, withFin, now);
+      const recEnd = withFin ? seqAdd(end, 1) : end;
+      if (withFin) { this.finSent = true; this.finSeq = end; }
+      this.txq.push(seq, recEnd, now);
+      this.sndNxt = recEnd;
+      sent = true;
+      n = 0;
+    }
+    this.corkAt = this.sendBuffer.length === 0 || seqDiff(dataEnd, this.sndNxt) <= 0 ? Infinity : this.corkAt;
+    // 3. A lone FIN once all data is out (it needs no window, 3.10.4 CLOSE).
+    if (this.finQueued && !this.finSent && this.sndNxt === dataEnd) {
+      this.finSeq = this.sndNxt;
+      this.finSent = true;
+      this.emit(this.sndNxt, this.rcvNxt, TCP_FLAG_FIN | TCP_FLAG_ACK, this.windowField(), this.ackOptions(), -1, 0, 0);
+      this.txq.push(this.sndNxt, seqAdd(this.sndNxt, 1), now);
+      this.sndNxt = seqAdd(this.sndNxt, 1);
+      sent = true;
+    }
+    // 4. A pure ACK if one is owed and nothing carried it.
+    if (!sent && (this.ackNow || (this.ackPending && this.delackAt <= now))) this.sendAck();
+    if (sent) {
+      this.lastSendTime = now;
+      if (this.rtoAt === Infinity && this.sndNxt !== this.sndUna) this.rtoAt = now + this.rtt.rto();
+      this.armTlp(now);
+    }
+    this.armTimer();
+  }
+
+  /** RFC 8985 7.2: schedule a tail loss probe after new data when not in recovery. */
+  private armTlp(now: number): void {
+    if (!this.stackProtocol.settings.tailLossProbe || this.inRecovery || this.tlpOutstanding || !this.rtt.hasSample ||
+        this.sndNxt === this.sndUna || !this.sackOk) {
+      this.tlpAt = Infinity;
+      return;
+    }
+    let pto = 2 * this.rtt.srtt;
+    if (seqDiff(this.sndNxt, this.sndUna) <= this.sndMss) pto += 200; // WCDelAckT for a single segment
+    pto = Math.max(pto, 10);
+    const rtoLeft = this.rtoAt - now;
+    if (pto >= rtoLeft) {
+      this.tlpAt = Infinity;
+      return;
+    }
+    this.tlpAt = now + pto;
+  }
+
+  private retransmit(i: number, now: number): void {
+    const q = this.txq;
+    let start = q.start(i);
+    let end = q.end(i);
+    const maxPayload = this.maxPayload();
+    if (seqDiff(end, start) > maxPayload) {
+      q.split(i, seqAdd(start, maxPayload));
+      end = q.end(i);
+    }
+    if (start === this.iss && this.state === TcpState.SYN_RECV) {
+      this.sendSyn(true);
+    } else {
+      if (seqLT(start, this.sndUna)) start = this.sndUna;
+      const withFin = this.finSent && end === seqAdd(this.finSeq, 1);
+      const dataLen = seqDiff(end, start) - (withFin ? 1 : 0);
+      if (dataLen > 0) this.emitData(start, dataLen, withFin, now);
+      else if (withFin) this.emit(start, this.rcvNxt, TCP_FLAG_FIN | TCP_FLAG_ACK, this.windowField(), this.ackOptions(), -1, 0, 0);
+    }
+    q.markRetransmitted(i, now);
+    this.totalRetransmits++;
+    this.stackProtocol.stats.retransmits++;
+  }
+
+  private emitData(seq: number, len: number, fin: boolean, _now: number): void {
+    const flags = TCP_FLAG_ACK | (fin ? TCP_FLAG_FIN : 0) | (seqAdd(seq, len) === seqAdd(this.sndUna, this.sendBuffer.length) ? TCP_FLAG_PSH : 0);
+    this.emit(seq, this.rcvNxt, flags, this.windowField(), this.ackOptions(), seqDiff(seq, this.sndUna), len, len > this.sndMss ? this.sndMss : 0);
+  }
+
+  private ackOptions(): TcpOptionsToWrite | undefined {
+    if (!this.tsOk && !(this.sackOk && this.receiveBuffer.outOfOrderSegments > 0)) return undefined;
+    const o = this.stackProtocol.scratchOptions;
+    resetOptionsToWrite(o);
+    if (this.tsOk) {
+      o.timestamp = true;
+      o.tsVal = this.tsNow();
+      o.tsEcr = this.tsRecent;
+    }
+    if (this.sackOk && this.receiveBuffer.outOfOrderSegments > 0) {
+      const blocks = this.stackProtocol.scratchSackBlocks;
+      o.sackBlocks = blocks;
+      o.sackBlockCount = this.receiveBuffer.sackBlocks(blocks, 4);
+    }
+    return o;
+  }
+
+  /** The window field for a non-SYN segment; moves the advertised right edge forward, never back. */
+  private windowField(): number {
+    const free = this.receiveBuffer.free;
+    let edge = seqAdd(this.rcvNxt, free);
+    if (seqLT(edge, this.rcvAdvEdge)) edge = this.rcvAdvEdge;
+    const wnd = Math.min(seqDiff(edge, this.rcvNxt), 0xffff << this.rcvWndShift);
+    // Round down to the scale granularity, then record the edge actually announced.
+    const field = wnd >>> this.rcvWndShift;
+    const announced = seqAdd(this.rcvNxt, field << this.rcvWndShift);
+    if (seqGT(announced, this.rcvAdvEdge)) this.rcvAdvEdge = announced;
+    return field;
+  }
+
+  sendAck(): void {
+    if (!this.route) return;
+    this.emit(this.sndNxt, this.rcvNxt, TCP_FLAG_ACK, this.windowField(), this.ackOptions(), -1, 0, 0);
+  }
+
+  private sendChallengeAck(): void {
+    // RFC 5961 7: rate-limit challenge ACKs across the stack.
+    if (this.stackProtocol.allowChallengeAck()) {
+      this.stackProtocol.stats.challengeAcks++;
+      this.sendAck();
+    }
+  }
+
+  /** A segment with no options and no data (RST, probes). */
+  private sendControl(seq: number, ack: number, flags: number): void {
+    if (!this.route) return;
+    this.emit(seq, ack, flags, flags & TCP_FLAG_RST ? 0 : this.windowField(), undefined, -1, 0, 0);
+  }
+
+  /**
+   * Build one segment and hand it to the route. `dataOffset` is the offset into the send buffer (from SND.UNA) of
+   * `dataLen` payload bytes, or -1 for none.
+   */
+  private emit(seq: number, ack: number, flags: number, window: number, opts: TcpOptionsToWrite | undefined,
+    dataOffset: number, dataLen: number, gsoSegmentSize: number): void {
+    const route = this.route!;
+    const hdrLen = TCP_MIN_HEADER_LENGTH + (opts ? tcpOptionsLength(opts) : 0);
+    const total = hdrLen + dataLen;
+    const pkt = PacketBuffer.allocate(total, route.maxHeaderLength);
+    const seg = pkt.buf;
+    const at = pkt.head;
+    const f = this.stackProtocol.scratchFields;
+    f.srcPort = this.localPort;
+    f.dstPort = this.remotePort;
+    f.seq = seq;
+    f.ack = flags & TCP_FLAG_ACK ? ack : 0;
+    f.flags = flags;
+    f.window = window;
+    writeTcpHeader(seg, at, f, opts);
+    if (dataLen > 0) this.sendBuffer.copyOut(dataOffset, dataLen, seg, at + hdrLen);
+    pkt.transportHeader = at;
+    pkt.transportProtocol = TCP;
+    if (gsoSegmentSize > 0 && total > route.maxPayload) {
+      // A super-packet: the link segments it and completes each checksum from the pseudo-header sum we leave.
+      const partial = tcpPseudoHeaderSum(route.localAddress.bytes, route.remoteAddress.bytes, total);
+      seg[at + 16] = partial >>> 8;
+      seg[at + 17] = partial & 0xff;
+      pkt.gso = { type: this.family === 4 ? GsoType.TCPV4 : GsoType.TCPV6, size: gsoSegmentSize, needsChecksum: true };
+    } else {
+      const sum = tcpChecksum(route.localAddress.bytes, route.remoteAddress.bytes, seg, at, total);
+      seg[at + 16] = sum >>> 8;
+      seg[at + 17] = sum & 0xff;
+    }
+    if (flags & TCP_FLAG_ACK) {
+      this.lastAckSent = this.rcvNxt;
+      this.ackPending = false;
+      this.ackNow = false;
+      this.segsSinceAck = 0;
+      this.delackAt = Infinity;
+    }
+    this.stackProtocol.stats.segmentsSent++;
+    const err = route.writePacket(pkt, this.writeParams);
+    if (err) this.stackProtocol.stats.sendErrors++;
+  }
+
+  // ---------------------------------------------------------------------------------------------------------------
+  // Timers
+
+  private armTimer(): void {
+    const next = Math.min(this.rtoAt, this.tlpAt, this.reorderAt, this.delackAt, this.persistAt, this.keepaliveAt,
+      this.timeWaitAt, this.finWait2At, this.lingerAt, this.corkAt);
+    if (next === Infinity || this.released) return;
+    // Re-arm only when the earliest deadline moved earlier; a late wake-up re-checks and re-arms itself.
+    if (next >= this.timerAt) return;
+    this.timerAt = next;
+    const delay = Math.max(0, next - this.clockNow);
+    if (this.timer) this.timer.reset(delay);
+    else this.timer = this.stackProtocol.host.clock.afterFunc(delay, this.onTimer);
+  }
+
+  private readonly onTimer = (): void => {
+    this.timerAt = Infinity;
+    const now = this.clockNow;
+    if (this.timeWaitAt <= now) {
+      this.timeWaitAt = Infinity;
+      this.setClosed();
+      return;
+    }
+    if (this.lingerAt <= now) {
+      // SO_LINGER timeout ran out before the data was delivered: reset (socket(7)).
+      this.lingerAt = Infinity;
+      this.abort(true, undefined);
+      return;
+    }
+    if (this.finWait2At <= now) {
+      this.finWait2At = Infinity;
+      if (this.state === TcpState.FIN_WAIT2) {
+        this.setClosed();
+        return;
+      }
+    }
+    if (this.rtoAt <= now) {
+      this.rtoAt = Infinity;
+      this.onRetransmitTimeout(now);
+      if (this.state === TcpState.CLOSED) return;
+    }
+    if (this.tlpAt <= now) {
+      this.tlpAt = Infinity;
+      this.onTailLossProbe(now);
+    }
+    if (this.reorderAt <= now) {
+      this.reorderAt = Infinity;
+      this.runLossDetection(now);
+      this.flush();
+    }
+    if (this.persistAt <= now) {
+      this.persistAt = Infinity;
+      this.onPersist(now);
+    }
+    if (this.keepaliveAt <= now) {
+      this.keepaliveAt = Infinity;
+      this.onKeepalive(now);
+      if (this.state === TcpState.CLOSED) return;
+    }
+    if (this.delackAt <= now) {
+      this.delackAt = Infinity;
+      if (this.ackPending) { this.ackNow = true; this.flush(); }
+    }
+    if (this.corkAt <= now) {
+      this.corkAt = Infinity;
+      this.moreHint = false;
+      const wasCorked = this.cork;
+      this.cork = false;
+      this.flush();
+      this.cork = wasCorked;
+    }
+    this.armTimer();
+  };
+
+  private onRetransmitTimeout(now: number): void {
+    const s = this.state;
+    if (this.sndUna === this.sndNxt) return;
+    this.retries++;
+    const limit = s === TcpState.SYN_SENT ? this.synRetries : s === TcpState.SYN_RECV ? SYNACK_RETRIES : DATA_RETRIES;
+    const userTimedOut = this.userTimeoutMs > 0 && now - this.lastReceiveTime >= this.userTimeoutMs;
+    if (this.retries > limit || userTimedOut) {
+      // RFC 9293 3.8.3 R2: give up and report the timeout.
+      this.abort(s !== TcpState.SYN_SENT && s !== TcpState.SYN_RECV, TcpipErrors.timeout);
+      return;
+    }
+    // RFC 6298 5.5: back off the timer.
+    this.rtt.backoff();
+    this.stackProtocol.stats.timeouts++;
+    if (s === TcpState.SYN_SENT) {
+      this.sendSyn(false);
+      this.totalRetransmits++;
+      this.rtoAt = now + this.rtt.rto();
+      return;
+    }
+    if (s === TcpState.SYN_RECV) {
+      this.sendSyn(true);
+      this.totalRetransmits++;
+      this.rtoAt = now + this.rtt.rto();
+      return;
+    }
+    // RFC 5681 3.1 / RFC 6675 5.1: collapse cwnd, consider everything unSACKed lost, retransmit from SND.UNA.
+    const flight = seqDiff(this.sndNxt, this.sndUna);
+    this.cc.onRetransmissionTimeout(now, flight);
+    this.txq.markAllLost();
+    this.inRecovery = true;
+    this.recoveryPoint = this.sndNxt;
+    this.dupAcks = 0;
+    this.tlpAt = Infinity;
+    this.rtoAt = now + this.rtt.rto();
+    this.flush();
+  }
+
+  private onTailLossProbe(now: number): void {
+    // RFC 8985 7.3: send one new segment if possible, else retransmit the last one; then the RTO takes over.
+    if (this.inRecovery || this.sndUna === this.sndNxt) return;
+    this.tlpOutstanding = true;
+    const before = this.sndNxt;
+    const dataEnd = seqAdd(this.sndUna, this.sendBuffer.length);
+    if (seqGT(dataEnd, this.sndNxt) && seqDiff(seqAdd(this.sndUna, this.sndWnd), this.sndNxt) > 0) {
+      const cwnd = this.cc.cwnd;
+      this.cc.cwnd = Number.MAX_SAFE_INTEGER; // the probe is allowed regardless of cwnd
+      const savedNoDelay = this.noDelay;
+      this.noDelay = true;
+      this.flush();
+      this.noDelay = savedNoDelay;
+      this.cc.cwnd = cwnd;
+    }
+    if (this.sndNxt === before && this.txq.count > 0) this.retransmit(this.txq.lastIndex(), now);
+    this.stackProtocol.stats.tailLossProbes++;
+    this.rtoAt = now + this.rtt.rto();
+  }
+
+  private onPersist(now: number): void {
+    // 3.8.6.1: probe a zero window. Like Linux we send SND.UNA-1 with no data, which any receiver must ACK with its
+    // current window; the interval backs off exponentially and the probes never time the connection out.
+    if (this.sndWnd !== 0 || this.sendBuffer.length === 0) return;
+    if (this.sndNxt !== this.sndUna) return;
+    this.sendControl(seqAdd(this.sndUna, -1), this.rcvNxt, TCP_FLAG_ACK);
+    this.stackProtocol.stats.windowProbes++;
+    this.persistBackoff++;
+    this.persistAt = now + Math.min(MAX_PERSIST_MS, this.rtt.rto() * 2 ** this.persistBackoff);
+  }
+
+  private resetKeepalive(): void {
+    if (!this.keepAlive || (this.state !== TcpState.ESTABLISHED && this.state !== TcpState.CLOSE_WAIT)) {
+      this.keepaliveAt = Infinity;
+      return;
+    }
+    this.keepaliveProbes = 0;
+    this.keepaliveAt = this.clockNow + this.keepIdleS * 1000;
+    this.armTimer();
+  }
+
+  private onKeepalive(now: number): void {
+    if (!this.keepAlive) return;
+    if (this.keepaliveProbes >= this.keepCount) {
+      this.abort(true, TcpipErrors.timeout);
+      return;
+    }
+    // RFC 1122 4.2.3.6: a keepalive is SEG.SEQ = SND.NXT-1 with no data, eliciting an ACK.
+    this.sendControl(seqAdd(this.sndNxt, -1), this.rcvNxt, TCP_FLAG_ACK);
+    this.keepaliveProbes++;
+    this.stackProtocol.stats.keepaliveProbes++;
+    this.keepaliveAt = now + this.keepIntervalS * 1000;
+  }
+
+  // ---------------------------------------------------------------------------------------------------------------
+  // Introspection for tests and /proc
+
+  get localPortNumber(): number { return this.localPort; }
+  get remotePortNumber(): number { return this.remotePort; }
+  get acceptQueueLength(): number { return this.acceptQueue.length; }
+  get synQueueLength(): number { return this.synQueue.size; }
+  get backlogLimit(): number { return this.backlog; }
+  addToSynQueue(child: TcpEndpoint): void { this.synQueue.add(child); }
+  get windowScaleSend(): number { return this.sndWndShift; }
+  get windowScaleReceive(): number { return this.rcvWndShift; }
+  get timestampsEnabled(): boolean { return this.tsOk; }
+
+  /** A one-line summary of the connection's variables, for diagnostics. */
+  describe(): string {
+    const now = this.clockNow;
+    const t = (x: number) => (x === Infinity ? '-' : (x - now).toFixed(0));
+    return `state=${this.state} una=${this.sndUna} nxt=${this.sndNxt} wnd=${this.sndWnd} cwnd=${this.cc.cwnd} ` +
+      `ssthresh=${this.cc.ssthresh} inflight=${this.inflight()} sndbuf=${this.sendBuffer.length} txq=${this.txq.count} ` +
+      `sacked=${this.txq.sackedBytes} lost=${this.txq.lostBytes} rec=${this.inRecovery} rcvNxt=${this.rcvNxt} ` +
+      `readable=${this.receiveBuffer.readable} ooo=${this.receiveBuffer.outOfOrderSegments} rto=${t(this.rtoAt)} ` +
+      `tlp=${t(this.tlpAt)} reo=${t(this.reorderAt)} delack=${t(this.delackAt)} persist=${t(this.persistAt)} ` +
+      `timerAt=${t(this.timerAt)} retries=${this.retries} fin=${this.finQueued}/${this.finSent}`;
+  }
+}
+
+function resetOptionsToWrite(o: TcpOptionsToWrite): void {
+  o.mss = undefined;
+  o.windowScale = undefined;
+  o.sackPermitted = false;
+  o.timestamp = false;
+  o.tsVal = 0;
+  o.tsEcr = 0;
+  o.sackBlocks = undefined;
+  o.sackBlockCount = 0;
+}

@@ -27,3 +27,22 @@ export * from './link/ethernet_framing.js';
 export * from './link/channel.js';
 export * from './link/loopback.js';
 export * from './link/qdisc.js';
+
+// network layer
+export * from './network/fragment_reassembler.js';
+export * from './network/icmp_rate_limiter.js';
+export * from './network/ipv4/ipv4.js';
+export * from './network/ipv6/ipv6.js';
+export * from './network/ipv6/ndp.js';
+export * from './network/arp/arp.js';
+
+// transports (TCP is exported from transport/tcp when it lands)
+export * from './transport/datagram_endpoint.js';
+export * from './transport/udp/udp.js';
+export * from './transport/icmp/icmp.js';
+
+// lower layers, re-exported so users of the package need one import
+export * from './buffer/packet_buffer.js';
+export * from './link/link_endpoint.js';
+export * from './link/channel.js';
+export * from './link/loopback.js';

@@ -206,6 +206,8 @@ function parseV6(text: string): Address | undefined {
 
 /** RFC 5952 canonical text: lower case, longest run (>= 2) of zero groups as `::`. */
 function formatV6(b: Uint8Array): string {
+  // RFC 5952 section 5: IPv4-mapped addresses end in dotted-quad form.
+  if (b.subarray(0, 10).every((x) => x === 0) && b[10] === 0xff && b[11] === 0xff) return `::ffff:${b.subarray(12).join('.')}`;
   const g: number[] = [];
   for (let i = 0; i < 8; i++) g.push((b[2 * i]! << 8) | b[2 * i + 1]!);
   let bestStart = -1;

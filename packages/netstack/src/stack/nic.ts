@@ -245,7 +245,7 @@ export class NIC implements LinkDispatcher {
 }
 
 function setRemoteLink(pkt: PacketBuffer, link: LinkAddress): void {
-  (pkt as PacketBuffer & { remoteLinkAddress?: LinkAddress }).remoteLinkAddress = link;
+  pkt.remoteLinkAddress = link;
 }
 
 /** RFC 1112 section 6.4 (01:00:5e + low 23 bits) and RFC 2464 section 7 (33:33 + low 32 bits). */

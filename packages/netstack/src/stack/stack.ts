@@ -315,8 +315,21 @@ export class Stack {
   deliverTransportPacket(info: NetworkReceiveInfo, pkt: PacketBuffer): TransportDeliveryResult {
     const raws = this.raw.get(info.family * 256 + info.protocol);
     if (raws) for (const r of raws) r.handleRawPacket(info, pkt);
+    return this.deliverToTransport(info, pkt, raws !== undefined && raws.size > 0);
+  }
+
+  /** Hands a packet only to raw sockets (ICMP messages the kernel answers itself, like echo requests). */
+  deliverRawPacket(info: NetworkReceiveInfo, pkt: PacketBuffer): number {
+    const raws = this.raw.get(info.family * 256 + info.protocol);
+    if (!raws) return 0;
+    for (const r of raws) r.handleRawPacket(info, pkt);
+    return raws.size;
+  }
+
+  private deliverToTransport(info: NetworkReceiveInfo, pkt: PacketBuffer, hadRaw: boolean): TransportDeliveryResult {
+    const raws = hadRaw ? true : undefined;
     const proto = this.transportProtocols.get(info.protocol);
-    if (!proto) return raws && raws.size > 0 ? 'delivered' : 'protocolUnreachable';
+    if (!proto) return raws ? 'delivered' : 'protocolUnreachable';
     const off = pkt.transportHeader;
     const len = pkt.tail - off;
     if (len < proto.minimumPacketSize) return 'malformed';
@@ -328,8 +341,9 @@ export class Stack {
         info.family, info.protocol, info.nic, info.destination, dport, info.source, sport,
         (ep) => ep.handlePacket(info, pkt),
       );
-      // No ICMP errors in answer to broadcast/multicast (RFC 1122 section 3.2.2).
-      return n > 0 ? 'delivered' : raws && raws.size > 0 ? 'delivered' : 'delivered';
+      // No ICMP errors in answer to broadcast/multicast (RFC 1122 section 3.2.2), so always "delivered".
+      if (n === 0) this.stats.udp.unknownPortErrors += info.protocol === 17 ? 1 : 0;
+      return 'delivered';
     }
     const ep = this.demuxer.find(info.family, info.protocol, info.nic, info.destination, dport, info.source, sport);
     if (ep) {
@@ -356,8 +370,8 @@ export class Stack {
     if (err.kind === 'packetTooBig' && err.mtu > 0) this.updatePathMtu(quotedDestination, err.mtu);
     const proto = this.transportProtocols.get(protocol);
     if (!proto || quoted.length < 4) return false;
-    const sport = proto.sourcePort(quoted, 0, quoted.length);
-    const dport = proto.destinationPort(quoted, 0, quoted.length);
+    const sport = proto.quotedLocalPort ? proto.quotedLocalPort(quoted, 0, quoted.length) : proto.sourcePort(quoted, 0, quoted.length);
+    const dport = proto.quotedRemotePort ? proto.quotedRemotePort(quoted, 0, quoted.length) : proto.destinationPort(quoted, 0, quoted.length);
     if (sport < 0 || dport < 0) return false;
     const ep = this.demuxer.find(info.family, protocol, info.nic, quotedSource, sport, quotedDestination, dport);
     if (!ep) return false;

@@ -91,6 +91,12 @@ export interface TransportProtocol {
    */
   sourcePort(bytes: Uint8Array, offset: number, length: number): number;
   destinationPort(bytes: Uint8Array, offset: number, length: number): number;
+  /**
+   * For an ICMP error: the local and remote "ports" of the quoted packet this host sent (default: its source and
+   * destination ports). ICMP echo returns the identifier as the local port and 0 as the remote one.
+   */
+  quotedLocalPort?(bytes: Uint8Array, offset: number, length: number): number;
+  quotedRemotePort?(bytes: Uint8Array, offset: number, length: number): number;
   /** socket(2) for this protocol on family 4 or 6. */
   newEndpoint(family: 4 | 6, waiterQueue: WaiterQueue): Endpoint | TcpipError;
   /** A packet no endpoint wanted: TCP answers with RST ('handled'), UDP asks the stack for port unreachable. */

@@ -1,0 +1,237 @@
+// Two stacks in one process over a channel link pair: ARP/NDP, IPv4/IPv6 delivery, fragmentation, ICMP.
+import { afterEach, describe, expect, it } from 'vitest';
+import { createChannelPair, type ChannelPair } from '../link/channel.js';
+import { LoopbackEndpoint } from '../link/loopback.js';
+import { Address, type FullAddress } from '../stack/address.js';
+import { ManualClock, type Clock } from '../stack/clock.js';
+import type { Endpoint, ReadResult } from '../stack/endpoint.js';
+import { Stack } from '../stack/stack.js';
+import { TcpipError } from '../stack/tcpip_error.js';
+import { WaiterQueue } from '../waiter/waiter_queue.js';
+import { icmpv4Protocol, icmpv6Protocol } from '../transport/icmp/icmp.js';
+import { udpProtocol } from '../transport/udp/udp.js';
+import { arpProtocol } from './arp/arp.js';
+import { ipv4Protocol } from './ipv4/ipv4.js';
+import { ipv6Protocol } from './ipv6/ipv6.js';
+
+function newStack(clock?: Clock): Stack {
+  return new Stack({
+    networkProtocols: [ipv4Protocol(), ipv6Protocol(), arpProtocol()],
+    transportProtocols: [udpProtocol(), icmpv4Protocol(), icmpv6Protocol()],
+    clock,
+  });
+}
+
+const turns = async (n = 1) => {
+  for (let i = 0; i < n; i++) await new Promise((r) => setImmediate(r));
+};
+
+async function until(pred: () => boolean, what: string, maxTurns = 200): Promise<void> {
+  for (let i = 0; i < maxTurns; i++) {
+    if (pred()) return;
+    await turns();
+  }
+  throw new Error(`timed out waiting for ${what}`);
+}
+
+function ok<T>(v: T | TcpipError): T {
+  if (v instanceof TcpipError) throw new Error(`unexpected ${v}`);
+  return v;
+}
+
+function udp(s: Stack, family: 4 | 6): Endpoint {
+  return ok(s.newEndpoint(17, family, new WaiterQueue()));
+}
+
+async function readOne(ep: Endpoint, size = 70000): Promise<{ data: Uint8Array; r: ReadResult }> {
+  const buf = new Uint8Array(size);
+  let r: ReadResult | TcpipError = ep.read(buf, { needRemoteAddress: true });
+  for (let i = 0; i < 200 && r instanceof TcpipError && r.code === 'WouldBlock'; i++) {
+    await turns();
+    r = ep.read(buf, { needRemoteAddress: true });
+  }
+  const rr = ok(r);
+  return { data: buf.subarray(0, rr.count), r: rr };
+}
+
+const A4 = '10.9.0.1', B4 = '10.9.0.2', A6 = 'fd00:9::1', B6 = 'fd00:9::2';
+
+interface Pair {
+  a: Stack;
+  b: Stack;
+  link: ChannelPair;
+}
+
+function makePair(mtu = 1500, clock?: Clock): Pair {
+  const link = createChannelPair({}, { mtu });
+  const a = newStack(clock);
+  const b = newStack(clock);
+  expect(a.createNIC(1, link.a)).toBeUndefined();
+  expect(b.createNIC(1, link.b)).toBeUndefined();
+  a.addAddress(1, `${A4}/24`);
+  b.addAddress(1, `${B4}/24`);
+  a.addAddress(1, `${A6}/64`);
+  b.addAddress(1, `${B6}/64`);
+  return { a, b, link };
+}
+
+let pairs: Pair[] = [];
+afterEach(() => {
+  for (const p of pairs) {
+    p.a.close();
+    p.b.close();
+    p.link.close();
+  }
+  pairs = [];
+});
+function pair(mtu?: number, clock?: Clock): Pair {
+  const p = makePair(mtu, clock);
+  pairs.push(p);
+  return p;
+}
+
+describe('IPv4 over Ethernet with ARP', () => {
+  it('resolves the peer with ARP and echoes a UDP datagram', async () => {
+    const { a, b } = pair();
+    const server = udp(b, 4);
+    expect(server.bind({ address: Address.parse('0.0.0.0'), port: 7 })).toBeUndefined();
+    const client = udp(a, 4);
+    expect(client.write(new TextEncoder().encode('hello'), { to: { address: Address.parse(B4), port: 7 } })).toBe(5);
+    const got = await readOne(server);
+    expect(new TextDecoder().decode(got.data)).toBe('hello');
+    expect(got.r.remoteAddress?.address.toString()).toBe(A4);
+    const from = got.r.remoteAddress!;
+    expect(server.write(got.data, { to: from })).toBe(5);
+    const back = await readOne(client);
+    expect(new TextDecoder().decode(back.data)).toBe('hello');
+    expect(back.r.remoteAddress?.port).toBe(7);
+    // Both learned each other: A by its request/reply, B from A's request (RFC 826 merge).
+    expect(a.nic(1)!.neighbors(4)!.get(Address.parse(B4))?.state).toBe('reachable');
+    expect(b.nic(1)!.neighbors(4)!.get(Address.parse(A4))?.link).toEqual(a.nic(1)!.linkAddress);
+    expect(a.stats.arp.requestsSent).toBe(1);
+    expect(b.stats.arp.repliesSent).toBe(1);
+    expect(a.stats.udp.packetsSent).toBe(1);
+    expect(b.stats.udp.packetsReceived).toBe(1);
+  });
+
+  it('answers ping on an ICMP echo socket and reports port unreachable to a connected UDP socket', async () => {
+    const { a } = pair();
+    const ping = ok(a.newEndpoint(1, 4, new WaiterQueue()));
+    const req = Uint8Array.of(8, 0, 0, 0, 0, 0, 0, 1, 0xde, 0xad, 0xbe, 0xef);
+    expect(ping.write(req, { to: { address: Address.parse(B4), port: 0 } })).toBe(req.length);
+    const rep = await readOne(ping);
+    expect(rep.data[0]).toBe(0); // echo reply
+    expect(Array.from(rep.data.subarray(8))).toEqual([0xde, 0xad, 0xbe, 0xef]);
+    expect(rep.r.remoteAddress?.address.toString()).toBe(B4);
+
+    const c = udp(a, 4);
+    expect(c.connect({ address: Address.parse(B4), port: 9999 })).toBeUndefined();
+    expect(c.write(Uint8Array.of(1))).toBe(1);
+    await until(() => c.readiness(0) !== 0, 'ICMP port unreachable');
+    expect(c.lastError()?.code).toBe('ConnectionRefused');
+  });
+
+  it('fragments a large datagram to the MTU and reassembles it', async () => {
+    const { a, b } = pair(1500);
+    const server = udp(b, 4);
+    server.bind({ address: Address.parse(B4), port: 5000 });
+    const client = udp(a, 4);
+    const big = new Uint8Array(20000).map((_, i) => (i * 7) & 0xff);
+    expect(client.write(big, { to: { address: Address.parse(B4), port: 5000 } })).toBe(big.length);
+    const got = await readOne(server);
+    expect(got.data).toEqual(big);
+    expect(a.stats.ip.fragmentsCreated).toBe(14); // ceil(20008 / 1480)
+    expect(b.stats.ip.reassembled).toBe(1);
+  });
+
+  it('drops packets after failed ARP resolution and reports host unreachable', async () => {
+    const clock = new ManualClock();
+    const { a } = pair(1500, clock);
+    const c = udp(a, 4);
+    c.connect({ address: Address.parse('10.9.0.77'), port: 53 });
+    expect(c.write(Uint8Array.of(1, 2, 3))).toBe(3);
+    const cache = a.nic(1)!.neighbors(4)!;
+    expect(cache.get(Address.parse('10.9.0.77'))?.state).toBe('incomplete');
+    for (let i = 0; i < 3; i++) {
+      await turns(2);
+      clock.advance(1000);
+    }
+    expect(a.stats.arp.requestsSent).toBe(3);
+    expect(cache.get(Address.parse('10.9.0.77'))?.state).toBe('unreachable');
+    expect(a.stats.neighbor.resolutionsFailed).toBe(1);
+    await until(() => c.readiness(0) !== 0, 'host unreachable error');
+    expect(c.lastError()?.code).toBe('HostUnreachable');
+  });
+});
+
+describe('IPv6 with NDP', () => {
+  it('resolves with neighbour solicitation and echoes UDP', async () => {
+    const { a, b } = pair();
+    const server = udp(b, 6);
+    server.bind({ address: Address.parse('::'), port: 7 });
+    const client = udp(a, 6);
+    expect(client.write(Uint8Array.of(1, 2, 3), { to: { address: Address.parse(B6), port: 7 } })).toBe(3);
+    const got = await readOne(server);
+    expect(Array.from(got.data)).toEqual([1, 2, 3]);
+    expect(got.r.remoteAddress?.address.toString()).toBe(A6);
+    expect(a.stats.ndp.neighborSolicitsSent).toBe(1);
+    expect(b.stats.ndp.neighborAdvertsSent).toBe(1);
+    expect(a.nic(1)!.neighbors(6)!.get(Address.parse(B6))?.state).toBe('reachable');
+  });
+
+  it('answers ping6 and fragments/reassembles large datagrams', async () => {
+    const { a, b } = pair(1280);
+    const ping = ok(a.newEndpoint(58, 6, new WaiterQueue()));
+    expect(ping.write(Uint8Array.of(128, 0, 0, 0, 0, 0, 0, 9, 42), { to: { address: Address.parse(B6), port: 0 } })).toBe(9);
+    const rep = await readOne(ping);
+    expect(rep.data[0]).toBe(129);
+    expect(rep.data[8]).toBe(42);
+
+    const server = udp(b, 6);
+    server.bind({ address: Address.parse(B6), port: 9 });
+    const big = new Uint8Array(9000).map((_, i) => i & 0xff);
+    expect(udp(a, 6).write(big, { to: { address: Address.parse(B6), port: 9 } })).toBe(9000);
+    const got = await readOne(server);
+    expect(got.data).toEqual(big);
+    expect(a.stats.ip.fragmentsCreated).toBe(8); // ceil(9008 / 1232)
+  });
+
+  it('delivers IPv4 to a dual-stack IPv6 socket as v4-mapped addresses', async () => {
+    const { a, b } = pair();
+    const server = udp(b, 6);
+    server.bind({ address: Address.parse('::'), port: 1234 });
+    udp(a, 4).write(Uint8Array.of(5), { to: { address: Address.parse(B4), port: 1234 } });
+    const got = await readOne(server);
+    expect(got.r.remoteAddress?.address.toString()).toBe(`::ffff:${A4}`);
+    const c6only = udp(b, 6);
+    c6only.setSockOptInt('v6Only', 1);
+    expect(c6only.bind({ address: Address.parse('::'), port: 1235 })).toBeUndefined();
+    expect(udp(b, 4).bind({ address: Address.parse('0.0.0.0'), port: 1235 })).toBeUndefined();
+    expect(udp(b, 4).bind({ address: Address.parse('0.0.0.0'), port: 1234 })?.code).toBe('PortInUse');
+  });
+});
+
+describe('loopback NIC', () => {
+  it('carries UDP over 127.0.0.1 and ::1 and to the stack’s own address', async () => {
+    const s = newStack();
+    try {
+      s.createNIC(1, new LoopbackEndpoint(), { name: 'lo' });
+      s.addAddress(1, '127.0.0.1/8');
+      s.addAddress(1, '::1/128');
+      s.addRouteText('::1/128', undefined, 1);
+      const server = udp(s, 4);
+      server.bind({ address: Address.parse('127.0.0.1'), port: 7 });
+      const c = udp(s, 4);
+      const to: FullAddress = { address: Address.parse('127.0.0.1'), port: 7 };
+      expect(c.write(Uint8Array.of(9), { to })).toBe(1);
+      expect((await readOne(server)).data[0]).toBe(9);
+      const s6 = udp(s, 6);
+      s6.bind({ address: Address.parse('::1'), port: 8 });
+      expect(udp(s, 6).write(Uint8Array.of(8), { to: { address: Address.parse('::1'), port: 8 } })).toBe(1);
+      expect((await readOne(s6)).data[0]).toBe(8);
+      expect(udp(s, 4).write(Uint8Array.of(1), { to: { address: Address.parse('10.1.1.1'), port: 8 } })).toMatchObject({ code: 'NoRoute' });
+    } finally {
+      s.close();
+    }
+  });
+});

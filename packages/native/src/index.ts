@@ -16,3 +16,4 @@ export * from './task.js';
 export * from './ptrace.js';
 export * from './memory.js';
 export * from './notif.js';
+export * from './packet.js';

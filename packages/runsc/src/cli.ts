@@ -14,6 +14,7 @@ import { RuntimeError } from './runtime_error.js';
 import { parseSignal } from './signal_names.js';
 import { specCommand } from './spec_command.js';
 import { installCommand } from './install_command.js';
+import { featuresCommand } from './features_command.js';
 import { DEFAULT_STATE_ROOT } from './state_store.js';
 
 export const RUNSC_VERSION = '0.1.0';
@@ -253,6 +254,9 @@ export async function runCli(args: string[], io: CliIo = defaultIo): Promise<num
         });
       },
     )
+    .command('features', 'print the runtime-spec features structure (JSON)', (y) => y, () => {
+      io.stdout(featuresCommand(RUNSC_VERSION));
+    })
     .command('exec <id>', 'not implemented yet', (y) => y.strict(false), () => notSupported('exec'))
     .command('pause <id>', 'not implemented yet', (y) => y, () => notSupported('pause'))
     .command('resume <id>', 'not implemented yet', (y) => y, () => notSupported('resume'))

@@ -1,4 +1,4 @@
-// runsc install: registering in Docker's daemon.json without disturbing other settings.
+// What Docker and containerd read or change about runsc: runsc install (daemon.json) and runsc features.
 import fs from 'node:fs';
 import path from 'node:path';
 import { afterEach, beforeAll, beforeEach, expect, it } from 'vitest';
@@ -38,4 +38,12 @@ it('creates a missing daemon.json and refuses a malformed one without touching i
   expect(result.status).toBe(1);
   expect(result.stderr).toMatch(/^runsc: .*bad.json: not valid JSON/);
   expect(fs.readFileSync(bad, 'utf8')).toBe('{"runtimes": [');
+});
+
+it('features prints the runtime-spec features structure', () => {
+  const result = runsc(['features']);
+  expect(result.status).toBe(0);
+  const features = JSON.parse(result.stdout);
+  expect(features).toMatchObject({ ociVersionMin: '1.0.0', ociVersionMax: '1.2.0', hooks: [] });
+  expect(features.linux.namespaces).toContain('pid');
 });

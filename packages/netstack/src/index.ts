@@ -36,8 +36,9 @@ export * from './network/ipv6/ipv6.js';
 export * from './network/ipv6/ndp.js';
 export * from './network/arp/arp.js';
 
-// transports (TCP is exported from transport/tcp when it lands)
+// transports
 export * from './transport/datagram_endpoint.js';
+export * from './transport/raw/raw.js';
 export * from './transport/udp/udp.js';
 export * from './transport/icmp/icmp.js';
 

@@ -10,6 +10,7 @@ import { TcpipError } from '../stack/tcpip_error.js';
 import { WaiterQueue } from '../waiter/waiter_queue.js';
 import { icmpv4Protocol, icmpv6Protocol } from '../transport/icmp/icmp.js';
 import { udpProtocol } from '../transport/udp/udp.js';
+import { rawEndpointFactory } from '../transport/raw/raw.js';
 import { arpProtocol } from './arp/arp.js';
 import { ipv4Protocol } from './ipv4/ipv4.js';
 import { ipv6Protocol } from './ipv6/ipv6.js';
@@ -18,6 +19,7 @@ function newStack(clock?: Clock): Stack {
   return new Stack({
     networkProtocols: [ipv4Protocol(), ipv6Protocol(), arpProtocol()],
     transportProtocols: [udpProtocol(), icmpv4Protocol(), icmpv6Protocol()],
+    rawFactory: rawEndpointFactory,
     clock,
   });
 }
@@ -208,6 +210,33 @@ describe('IPv6 with NDP', () => {
     expect(c6only.bind({ address: Address.parse('::'), port: 1235 })).toBeUndefined();
     expect(udp(b, 4).bind({ address: Address.parse('0.0.0.0'), port: 1235 })).toBeUndefined();
     expect(udp(b, 4).bind({ address: Address.parse('0.0.0.0'), port: 1234 })?.code).toBe('PortInUse');
+  });
+});
+
+describe('raw sockets', () => {
+  it('receive ICMP with the IPv4 header and send complete packets with IP_HDRINCL', async () => {
+    const { a, b } = pair();
+    const raw = ok(b.newRawEndpoint(1, 4, new WaiterQueue()));
+    const ping = ok(a.newEndpoint(1, 4, new WaiterQueue()));
+    ping.write(Uint8Array.of(8, 0, 0, 0, 0, 0, 0, 1), { to: { address: Address.parse(B4), port: 0 } });
+    const seen = await readOne(raw);
+    expect(seen.data[0]! >> 4).toBe(4); // IPv4 header first (raw(7))
+    expect(seen.data[20]).toBe(8); // echo request
+    await readOne(ping); // the kernel still answered
+
+    // Hand-built IPv4+UDP to B's UDP port 4000 (UDP checksum 0: none, allowed over IPv4).
+    const server = udp(b, 4);
+    server.bind({ address: Address.parse('0.0.0.0'), port: 4000 });
+    const pkt = new Uint8Array(20 + 8 + 2);
+    pkt.set([0x45, 0, 0, 0, 0, 0, 0, 0, 64, 17, 0, 0], 0);
+    pkt.set(Address.parse(A4).bytes, 12);
+    pkt.set(Address.parse(B4).bytes, 16);
+    pkt.set([0x12, 0x34, 0x0f, 0xa0, 0, 10, 0, 0, 0x61, 0x62], 20);
+    const hdr = ok(a.newRawEndpoint(255, 4, new WaiterQueue()));
+    expect(hdr.write(pkt)).toBe(pkt.length);
+    const got = await readOne(server);
+    expect(new TextDecoder().decode(got.data)).toBe('ab');
+    expect(got.r.remoteAddress?.port).toBe(0x1234);
   });
 });
 

@@ -30,6 +30,24 @@ export function runsc(args: string[], options: { cwd?: string; input?: string; t
   return { status: result.status, stdout: result.stdout, stderr: result.stderr };
 }
 
+/**
+ * For commands that leave a sandbox behind (create, run --detach): the sandbox inherits runsc's stdio, as a runc
+ * container does, so output goes to files here; a pipe would stay open (and spawnSync wait) until it exits.
+ */
+export function runscDetached(args: string[], outputDir: string): RunResult {
+  const out = path.join(outputDir, `out-${process.hrtime.bigint()}`);
+  const err = `${out}.err`;
+  const outFd = fs.openSync(out, 'w');
+  const errFd = fs.openSync(err, 'w');
+  try {
+    const result = spawnSync(runscBin, args, { stdio: ['ignore', outFd, errFd], timeout: 30_000 });
+    return { status: result.status, stdout: fs.readFileSync(out, 'utf8'), stderr: fs.readFileSync(err, 'utf8') };
+  } finally {
+    fs.closeSync(outFd);
+    fs.closeSync(errFd);
+  }
+}
+
 /** Async variant, for running several runsc calls at once. */
 export function runscAsync(args: string[]): Promise<RunResult> {
   return new Promise((resolve) => {

@@ -741,7 +741,7 @@ export class TcpEndpoint implements Endpoint, TransportEndpoint {
     // The window in a SYN is never scaled (RFC 7323 2.2).
     const wnd = Math.min(0xffff, this.receiveBuffer.free);
     this.emit(this.iss, withAck ? this.rcvNxt : 0, flags, wnd, passiveOpts, -1, 0, 0);
-    this.rcvAdvEdge = seqAdd(this.rcvNxt, wnd);
+    if (withAck) this.rcvAdvEdge = seqAdd(this.rcvNxt, wnd);
   }
 
   /** In a SYN-ACK, offer only what the peer offered (RFC 7323 1.3, RFC 2018 2). */
@@ -899,6 +899,8 @@ export class TcpEndpoint implements Endpoint, TransportEndpoint {
     if (!seg.has(TCP_FLAG_SYN)) return;
     this.irs = seg.seq;
     this.rcvNxt = seqAdd(seg.seq, 1);
+    // The window our SYN announced (unscaled) now has a left edge.
+    this.rcvAdvEdge = seqAdd(this.rcvNxt, Math.min(0xffff, this.receiveBuffer.free));
     this.negotiate(seg, true);
     if (ackOk) {
       this.ackAdvance(seg.ack, this.clockNow, seg);
@@ -943,6 +945,12 @@ export class TcpEndpoint implements Endpoint, TransportEndpoint {
         seqLT(seg.options.tsVal, this.tsRecent) && now - this.tsRecentAt < PAWS_IDLE_MS) {
       p.stats.pawsRejected++;
       this.sendAck();
+      return;
+    }
+    // RFC 5961 4.2: a SYN in a synchronized state gets a challenge ACK whatever its sequence number. (In
+    // SYN-RECEIVED the peer's SYN-ACK of a simultaneous open falls through to the sequence check, which ACKs it.)
+    if (seg.has(TCP_FLAG_SYN) && !seg.has(TCP_FLAG_RST) && this.state !== TcpState.SYN_RECV) {
+      this.sendChallengeAck();
       return;
     }
     const rcvWnd = Math.max(0, seqDiff(this.rcvAdvEdge, this.rcvNxt));

@@ -1,0 +1,353 @@
+// Protocol behaviours checked by watching the segments on the wire between two stacks (channel link filter) and,
+// where timing matters, driving a ManualClock.
+
+import { afterEach, describe, expect, it } from 'vitest';
+import { IPv4Header } from '../../header/ipv4.js';
+import {
+  TCP_FLAG_ACK,
+  TCP_FLAG_FIN,
+  TCP_FLAG_RST,
+  TCP_FLAG_SYN,
+  TcpHeader,
+  TcpOptions,
+  tcpChecksum,
+  writeTcpHeader,
+} from '../../header/tcp.js';
+import type { ChannelFrame } from '../../link/channel.js';
+import type { Address } from '../../stack/address.js';
+import { ManualClock } from '../../stack/clock.js';
+import { ShutdownFlags } from '../../stack/endpoint.js';
+import { TcpipErrors, isTcpipError } from '../../stack/tcpip_error.js';
+import { EventMask } from '../../waiter/waiter_queue.js';
+import { TcpEndpoint, TcpState } from './endpoint.js';
+import { createTcpStackPair, type TcpStackPair } from './stack-pair.js';
+
+interface Seen {
+  from: 'a' | 'b';
+  at: number;
+  seq: number;
+  ack: number;
+  flags: number;
+  window: number;
+  len: number;
+  sack: number[];
+  dropped: boolean;
+}
+
+let pair: TcpStackPair | undefined;
+afterEach(() => {
+  pair?.close();
+  pair = undefined;
+});
+
+const turn = () => new Promise<void>((r) => setImmediate(r));
+async function settle(n = 6): Promise<void> {
+  for (let i = 0; i < n; i++) await turn();
+}
+
+/** A pair whose wire is recorded in `log`; `drop(seg)` decides losses. */
+function watchedPair(opts: { clock?: ManualClock; drop?: (s: Seen) => boolean } = {}) {
+  const log: Seen[] = [];
+  const clock = opts.clock;
+  const o = new TcpOptions();
+  const p = createTcpStackPair({
+    clock,
+    impairments: {
+      filter: (frame: ChannelFrame, from) => {
+        const ip = frame.bytes;
+        const ihl = (ip[0]! & 0xf) * 4;
+        const h = new TcpHeader(ip, ihl, ip.length - ihl);
+        h.parseOptions(o);
+        const sack: number[] = [];
+        for (let i = 0; i < o.sackBlockCount * 2; i++) sack.push(o.sackBlocks[i]!);
+        const s: Seen = {
+          from, at: clock ? clock.nowMs() : performance.now(), seq: h.seq(), ack: h.ack(), flags: h.flags(),
+          window: h.window(), len: h.payloadLength(), sack, dropped: false,
+        };
+        s.dropped = opts.drop?.(s) ?? false;
+        log.push(s);
+        return !s.dropped;
+      },
+    },
+  });
+  pair = p;
+  return { p, log };
+}
+
+async function connect(p: TcpStackPair, clock?: ManualClock, setupListener?: (l: TcpEndpoint) => void) {
+  const listener = p.tcpB.createEndpoint(4);
+  setupListener?.(listener);
+  listener.bind({ address: p.addrB, port: 80 });
+  listener.listen(8);
+  const client = p.tcpA.createEndpoint(4);
+  expect(client.connect({ address: p.addrB, port: 80 })).toBe(TcpipErrors.connectStarted);
+  for (let i = 0; i < 20 && listener.acceptQueueLength === 0; i++) {
+    await turn();
+    clock?.advance(1);
+  }
+  const acc = listener.accept();
+  if (isTcpipError(acc)) throw new Error(`accept: ${acc}`);
+  expect(client.state).toBe(TcpState.ESTABLISHED);
+  return { client, server: acc.endpoint as TcpEndpoint, listener };
+}
+
+/** Builds a bare IPv4+TCP packet from `src` to `dst` for injection into a stack. */
+function forge(src: Address, dst: Address, f: { sport: number; dport: number; seq: number; ack: number; flags: number; window?: number }): Uint8Array {
+  const tcp = new Uint8Array(20);
+  writeTcpHeader(tcp, 0, { srcPort: f.sport, dstPort: f.dport, seq: f.seq, ack: f.ack, flags: f.flags, window: f.window ?? 1000 });
+  const sum = tcpChecksum(src.bytes, dst.bytes, tcp, 0, 20);
+  tcp[16] = sum >>> 8;
+  tcp[17] = sum & 0xff;
+  const pkt = new Uint8Array(40);
+  new IPv4Header(pkt, 0, 20).encode({ totalLength: 40, protocol: 6, src: src.bytes, dst: dst.bytes, ttl: 64 });
+  pkt.set(tcp, 20);
+  return pkt;
+}
+
+function inject(p: TcpStackPair, bytes: Uint8Array): void {
+  p.channel.b.injectInbound(bytes, 0x0800);
+  p.channel.b.endInboundBatch();
+}
+
+describe('TCP behaviour on the wire', () => {
+  it('recovers a single loss with SACK fast recovery, before any RTO', async () => {
+    const clock = new ManualClock();
+    let dataSegs = 0;
+    let droppedSeq = -1;
+    const { p, log } = watchedPair({
+      clock,
+      drop: (s) => {
+        if (s.from !== 'a' || s.len === 0) return false;
+        dataSegs++;
+        if (dataSegs === 3) {
+          droppedSeq = s.seq;
+          return true;
+        }
+        return false;
+      },
+    });
+    const { client, server } = await connect(p, clock);
+    const data = new Uint8Array(20 * 1448).fill(7);
+    expect(client.write(data)).toBe(data.length);
+    await settle(20);
+    // Without advancing the clock, no timer can have fired: the repair must come from SACK-driven recovery.
+    const sacks = log.filter((s) => s.from === 'b' && s.sack.length > 0);
+    expect(sacks.length).toBeGreaterThan(0);
+    // The first SACK block starts right after the hole: the receiver reported the segment after the lost one.
+    expect(sacks[0]!.ack).toBe(droppedSeq);
+    expect(sacks[0]!.sack[0]).toBe((droppedSeq + 1448) >>> 0);
+    const retx = log.filter((s) => s.from === 'a' && s.seq === droppedSeq && s.len > 0);
+    expect(retx.length).toBe(2);
+    expect(retx[1]!.dropped).toBe(false);
+    expect(p.tcpA.stats.fastRecoveries).toBe(1);
+    expect(p.tcpA.stats.timeouts).toBe(0);
+    const buf = new Uint8Array(data.length);
+    const r = server.read(buf);
+    expect(isTcpipError(r) ? r : r.count).toBe(data.length);
+  });
+
+  it('backs off the retransmission timer exponentially (RFC 6298 5.5)', async () => {
+    const clock = new ManualClock();
+    let blackhole = false;
+    const { p, log } = watchedPair({ clock, drop: (s) => blackhole && s.from === 'a' });
+    const { client } = await connect(p, clock);
+    blackhole = true;
+    client.write(new Uint8Array(100));
+    await settle();
+    for (let t = 0; t < 30_000; t += 50) {
+      clock.advance(50);
+      await Promise.resolve();
+    }
+    const sends = log.filter((s) => s.from === 'a' && s.len === 100).map((s) => s.at);
+    expect(sends.length).toBeGreaterThanOrEqual(6);
+    const gaps = sends.slice(1).map((t, i) => t - sends[i]!);
+    // The first timeout is the 200 ms floor (the handshake RTT was ~0); each next one doubles.
+    expect(gaps[0]).toBeGreaterThanOrEqual(200);
+    for (let i = 1; i < gaps.length; i++) expect(gaps[i]! / gaps[i - 1]!).toBeCloseTo(2, 0);
+    expect(p.tcpA.stats.timeouts).toBe(gaps.length);
+  });
+
+  it('probes a zero window with backing-off probes and resumes when the reader drains', async () => {
+    const clock = new ManualClock();
+    const { p, log } = watchedPair({ clock });
+    const { client, server } = await connect(p, clock, (l) => l.setSockOptInt('receiveBufferSize', 8192));
+    expect(server.receiveBuffer.capacity).toBe(16384);
+    const data = new Uint8Array(40_000).map((_, i) => i & 0xff);
+    let written = 0;
+    written += client.write(data) as number;
+    for (let i = 0; i < 20; i++) {
+      clock.advance(20);
+      await settle(2);
+    }
+    expect(client.sndWnd).toBe(0);
+    for (let t = 0; t < 20_000; t += 50) {
+      clock.advance(50);
+      await settle(2);
+    }
+    const probes = log.filter((s) => s.from === 'a' && s.len === 0 && s.seq === ((client.sndUna - 1) >>> 0)).map((s) => s.at);
+    expect(probes.length).toBeGreaterThanOrEqual(3);
+    const gaps = probes.slice(1).map((t, i) => t - probes[i]!);
+    for (let i = 1; i < gaps.length; i++) expect(gaps[i]!).toBeGreaterThan(gaps[i - 1]! * 1.5);
+    expect(client.state).toBe(TcpState.ESTABLISHED);
+    // Drain the receiver: the window opens and the rest arrives.
+    const got: number[] = [];
+    const buf = new Uint8Array(65536);
+    for (let i = 0; i < 200 && got.length < data.length; i++) {
+      const r = server.read(buf);
+      if (!isTcpipError(r)) for (let k = 0; k < r.count; k++) got.push(buf[k]!);
+      if (written < data.length) {
+        const n = client.write(data.subarray(written));
+        if (!isTcpipError(n)) written += n;
+      }
+      clock.advance(5);
+      await settle(2);
+    }
+    expect(got.length).toBe(data.length);
+    expect(Buffer.from(got).equals(Buffer.from(data))).toBe(true);
+  });
+
+  it('holds TIME_WAIT for 2*MSL on the active closer, then closes', async () => {
+    const clock = new ManualClock();
+    const { p, log } = watchedPair({ clock });
+    const { client, server } = await connect(p, clock);
+    client.close();
+    await settle();
+    expect(client.state).toBe(TcpState.FIN_WAIT2);
+    expect(server.state).toBe(TcpState.CLOSE_WAIT);
+    expect(server.read(new Uint8Array(1))).toBe(TcpipErrors.closedForReceive);
+    server.close();
+    await settle();
+    expect(server.state).toBe(TcpState.CLOSED);
+    expect(client.state).toBe(TcpState.TIME_WAIT);
+    expect(log.filter((s) => s.flags & TCP_FLAG_FIN).length).toBe(2);
+    clock.advance(59_000);
+    expect(client.state).toBe(TcpState.TIME_WAIT);
+    clock.advance(1_001);
+    expect(client.state).toBe(TcpState.CLOSED);
+  });
+
+  it('opens simultaneously when both sides connect to each other (RFC 9293 3.5)', async () => {
+    const { p, log } = watchedPair();
+    const a = p.tcpA.createEndpoint(4);
+    const b = p.tcpB.createEndpoint(4);
+    expect(a.bind({ address: p.addrA, port: 5000 })).toBeUndefined();
+    expect(b.bind({ address: p.addrB, port: 6000 })).toBeUndefined();
+    expect(a.connect({ address: p.addrB, port: 6000 })).toBe(TcpipErrors.connectStarted);
+    expect(b.connect({ address: p.addrA, port: 5000 })).toBe(TcpipErrors.connectStarted);
+    await settle(10);
+    expect(a.state).toBe(TcpState.ESTABLISHED);
+    expect(b.state).toBe(TcpState.ESTABLISHED);
+    // Each side sent a bare SYN and then a SYN-ACK.
+    for (const side of ['a', 'b'] as const) {
+      const flags = log.filter((s) => s.from === side).map((s) => s.flags & (TCP_FLAG_SYN | TCP_FLAG_ACK));
+      expect(flags.slice(0, 2)).toEqual([TCP_FLAG_SYN, TCP_FLAG_SYN | TCP_FLAG_ACK]);
+    }
+    expect(a.write(new Uint8Array([1, 2, 3]))).toBe(3);
+    await settle();
+    const r = b.read(new Uint8Array(10));
+    expect(isTcpipError(r) ? r : r.count).toBe(3);
+  });
+
+  it('answers an in-window RST or a SYN with a challenge ACK and resets only on an exact RST (RFC 5961)', async () => {
+    const { p, log } = watchedPair();
+    const { client, server } = await connect(p);
+    const cport = client.localPortNumber;
+    const base = { sport: cport, dport: 80, ack: 0 };
+    // RST inside the window but not at RCV.NXT.
+    inject(p, forge(p.addrA, p.addrB, { ...base, seq: (server.rcvNxt + 100) >>> 0, flags: TCP_FLAG_RST }));
+    await settle();
+    expect(server.state).toBe(TcpState.ESTABLISHED);
+    expect(p.tcpB.stats.challengeAcks).toBe(1);
+    const challenge = log.filter((s) => s.from === 'b').at(-1)!;
+    expect(challenge.flags).toBe(TCP_FLAG_ACK);
+    expect(challenge.ack).toBe(server.rcvNxt);
+    // A SYN on an established connection.
+    inject(p, forge(p.addrA, p.addrB, { ...base, seq: 12345, flags: TCP_FLAG_SYN }));
+    await settle();
+    expect(server.state).toBe(TcpState.ESTABLISHED);
+    expect(p.tcpB.stats.challengeAcks).toBe(2);
+    // RST exactly at RCV.NXT resets.
+    inject(p, forge(p.addrA, p.addrB, { ...base, seq: server.rcvNxt, flags: TCP_FLAG_RST }));
+    await settle();
+    expect(server.state).toBe(TcpState.CLOSED);
+    expect(server.read(new Uint8Array(4))).toBe(TcpipErrors.connectionReset);
+    expect(server.readiness(EventMask.IN) & EventMask.HUP).toBeTruthy();
+  });
+
+  it('answers segments for unknown connections with RST per RFC 9293 3.10.7.1', async () => {
+    const { p, log } = watchedPair();
+    inject(p, forge(p.addrA, p.addrB, { sport: 1234, dport: 4321, seq: 1000, ack: 777, flags: TCP_FLAG_ACK }));
+    inject(p, forge(p.addrA, p.addrB, { sport: 1234, dport: 4321, seq: 2000, ack: 0, flags: TCP_FLAG_SYN }));
+    inject(p, forge(p.addrA, p.addrB, { sport: 1234, dport: 4321, seq: 3000, ack: 0, flags: TCP_FLAG_RST }));
+    await settle();
+    const rsts = log.filter((s) => s.from === 'b');
+    expect(rsts.length).toBe(2);
+    // With ACK: <SEQ=SEG.ACK><CTL=RST>. Without: <SEQ=0><ACK=SEG.SEQ+SEG.LEN><CTL=RST,ACK>.
+    expect([rsts[0]!.seq, rsts[0]!.flags]).toEqual([777, TCP_FLAG_RST]);
+    expect([rsts[1]!.seq, rsts[1]!.ack, rsts[1]!.flags]).toEqual([0, 2001, TCP_FLAG_RST | TCP_FLAG_ACK]);
+  });
+
+  it('falls back to SYN cookies when the SYN queue is full, and cookie connections work', async () => {
+    const { p, log } = watchedPair({ drop: (s) => s.from === 'b' && (s.flags & TCP_FLAG_SYN) !== 0 && s.ack >= 5000 && s.ack < 6000 });
+    const listener = p.tcpB.createEndpoint(4);
+    listener.bind({ address: p.addrB, port: 80 });
+    listener.listen(1);
+    // Flood: 20 SYNs from ports that never answer (their SYN-ACKs are dropped on the wire).
+    for (let i = 0; i < 20; i++) inject(p, forge(p.addrA, p.addrB, { sport: 20000 + i, dport: 80, seq: 4999 + i, ack: 0, flags: TCP_FLAG_SYN }));
+    await settle();
+    expect(listener.synQueueLength).toBe(8);
+    expect(p.tcpB.stats.synCookiesSent).toBe(12);
+    const client = p.tcpA.createEndpoint(4);
+    client.connect({ address: p.addrB, port: 80 });
+    await settle();
+    expect(client.state).toBe(TcpState.ESTABLISHED);
+    expect(p.tcpB.stats.synCookiesAccepted).toBe(1);
+    const acc = listener.accept();
+    if (isTcpipError(acc)) throw new Error(String(acc));
+    const server = acc.endpoint as TcpEndpoint;
+    expect(client.write(new TextEncoder().encode('hello'))).toBe(5);
+    await settle();
+    const buf = new Uint8Array(16);
+    const r = server.read(buf);
+    expect(new TextDecoder().decode(buf.subarray(0, isTcpipError(r) ? 0 : r.count))).toBe('hello');
+    expect(log.some((s) => s.from === 'b' && s.flags === (TCP_FLAG_SYN | TCP_FLAG_ACK))).toBe(true);
+  });
+
+  it('gives up a keepalive-probed connection whose peer vanished (tcp(7) TCP_KEEPCNT)', async () => {
+    const clock = new ManualClock();
+    let blackhole = false;
+    const { p, log } = watchedPair({ clock, drop: (s) => blackhole && s.from === 'b' });
+    const { client } = await connect(p, clock);
+    client.setSockOptInt('keepAlive', 1);
+    client.setSockOptInt('keepAliveIdle', 10);
+    client.setSockOptInt('keepAliveInterval', 2);
+    client.setSockOptInt('keepAliveCount', 3);
+    blackhole = true;
+    for (let t = 0; t < 20_000; t += 500) {
+      clock.advance(500);
+      await settle(1);
+    }
+    const probes = log.filter((s) => s.from === 'a' && s.flags === TCP_FLAG_ACK && s.len === 0 && s.seq === ((client.sndNxt - 1) >>> 0));
+    expect(probes.length).toBe(3);
+    expect(probes[0]!.at).toBeGreaterThanOrEqual(10_000);
+    expect(client.state).toBe(TcpState.CLOSED);
+    expect(client.lastError()).toBe(TcpipErrors.timeout);
+  });
+
+  it('coalesces small writes with Nagle and sends them at once with TCP_NODELAY', async () => {
+    const { p, log } = watchedPair();
+    const { client } = await connect(p);
+    for (let i = 0; i < 10; i++) client.write(new Uint8Array([i]));
+    await settle(10);
+    const nagled = log.filter((s) => s.from === 'a' && s.len > 0).length;
+    expect(nagled).toBe(1); // all ten bytes in one segment (written in one turn)
+    log.length = 0;
+    client.setSockOptInt('noDelay', 1);
+    client.write(new Uint8Array([1]));
+    await Promise.resolve();
+    client.write(new Uint8Array([2]));
+    await settle(10);
+    expect(log.filter((s) => s.from === 'a' && s.len > 0).length).toBe(2);
+    client.shutdown(ShutdownFlags.WRITE);
+  });
+});

@@ -47,3 +47,48 @@ export interface SyscallContext {
   readonly creds: Credentials;
   readonly blocker: Blocker;
 }
+
+/** One mapping of a process's address space, as /proc/PID/maps lists it. */
+export interface ProcessMapping {
+  start: bigint;
+  end: bigint;
+  /** "r-xp" style: read, write, execute, private/shared. */
+  perms: string;
+  offset: bigint;
+  /** Path, "[stack]", "[heap]", "[vdso]", or '' for anonymous memory. */
+  name: string;
+}
+
+/** What /proc shows about one process (thread group); a snapshot, taken when a /proc file is opened. */
+export interface ProcessInfo {
+  pid: number;
+  ppid: number;
+  pgid: number;
+  sid: number;
+  /** The command name (comm, at most 15 bytes). */
+  comm: string;
+  /** argv as the process was started (/proc/PID/cmdline). */
+  argv: string[];
+  /** Run state letter as in /proc/PID/stat: R, S, D, Z, T. */
+  state: string;
+  creds: Credentials;
+  /** Thread ids, the leader first. */
+  threads: number[];
+  /** Start time in milliseconds since the sandbox booted. */
+  startTimeMs: number;
+  /** Path of the executable (/proc/PID/exe), if known. */
+  exe: string | null;
+  /** Resident memory in KiB, if known. */
+  rssKb?: number;
+  /** Address-space mappings, if known (/proc/PID/maps; empty when the kernel cannot say). */
+  maps?: ProcessMapping[];
+}
+
+/** The kernel's process list as file systems (/proc) see it. Implemented by the kernel. */
+export interface ProcessTable {
+  /** Live process ids (thread-group ids), ascending. */
+  pids(): number[];
+  process(pid: number): ProcessInfo | undefined;
+  /** Milliseconds since the sandbox booted (/proc/uptime). */
+  uptimeMs(): number;
+}

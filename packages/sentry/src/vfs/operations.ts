@@ -161,8 +161,9 @@ export async function openLocation(
       return new FileDescription(DIRECTORY_IMPL, fileFlags, vd, () => listDirectory(vd, root));
     }
     case S_IFCHR: {
+      // Character devices open by number, whatever file system holds the node (an image's /dev/null over the
+      // gofer is the sandbox's null device, never the host's).
       if (vd.mount.flags.nodev) fail(Errno.EACCES, 'nodev mount');
-      if (node.open) return new FileDescription(await node.open({ flags, creds: t.creds }), fileFlags, vd);
       const open = devices.char(st.rdev);
       if (!open) fail(Errno.ENXIO, `no device ${st.rdev}`);
       return new FileDescription(await open({ flags, creds: t.creds }), fileFlags, vd);

@@ -1,0 +1,313 @@
+// overlay: a writable file system made of a read-only lower layer (the image, over the gofer) and a writable upper
+// layer (tmpfs in the sentry's memory), as Linux's overlayfs (Documentation/filesystems/overlayfs.rst): a name in
+// the upper layer hides the same name below; directories present in both are merged; the first change to a lower
+// file copies it up; removing a lower name leaves a whiteout (a 0:0 character device) in the upper layer; a
+// directory re-created over a whiteout is opaque (its lower namesake's contents stay hidden). As in overlayfs
+// without redirect_dir, renaming a directory that has lower contents fails with EXDEV (mv(1) then copies).
+import { Errno, fail } from '../kernel/syscall_error.js';
+import { DT_CHR, isDir, O_ACCMODE, O_RDONLY, O_RDWR, O_TRUNC, O_WRONLY, S_IFCHR, S_IFDIR, S_IFLNK, S_IFMT, S_IFREG } from '../vfs/constants.js';
+import type {
+  DirEntry,
+  FileDescriptionImpl,
+  FilesystemImpl,
+  FsNode,
+  NewNodeAttr,
+  OpenOptions,
+  SetAttr,
+  Stat,
+  StatFs,
+} from '../vfs/filesystem.js';
+import type { Tmpfs } from './tmpfs.js';
+
+const OVERLAYFS_SUPER_MAGIC = 0x794c7630n;
+/** Inode numbers of upper-only nodes are tagged so they never collide with lower inode numbers. */
+const UPPER_INO_TAG = 1n << 62n;
+const COPY_CHUNK = 1 << 20;
+const ROOT_CREDS = { uid: 0, gid: 0, euid: 0, egid: 0, groups: [] };
+
+function isWhiteout(st: Stat): boolean {
+  return (st.mode & S_IFMT) === S_IFCHR && st.rdev === 0;
+}
+
+export class OverlayFs implements FilesystemImpl {
+  readonly type = 'overlay';
+  dev = 0;
+  readonly readonly = false;
+  /** Upper directories that hide their lower namesake's contents. */
+  readonly opaque = new WeakSet<FsNode>();
+  private readonly rootNode: OverlayNode;
+
+  constructor(
+    readonly lower: FilesystemImpl,
+    readonly upper: Tmpfs,
+  ) {
+    this.rootNode = new OverlayNode(this, null, '', lower.root(), upper.root());
+  }
+
+  root(): OverlayNode {
+    return this.rootNode;
+  }
+
+  async statfs(): Promise<StatFs> {
+    return { ...(await this.upper.statfs()), type: OVERLAYFS_SUPER_MAGIC };
+  }
+}
+
+export class OverlayNode implements FsNode {
+  /** Children already looked up: one node object per name, so a copy-up is seen by every holder. */
+  private readonly children = new Map<string, OverlayNode>();
+  private copying: Promise<void> | null = null;
+
+  constructor(
+    readonly fs: OverlayFs,
+    private parent: OverlayNode | null,
+    private name: string,
+    public lower: FsNode | null,
+    public upper: FsNode | null,
+  ) {}
+
+  private get top(): FsNode {
+    return (this.upper ?? this.lower)!;
+  }
+
+  async stat(): Promise<Stat> {
+    const st = await this.top.stat();
+    let ino = st.ino | UPPER_INO_TAG;
+    if (this.lower) ino = this.upper ? (await this.lower.stat()).ino : st.ino;
+    return { ...st, dev: this.fs.dev, ino };
+  }
+
+  private hidesLower(): boolean {
+    return this.upper !== null && this.fs.opaque.has(this.upper);
+  }
+
+  async lookup(name: string): Promise<FsNode | null> {
+    const cached = this.children.get(name);
+    if (cached) return cached;
+    let upperChild: FsNode | null = null;
+    if (this.upper?.lookup) {
+      upperChild = await this.upper.lookup(name);
+      if (upperChild && isWhiteout(await upperChild.stat())) return null;
+    }
+    let lowerChild: FsNode | null = null;
+    const upperIsDir = upperChild ? isDir((await upperChild.stat()).mode) : true;
+    if (this.lower?.lookup && !this.hidesLower() && upperIsDir) {
+      lowerChild = await this.lower.lookup(name);
+      // A lower non-directory under an upper directory is hidden by it.
+      if (upperChild && lowerChild && !isDir((await lowerChild.stat()).mode)) lowerChild = null;
+    }
+    if (!upperChild && !lowerChild) return null;
+    const node = new OverlayNode(this.fs, this, name, lowerChild, upperChild);
+    this.children.set(name, node);
+    return node;
+  }
+
+  async readdir(): Promise<DirEntry[]> {
+    const entries = new Map<string, DirEntry>();
+    const hidden = new Set<string>();
+    if (this.upper?.readdir) {
+      for (const e of await this.upper.readdir()) {
+        if (e.type === DT_CHR) {
+          const n = await this.upper.lookup!(e.name);
+          if (n && isWhiteout(await n.stat())) {
+            hidden.add(e.name);
+            continue;
+          }
+        }
+        entries.set(e.name, { ...e, ino: e.ino | UPPER_INO_TAG });
+      }
+    }
+    if (this.lower?.readdir && !this.hidesLower()) {
+      for (const e of await this.lower.readdir()) {
+        if (hidden.has(e.name)) continue;
+        const up = entries.get(e.name);
+        if (up) {
+          if (up.type === e.type) up.ino = e.ino;
+          continue;
+        }
+        entries.set(e.name, e);
+      }
+    }
+    return [...entries.values()];
+  }
+
+  async readlink(): Promise<string> {
+    if (!this.top.readlink) fail(Errno.EINVAL);
+    return this.top.readlink();
+  }
+
+  /** Makes sure this node exists in the upper layer (copying the lower file, directory or link up). */
+  async copyUp(): Promise<void> {
+    if (this.upper) return;
+    if (!this.copying) {
+      this.copying = this.doCopyUp().finally(() => {
+        this.copying = null;
+      });
+    }
+    return this.copying;
+  }
+
+  private async doCopyUp(): Promise<void> {
+    const parent = this.parent!;
+    await parent.copyUp();
+    const dir = parent.upper!;
+    const lower = this.lower!;
+    const st = await lower.stat();
+    const attr: NewNodeAttr = { mode: st.mode & 0o7777, uid: st.uid, gid: st.gid };
+    let up: FsNode;
+    switch (st.mode & S_IFMT) {
+      case S_IFDIR:
+        up = await dir.mkdir!(this.name, attr);
+        break;
+      case S_IFREG: {
+        up = await dir.create!(this.name, attr);
+        const src = await lower.open!({ flags: O_RDONLY, creds: ROOT_CREDS });
+        const dst = await up.open!({ flags: O_WRONLY, creds: ROOT_CREDS });
+        try {
+          for (let off = 0n; ; ) {
+            const chunk = await src.read!(COPY_CHUNK, off);
+            if (chunk.length === 0) break;
+            await dst.write!(chunk, off, false);
+            off += BigInt(chunk.length);
+          }
+        } finally {
+          src.release?.();
+          dst.release?.();
+        }
+        break;
+      }
+      case S_IFLNK:
+        up = await dir.symlink!(this.name, await lower.readlink!(), attr);
+        break;
+      default:
+        up = await dir.mknod!(this.name, st.mode & S_IFMT, st.rdev, attr);
+    }
+    await up.setattr?.({ atimeNs: st.atimeNs, mtimeNs: st.mtimeNs });
+    this.upper = up;
+  }
+
+  /** Removes a whiteout at `name` in the upper directory; true if there was one. */
+  private async clearWhiteout(name: string): Promise<boolean> {
+    const n = await this.upper!.lookup!(name);
+    if (!n || !isWhiteout(await n.stat())) return false;
+    await this.upper!.unlink!(name);
+    return true;
+  }
+
+  private async whiteout(name: string): Promise<void> {
+    await this.upper!.mknod!(name, S_IFCHR, 0, { mode: 0, uid: 0, gid: 0 });
+  }
+
+  private async made(name: string, up: FsNode): Promise<FsNode> {
+    const node = new OverlayNode(this.fs, this, name, null, up);
+    this.children.set(name, node);
+    return node;
+  }
+
+  async create(name: string, attr: NewNodeAttr): Promise<FsNode> {
+    await this.copyUp();
+    await this.clearWhiteout(name);
+    return this.made(name, await this.upper!.create!(name, attr));
+  }
+
+  async mkdir(name: string, attr: NewNodeAttr): Promise<FsNode> {
+    await this.copyUp();
+    const wasWhiteout = await this.clearWhiteout(name);
+    const up = await this.upper!.mkdir!(name, attr);
+    if (wasWhiteout) this.fs.opaque.add(up);
+    return this.made(name, up);
+  }
+
+  async mknod(name: string, type: number, rdev: number, attr: NewNodeAttr): Promise<FsNode> {
+    await this.copyUp();
+    await this.clearWhiteout(name);
+    return this.made(name, await this.upper!.mknod!(name, type, rdev, attr));
+  }
+
+  async symlink(name: string, target: string, attr: NewNodeAttr): Promise<FsNode> {
+    await this.copyUp();
+    await this.clearWhiteout(name);
+    return this.made(name, await this.upper!.symlink!(name, target, attr));
+  }
+
+  async link(name: string, target: FsNode): Promise<void> {
+    if (!(target instanceof OverlayNode) || target.fs !== this.fs) fail(Errno.EXDEV);
+    await target.copyUp();
+    await this.copyUp();
+    await this.clearWhiteout(name);
+    await this.upper!.link!(name, target.upper!);
+    this.children.set(name, target);
+  }
+
+  private async child(name: string): Promise<OverlayNode> {
+    const c = await this.lookup(name);
+    if (!c) fail(Errno.ENOENT, name);
+    return c as OverlayNode;
+  }
+
+  async unlink(name: string): Promise<void> {
+    const c = await this.child(name);
+    await this.copyUp();
+    if (c.upper) await this.upper!.unlink!(name);
+    if (c.lower) await this.whiteout(name);
+    this.children.delete(name);
+  }
+
+  /** Deletes the whiteouts left in an upper directory that is about to go away (it looks empty when merged). */
+  private static async clearUpperDir(dir: FsNode): Promise<void> {
+    for (const e of (await dir.readdir?.()) ?? []) await dir.unlink!(e.name);
+  }
+
+  async rmdir(name: string): Promise<void> {
+    const c = await this.child(name);
+    if ((await c.readdir()).length > 0) fail(Errno.ENOTEMPTY, name);
+    await this.copyUp();
+    if (c.upper) {
+      await OverlayNode.clearUpperDir(c.upper);
+      await this.upper!.rmdir!(name);
+    }
+    if (c.lower) await this.whiteout(name);
+    this.children.delete(name);
+  }
+
+  async rename(oldName: string, newParent: FsNode, newName: string): Promise<void> {
+    if (!(newParent instanceof OverlayNode) || newParent.fs !== this.fs) fail(Errno.EXDEV);
+    const c = await this.child(oldName);
+    const dir = isDir((await c.stat()).mode);
+    if (dir && c.lower) fail(Errno.EXDEV, 'renaming a directory with lower-layer contents');
+    await c.copyUp();
+    await newParent.copyUp();
+    const target = (await newParent.lookup(newName)) as OverlayNode | null;
+    let hidesLowerDir = await newParent.clearWhiteout(newName);
+    if (target) {
+      if (target.upper && isDir((await target.upper.stat()).mode)) await OverlayNode.clearUpperDir(target.upper);
+      if (target.lower) {
+        hidesLowerDir = isDir((await target.lower.stat()).mode);
+        // The lower namesake must stay hidden once the upper entry is replaced: leave a whiteout if nothing upper.
+        if (!target.upper) await newParent.whiteout(newName);
+      }
+    }
+    await this.upper!.rename!(oldName, newParent.upper!, newName);
+    if (dir && hidesLowerDir) this.fs.opaque.add(c.upper!);
+    if (c.lower) await this.whiteout(oldName);
+    this.children.delete(oldName);
+    newParent.children.set(newName, c);
+    c.parent = newParent;
+    c.name = newName;
+    c.lower = null;
+  }
+
+  async setattr(attr: SetAttr): Promise<void> {
+    await this.copyUp();
+    if (!this.upper!.setattr) fail(Errno.EPERM);
+    await this.upper!.setattr(attr);
+  }
+
+  async open(opts: OpenOptions): Promise<FileDescriptionImpl> {
+    const acc = opts.flags & O_ACCMODE;
+    if (acc === O_WRONLY || acc === O_RDWR || opts.flags & O_TRUNC) await this.copyUp();
+    const top = this.top;
+    if (!top.open) fail(Errno.EINVAL);
+    return top.open(opts);
+  }
+}

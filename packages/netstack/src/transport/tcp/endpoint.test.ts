@@ -34,11 +34,11 @@ function waitFor(ep: TcpEndpoint, mask: number, timeoutMs = 5000): Promise<numbe
   });
 }
 
-async function connectPair(p: TcpStackPair, port = 8080): Promise<{ client: TcpEndpoint; server: TcpEndpoint; listener: TcpEndpoint }> {
-  const listener = p.tcpB.createEndpoint(4);
+async function connectPair(p: TcpStackPair, port = 8080, family: 4 | 6 = 4): Promise<{ client: TcpEndpoint; server: TcpEndpoint; listener: TcpEndpoint }> {
+  const listener = p.tcpB.createEndpoint(family);
   expect(listener.bind({ address: p.addrB, port })).toBeUndefined();
   expect(listener.listen(16)).toBeUndefined();
-  const client = p.tcpA.createEndpoint(4);
+  const client = p.tcpA.createEndpoint(family);
   expect(client.connect({ address: p.addrB, port })).toBe(TcpipErrors.connectStarted);
   await waitFor(listener, EventMask.IN);
   const acc = listener.accept();
@@ -129,6 +129,27 @@ describe('TCP over two stacks', () => {
     expect([client.state, server.state]).toContain(TcpState.TIME_WAIT);
   });
 
+  it('works over IPv6 with a half-close (shutdown SHUT_WR, then the peer still sends)', async () => {
+    pair = createTcpStackPair({ family: 6 });
+    const { client, server } = await connectPair(pair, 443, 6);
+    // MTU 1500 - 40 IPv6 - 20 TCP - 12 timestamps.
+    expect(client.sndMss).toBe(1428);
+    const req = pattern(5000, 9);
+    await writeAll(client, req); // ends with shutdown(SHUT_WR): FIN-WAIT
+    const got = await readAll(server);
+    expect(got.hash).toBe(sha(req));
+    await new Promise((r) => setTimeout(r, 20)); // the ACK of the FIN is on the wire
+    expect(client.state).toBe(TcpState.FIN_WAIT2);
+    expect(server.state).toBe(TcpState.CLOSE_WAIT);
+    const resp = pattern(100_000, 10);
+    await writeAll(server, resp);
+    const back = await readAll(client);
+    expect(back.hash).toBe(sha(resp));
+    await new Promise((r) => setTimeout(r, 20));
+    expect(client.state).toBe(TcpState.TIME_WAIT);
+    expect(server.state).toBe(TcpState.CLOSED);
+  });
+
   it('answers a SYN to a closed port with RST (connection refused)', async () => {
     pair = createTcpStackPair();
     const client = pair.tcpA.createEndpoint(4);
@@ -149,6 +170,22 @@ describe('TCP over two stacks', () => {
     const { client } = await connectPair(pair, 82);
     expect(client.read(new Uint8Array(10))).toBe(TcpipErrors.wouldBlock);
   });
+});
+
+describe('TCP bulk throughput', () => {
+  for (const mtu of [1500, 65535]) {
+    it(`moves data one way over a clean channel link (MTU ${mtu})`, async () => {
+      const mb = process.env.TSVISOR_LONG === '1' ? 50 : 8;
+      pair = createTcpStackPair({ link: { mtu } });
+      const { client, server } = await connectPair(pair);
+      const data = pattern(mb << 20, 5);
+      const t0 = performance.now();
+      const [, got] = await Promise.all([writeAll(client, data), readAll(server)]);
+      const secs = (performance.now() - t0) / 1000;
+      expect(got.hash).toBe(sha(data));
+      console.log(`clean one-way ${mb} MiB, MTU ${mtu}: ${secs.toFixed(2)} s, ${((mb * 8 * 1.048576) / secs).toFixed(0)} Mbit/s, segments ${pair.tcpA.stats.segmentsSent}/${pair.tcpB.stats.segmentsSent}`);
+    }, 120_000);
+  }
 });
 
 describe('TCP with an impaired link', () => {

@@ -1057,11 +1057,13 @@ export class TcpEndpoint implements Endpoint, TransportEndpoint {
     }
     const oldWnd = this.sndWnd;
     let newData = false;
-    if (this.sackOk && seg.options.sackBlockCount > 0) this.processSack(seg, now);
+    // Cumulative ACK first, then SACK blocks: a segment acknowledged by the same ACK that SACKs later ones was
+    // not reordered (RFC 8985 6.2 step 3 compares against SACKs known before this ACK).
     if (seqGT(ack, this.sndUna)) {
       this.ackAdvance(ack, now, seg);
       newData = true;
     }
+    if (this.sackOk && seg.options.sackBlockCount > 0) this.processSack(seg, now);
     // Window update (3.10.7.4 fifth, ESTABLISHED): only from a segment not older than the last one used.
     const newWnd = seg.window << this.sndWndShift;
     if (seqLT(this.sndWl1, seg.seq) || (this.sndWl1 === seg.seq && seqLE(this.sndWl2, ack))) {

@@ -57,6 +57,11 @@ export class ReceiveBuffer {
       this.queueOutOfOrder(seq, data);
       return rcvNxt;
     }
+    // Queued segments this data covers entirely are superseded: their space counts as room.
+    const end = seqAdd(seq, data.length);
+    while (this.ooo.length > 0 && seqLE(this.ooo[0]!.end, end)) {
+      this.oooBytes -= this.ooo.shift()!.data.length;
+    }
     const room = this.capacity - this.readable - this.oooBytes;
     if (data.length > room) data = data.subarray(0, Math.max(0, room));
     this.push(data);

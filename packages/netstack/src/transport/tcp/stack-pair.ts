@@ -1,8 +1,10 @@
-// Two Stacks joined by an in-memory channel link (link/channel.ts), each with IPv4 and TCP: the fixture TCP's
-// tests use, also handy for embedding experiments. Addresses are 10.0.0.1 (a) and 10.0.0.2 (b) on a /24.
+// Two Stacks joined by an in-memory channel link (link/channel.ts), each with IPv4, IPv6 and TCP: the fixture
+// TCP's tests use, also handy for embedding experiments. Addresses are 10.0.0.1 (a) and 10.0.0.2 (b) on a /24, or
+// with family 6, fd00::1 and fd00::2 on a /64.
 
 import { ChannelPair, type ChannelImpairments, type ChannelOptions } from '../../link/channel.js';
 import { ipv4Protocol } from '../../network/ipv4/ipv4.js';
+import { ipv6Protocol } from '../../network/ipv6/ipv6.js';
 import { Address } from '../../stack/address.js';
 import type { Clock } from '../../stack/clock.js';
 import { Stack } from '../../stack/stack.js';
@@ -25,13 +27,16 @@ export function createTcpStackPair(opts: {
   tcp?: Partial<TcpSettings>;
   tcpB?: Partial<TcpSettings>;
   clock?: Clock;
+  family?: 4 | 6;
 } = {}): TcpStackPair {
+  const v6 = opts.family === 6;
   const channel = new ChannelPair(opts.impairments ?? {}, { ethernet: false, ...opts.link });
   const mk = (settings: Partial<TcpSettings>) =>
-    new Stack({ networkProtocols: [ipv4Protocol()], transportProtocols: [tcpProtocol(settings)], clock: opts.clock });
+    new Stack({ networkProtocols: [ipv4Protocol(), ipv6Protocol()], transportProtocols: [tcpProtocol(settings)], clock: opts.clock });
   const a = mk(opts.tcp ?? {});
   const b = mk(opts.tcpB ?? opts.tcp ?? {});
-  for (const [s, link, addr] of [[a, channel.a, '10.0.0.1/24'], [b, channel.b, '10.0.0.2/24']] as const) {
+  const pairs = [[a, channel.a, v6 ? 'fd00::1/64' : '10.0.0.1/24'], [b, channel.b, v6 ? 'fd00::2/64' : '10.0.0.2/24']] as const;
+  for (const [s, link, addr] of pairs) {
     const err = s.createNIC(1, link) ?? s.addAddress(1, addr);
     if (err) throw new Error(`stack setup failed: ${err}`);
   }
@@ -41,8 +46,8 @@ export function createTcpStackPair(opts: {
     b,
     tcpA: a.transportProtocol(6) as TcpProtocol,
     tcpB: b.transportProtocol(6) as TcpProtocol,
-    addrA: Address.parse('10.0.0.1'),
-    addrB: Address.parse('10.0.0.2'),
+    addrA: Address.parse(v6 ? 'fd00::1' : '10.0.0.1'),
+    addrB: Address.parse(v6 ? 'fd00::2' : '10.0.0.2'),
     close: () => {
       a.close();
       b.close();

@@ -47,3 +47,6 @@ export * from './buffer/packet_buffer.js';
 export * from './link/link_endpoint.js';
 export * from './link/channel.js';
 export * from './link/loopback.js';
+export * from './link/virtio_net_hdr.js';
+export * from './link/fdbased.js';
+export * from './link/host_netdev.js';

@@ -13,18 +13,20 @@
 export const GsoType = { NONE: 0, TCPV4: 1, TCPV6: 4, UDP_L4: 5 } as const;
 export type GsoTypeValue = (typeof GsoType)[keyof typeof GsoType];
 
+/**
+ * Segmentation and checksum offload for one packet (the fields of virtio_net_hdr, see link/virtio_net_hdr.ts).
+ * Send: the transport sets it on a super-packet (payload larger than one MSS, type TCPV4/TCPV6/UDP_L4) or on a
+ * packet whose transport checksum holds only the pseudo-header sum (needsChecksum, type NONE); the link finds the
+ * checksum field from pkt.transportHeader and pkt.transportProtocol, so those must be set. Only links with
+ * LinkCapability.GSO / TX_CHECKSUM_OFFLOAD accept such packets.
+ * Receive: what the peer kernel merged (GRO): a TCP super-packet whose checksum it already verified.
+ */
 export interface GsoInfo {
   type: GsoTypeValue;
-  /** Segment payload size (MSS for TCP). */
+  /** Payload bytes per segment (the MSS for TCP); 0 when type is NONE. */
   size: number;
-  /** Bytes of headers to replicate in front of each segment (link + network + transport). */
-  headerLength: number;
-  /** The transport checksum is partial: the device (or kernel) must finish it from csumStart at csumOffset. */
+  /** The transport checksum field holds the pseudo-header sum only; the link (or kernel) completes it. */
   needsChecksum: boolean;
-  /** Where the checksummed region starts, from the start of the frame (link header). */
-  checksumStart: number;
-  /** Where the checksum field lies, from checksumStart. */
-  checksumOffset: number;
 }
 
 /** How the link layer saw a received frame (packet(7) sll_pkttype). */

@@ -1,0 +1,194 @@
+// The fdbased link against a real Linux peer: a network namespace and veth pair created here (names carry the
+// pid; removed in afterAll). The endpoint opens the root-namespace end; the kernel in the namespace owns the
+// other end with an address. A small responder built from the header views answers ARP and ICMP echo, so
+// `busybox ping` in the namespace succeeds only if frames arrive at the endpoint and the frames it sends are right.
+import { execFile, execFileSync } from 'node:child_process';
+import { promisify } from 'node:util';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { FdBasedEndpoint } from './fdbased.js';
+import { LinkCapability, type LinkDispatcher } from './link_endpoint.js';
+import { GsoType, PacketBuffer } from '../buffer/packet_buffer.js';
+import { ArpPacket, ARP_OP_REPLY, ARP_OP_REQUEST, ARP_SIZE } from '../header/arp.js';
+import { ETHERTYPE_ARP, ETHERTYPE_IPV4 } from '../header/ethernet.js';
+import { IPv4Header, IPPROTO_ICMP, IPPROTO_UDP } from '../header/ipv4.js';
+import { ICMPv4Header, ICMPV4_ECHO, ICMPV4_ECHO_REPLY } from '../header/icmpv4.js';
+import { UDPHeader } from '../header/udp.js';
+import { parseIPv4 } from '../header/view.js';
+import { foldChecksum } from '../header/checksum.js';
+import { parseIpAddrJson, parseIpRouteJson, readHostDevice } from './host_netdev.js';
+
+const run = promisify(execFile);
+const NS = `tsvf${process.pid}`;
+const OURS = `fa${process.pid}`.slice(0, 15);
+const THEIRS = `fb${process.pid}`.slice(0, 15);
+const NET = `10.251.${process.pid % 250}`;
+const OUR_IP = parseIPv4(`${NET}.1`)!;
+const THEIR_IP = parseIPv4(`${NET}.2`)!;
+const sh = (cmd: string, ...args: string[]) => execFileSync(cmd, args, { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
+
+/** Answers ARP requests for OUR_IP and ICMP echo requests to it; counts what it saw. */
+class Responder implements LinkDispatcher {
+  arpRequests = 0;
+  echoRequests = 0;
+  batches = 0;
+  validated = 0;
+  udpPayloadBytes = 0;
+  constructor(private readonly ep: FdBasedEndpoint) {}
+
+  deliverNetworkPacket(protocol: number, pkt: PacketBuffer): void {
+    if (protocol === ETHERTYPE_ARP) this.onArp(pkt);
+    else if (protocol === ETHERTYPE_IPV4) this.onIPv4(pkt);
+  }
+  deliverBatchEnd(): void { this.batches++; }
+
+  private onArp(pkt: PacketBuffer): void {
+    const arp = new ArpPacket(pkt.buf, pkt.head, pkt.size);
+    if (!arp.isValid() || arp.op() !== ARP_OP_REQUEST || !equal(arp.targetProtocolAddress(), OUR_IP)) return;
+    this.arpRequests++;
+    const out = PacketBuffer.allocate(ARP_SIZE, this.ep.maxHeaderLength);
+    new ArpPacket(out.buf, out.head).encode({
+      op: ARP_OP_REPLY, senderMac: this.ep.linkAddress, senderIp: OUR_IP,
+      targetMac: arp.senderHardwareAddress(), targetIp: arp.senderProtocolAddress(),
+    });
+    out.networkProtocol = ETHERTYPE_ARP;
+    out.remoteLinkAddress = Uint8Array.from(pkt.remoteLinkAddress!);
+    expect(this.ep.writePackets([out])).toBe(1);
+  }
+
+  private onIPv4(pkt: PacketBuffer): void {
+    const ip = new IPv4Header(pkt.buf, pkt.head, pkt.size);
+    if (!ip.isValid() || !equal(ip.destinationAddress(), OUR_IP)) return;
+    if (pkt.checksumValidated) this.validated++;
+    if (ip.protocol() === IPPROTO_UDP) {
+      const u = new UDPHeader(pkt.buf, pkt.head + ip.headerLength(), ip.payloadLength());
+      if (u.isValid()) this.udpPayloadBytes += u.udpLength() - 8;
+      return;
+    }
+    if (ip.protocol() !== IPPROTO_ICMP || !ip.isChecksumValid()) return;
+    const icmp = new ICMPv4Header(pkt.buf, pkt.head + ip.headerLength(), ip.payloadLength());
+    if (!icmp.isValid() || icmp.type() !== ICMPV4_ECHO || !icmp.isChecksumValid()) return;
+    this.echoRequests++;
+    // Reply: the same ICMP body with type 0, in a fresh packet (the received one is borrowed).
+    const body = icmp.slice(0);
+    const out = PacketBuffer.allocate(20 + body.length, this.ep.maxHeaderLength);
+    const reply = new ICMPv4Header(out.buf, out.head + 20, body.length);
+    out.buf.set(body, out.head + 20);
+    reply.setType(ICMPV4_ECHO_REPLY);
+    reply.updateChecksum();
+    new IPv4Header(out.buf, out.head).encode({ totalLength: 20 + body.length, protocol: IPPROTO_ICMP, src: OUR_IP, dst: ip.sourceAddress(), ttl: 64 });
+    out.networkProtocol = ETHERTYPE_IPV4;
+    out.remoteLinkAddress = Uint8Array.from(pkt.remoteLinkAddress!);
+    expect(this.ep.writePackets([out])).toBe(1);
+  }
+}
+
+function equal(a: Uint8Array, b: Uint8Array): boolean {
+  return a.length === b.length && a.every((v, i) => v === b[i]);
+}
+
+describe('fdbased link over a veth into a network namespace', () => {
+  beforeAll(() => {
+    sh('ip', 'netns', 'add', NS);
+    sh('ip', 'link', 'add', OURS, 'type', 'veth', 'peer', 'name', THEIRS);
+    sh('ip', 'link', 'set', THEIRS, 'netns', NS);
+    sh('ip', '-n', NS, 'addr', 'add', `${NET}.2/24`, 'dev', THEIRS);
+    sh('ip', '-n', NS, 'link', 'set', 'lo', 'up');
+    sh('ip', '-n', NS, 'link', 'set', THEIRS, 'up');
+    sh('sysctl', '-qw', `net.ipv6.conf.${OURS}.disable_ipv6=1`);
+    sh('ip', 'link', 'set', OURS, 'up');
+  });
+
+  afterAll(() => {
+    try { sh('ip', 'link', 'del', OURS); } catch { /* gone with the namespace */ }
+    try { sh('ip', 'netns', 'del', NS); } catch { /* never created */ }
+  });
+
+  for (const gso of [true, false]) {
+    it(`answers ARP and ping from the namespace's kernel (gso=${gso})`, async () => {
+      const ep = FdBasedEndpoint.open({ ifname: OURS, gso });
+      try {
+        const dev = readHostDevice(OURS);
+        expect(ep.linkAddress).toEqual(dev.mac);
+        expect(ep.mtu).toBe(1500);
+        expect(Boolean(ep.capabilities & LinkCapability.GSO)).toBe(gso);
+        const r = new Responder(ep);
+        ep.attach(r);
+        sh('ip', '-n', NS, 'neigh', 'flush', 'dev', THEIRS);
+        const { stdout } = await run('ip', ['netns', 'exec', NS, 'busybox', 'ping', '-c', '3', '-i', '0.2', '-w', '5', `${NET}.1`]);
+        expect(stdout).toMatch(/, 3 packets received/);
+        expect(r.arpRequests).toBeGreaterThanOrEqual(1);
+        expect(r.echoRequests).toBe(3);
+        expect(r.batches).toBeGreaterThanOrEqual(4);
+        expect(ep.stats.txPackets).toBeGreaterThanOrEqual(4);
+        const neigh = sh('ip', '-n', NS, '-j', 'neigh', 'show', `${NET}.1`);
+        expect(neigh).toContain(Array.from(ep.linkAddress, (x) => x.toString(16).padStart(2, '0')).join(':'));
+      } finally {
+        ep.close();
+      }
+    });
+  }
+
+  it('sends a UDP GSO super-packet that the kernel segments into MSS-sized datagrams', async () => {
+    const ep = FdBasedEndpoint.open({ ifname: OURS, gso: true });
+    const port = 20000 + (process.pid % 20000);
+    try {
+      const r = new Responder(ep);
+      ep.attach(r);
+      // Learn the namespace's MAC (and let it learn ours) with one ping first.
+      await run('ip', ['netns', 'exec', NS, 'busybox', 'ping', '-c', '1', '-w', '3', `${NET}.1`]);
+      const theirMac = parseMacText(JSON.parse(sh('ip', '-n', NS, '-j', 'link', 'show', THEIRS))[0].address);
+      const listener = run('ip', ['netns', 'exec', NS, 'timeout', '3', 'nc', '-u', '-l', '-W', '4', '-p', String(port)], { encoding: 'buffer' } as never);
+      await new Promise((res) => setTimeout(res, 300));
+      const segment = 1000;
+      const payload = new Uint8Array(4 * segment).map((_, i) => 0x41 + (i % 26));
+      const pkt = PacketBuffer.fromPayload(payload, 64);
+      pkt.transportHeader = pkt.prepend(8);
+      const udp = new UDPHeader(pkt.buf, pkt.transportHeader, 8 + payload.length);
+      udp.encode({ sourcePort: 5555, destinationPort: port, length: 8 + payload.length });
+      pkt.networkHeader = pkt.prepend(20);
+      const ip = new IPv4Header(pkt.buf, pkt.networkHeader);
+      ip.encode({ totalLength: 28 + payload.length, protocol: IPPROTO_UDP, src: OUR_IP, dst: THEIR_IP, ttl: 64 });
+      // Partial checksum: the pseudo-header sum only (with the super-packet's length), as Linux's
+      // udp4_hwcsum leaves it; the kernel rewrites length and checksum per segment.
+      udp.setChecksum(foldChecksum(ip.pseudoHeaderSum(IPPROTO_UDP, 8 + payload.length)));
+      pkt.networkProtocol = ETHERTYPE_IPV4;
+      pkt.transportProtocol = IPPROTO_UDP;
+      pkt.remoteLinkAddress = theirMac;
+      pkt.gso = { type: GsoType.UDP_L4, size: segment, needsChecksum: true };
+      expect(ep.writePackets([pkt])).toBe(1);
+      const out = await listener.catch((e: { stdout: Buffer }) => e);
+      expect((out.stdout as Buffer).length).toBe(4 * segment);
+      expect(Buffer.from(out.stdout as Buffer).equals(Buffer.from(payload))).toBe(true);
+    } finally {
+      ep.close();
+    }
+  });
+
+  it('refuses frames larger than the MTU without GSO, and reads device and route data with ip -j', () => {
+    const ep = FdBasedEndpoint.open({ ifname: OURS, gso: false });
+    try {
+      const big = PacketBuffer.allocate(1501, ep.maxHeaderLength);
+      big.networkProtocol = ETHERTYPE_IPV4;
+      big.remoteLinkAddress = new Uint8Array(6).fill(0xff);
+      expect(ep.writePackets([big])).toBe(0);
+      expect(ep.stats.txOversized).toBe(1);
+    } finally {
+      ep.close();
+    }
+    const devs = parseIpAddrJson(JSON.parse(sh('ip', '-n', NS, '-j', 'addr', 'show')));
+    const theirs = devs.find((d) => d.name === THEIRS)!;
+    expect(theirs.addresses.find((a) => a.family === 4)).toMatchObject({ address: THEIR_IP, prefixLength: 24 });
+    expect(theirs.up).toBe(true);
+    expect(devs.find((d) => d.name === 'lo')!.linkType).toBe('loopback');
+    sh('ip', '-n', NS, 'route', 'add', 'default', 'via', `${NET}.1`);
+    const routes = parseIpRouteJson(JSON.parse(sh('ip', '-n', NS, '-j', '-4', 'route', 'show', 'table', 'main')), 4);
+    expect(routes.find((r) => r.prefixLength === 0)).toMatchObject({ gateway: OUR_IP, device: THEIRS });
+    expect(routes.find((r) => r.prefixLength === 24)).toMatchObject({ destination: parseIPv4(`${NET}.0`), gateway: null });
+    expect(() => parseIpAddrJson({})).toThrow(/EHOSTNETDEV|array/);
+    expect(() => parseIpRouteJson([{ dst: 'bogus/99', dev: 'x' }], 4)).toThrow(/unparsable/);
+  });
+});
+
+function parseMacText(s: string): Uint8Array {
+  return Uint8Array.from(s.split(':').map((h) => parseInt(h, 16)));
+}

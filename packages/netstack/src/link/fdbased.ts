@@ -1,0 +1,318 @@
+// The fdbased link: an AF_PACKET socket bound to one Ethernet device (packet(7)), as netstack's link/fdbased.
+//
+// Receive: the socket is watched on the event loop (uv_poll in the native addon); when readable, frames are read
+// in batches of up to `batchSize` with recvmmsg into one preallocated ring of fixed-size slots (the one copy on
+// the receive path) and handed up as BORROWED PacketBuffers: the PacketBuffer objects are reused per slot and
+// their bytes are overwritten by the next batch, so nothing is allocated per packet. A layer that keeps a packet
+// calls pkt.retain() (see buffer/packet_buffer.ts). After each batch the dispatcher's deliverBatchEnd runs.
+//
+// Send: writePackets prepends the Ethernet header (and virtio_net_hdr) in each packet's headroom and sends the
+// batch with one sendmmsg straight from the packets' own buffers (the one copy on the send path).
+//
+// Offload (gso, default on): PACKET_VNET_HDR. Received frames may be GRO/TSO super-packets of up to 64 KiB whose
+// checksum the peer kernel vouches for; sent packets may be GSO super-packets (pkt.gso) that the kernel segments.
+// With gso off, PACKET_AUXDATA still tells which frames carry a partial checksum from a local stack. Either way
+// the slots are 64 KiB, because a local peer with TSO (a veth's default) hands over super-packets regardless.
+import {
+  closeFd, interfaceIndex, packetOpen, packetPollRef, packetPollStart, packetPollStop, packetRecvBatch, packetSendBatch,
+  packetStats, PACKET_MAX_BATCH, PACKET_OUTGOING, PACKET_RX_CSUM_NOT_READY, PACKET_RX_CSUM_VALID, PACKET_RX_INFO_INTS,
+  PACKET_RX_TRUNCATED, type PacketPollHandle,
+} from '@tsvisor/native';
+import { GsoType, PacketBuffer, type GsoInfo } from '../buffer/packet_buffer.js';
+import { ETHERNET_HEADER_SIZE } from '../header/ethernet.js';
+import { IPPROTO_TCP, IPPROTO_UDP } from '../header/ipv4.js';
+import { ARPHRD_ETHER, LinkCapability, type LinkDispatcher, type LinkEndpoint } from './link_endpoint.js';
+import { prependEthernetHeader } from './ethernet_framing.js';
+import {
+  VIRTIO_NET_HDR_F_DATA_VALID, VIRTIO_NET_HDR_F_NEEDS_CSUM, VIRTIO_NET_HDR_GSO_NONE, VIRTIO_NET_HDR_GSO_TCPV4,
+  VIRTIO_NET_HDR_GSO_TCPV6, VIRTIO_NET_HDR_GSO_UDP_L4, VIRTIO_NET_HDR_SIZE, gsoTypeFromVirtio, virtioNetHdrGsoSize,
+  virtioNetHdrGsoType, writeEmptyVirtioNetHdr, writeVirtioNetHdr,
+} from './virtio_net_hdr.js';
+import { readHostDevice } from './host_netdev.js';
+
+/** Receive slot: a 64 KiB super-packet plus Ethernet, VLAN and virtio_net_hdr, rounded to a cache line. */
+const RX_SLOT_SIZE = 65536 + 128;
+/** Largest GSO super-packet accepted (network header + payload): the IPv4 total-length limit. */
+const GSO_MAX_SIZE = 65535;
+/** Receive batches taken per readiness callback before yielding to other event-loop work. */
+const RX_ROUNDS_PER_WAKEUP = 16;
+
+export interface FdBasedOptions {
+  /** The device to bind (in the current network namespace). One of ifname/ifindex is required. */
+  ifname?: string;
+  ifindex?: number;
+  /** Defaults read from the device (ip -j addr): its MAC and MTU. */
+  linkAddress?: Uint8Array;
+  mtu?: number;
+  /** Use virtio_net_hdr for GSO/GRO and checksum offload (default true; runsc --gso=false turns it off). */
+  gso?: boolean;
+  /** Frames per recvmmsg/sendmmsg (default 64, at most 256). */
+  batchSize?: number;
+  /** Socket buffer sizes (default 4 MiB each; needs CAP_NET_ADMIN to exceed the sysctl limits). */
+  rcvbuf?: number;
+  sndbuf?: number;
+}
+
+export interface FdBasedStats {
+  rxPackets: number;
+  rxBytes: number;
+  rxBatches: number;
+  rxTruncated: number;
+  rxRunts: number;
+  rxErrors: number;
+  txPackets: number;
+  txBytes: number;
+  txBatches: number;
+  txErrors: number;
+  txOversized: number;
+  lastTxErrno: number;
+}
+
+export class FdBasedEndpoint implements LinkEndpoint {
+  readonly mtu: number;
+  readonly maxHeaderLength: number;
+  readonly linkAddress: Uint8Array;
+  readonly capabilities: number;
+  readonly gsoMaxSize: number;
+  readonly arpHardwareType = ARPHRD_ETHER;
+  readonly fd: number;
+  readonly gso: boolean;
+  readonly stats: FdBasedStats = {
+    rxPackets: 0, rxBytes: 0, rxBatches: 0, rxTruncated: 0, rxRunts: 0, rxErrors: 0,
+    txPackets: 0, txBytes: 0, txBatches: 0, txErrors: 0, txOversized: 0, lastTxErrno: 0,
+  };
+
+  private dispatcher: LinkDispatcher | null = null;
+  private poll: PacketPollHandle | null = null;
+  private closed = false;
+  private readonly batchSize: number;
+  private readonly vnetLen: number;
+  private readonly rxRing: Uint8Array;
+  private readonly rxInfo: Int32Array;
+  /** One reusable PacketBuffer, GsoInfo and source-MAC view per receive slot. */
+  private readonly rxPackets: PacketBuffer[] = [];
+  private readonly rxGso: GsoInfo[] = [];
+  private readonly rxSourceMacs: Uint8Array[] = [];
+  private readonly txBufs: Uint8Array[];
+  private readonly txRanges: Int32Array;
+  private readonly onReadableBound = (): void => this.onReadable();
+
+  private constructor(fd: number, opts: { mtu: number; linkAddress: Uint8Array; gso: boolean; batchSize: number }) {
+    this.fd = fd;
+    this.mtu = opts.mtu;
+    this.linkAddress = Uint8Array.from(opts.linkAddress);
+    this.gso = opts.gso;
+    this.vnetLen = opts.gso ? VIRTIO_NET_HDR_SIZE : 0;
+    this.maxHeaderLength = ETHERNET_HEADER_SIZE + this.vnetLen;
+    this.capabilities = LinkCapability.RESOLUTION_REQUIRED
+      | (opts.gso ? LinkCapability.GSO | LinkCapability.TX_CHECKSUM_OFFLOAD : 0);
+    this.gsoMaxSize = opts.gso ? GSO_MAX_SIZE : 0;
+    this.batchSize = Math.max(1, Math.min(opts.batchSize, PACKET_MAX_BATCH));
+    this.rxRing = new Uint8Array(RX_SLOT_SIZE * this.batchSize);
+    this.rxInfo = new Int32Array(PACKET_RX_INFO_INTS * this.batchSize);
+    for (let i = 0; i < this.batchSize; i++) {
+      const base = i * RX_SLOT_SIZE;
+      const p = new PacketBuffer(this.rxRing, base, base);
+      p.borrowed = true;
+      this.rxPackets.push(p);
+      this.rxGso.push({ type: GsoType.NONE, size: 0, needsChecksum: false });
+      const eth = base + this.vnetLen;
+      this.rxSourceMacs.push(this.rxRing.subarray(eth + 6, eth + 12));
+    }
+    this.txBufs = new Array<Uint8Array>(PACKET_MAX_BATCH).fill(EMPTY);
+    this.txRanges = new Int32Array(2 * PACKET_MAX_BATCH);
+  }
+
+  /**
+   * Opens an AF_PACKET socket on the device (needs CAP_NET_RAW in the device's namespace). MAC and MTU default
+   * to the device's own, read with `ip -j addr` (host_netdev.ts).
+   */
+  static open(opts: FdBasedOptions): FdBasedEndpoint {
+    if (opts.ifname === undefined && opts.ifindex === undefined) {
+      throw new RangeError('EINVAL: FdBasedEndpoint.open needs ifname or ifindex');
+    }
+    let { linkAddress, mtu } = opts;
+    let ifindex = opts.ifindex;
+    if (linkAddress === undefined || mtu === undefined || ifindex === undefined) {
+      const name = opts.ifname;
+      if (name === undefined) throw new RangeError('EINVAL: give ifname, or ifindex with linkAddress and mtu');
+      const dev = readHostDevice(name);
+      if (dev.linkType !== 'ether' || dev.mac.length !== 6) {
+        throw new RangeError(`EINVAL: ${name} is a ${dev.linkType} device; the fdbased link needs Ethernet`);
+      }
+      linkAddress ??= dev.mac;
+      mtu ??= dev.mtu;
+      ifindex ??= opts.ifname !== undefined ? interfaceIndex(opts.ifname) : dev.ifindex;
+    }
+    if (linkAddress.length !== 6) throw new RangeError('EINVAL: linkAddress must be 6 bytes');
+    const gso = opts.gso ?? true;
+    const fd = packetOpen(ifindex, { vnetHdr: gso, rcvbuf: opts.rcvbuf ?? 4 << 20, sndbuf: opts.sndbuf ?? 4 << 20 });
+    return new FdBasedEndpoint(fd, { mtu, linkAddress, gso, batchSize: opts.batchSize ?? 64 });
+  }
+
+  attach(dispatcher: LinkDispatcher | null): void {
+    this.dispatcher = dispatcher;
+    if (dispatcher && !this.poll && !this.closed) {
+      this.poll = packetPollStart(this.fd, this.onReadableBound);
+    } else if (!dispatcher && this.poll) {
+      packetPollStop(this.poll);
+      this.poll = null;
+    }
+  }
+
+  isAttached(): boolean { return this.dispatcher !== null; }
+
+  /** Whether the receive watch keeps the process alive (default true, like a listening server). */
+  setKeepAlive(on: boolean): void {
+    if (this.poll) packetPollRef(this.poll, on);
+  }
+
+  /** Frames the kernel dropped because the socket's receive buffer was full, since the previous call. */
+  kernelDrops(): number {
+    return packetStats(this.fd).drops;
+  }
+
+  private onReadable(): void {
+    const d = this.dispatcher;
+    if (!d || this.closed) return;
+    const ring = this.rxRing;
+    const info = this.rxInfo;
+    const st = this.stats;
+    for (let round = 0; round < RX_ROUNDS_PER_WAKEUP; round++) {
+      const n = packetRecvBatch(this.fd, ring, RX_SLOT_SIZE, this.batchSize, info);
+      if (n <= 0) {
+        if (n < 0) st.rxErrors++;
+        return;
+      }
+      st.rxBatches++;
+      for (let i = 0; i < n; i++) {
+        const len = info[i * PACKET_RX_INFO_INTS];
+        const type = info[i * PACKET_RX_INFO_INTS + 1];
+        const status = info[i * PACKET_RX_INFO_INTS + 2];
+        if (type === PACKET_OUTGOING) continue; // kernels without PACKET_IGNORE_OUTGOING echo our own frames
+        if ((status & PACKET_RX_TRUNCATED) !== 0) { st.rxTruncated++; continue; }
+        const base = i * RX_SLOT_SIZE;
+        const eth = base + this.vnetLen;
+        const end = base + len;
+        if (end - eth < ETHERNET_HEADER_SIZE) { st.rxRunts++; continue; }
+        const etherType = (ring[eth + 12] << 8) | ring[eth + 13];
+        if (etherType < 0x0600) { st.rxRunts++; continue; } // 802.3 length field: not ours to parse
+        const pkt = this.rxPackets[i];
+        pkt.buf = ring;
+        pkt.borrowed = true;
+        pkt.linkHeader = eth;
+        pkt.head = eth + ETHERNET_HEADER_SIZE;
+        pkt.tail = end;
+        pkt.networkHeader = pkt.head;
+        pkt.transportHeader = -1;
+        pkt.networkProtocol = etherType;
+        pkt.transportProtocol = -1;
+        pkt.packetType = type;
+        pkt.remoteLinkAddress = this.rxSourceMacs[i];
+        pkt.hash = 0;
+        pkt.gso = null;
+        if (this.vnetLen > 0) {
+          const flags = ring[base];
+          pkt.checksumValidated = (flags & (VIRTIO_NET_HDR_F_NEEDS_CSUM | VIRTIO_NET_HDR_F_DATA_VALID)) !== 0;
+          const gt = virtioNetHdrGsoType(ring, base);
+          if (gt !== VIRTIO_NET_HDR_GSO_NONE) {
+            const g = this.rxGso[i];
+            g.type = gsoTypeFromVirtio(gt);
+            g.size = virtioNetHdrGsoSize(ring, base);
+            g.needsChecksum = (flags & VIRTIO_NET_HDR_F_NEEDS_CSUM) !== 0;
+            pkt.gso = g;
+          }
+        } else {
+          pkt.checksumValidated = (status & (PACKET_RX_CSUM_NOT_READY | PACKET_RX_CSUM_VALID)) !== 0;
+        }
+        st.rxPackets++;
+        st.rxBytes += end - eth;
+        d.deliverNetworkPacket(etherType, pkt);
+        if (this.closed || this.dispatcher !== d) return;
+      }
+      d.deliverBatchEnd?.();
+      if (n < this.batchSize) return;
+    }
+  }
+
+  writePackets(batch: PacketBuffer[]): number {
+    if (this.closed) return 0;
+    let sent = 0;
+    while (sent < batch.length) {
+      const chunk = Math.min(batch.length - sent, PACKET_MAX_BATCH);
+      let n = 0;
+      for (; n < chunk; n++) {
+        const pkt = batch[sent + n];
+        if (!this.frame(pkt)) break;
+        this.txBufs[n] = pkt.buf;
+        this.txRanges[2 * n] = pkt.head;
+        this.txRanges[2 * n + 1] = pkt.tail;
+      }
+      const r = n > 0 ? packetSendBatch(this.fd, this.txBufs, this.txRanges, n) : 0;
+      for (let i = 0; i < n; i++) this.txBufs[i] = EMPTY; // drop references so packets can be collected
+      this.stats.txBatches++;
+      if (r < 0) {
+        this.stats.txErrors++;
+        this.stats.lastTxErrno = -r;
+        return sent;
+      }
+      for (let i = 0; i < r; i++) this.stats.txBytes += this.txRanges[2 * i + 1] - this.txRanges[2 * i] - this.vnetLen;
+      this.stats.txPackets += r;
+      sent += r;
+      if (r < chunk) return sent; // an oversized packet or a send error stopped the batch
+    }
+    return sent;
+  }
+
+  /** Prepends link headers; false (and counted) if the packet cannot go out on this link. */
+  private frame(pkt: PacketBuffer): boolean {
+    const g = pkt.gso;
+    const offload = g !== null && (g.type !== GsoType.NONE || g.needsChecksum);
+    if (offload && this.vnetLen === 0) { this.stats.txOversized++; return false; }
+    if (pkt.tail - pkt.head > (g !== null && g.type !== GsoType.NONE ? this.gsoMaxSize : this.mtu)) {
+      this.stats.txOversized++;
+      return false;
+    }
+    prependEthernetHeader(pkt, this.linkAddress);
+    if (this.vnetLen === 0) return true;
+    const at = pkt.prepend(VIRTIO_NET_HDR_SIZE);
+    if (!offload || g === null) {
+      writeEmptyVirtioNetHdr(pkt.buf, at);
+      return true;
+    }
+    // Offsets in virtio_net_hdr count from the start of the frame (the Ethernet header), not from our prefix.
+    const th = pkt.transportHeader;
+    if (th < 0) { this.stats.txOversized++; return false; }
+    const csumStart = th - pkt.linkHeader;
+    let thLen: number;
+    let csumOffset: number;
+    if (pkt.transportProtocol === IPPROTO_TCP) {
+      thLen = (pkt.buf[th + 12] >> 4) * 4;
+      csumOffset = 16;
+    } else if (pkt.transportProtocol === IPPROTO_UDP) {
+      thLen = 8;
+      csumOffset = 6;
+    } else {
+      this.stats.txOversized++;
+      return false;
+    }
+    let gsoType = VIRTIO_NET_HDR_GSO_NONE;
+    if (g.type === GsoType.TCPV4) gsoType = VIRTIO_NET_HDR_GSO_TCPV4;
+    else if (g.type === GsoType.TCPV6) gsoType = VIRTIO_NET_HDR_GSO_TCPV6;
+    else if (g.type === GsoType.UDP_L4) gsoType = VIRTIO_NET_HDR_GSO_UDP_L4;
+    // The kernel only accepts GSO with a partial checksum to finish (virtio_net_hdr_to_skb), so GSO implies it.
+    const flags = g.needsChecksum || gsoType !== VIRTIO_NET_HDR_GSO_NONE ? VIRTIO_NET_HDR_F_NEEDS_CSUM : 0;
+    writeVirtioNetHdr(pkt.buf, at, flags, gsoType, csumStart + thLen, gsoType === VIRTIO_NET_HDR_GSO_NONE ? 0 : g.size, csumStart, csumOffset);
+    return true;
+  }
+
+  close(): void {
+    if (this.closed) return;
+    this.closed = true;
+    if (this.poll) { packetPollStop(this.poll); this.poll = null; }
+    this.dispatcher = null;
+    closeFd(this.fd);
+  }
+}
+
+const EMPTY = new Uint8Array(0);

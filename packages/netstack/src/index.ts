@@ -26,6 +26,8 @@ export * from './link/link_endpoint.js';
 export * from './link/ethernet_framing.js';
 export * from './link/channel.js';
 export * from './link/loopback.js';
+export * from './link/fdbased.js';
+export * from './link/host_netdev.js';
 export * from './link/qdisc.js';
 
 // network layer
@@ -41,12 +43,21 @@ export * from './transport/datagram_endpoint.js';
 export * from './transport/raw/raw.js';
 export * from './transport/udp/udp.js';
 export * from './transport/icmp/icmp.js';
+export { tcpProtocol, TcpProtocol, DEFAULT_TCP_SETTINGS, TcpState, type TcpSettings } from './transport/tcp/protocol.js';
+export { TcpEndpoint } from './transport/tcp/endpoint.js';
+
+// the standalone tool's building blocks, for embedding
+export * from './tools/services.js';
+export * from './tools/http_server.js';
+export * from './tools/stream_connection.js';
 
 // lower layers, re-exported so users of the package need one import
 export * from './buffer/packet_buffer.js';
 export * from './link/link_endpoint.js';
 export * from './link/channel.js';
 export * from './link/loopback.js';
+export * from './link/fdbased.js';
+export * from './link/host_netdev.js';
 export * from './link/virtio_net_hdr.js';
 export * from './link/fdbased.js';
 export * from './link/host_netdev.js';

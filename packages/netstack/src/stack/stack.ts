@@ -399,6 +399,8 @@ export class Stack {
     this.localQueue = [];
     for (const { nic, etherType, pkt } of q) {
       pkt.checksumValidated = true; // never left the host (like Linux loopback's CHECKSUM_UNNECESSARY)
+      pkt.gso = null; // a local super-packet is simply one large segment to the receiver
+      pkt.remoteLinkAddress = null;
       nic.deliverNetworkPacket(etherType, pkt);
     }
     this.flushBatch();

@@ -404,6 +404,8 @@ export class IPv4Endpoint implements IpNetworkEndpoint {
     if (totalLen > mtu && !gso && params.dontFragment) return TcpipErrors.messageTooLong;
     const off = pkt.prepend(IPV4_MIN_HEADER_SIZE);
     pkt.networkHeader = off;
+    pkt.transportProtocol = params.protocol;
+    if (pkt.transportHeader < 0) pkt.transportHeader = off + IPV4_MIN_HEADER_SIZE;
     const h = this.tx.reset(pkt.buf, off, totalLen);
     const ttl = params.ttl > 0 ? params.ttl : route.defaultTtl();
     h.encode({

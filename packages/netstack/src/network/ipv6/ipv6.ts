@@ -483,6 +483,8 @@ export class IPv6Endpoint implements IpNetworkEndpoint {
     if (totalLen > mtu && !gso && params.dontFragment) return TcpipErrors.messageTooLong;
     const off = pkt.prepend(IPV6_HEADER_SIZE);
     pkt.networkHeader = off;
+    pkt.transportProtocol = params.protocol;
+    if (pkt.transportHeader < 0) pkt.transportHeader = off + IPV6_HEADER_SIZE;
     this.tx.reset(pkt.buf, off, totalLen).encode({
       payloadLength: Math.min(payloadLen, 0xffff),
       nextHeader: params.protocol,

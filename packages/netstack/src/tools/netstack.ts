@@ -1,0 +1,132 @@
+#!/usr/bin/env node
+// The standalone netstack tool (bin/netstack):
+//   netstack serve [--device IFACE] [--http-root DIR] [--http-port N] [--gso=false] [--tcp-workers N]
+// Inside a network namespace it takes the device over (addresses, routes, MTU; device_takeover.ts), then serves
+// TCP and UDP echo (7), discard (9) and chargen (19), an HTTP/1.1 file server, and answers ping over IPv4 and IPv6
+// entirely in user space through an AF_PACKET socket. SIGUSR1 prints statistics; SIGTERM/SIGINT print them and exit.
+
+import yargs from 'yargs';
+import { hideBin } from 'yargs/helpers';
+import { FdBasedEndpoint } from '../link/fdbased.js';
+import { LoopbackEndpoint } from '../link/loopback.js';
+import { arpProtocol } from '../network/arp/arp.js';
+import { ipv4Protocol } from '../network/ipv4/ipv4.js';
+import { ipv6Protocol } from '../network/ipv6/ipv6.js';
+import { Stack } from '../stack/stack.js';
+import { formatStats } from '../stack/stats.js';
+import { icmpv4Protocol, icmpv6Protocol } from '../transport/icmp/icmp.js';
+import { rawEndpointFactory } from '../transport/raw/raw.js';
+import { TcpProtocol, tcpProtocol } from '../transport/tcp/protocol.js';
+import { udpProtocol } from '../transport/udp/udp.js';
+import { chooseDevice, readDeviceConfig, releaseFromKernel, routeEntries } from './device_takeover.js';
+import { serveHttp, type HttpServerStats } from './http_server.js';
+import { CHARGEN_PORT, DISCARD_PORT, ECHO_PORT, serveTcp, serveUdp, type Service } from './services.js';
+
+interface ServeArgs {
+  device?: string;
+  httpRoot?: string;
+  httpPort: number;
+  gso: boolean;
+  tcpWorkers: number;
+  keepAddresses: boolean;
+}
+
+const LOOPBACK_NIC = 1;
+const DEVICE_NIC = 2;
+
+function serve(args: ServeArgs): void {
+  const device = chooseDevice(args.device);
+  const cfg = readDeviceConfig(device);
+  if (args.tcpWorkers > 0) {
+    // TCP runs on the main thread for now; the flag is accepted so scripts keep working when workers land.
+    process.stderr.write(`netstack: --tcp-workers=${args.tcpWorkers}: TCP worker threads are not implemented yet; using the main thread\n`);
+  }
+  const stack = new Stack({
+    networkProtocols: [ipv4Protocol(), ipv6Protocol(), arpProtocol()],
+    transportProtocols: [tcpProtocol(), udpProtocol(), icmpv4Protocol(), icmpv6Protocol()],
+    rawFactory: rawEndpointFactory,
+  });
+  const link = FdBasedEndpoint.open({ ifname: device.name, gso: args.gso, mtu: device.mtu, linkAddress: device.mac });
+  if (!args.keepAddresses) releaseFromKernel(device);
+  check(stack.createNIC(LOOPBACK_NIC, new LoopbackEndpoint(), { name: 'lo' }));
+  check(stack.addAddress(LOOPBACK_NIC, '127.0.0.1/8'));
+  check(stack.addAddress(LOOPBACK_NIC, '::1/128'));
+  check(stack.createNIC(DEVICE_NIC, link, { name: device.name }));
+  for (const a of cfg.addresses) check(stack.addAddress(DEVICE_NIC, a, { noPrefixRoute: true }));
+  for (const r of routeEntries(cfg, DEVICE_NIC)) stack.addRoute(r);
+
+  const services: Service[] = [];
+  for (const [port, kind] of [[ECHO_PORT, 'echo'], [DISCARD_PORT, 'discard'], [CHARGEN_PORT, 'chargen']] as const) {
+    services.push(serveUdp(stack, port, kind));
+    services.push(serveTcp(stack, port, kind));
+  }
+  const http: HttpServerStats = { requests: 0, responses: {}, bytesSent: 0 };
+  if (args.httpRoot) services.push(serveHttp(stack, args.httpPort, args.httpRoot, http));
+
+  const dumpStats = () => {
+    const tcp = stack.transportProtocol(6);
+    const lines = [
+      `netstack statistics (${device.name}):`,
+      formatStats(stack.stats),
+      ...Object.entries(link.stats).filter(([, v]) => v !== 0).map(([k, v]) => `link.${k} ${v}`),
+      ...(tcp instanceof TcpProtocol ? Object.entries(tcp.stats).filter(([, v]) => v !== 0).map(([k, v]) => `tcp.${k} ${v}`) : []),
+      ...(args.httpRoot ? [`http.requests ${http.requests}`, `http.bytesSent ${http.bytesSent}`, ...Object.entries(http.responses).map(([k, v]) => `http.status${k} ${v}`)] : []),
+    ];
+    process.stderr.write(`${lines.join('\n')}\n`);
+  };
+  process.on('SIGUSR1', dumpStats);
+  const stop = () => {
+    dumpStats();
+    for (const s of services) s.close();
+    stack.close();
+    process.exit(0);
+  };
+  process.on('SIGTERM', stop);
+  process.on('SIGINT', stop);
+  // The AF_PACKET poll keeps the process alive; print one line so scripts know the services are up.
+  process.stdout.write(`${JSON.stringify({
+    ready: true,
+    device: device.name,
+    mtu: device.mtu,
+    addresses: cfg.addresses.map((a) => a.toString()),
+    routes: routeEntries(cfg, DEVICE_NIC).map((r) => `${r.destination}${r.gateway ? ` via ${r.gateway}` : ''}`),
+    services: { echo: ECHO_PORT, discard: DISCARD_PORT, chargen: CHARGEN_PORT, ...(args.httpRoot ? { http: args.httpPort } : {}) },
+  })}\n`);
+}
+
+function check(e: { message: string; code: string } | undefined): void {
+  if (e) throw Object.assign(new Error(`netstack setup failed: ${e.message}`), { code: e.code });
+}
+
+export async function main(argv: string[]): Promise<void> {
+  await yargs(argv)
+    .scriptName('netstack')
+    .command(
+      'serve',
+      'take over a device in this network namespace and serve echo/discard/chargen, HTTP and ping from netstack',
+      (y) =>
+        y
+          .option('device', { type: 'string', describe: 'device to take over (default: the first Ethernet device that is up)' })
+          .option('http-root', { type: 'string', describe: 'serve files from this directory over HTTP/1.1' })
+          .option('http-port', { type: 'number', default: 80, describe: 'HTTP port' })
+          .option('gso', { type: 'boolean', default: true, describe: 'use virtio_net_hdr segmentation/checksum offload' })
+          .option('tcp-workers', { type: 'number', default: 0, describe: 'TCP worker threads (not implemented yet: main thread)' })
+          .option('keep-addresses', { type: 'boolean', default: false, describe: 'leave the addresses on the host device too (for debugging)' }),
+      (a) => serve({
+        device: a.device, httpRoot: a['http-root'], httpPort: a['http-port'], gso: a.gso, tcpWorkers: a['tcp-workers'], keepAddresses: a['keep-addresses'],
+      }),
+    )
+    .demandCommand(1)
+    .strict()
+    .fail((msg, err) => {
+      if (err) process.stderr.write(`netstack: ${(err as Error & { code?: string }).code ?? 'ERROR'}: ${err.message}\n`);
+      else process.stderr.write(`netstack: ${msg} (see netstack --help)\n`);
+      process.exit(err ? 1 : 2);
+    })
+    .parseAsync();
+}
+
+main(hideBin(process.argv)).catch((e: Error & { code?: string }) => {
+  process.stderr.write(`netstack: ${e.code ?? 'ERROR'}: ${e.message}\n`);
+  process.exit(1);
+});

@@ -1,0 +1,133 @@
+// The small Internet services the standalone tool serves over netstack, on UDP and TCP, IPv4 and IPv6:
+// echo (RFC 862, port 7), discard (RFC 863, port 9) and character generator (RFC 864, port 19).
+
+import { Address } from '../stack/address.js';
+import type { Endpoint } from '../stack/endpoint.js';
+import type { Stack } from '../stack/stack.js';
+import { TcpipError } from '../stack/tcpip_error.js';
+import { EventMask, WaiterQueue } from '../waiter/waiter_queue.js';
+import { StreamConnection } from './stream_connection.js';
+
+export const ECHO_PORT = 7;
+export const DISCARD_PORT = 9;
+export const CHARGEN_PORT = 19;
+
+/** Something listening that can be stopped. */
+export interface Service {
+  close(): void;
+}
+
+/** RFC 864: lines of 72 printable characters, each starting one character further along the 95-character set. */
+export function chargenLines(count: number, start = 0): Uint8Array {
+  const out = new Uint8Array(count * 74);
+  for (let l = 0; l < count; l++) {
+    for (let i = 0; i < 72; i++) out[l * 74 + i] = 32 + ((start + l + i) % 95);
+    out[l * 74 + 72] = 13;
+    out[l * 74 + 73] = 10;
+  }
+  return out;
+}
+
+function fail(what: string, e: TcpipError): never {
+  const err = new Error(`${what}: ${e.message}`) as Error & { code: string; errno: number };
+  err.code = e.code;
+  err.errno = e.errno;
+  throw err;
+}
+
+function newBound(stack: Stack, protocol: number, family: 4 | 6, port: number): Endpoint {
+  const ep = stack.newEndpoint(protocol, family, new WaiterQueue());
+  if (ep instanceof TcpipError) fail(`socket(${family}, ${protocol})`, ep);
+  if (family === 6) ep.setSockOptInt('v6Only', 1);
+  ep.setSockOptInt('reuseAddress', 1);
+  const e = ep.bind({ address: Address.parse(family === 4 ? '0.0.0.0' : '::'), port });
+  if (e) fail(`bind port ${port}/${protocol === 6 ? 'tcp' : 'udp'} (IPv${family})`, e);
+  return ep;
+}
+
+export type DatagramKind = 'echo' | 'discard' | 'chargen';
+
+/** A UDP service on both families. */
+export function serveUdp(stack: Stack, port: number, kind: DatagramKind, families: (4 | 6)[] = [4, 6]): Service {
+  const eps = families.map((f) => newBound(stack, 17, f, port));
+  const buf = new Uint8Array(65536);
+  const unsub = eps.map((ep) =>
+    ep.waiterQueue.subscribe(EventMask.IN, () => {
+      for (;;) {
+        const r = ep.read(buf, { needRemoteAddress: true });
+        if (r instanceof TcpipError) break;
+        if (!r.remoteAddress) continue;
+        if (kind === 'echo') ep.write(buf.subarray(0, r.count), { to: r.remoteAddress });
+        else if (kind === 'chargen') {
+          // RFC 864 UDP: answer each datagram with one of 0-512 characters.
+          const n = Math.floor(Math.random() * 513);
+          ep.write(chargenLines(7).subarray(0, n), { to: r.remoteAddress });
+        }
+      }
+    }),
+  );
+  return {
+    close: () => {
+      unsub.forEach((u) => u());
+      eps.forEach((e) => e.close());
+    },
+  };
+}
+
+/** Accepts TCP connections on both families and hands each to `onConnection`. */
+export function listenTcp(stack: Stack, port: number, onConnection: (ep: Endpoint) => void, families: (4 | 6)[] = [4, 6], backlog = 128): Service {
+  const eps = families.map((f) => newBound(stack, 6, f, port));
+  for (const ep of eps) {
+    const e = ep.listen(backlog);
+    if (e) fail(`listen port ${port}`, e);
+  }
+  const unsub = eps.map((ep) => {
+    const drain = () => {
+      for (;;) {
+        const a = ep.accept();
+        if (a instanceof TcpipError) break;
+        onConnection(a.endpoint);
+      }
+    };
+    queueMicrotask(drain);
+    return ep.waiterQueue.subscribe(EventMask.IN, drain);
+  });
+  return {
+    close: () => {
+      unsub.forEach((u) => u());
+      eps.forEach((e) => e.close());
+    },
+  };
+}
+
+export function serveTcp(stack: Stack, port: number, kind: DatagramKind, families: (4 | 6)[] = [4, 6]): Service {
+  return listenTcp(stack, port, (ep) => {
+    if (kind === 'echo') {
+      const c: StreamConnection = new StreamConnection(ep, {
+        onData: (d) => {
+          // Backpressure: stop reading while the echo cannot be sent.
+          if (!c.write(d)) c.paused = true;
+        },
+        onDrain: () => {
+          if (c.paused) c.resume();
+        },
+        onEnd: () => c.end(),
+        onError: () => {},
+      });
+    } else if (kind === 'discard') {
+      const c: StreamConnection = new StreamConnection(ep, { onEnd: () => c.close(), onError: () => {} });
+    } else {
+      let line = 0;
+      const block = () => {
+        const b = chargenLines(64, line);
+        line = (line + 64) % 95;
+        return b;
+      };
+      const pump = () => {
+        while (c.write(block()));
+      };
+      const c: StreamConnection = new StreamConnection(ep, { onDrain: pump, onEnd: () => c.close(), onError: () => {} });
+      queueMicrotask(pump);
+    }
+  }, families);
+}

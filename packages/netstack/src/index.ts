@@ -61,3 +61,4 @@ export * from './link/host_netdev.js';
 export * from './link/virtio_net_hdr.js';
 export * from './link/fdbased.js';
 export * from './link/host_netdev.js';
+export * from './buffer/shared_ring.js';

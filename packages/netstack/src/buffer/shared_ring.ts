@@ -22,6 +22,12 @@ const CLOSED = 2;
 const RECORD_HEADER = 8;
 const WRAP_MARKER = -1;
 
+/** Atomics.waitAsync (Node 16+, ES2024): typed here because the project's lib is ES2023. */
+type WaitAsyncResult = { async: false; value: 'not-equal' | 'timed-out' } | { async: true; value: Promise<'ok' | 'timed-out'> };
+const atomicsWaitAsync = (Atomics as unknown as {
+  waitAsync(ta: Int32Array, index: number, value: number, timeout: number): WaitAsyncResult;
+}).waitAsync;
+
 /** Where a frame sits in the ring's data region (valid until release()). */
 export interface RingFrame {
   /** The data region; the frame is bytes[offset, offset + length). Shared memory: copy to keep. */
@@ -166,7 +172,7 @@ export class SharedFrameRing {
     const w = Atomics.load(this.ctl, WRITE);
     if (w !== Atomics.load(this.ctl, READ)) return true;
     if (this.closed) return false;
-    const res = Atomics.waitAsync(this.ctl, WRITE, w, timeoutMs);
+    const res = atomicsWaitAsync(this.ctl, WRITE, w, timeoutMs);
     const outcome = res.async ? await res.value : res.value;
     return outcome !== 'timed-out' && Atomics.load(this.ctl, WRITE) !== Atomics.load(this.ctl, READ);
   }

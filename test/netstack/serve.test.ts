@@ -1,0 +1,172 @@
+// The standalone tool against real peers: the host kernel's stack pings it and talks UDP, TCP and HTTP to it
+// across a veth into a network namespace the test creates (and removes). Needs root and a build
+// (`npx tsc -b`; make test does it).
+import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
+import { createHash } from 'node:crypto';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+
+const repo = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
+const tool = join(repo, 'packages/netstack/dist/tools/netstack.js');
+const id = process.pid % 100000;
+const ns = `tsvns${id}`;
+const hostIf = `tsvh${id}`;
+const nsIf = `tsvn${id}`;
+// A /24 and a /64 derived from the pid so parallel runs do not collide.
+const net4 = `10.${200 + (id % 50)}.${Math.floor(id / 50) % 250}`;
+const host4 = `${net4}.1`;
+const peer4 = `${net4}.2`;
+const host6 = `fd00:7473:${id.toString(16)}::1`;
+const peer6 = `fd00:7473:${id.toString(16)}::2`;
+const long = process.env.TSVISOR_LONG === '1';
+
+const sh = (cmd: string, args: string[], input?: string | Buffer, timeout = 15_000): string =>
+  execFileSync(cmd, args, { input, timeout, encoding: 'utf8', stdio: ['pipe', 'pipe', 'pipe'] });
+const shBuf = (cmd: string, args: string[], input?: Buffer, timeout = 30_000): Buffer =>
+  execFileSync(cmd, args, { input, timeout, stdio: ['pipe', 'pipe', 'pipe'], maxBuffer: 256 << 20 });
+const sha256 = (b: Buffer) => createHash('sha256').update(b).digest('hex');
+
+let child: ChildProcess | undefined;
+let stderr = '';
+let root = '';
+let ready: { addresses: string[]; services: Record<string, number> } | undefined;
+
+beforeAll(async () => {
+  if (!existsSync(tool)) throw new Error(`${tool} is missing: build first (npx tsc -b)`);
+  root = mkdtempSync(join(tmpdir(), 'tsv-netstack-http-'));
+  writeFileSync(join(root, 'index.html'), '<h1>netstack</h1>\n');
+  writeFileSync(join(root, 'blob.bin'), Buffer.from(Array.from({ length: 3 << 20 }, (_, i) => (i * 2654435761) >>> 24)));
+  sh('ip', ['netns', 'add', ns]);
+  sh('ip', ['link', 'add', hostIf, 'type', 'veth', 'peer', 'name', nsIf]);
+  sh('ip', ['link', 'set', nsIf, 'netns', ns]);
+  sh('ip', ['addr', 'add', `${host4}/24`, 'dev', hostIf]);
+  sh('ip', ['addr', 'add', `${host6}/64`, 'dev', hostIf, 'nodad']);
+  sh('ip', ['link', 'set', hostIf, 'up']);
+  sh('ip', ['-n', ns, 'link', 'set', 'lo', 'up']);
+  sh('ip', ['-n', ns, 'addr', 'add', `${peer4}/24`, 'dev', nsIf]);
+  sh('ip', ['-n', ns, 'addr', 'add', `${peer6}/64`, 'dev', nsIf, 'nodad']);
+  sh('ip', ['-n', ns, 'link', 'set', nsIf, 'up']);
+  child = spawn('ip', ['netns', 'exec', ns, process.execPath, tool, 'serve', '--device', nsIf, '--http-root', root, '--http-port', '8080'], {
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  child.stderr!.on('data', (d: Buffer) => (stderr += d.toString()));
+  ready = await new Promise((resolve, reject) => {
+    let out = '';
+    const t = setTimeout(() => reject(new Error(`tool not ready after 15 s; stderr: ${stderr}`)), 15_000);
+    child!.stdout!.on('data', (d: Buffer) => {
+      out += d.toString();
+      const nl = out.indexOf('\n');
+      if (nl >= 0) {
+        clearTimeout(t);
+        resolve(JSON.parse(out.slice(0, nl)));
+      }
+    });
+    child!.on('exit', (code) => reject(new Error(`tool exited with ${code}: ${stderr}`)));
+  });
+});
+
+afterAll(async () => {
+  if (child && child.exitCode === null) {
+    const exited = new Promise((r) => child!.once('exit', r));
+    child.kill('SIGTERM');
+    await Promise.race([exited, new Promise((r) => setTimeout(r, 3000))]);
+    if (child.exitCode === null) child.kill('SIGKILL');
+  }
+  try {
+    execFileSync('ip', ['netns', 'del', ns], { stdio: 'ignore' });
+  } catch {}
+  try {
+    execFileSync('ip', ['link', 'del', hostIf], { stdio: 'ignore' });
+  } catch {}
+  if (root) rmSync(root, { recursive: true, force: true });
+});
+
+describe('netstack serve behind a veth', () => {
+  it('took over the device addresses from the namespace kernel', () => {
+    expect(ready?.addresses).toEqual(expect.arrayContaining([`${peer4}/24`, `${peer6}/64`]));
+    // The kernel side no longer holds them, so only netstack can be answering below.
+    const left = sh('ip', ['-n', ns, '-j', 'addr', 'show', 'dev', nsIf]);
+    expect(left).not.toContain(peer4);
+    expect(left).not.toContain(peer6);
+  });
+
+  it('answers ping over IPv4 and IPv6', () => {
+    expect(sh('busybox', ['ping', '-c', '2', '-W', '3', peer4])).toMatch(/2 packets received/);
+    expect(sh('busybox', ['ping6', '-c', '2', '-W', '3', peer6])).toMatch(/2 packets received/);
+    // A datagram larger than the MTU: the host fragments the request, netstack reassembles and fragments the reply.
+    expect(sh('busybox', ['ping', '-c', '1', '-W', '3', '-s', '4000', peer4])).toMatch(/1 packets received/);
+  });
+
+  it('echoes UDP (nc -u) on both families and answers a closed port with ICMP port unreachable', () => {
+    expect(sh('nc', ['-u', '-w', '1', peer4, '7'], 'hello over udp\n')).toBe('hello over udp\n');
+    expect(sh('nc', ['-u', '-w', '1', peer6, '7'], 'hello over udp6\n')).toBe('hello over udp6\n');
+    // A connected UDP socket learns of ICMP port unreachable as ECONNREFUSED on its next receive (udp(7)).
+    const probe = [
+      'import socket',
+      's = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)',
+      's.settimeout(3)',
+      `s.connect(("${peer4}", 5999))`,
+      's.send(b"x")',
+      'try:',
+      '    s.recv(10)',
+      '    print("answered")',
+      'except ConnectionRefusedError:',
+      '    print("refused")',
+      'except socket.timeout:',
+      '    print("timeout")',
+    ].join('\n');
+    expect(sh('python3', ['-c', probe]).trim()).toBe('refused');
+  });
+
+  it('echoes and discards over TCP (nc) on both families', () => {
+    expect(sh('nc', ['-N', '-w', '5', peer4, '7'], 'tcp echo line\n')).toBe('tcp echo line\n');
+    expect(sh('nc', ['-N', '-w', '5', peer6, '7'], 'tcp6 echo\n')).toBe('tcp6 echo\n');
+    const big = Buffer.alloc(1 << 20, 0x5a);
+    expect(sha256(shBuf('nc', ['-N', '-w', '10', peer4, '7'], big))).toBe(sha256(big));
+    expect(sh('nc', ['-N', '-w', '5', peer4, '9'], 'into the void\n')).toBe('');
+    const chargen = sh('timeout', ['5', 'sh', '-c', `nc -d ${peer4} 19 | head -c 740`]).split('\r\n');
+    expect(chargen[0]).toHaveLength(72);
+    expect(chargen[1]).toBe(chargen[0]!.slice(1) + String.fromCharCode(32 + 72));
+  });
+
+  it('serves files over HTTP/1.1 (curl): body sha256, HEAD, 404, keep-alive, IPv6', () => {
+    const body = shBuf('curl', ['-sS', '--fail', `http://${peer4}:8080/blob.bin`]);
+    expect(sha256(body)).toBe(sha256(readFileSync(join(root, 'blob.bin'))));
+    const head = sh('curl', ['-sS', '-I', `http://${peer4}:8080/blob.bin`]);
+    expect(head).toMatch(/^HTTP\/1.1 200 OK/);
+    expect(head).toMatch(new RegExp(`Content-Length: ${3 << 20}`, 'i'));
+    expect(sh('curl', ['-s', '-o', '/dev/null', '-w', '%{http_code}', `http://${peer4}:8080/missing`])).toBe('404');
+    // Dot segments never climb out of the root: /../../etc/passwd is looked up as <root>/etc/passwd.
+    expect(sh('curl', ['-s', '-o', '/dev/null', '-w', '%{http_code}', `http://${peer4}:8080/../../etc/passwd`, '--path-as-is'])).toBe('404');
+    // Two URLs in one curl run share one connection when the server keeps it alive.
+    const verbose = execFileSync('curl', ['-sv', `http://${peer4}:8080/`, `http://${peer4}:8080/index.html`], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
+    expect(verbose).toBe('<h1>netstack</h1>\n<h1>netstack</h1>\n');
+    const v = execFileSync('sh', ['-c', `curl -sv http://${peer4}:8080/ http://${peer4}:8080/index.html 2>&1 >/dev/null`], { encoding: 'utf8' });
+    expect(v).toMatch(/Re-using existing connection|Reusing existing connection/);
+    expect(sh('curl', ['-sS', '-g', `http://[${peer6}]:8080/`])).toBe('<h1>netstack</h1>\n');
+  });
+
+  it.skipIf(!long)('moves 100 MB over HTTP and survives parallel clients (TSVISOR_LONG=1)', () => {
+    const big = join(root, 'big100.bin');
+    execFileSync('head', ['-c', String(100 << 20), '/dev/urandom'], { stdio: ['ignore', 'pipe', 'ignore'] });
+    execFileSync('sh', ['-c', `head -c ${100 << 20} /dev/urandom > ${big}`]);
+    const out = execFileSync('sh', ['-c', `curl -sS http://${peer4}:8080/big100.bin | sha256sum`], { encoding: 'utf8', timeout: 120_000 });
+    expect(out.split(' ')[0]).toBe(sha256(readFileSync(big)));
+    const par = execFileSync('sh', ['-c', `for i in 1 2 3 4 5 6 7 8; do curl -sS http://${peer4}:8080/blob.bin | sha256sum & done; wait`], { encoding: 'utf8', timeout: 120_000 });
+    const want = sha256(readFileSync(join(root, 'blob.bin')));
+    expect(par.trim().split('\n').map((l) => l.split(' ')[0])).toEqual(Array(8).fill(want));
+  });
+
+  it('prints statistics on SIGUSR1', async () => {
+    stderr = '';
+    child!.kill('SIGUSR1');
+    for (let i = 0; i < 50 && !stderr.includes('http.requests'); i++) await new Promise((r) => setTimeout(r, 50));
+    expect(stderr).toMatch(/netstack statistics/);
+    expect(stderr).toMatch(/icmp\.echoRepliesSent [1-9]/);
+    expect(stderr).toMatch(/tcp\.passiveOpens [1-9]/);
+    expect(stderr).toMatch(/udp\.packetsReceived [1-9]/);
+  });
+});

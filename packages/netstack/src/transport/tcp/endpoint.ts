@@ -1113,6 +1113,7 @@ export class TcpEndpoint implements Endpoint, TransportEndpoint {
   /** SND.UNA moves to `ack`: free buffer space, take an RTT sample, grow cwnd, restart the RTO timer. */
   private ackAdvance(ack: number, now: number, seg: InboundSegment): void {
     const acked = seqDiff(ack, this.sndUna);
+    const flightBefore = this.inflight();
     // Which part of [SND.UNA, ack) is data (SYN and FIN take sequence space but no buffer bytes)?
     let dataAcked = acked;
     if (this.sndUna === this.iss) dataAcked--; // our SYN
@@ -1139,7 +1140,8 @@ export class TcpEndpoint implements Endpoint, TransportEndpoint {
         // RFC 6582 3.2 step 5 (NewReno partial ACK): retransmit the next unacknowledged segment.
         this.markLost(0);
       }
-    } else if (dataAcked > 0) {
+    } else if (dataAcked > 0 && flightBefore >= this.cc.cwnd / 2) {
+      // RFC 7661 4.1 spirit: grow cwnd only while it limits sending (no unbounded growth when app-limited).
       this.cc.onAck(dataAcked, now, this.rtt.srtt);
     }
     this.rtoAt = this.sndUna === this.sndNxt ? Infinity : now + this.rtt.rto();

@@ -46,7 +46,8 @@ export interface StackPlan {
   image: Buffer;
   /** Initial %rsp: points at argc, 16-byte aligned (System V x86-64 ABI, section 3.4.1). */
   sp: bigint;
-  /** PROT bits of the stack mapping: PROT_READ|PROT_WRITE, plus PROT_EXEC if PT_GNU_STACK asks for it (or is absent). */
+  /** PROT bits of the stack mapping: PROT_READ|PROT_WRITE, plus PROT_EXEC if PT_GNU_STACK has PF_X (a 64-bit
+   *  program without PT_GNU_STACK gets a non-executable stack on x86_64 since Linux 5.8). */
   prot: number;
 }
 

@@ -1,3 +1,4 @@
 // Public API of @tsvisor/sentry (filled in as the package grows).
 export {};
 export * from './boot/index.js';
+export * from './vfs/index.js';

@@ -20,12 +20,13 @@ export function diodAvailable(): boolean {
   return existsSync(DIOD) && process.getuid?.() === 0;
 }
 
-export async function startDiod(dir: string): Promise<DiodPeer> {
+/** Serves `dir` (and any `extra` directories, each attached by its own path) over a fresh socketpair. */
+export async function startDiod(dir: string, extra: string[] = []): Promise<DiodPeer> {
   const [mine, theirs] = socketpair();
   clearCloexec(theirs);
   const child: ChildProcess = spawn(
     DIOD,
-    ['-f', '-n', '-N', '--rfdno', '3', '--wfdno', '3', '-e', dir, '-L', 'stderr', '-d', '0'],
+    ['-f', '-n', '-N', '--rfdno', '3', '--wfdno', '3', '-e', dir, ...extra.flatMap((d) => ['-e', d]), '-L', 'stderr', '-d', '0'],
     { stdio: ['ignore', 'ignore', 'pipe', theirs] },
   );
   closeFd(theirs);

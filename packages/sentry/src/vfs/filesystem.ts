@@ -73,6 +73,11 @@ export interface FilesystemImpl {
   readonly readonly: boolean;
   root(): FsNode;
   statfs(): Promise<StatFs>;
+  /**
+   * Names change without the VFS seeing it (procfs: processes come and go, fds open and close): the VFS must not
+   * cache lookups on it.
+   */
+  readonly dynamic?: boolean;
   /** Called when the last mount of it goes away. */
   release?(): void;
 }

@@ -29,6 +29,7 @@ export class Dentry {
     if (hit) return hit;
     const node = this.node.lookup ? await this.node.lookup(name) : null;
     if (!node) return null;
+    if (this.node.fs.dynamic) return new Dentry(name, this, node);
     // Another lookup of the same name may have finished while this one waited on the file system.
     const raced = this.childCache.get(name);
     if (raced) return raced;

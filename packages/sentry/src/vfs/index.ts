@@ -1,0 +1,24 @@
+// Public API of the sentry's VFS and file systems (re-exported by the package index).
+export * from './filesystem.js';
+export { Dentry, Mount, MountNamespace, DEFAULT_MOUNT_FLAGS, allocateDev, sameLocation, type MountFlags, type VirtualDentry } from './mount.js';
+export { FileDescription } from './file_description.js';
+export { FdTable, DEFAULT_NOFILE_LIMIT, type FdEntry } from './fd_table.js';
+export { FsContext } from './fs_context.js';
+export type { FsSyscallContext } from './fs_syscall_context.js';
+export { walk, resolve, pathFrom, crossMounts, parentLocation, type ResolveContext, type WalkResult, type WalkOptions } from './path_resolution.js';
+export { mayAccess, checkAccess } from './permissions.js';
+export { devices, makeDev, devMajor, devMinor, DeviceRegistry, type DeviceOpener } from './devices.js';
+export { runAsCaller, currentCaller, type FsCaller } from './caller.js';
+export * as vfsOps from './operations.js';
+export type { TaskFs } from './operations.js';
+export { buildContainerRoot, type ContainerMount, type ContainerRootOptions, type ContainerRoot } from './container_root.js';
+export { VfsExecutableSource, type VfsExecutableFile } from './executable_source.js';
+export { Tmpfs, type TmpfsOptions } from '../fsimpl/tmpfs.js';
+export { GoferFs, type GoferFsOptions } from '../fsimpl/gofer.js';
+export { OverlayFs } from '../fsimpl/overlay.js';
+export { ProcFs, NO_PROCESSES, type ProcFsSource } from '../fsimpl/proc.js';
+export { createDevfs, setTtyOpener } from '../fsimpl/dev.js';
+export { HostFile, type HostFileOptions } from '../fsimpl/host_file.js';
+export { Pipe, PIPE_BUF, DEFAULT_PIPE_CAPACITY } from '../fsimpl/pipe.js';
+export { fileSyscalls } from '../syscalls/fs_syscalls.js';
+export { makePipe } from '../syscalls/pipe.js';

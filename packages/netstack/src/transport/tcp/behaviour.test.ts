@@ -334,6 +334,82 @@ describe('TCP behaviour on the wire', () => {
     expect(client.lastError()).toBe(TcpipErrors.timeout);
   });
 
+  it('repairs a tail loss with a tail loss probe instead of an RTO (RFC 8985 7)', async () => {
+    const clock = new ManualClock();
+    let dataSegs = 0;
+    const { p, log } = watchedPair({
+      clock,
+      drop: (s) => {
+        if (s.from !== 'a' || s.len === 0) return false;
+        dataSegs++;
+        return dataSegs === 5 || dataSegs === 6; // the last two segments of the burst, first transmission only
+      },
+    });
+    const { client, server } = await connect(p, clock);
+    // Give the connection an RTT estimate of about 20 ms so the probe timeout (2*SRTT) is well below the RTO.
+    client.write(new Uint8Array(10));
+    await settle();
+    clock.advance(20);
+    await settle();
+    server.read(new Uint8Array(10));
+    dataSegs = 0;
+    log.length = 0;
+    expect(client.write(new Uint8Array(6 * 1448).fill(1))).toBe(6 * 1448);
+    await settle();
+    const sentAt = clock.nowMs();
+    for (let t = 0; t < 150 && client.sndUna !== client.sndNxt; t += 5) {
+      clock.advance(5);
+      await settle(3);
+    }
+    expect(client.sndUna).toBe(client.sndNxt);
+    expect(p.tcpA.stats.tailLossProbes).toBeGreaterThanOrEqual(1);
+    expect(p.tcpA.stats.timeouts).toBe(0);
+    const probe = log.find((s) => s.from === 'a' && s.len > 0 && !s.dropped && s.at > sentAt)!;
+    expect(probe.at - sentAt).toBeLessThan(client.rtt.rto());
+    const buf = new Uint8Array(10 * 1448);
+    const r = server.read(buf);
+    expect(isTcpipError(r) ? r : r.count).toBe(6 * 1448);
+  });
+
+  it('delays the ACK of a lone segment by the delayed-ACK timeout (RFC 9293 3.8.6.3)', async () => {
+    const clock = new ManualClock();
+    const { p, log } = watchedPair({ clock });
+    const { client } = await connect(p, clock);
+    await settle();
+    log.length = 0;
+    client.write(new Uint8Array(100));
+    await settle();
+    const t0 = clock.nowMs();
+    expect(log.filter((s) => s.from === 'b').length).toBe(0);
+    clock.advance(39);
+    await settle();
+    expect(log.filter((s) => s.from === 'b').length).toBe(0);
+    clock.advance(2);
+    await settle();
+    const acks = log.filter((s) => s.from === 'b');
+    expect(acks.length).toBe(1);
+    expect(acks[0]!.at - t0).toBeGreaterThanOrEqual(40);
+    expect(acks[0]!.ack).toBe(client.sndNxt);
+  });
+
+  it('resets on close with SO_LINGER 0 and on close with unread data (RFC 9293 3.10.4, RFC 2525 2.17)', async () => {
+    const { p, log } = watchedPair();
+    let { client, server } = await connect(p);
+    expect(client.setSockOpt({ kind: 'linger', enabled: true, seconds: 0 })).toBeUndefined();
+    client.close();
+    await settle();
+    expect(log.some((s) => s.from === 'a' && (s.flags & TCP_FLAG_RST) !== 0)).toBe(true);
+    expect(server.read(new Uint8Array(4))).toBe(TcpipErrors.connectionReset);
+    pair!.close();
+    ({ client, server } = await connect(watchedPair().p));
+    client.write(new Uint8Array([1, 2, 3]));
+    await settle();
+    server.close(); // three bytes never read
+    await settle();
+    expect(client.state).toBe(TcpState.CLOSED);
+    expect(client.read(new Uint8Array(4))).toBe(TcpipErrors.connectionReset);
+  });
+
   it('coalesces small writes with Nagle and sends them at once with TCP_NODELAY', async () => {
     const { p, log } = watchedPair();
     const { client } = await connect(p);

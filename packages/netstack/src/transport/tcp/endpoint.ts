@@ -1145,6 +1145,8 @@ export class TcpEndpoint implements Endpoint, TransportEndpoint {
       this.cc.onAck(dataAcked, now, this.rtt.srtt);
     }
     this.rtoAt = this.sndUna === this.sndNxt ? Infinity : now + this.rtt.rto();
+    // RFC 8985 7.2: restart the probe timer on an ACK of new data while data is outstanding.
+    this.armTlp(now);
     if (dataAcked > 0 && (this.state === TcpState.ESTABLISHED || this.state === TcpState.CLOSE_WAIT)) {
       this.notify(EventMask.OUT | EventMask.WRNORM);
     }

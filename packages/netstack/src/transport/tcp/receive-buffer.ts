@@ -10,7 +10,10 @@ interface OutOfOrderSegment {
   data: Uint8Array;
 }
 
+const INITIAL_STORAGE = 16 * 1024;
+
 export class ReceiveBuffer {
+  /** Ring storage; starts small and doubles up to `capacity` (SO_RCVBUF) as data waits to be read. */
   private buf: Uint8Array;
   private head = 0;
   /** In-order bytes ready for the application. */
@@ -22,7 +25,18 @@ export class ReceiveBuffer {
   private lastOooSeq = 0;
 
   constructor(public capacity: number) {
-    this.buf = new Uint8Array(capacity);
+    this.buf = new Uint8Array(Math.min(capacity, INITIAL_STORAGE));
+  }
+
+  private reserve(need: number): void {
+    if (need <= this.buf.length) return;
+    let size = this.buf.length;
+    while (size < need) size *= 2;
+    size = Math.min(Math.max(size, need), Math.max(this.capacity, need));
+    const next = new Uint8Array(size);
+    this.peek(next.subarray(0, this.readable));
+    this.buf = next;
+    this.head = 0;
   }
 
   /** Space left for new data, in-order and out-of-order together. */
@@ -31,7 +45,8 @@ export class ReceiveBuffer {
   }
 
   private push(src: Uint8Array): void {
-    const cap = this.capacity;
+    this.reserve(this.readable + src.length);
+    const cap = this.buf.length;
     const tail = (this.head + this.readable) % cap;
     const n = src.length;
     const first = Math.min(n, cap - tail);
@@ -122,7 +137,7 @@ export class ReceiveBuffer {
   read(dst: Uint8Array): number {
     const n = Math.min(dst.length, this.readable);
     if (n === 0) return 0;
-    const cap = this.capacity;
+    const cap = this.buf.length;
     const first = Math.min(n, cap - this.head);
     dst.set(this.buf.subarray(this.head, this.head + first), 0);
     if (first < n) dst.set(this.buf.subarray(0, n - first), first);
@@ -135,7 +150,7 @@ export class ReceiveBuffer {
   /** Copy without consuming (MSG_PEEK). */
   peek(dst: Uint8Array): number {
     const n = Math.min(dst.length, this.readable);
-    const cap = this.capacity;
+    const cap = this.buf.length;
     const first = Math.min(n, cap - this.head);
     dst.set(this.buf.subarray(this.head, this.head + first), 0);
     if (first < n) dst.set(this.buf.subarray(0, n - first), first);
@@ -180,7 +195,7 @@ export class ReceiveBuffer {
   resize(capacity: number): void {
     const cap = Math.max(capacity, this.readable + this.oooBytes);
     if (cap === this.capacity) return;
-    const next = new Uint8Array(cap);
+    const next = new Uint8Array(Math.min(cap, Math.max(this.readable, INITIAL_STORAGE)));
     this.peek(next.subarray(0, this.readable));
     this.buf = next;
     this.head = 0;

@@ -17,3 +17,4 @@ export * from './ptrace.js';
 export * from './memory.js';
 export * from './notif.js';
 export * from './packet.js';
+export * from './mount.js';

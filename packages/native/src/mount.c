@@ -1,6 +1,145 @@
-/* mount: (not written yet) */
+/* mount: namespace and mount plumbing for the gofer and runsc: unshare(2), mount(2), umount2(2), pivot_root(2),
+ * chroot(2), setns(2), sethostname(2), plus an O_PATH open (Node's fs cannot open with O_PATH). Each wrapper
+ * throws an errno error naming the call; none retries or interprets the flags, which the TypeScript side owns. */
 #include "napi_util.h"
+#include <errno.h>
+#include <fcntl.h>
+#include <sched.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mount.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+/* A string argument that may be null/undefined (mount's source, fstype and data may be NULL). */
+static bool arg_opt_string(napi_env env, napi_value v, char **out) {
+  napi_valuetype t;
+  napi_typeof(env, v, &t);
+  if (t == napi_null || t == napi_undefined) { *out = NULL; return true; }
+  return tsv_arg_string(env, v, out);
+}
+
+/* unshare(flags) */
+static napi_value js_unshare(napi_env env, napi_callback_info info) {
+  napi_value argv[1];
+  if (tsv_args(env, info, argv, 1) < 1) return tsv_throw_type(env, "unshare(flags)");
+  int32_t flags;
+  if (!tsv_arg_i32(env, argv[0], &flags)) return NULL;
+  if (unshare(flags) < 0) return tsv_throw_errno(env, "unshare", errno);
+  return tsv_undefined(env);
+}
+
+/* mount(source|null, target, fstype|null, flags, data|null) */
+static napi_value js_mount(napi_env env, napi_callback_info info) {
+  napi_value argv[5];
+  size_t argc = tsv_args(env, info, argv, 5);
+  if (argc < 4) return tsv_throw_type(env, "mount(source, target, fstype, flags, data?)");
+  char *src = NULL, *target = NULL, *fstype = NULL, *data = NULL;
+  int64_t flags;
+  napi_value ret = NULL;
+  if (!arg_opt_string(env, argv[0], &src)) goto out;
+  if (!tsv_arg_string(env, argv[1], &target)) goto out;
+  if (!arg_opt_string(env, argv[2], &fstype)) goto out;
+  if (!tsv_arg_i64(env, argv[3], &flags)) goto out;
+  if (argc >= 5 && !arg_opt_string(env, argv[4], &data)) goto out;
+  if (mount(src, target, fstype, (unsigned long)flags, data) < 0) {
+    ret = tsv_throw_errno(env, "mount", errno);
+    goto out;
+  }
+  ret = tsv_undefined(env);
+out:
+  free(src); free(target); free(fstype); free(data);
+  return ret;
+}
+
+/* umount2(target, flags) */
+static napi_value js_umount2(napi_env env, napi_callback_info info) {
+  napi_value argv[2];
+  size_t argc = tsv_args(env, info, argv, 2);
+  if (argc < 1) return tsv_throw_type(env, "umount2(target, flags?)");
+  char *target;
+  int32_t flags = 0;
+  if (!tsv_arg_string(env, argv[0], &target)) return NULL;
+  if (argc >= 2 && !tsv_arg_i32(env, argv[1], &flags)) { free(target); return NULL; }
+  int r = umount2(target, flags), err = errno;
+  free(target);
+  if (r < 0) return tsv_throw_errno(env, "umount2", err);
+  return tsv_undefined(env);
+}
+
+/* Two-path calls: pivotRoot(newRoot, putOld). glibc has no wrapper for pivot_root, hence syscall(2). */
+static napi_value js_pivot_root(napi_env env, napi_callback_info info) {
+  napi_value argv[2];
+  if (tsv_args(env, info, argv, 2) < 2) return tsv_throw_type(env, "pivotRoot(newRoot, putOld)");
+  char *new_root, *put_old;
+  if (!tsv_arg_string(env, argv[0], &new_root)) return NULL;
+  if (!tsv_arg_string(env, argv[1], &put_old)) { free(new_root); return NULL; }
+  long r = syscall(SYS_pivot_root, new_root, put_old);
+  int err = errno;
+  free(new_root); free(put_old);
+  if (r < 0) return tsv_throw_errno(env, "pivot_root", err);
+  return tsv_undefined(env);
+}
+
+/* One-path calls: chroot(path), chdir is in Node already. */
+static napi_value js_chroot(napi_env env, napi_callback_info info) {
+  napi_value argv[1];
+  if (tsv_args(env, info, argv, 1) < 1) return tsv_throw_type(env, "chroot(path)");
+  char *path;
+  if (!tsv_arg_string(env, argv[0], &path)) return NULL;
+  int r = chroot(path), err = errno;
+  free(path);
+  if (r < 0) return tsv_throw_errno(env, "chroot", err);
+  return tsv_undefined(env);
+}
+
+/* setns(fd, nstype) */
+static napi_value js_setns(napi_env env, napi_callback_info info) {
+  napi_value argv[2];
+  if (tsv_args(env, info, argv, 2) < 2) return tsv_throw_type(env, "setns(fd, nstype)");
+  int32_t fd, nstype;
+  if (!tsv_arg_i32(env, argv[0], &fd) || !tsv_arg_i32(env, argv[1], &nstype)) return NULL;
+  if (setns(fd, nstype) < 0) return tsv_throw_errno(env, "setns", errno);
+  return tsv_undefined(env);
+}
+
+/* sethostname(name) */
+static napi_value js_sethostname(napi_env env, napi_callback_info info) {
+  napi_value argv[1];
+  if (tsv_args(env, info, argv, 1) < 1) return tsv_throw_type(env, "sethostname(name)");
+  char *name;
+  if (!tsv_arg_string(env, argv[0], &name)) return NULL;
+  int r = sethostname(name, strlen(name)), err = errno;
+  free(name);
+  if (r < 0) return tsv_throw_errno(env, "sethostname", err);
+  return tsv_undefined(env);
+}
+
+/* openPath(path, extraFlags) -> fd opened O_PATH|O_CLOEXEC (open(2) "O_PATH"): a handle on a directory or file
+ * that survives the path becoming unreachable, usable as /proc/self/fd/N for bind mounts. */
+static napi_value js_open_path(napi_env env, napi_callback_info info) {
+  napi_value argv[2];
+  size_t argc = tsv_args(env, info, argv, 2);
+  if (argc < 1) return tsv_throw_type(env, "openPath(path, flags?)");
+  char *path;
+  int32_t extra = 0;
+  if (!tsv_arg_string(env, argv[0], &path)) return NULL;
+  if (argc >= 2 && !tsv_arg_i32(env, argv[1], &extra)) { free(path); return NULL; }
+  int fd = open(path, O_PATH | O_CLOEXEC | extra), err = errno;
+  free(path);
+  if (fd < 0) return tsv_throw_errno(env, "open", err);
+  return tsv_i32(env, fd);
+}
 
 napi_status tsv_register_mount(napi_env env, napi_value exports) {
+  napi_status s;
+  if ((s = tsv_export(env, exports, "unshare", js_unshare)) != napi_ok) return s;
+  if ((s = tsv_export(env, exports, "mount", js_mount)) != napi_ok) return s;
+  if ((s = tsv_export(env, exports, "umount2", js_umount2)) != napi_ok) return s;
+  if ((s = tsv_export(env, exports, "pivotRoot", js_pivot_root)) != napi_ok) return s;
+  if ((s = tsv_export(env, exports, "chroot", js_chroot)) != napi_ok) return s;
+  if ((s = tsv_export(env, exports, "setns", js_setns)) != napi_ok) return s;
+  if ((s = tsv_export(env, exports, "sethostname", js_sethostname)) != napi_ok) return s;
+  if ((s = tsv_export(env, exports, "openPath", js_open_path)) != napi_ok) return s;
   return napi_ok;
 }

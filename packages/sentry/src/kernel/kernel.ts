@@ -1,0 +1,559 @@
+// The kernel: creates the init task, answers emulated syscalls from the seccomp listener, and follows every task
+// through its ptrace stops (fork/clone, execve, file-backed mmap, signals, exit). See design.md "The platform".
+//
+// Threads of control: everything runs on the Node main thread, which is the ptrace tracer of every task.
+// Notifications arrive through the event loop (notifWatch); ptrace stops are collected with waitpid on SIGCHLD.
+// Handlers may be asynchronous: a blocked read() waits in its Blocker while other tasks go on.
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import type { Logger } from 'pino';
+import {
+  closeFd,
+  NotificationBuffer,
+  notifSend,
+  notifUnwatch,
+  notifWatch,
+  type NotifWatch,
+  PTRACE_EVENT,
+  PTRACE_EVENT_CLONE,
+  PTRACE_EVENT_EXEC,
+  PTRACE_EVENT_EXIT,
+  PTRACE_EVENT_FORK,
+  PTRACE_EVENT_SECCOMP,
+  PTRACE_EVENT_STOP,
+  PTRACE_EVENT_VFORK,
+  ptraceCont,
+  ptraceGetEventMsg,
+  ptraceListen,
+  Registers,
+  runToSyscallStop,
+  spawnTask,
+  tgkill,
+  waitTid,
+  WIFEXITED,
+  WIFSIGNALED,
+  WIFSTOPPED,
+  WSTOPSIG,
+} from '@tsvisor/native';
+import type { FileDescription } from '../vfs/file_description.js';
+import { FdTable } from '../vfs/fd_table.js';
+import { FsContext } from '../vfs/fs_context.js';
+import type { MountNamespace, VirtualDentry } from '../vfs/mount.js';
+import type { LoadedImage, LoadExecutable, ExecutableSource } from '../loader/types.js';
+import { STUB_ELF } from '../platform/stub.js';
+import { applyImage, vdsoBase } from '../mm/image.js';
+import { ProgramBreak } from '../mm/brk.js';
+import { SYSCALL_NAMES } from '../syscalls/numbers.js';
+import { syscallTable, taskFilter } from '../syscalls/table.js';
+import type { Credentials } from './context.js';
+import { Errno, SyscallError } from './syscall_error.js';
+import {
+  defaultAction,
+  readHostSignalState,
+  runsHandler,
+  SIGCHLD,
+  SIGKILL,
+  SIGSTOP,
+  SIGTSTP,
+  SIGTTIN,
+  SIGTTOU,
+} from './signals.js';
+import { PidTable, Task, ThreadGroup } from './task.js';
+import { handlePtraceSyscall } from './ptrace_syscalls.js';
+
+export interface KernelOptions {
+  hostname: string;
+  /** The sandbox's mount namespace (root file system and mounts) from the VFS. */
+  rootFs: MountNamespace;
+  logger: Logger;
+  /** The ELF loader (loader/loader.ts); the platform executes the plan it returns. */
+  loadExecutable: LoadExecutable;
+  /** Opens executables for the loader, for a task's fs context (the VFS implements it). */
+  executableSource: (task: Task) => ExecutableSource;
+  /** Empty directory the tasks are chrooted into (created and removed by the kernel when absent). */
+  emptyRoot?: string;
+}
+
+export interface InitOptions {
+  argv: string[];
+  env: string[];
+  cwd: string;
+  uid: number;
+  gid: number;
+  /** stdin, stdout, stderr of init (fds 0, 1, 2). */
+  stdio: [FileDescription, FileDescription, FileDescription];
+  /** Supplementary groups; none when absent. */
+  groups?: number[];
+}
+
+export type ExitResult = { exitCode: number } | { signal: number };
+
+/** One line of `ps` / /proc. */
+export interface ProcessInfo {
+  pid: number;
+  ppid: number;
+  pgid: number;
+  sid: number;
+  uid: number;
+  comm: string;
+  argv: string[];
+  threads: number[];
+  state: 'running' | 'zombie';
+  startTimeMs: number;
+}
+
+export class Kernel {
+  readonly pids = new PidTable();
+  readonly hostname: string;
+  readonly log: Logger;
+  readonly mounts: MountNamespace;
+  readonly loadExecutable: LoadExecutable;
+  readonly executableSource: (task: Task) => ExecutableSource;
+  private listenerFd = -1;
+  private watch: NotifWatch | null = null;
+  private readonly notif = new NotificationBuffer();
+  private readonly onSigchld = (): void => this.collectStops();
+  private pollTimer: NodeJS.Timeout | null = null;
+  private readonly unknownLogged = new Set<number>();
+  private emptyRoot: string;
+  private ownsEmptyRoot = false;
+  private initGroup: ThreadGroup | null = null;
+  private initDone: ((r: ExitResult) => void) | null = null;
+  readonly bootTime = Date.now();
+
+  constructor(opts: KernelOptions) {
+    this.hostname = opts.hostname;
+    this.log = opts.logger;
+    this.mounts = opts.rootFs;
+    this.loadExecutable = opts.loadExecutable;
+    this.executableSource = opts.executableSource;
+    this.emptyRoot = opts.emptyRoot ?? '';
+  }
+
+  /** Starts init and resolves with its exit status once it has exited (the whole sandbox then goes with it). */
+  async runInit(opts: InitOptions): Promise<ExitResult> {
+    if (this.initGroup) throw new Error('runInit: init already started');
+    if (!this.emptyRoot) {
+      this.emptyRoot = fs.mkdtempSync(path.join(os.tmpdir(), 'tsvisor-empty-'));
+      this.ownsEmptyRoot = true;
+    }
+    const creds: Credentials = {
+      uid: opts.uid,
+      gid: opts.gid,
+      euid: opts.uid,
+      egid: opts.gid,
+      groups: opts.groups ?? [],
+    };
+    const fdTable = new FdTable();
+    opts.stdio.forEach((f, i) => fdTable.installAt(i, f, false));
+    const root = this.mounts.rootLocation;
+    const fsContext = new FsContext(this.mounts, root, root);
+
+    const spawned = spawnTask(this.emptyRoot, taskFilter(), STUB_ELF);
+    this.listenerFd = spawned.listenerFd;
+    const tg = new ThreadGroup(1, spawned.pid, null, 1, 1);
+    const task = new Task(1, spawned.pid, tg, fdTable, fsContext, creds);
+    task.kernel = this;
+    this.pids.add(task);
+    this.initGroup = tg;
+    const done = new Promise<ExitResult>((resolve) => (this.initDone = resolve));
+
+    this.watch = notifWatch(this.listenerFd, () => this.drainNotifications());
+    process.on('SIGCHLD', this.onSigchld);
+    // SIGCHLD can coalesce with Node's own children; a slow poll makes sure no stop is ever left unseen.
+    this.pollTimer = setInterval(() => this.collectStops(), 50);
+    this.pollTimer.unref();
+
+    try {
+      // The stub is in its PTRACE_EVENT_EXEC stop: finish that execveat, then exec the real init over it.
+      runToSyscallStop(task.hostTid);
+      if (opts.cwd && opts.cwd !== '/') {
+        const { chdirPath } = await import('../vfs/operations.js');
+        await chdirPath(task, opts.cwd);
+      }
+      await this.execInto(task, opts.argv[0] ?? '', opts.argv, opts.env);
+      ptraceCont(task.hostTid, 0);
+    } catch (e) {
+      this.killAll();
+      this.finish();
+      throw e;
+    }
+    return done;
+  }
+
+  /** Loads `file` for `task` (at a syscall-exit stop) and replaces its image. Throws SyscallError on failure,
+   * before anything of the old image is touched when the failure is the loader's. */
+  async loadImage(task: Task, file: string, argv: string[], envp: string[]): Promise<LoadedImage> {
+    const vdso = vdsoBase(task.hostTid);
+    return this.loadExecutable(this.executableSource(task), file, argv, envp, {
+      random16: Buffer.from(globalThis.crypto.getRandomValues(new Uint8Array(16))),
+      ...(vdso !== undefined ? { vdsoBase: vdso } : {}),
+      uid: task.creds.uid,
+      gid: task.creds.gid,
+      euid: task.creds.euid,
+      egid: task.creds.egid,
+    });
+  }
+
+  /** Replaces the image of `task` (at a syscall-exit stop) with `image` and does execve's bookkeeping. */
+  commitImage(task: Task, image: LoadedImage): void {
+    const state = readHostSignalState(task.hostTid);
+    const caught: number[] = [];
+    if (state) for (let s = 1; s <= 64; s++) if ((state.caught >> BigInt(s - 1)) & 1n) caught.push(s);
+    const held = applyImage(task.hostTid, task.memory, image, caught);
+    task.fdTable.onExec();
+    const tg = task.tg;
+    tg.argv = image.argv;
+    tg.exePath = image.execPath;
+    tg.comm = path.posix.basename(image.execPath).slice(0, 15);
+    tg.execed = true;
+    tg.brk = new ProgramBreak(image.brkStart);
+    task.name = null;
+    for (const sig of held) task.sendSignalToSelf(sig);
+  }
+
+  private async execInto(task: Task, file: string, argv: string[], envp: string[]): Promise<void> {
+    const image = await this.loadImage(task, file, argv, envp);
+    this.commitImage(task, image);
+  }
+
+  // ---- emulated syscalls -------------------------------------------------------------------------------------
+
+  private drainNotifications(): void {
+    if (this.listenerFd < 0) return;
+    for (;;) {
+      let n;
+      try {
+        n = this.notif.recv(this.listenerFd);
+      } catch (e) {
+        this.log.error({ err: e }, 'seccomp listener failed');
+        return;
+      }
+      if (!n) return;
+      this.dispatch(n.id, n.pid, n.nr, n.args);
+    }
+  }
+
+  private answer(id: bigint, value: bigint, error: number): void {
+    if (this.listenerFd < 0) return;
+    notifSend(this.listenerFd, id, value, error);
+  }
+
+  private dispatch(id: bigint, hostTid: number, nr: number, args: readonly bigint[]): void {
+    const task = this.pids.byHost(hostTid);
+    if (!task) {
+      // Only tasks the kernel registered can run; an unknown tid is a thread whose clone event is still queued.
+      this.collectStops();
+      const again = this.pids.byHost(hostTid);
+      if (!again) {
+        this.log.warn({ hostTid, nr }, 'syscall from an unknown task');
+        this.answer(id, 0n, -Errno.ESRCH);
+        return;
+      }
+      return this.dispatch(id, hostTid, nr, args);
+    }
+    const entry = syscallTable.get(nr);
+    const handler = entry?.handler;
+    if (!handler || entry.class !== 'emulated') {
+      if (!this.unknownLogged.has(nr)) {
+        this.unknownLogged.add(nr);
+        this.log.debug({ syscall: SYSCALL_NAMES.get(nr) ?? nr }, 'unimplemented syscall: ENOSYS');
+      }
+      this.answer(id, 0n, -Errno.ENOSYS);
+      return;
+    }
+    const ok = (r: number | bigint): void => this.answer(id, BigInt(r), 0);
+    const bad = (e: unknown): void => {
+      if (e instanceof SyscallError) {
+        this.answer(id, 0n, -e.errno);
+        return;
+      }
+      this.log.error({ err: e, syscall: entry.name, tid: task.tid }, 'syscall handler failed: answering EIO');
+      this.answer(id, 0n, -Errno.EIO);
+    };
+    try {
+      const r = handler(task, args as unknown as readonly [bigint, bigint, bigint, bigint, bigint, bigint]);
+      if (typeof r === 'object' && r !== null && 'then' in r) (r as Promise<number | bigint>).then(ok, bad);
+      else ok(r as number | bigint);
+    } catch (e) {
+      bad(e);
+    }
+  }
+
+  // ---- ptrace stops --------------------------------------------------------------------------------------------
+
+  /** Drains the pending wait statuses of every known task. */
+  collectStops(): void {
+    for (const hostTid of this.pids.hostTids()) {
+      for (;;) {
+        let status: number;
+        try {
+          status = waitTid(hostTid);
+        } catch {
+          break; // ECHILD: already reaped
+        }
+        if (status === -1) break;
+        this.onStatus(hostTid, status);
+        if (!this.pids.byHost(hostTid)) break;
+      }
+    }
+  }
+
+  private onStatus(hostTid: number, status: number): void {
+    const task = this.pids.byHost(hostTid);
+    if (!task) return;
+    if (WIFEXITED(status) || WIFSIGNALED(status)) {
+      this.onTaskGone(task, status);
+      return;
+    }
+    if (!WIFSTOPPED(status)) return;
+    const event = PTRACE_EVENT(status);
+    const sig = WSTOPSIG(status);
+    try {
+      switch (event) {
+        case PTRACE_EVENT_SECCOMP:
+          void handlePtraceSyscall(this, task);
+          return;
+        case PTRACE_EVENT_FORK:
+        case PTRACE_EVENT_VFORK:
+        case PTRACE_EVENT_CLONE:
+          this.onNewChild(task, ptraceGetEventMsg(hostTid), event);
+          ptraceCont(hostTid, 0);
+          return;
+        case PTRACE_EVENT_EXIT:
+          task.exitCode = ptraceGetEventMsg(hostTid);
+          task.blocker.interrupt();
+          ptraceCont(hostTid, 0);
+          return;
+        case PTRACE_EVENT_EXEC:
+          ptraceCont(hostTid, 0);
+          return;
+        case PTRACE_EVENT_STOP:
+          // A group-stop (SIGSTOP and friends) stays a stop, per ptrace(2) "Group-stop"; anything else resumes.
+          if (sig === SIGSTOP || sig === SIGTSTP || sig === SIGTTIN || sig === SIGTTOU) ptraceListen(hostTid);
+          else ptraceCont(hostTid, 0);
+          return;
+        case 0:
+          this.onSignalStop(task, sig);
+          return;
+        default:
+          ptraceCont(hostTid, 0);
+      }
+    } catch (e) {
+      // ESRCH: the task was killed between the stop and our request; its exit status follows.
+      if ((e as { code?: string }).code !== 'ESRCH') this.log.error({ err: e, tid: task.tid }, 'ptrace stop handling failed');
+    }
+  }
+
+  /** A signal is about to be delivered to `task` by the host. */
+  private onSignalStop(task: Task, sig: number): void {
+    const tg = task.tg;
+    // The host never lets a pid-namespace init die of a signal it has no handler for, not even a fault; Linux
+    // kills a container's init for an unhandled synchronous fault (force_sig), so the sentry does it here.
+    if (tg.tgid === 1 && (defaultAction(sig) === 'core' || defaultAction(sig) === 'term')) {
+      const state = readHostSignalState(task.hostTid);
+      const handled = state ? runsHandler(state, sig) : false;
+      const fault = sig === 4 || sig === 7 || sig === 8 || sig === 11 || sig === 5 || sig === 31;
+      if (!handled && fault) {
+        task.killedBySignal = sig;
+        tgkill(tg.hostTgid, task.hostTid, SIGKILL);
+        ptraceCont(task.hostTid, 0);
+        return;
+      }
+    }
+    ptraceCont(task.hostTid, sig);
+  }
+
+  private onNewChild(parent: Task, childHostTid: number, event: number): void {
+    const flags = parent.pendingCloneFlags ?? (event === PTRACE_EVENT_FORK || event === PTRACE_EVENT_VFORK ? 17n : 0n);
+    parent.pendingCloneFlags = null;
+    const CLONE_VM = 0x100n;
+    const CLONE_FS = 0x200n;
+    const CLONE_FILES = 0x400n;
+    const CLONE_PARENT = 0x8000n;
+    const CLONE_THREAD = 0x10000n;
+    const childTid = sandboxTid(childHostTid);
+    const ptg = parent.tg;
+    let tg: ThreadGroup;
+    if (flags & CLONE_THREAD) {
+      tg = ptg;
+    } else {
+      const parentGroup = flags & CLONE_PARENT ? ptg.parent : ptg;
+      tg = new ThreadGroup(childTid, childHostTid, parentGroup, ptg.pgid, ptg.sid, ptg.rlimits);
+      tg.exitSignal = Number(flags & 0xffn);
+      tg.comm = ptg.comm;
+      tg.argv = ptg.argv;
+      tg.exePath = ptg.exePath;
+      tg.execed = false;
+      tg.brk = ptg.brk ? new ProgramBreak(ptg.brk.start, ptg.brk.current) : null;
+      parentGroup?.children.add(tg);
+    }
+    const fdTable = flags & CLONE_FILES ? parent.fdTable : parent.fdTable.fork();
+    const fsContext = flags & CLONE_FS ? parent.fsContext : parent.fsContext.fork();
+    const child = new Task(childTid, childHostTid, tg, fdTable, fsContext, { ...parent.creds, groups: [...parent.creds.groups] });
+    child.kernel = this;
+    void CLONE_VM;
+    this.pids.add(child);
+    // The child starts in a PTRACE_EVENT_STOP (auto-attach); wait for it so it never runs before it is known.
+    for (;;) {
+      let st: number;
+      try {
+        st = waitTid(childHostTid, true);
+      } catch {
+        return;
+      }
+      if (WIFEXITED(st) || WIFSIGNALED(st)) {
+        this.onTaskGone(child, st);
+        return;
+      }
+      if (WIFSTOPPED(st)) {
+        ptraceCont(childHostTid, 0);
+        return;
+      }
+    }
+  }
+
+  private onTaskGone(task: Task, status: number): void {
+    if (task.exited) return;
+    task.exited = true;
+    task.blocker.interrupt();
+    this.pids.removeTask(task);
+    const tg = task.tg;
+    tg.tasks.delete(task);
+    // The group ends with its last thread (the host reports a traced leader only after all its threads).
+    if (tg.tasks.size > 0) return;
+    // The last thread: the process is now a zombie until its parent reaps it.
+    const killed = task.killedBySignal;
+    tg.exitStatus = killed ? killed : status;
+    const fds = new Set<FdTable>();
+    fds.add(task.fdTable);
+    for (const f of fds) {
+      if (![...this.pids.tasks()].some((t) => t.fdTable === f)) f.closeAll();
+    }
+    // Orphans go to init (pid_namespaces(7)); init's own children are killed with it by the host.
+    const init = this.initGroup;
+    for (const child of tg.children) {
+      child.parent = init && init !== tg ? init : null;
+      if (child.parent) child.parent.children.add(child);
+    }
+    tg.children.clear();
+    const parent = tg.parent;
+    if (parent) {
+      parent.notifyChildWaiters();
+      // SIGCHLD itself is sent by the host to the real parent; a blocked emulated call must end for its handler.
+      this.interruptForSignal(parent, SIGCHLD);
+    } else {
+      // No parent in the sandbox (init, or an orphan of init): nobody waits for it.
+      this.pids.removeGroup(tg);
+    }
+    if (tg === this.initGroup) {
+      const st = tg.exitStatus;
+      const result: ExitResult = WIFSIGNALED(st) || killed ? { signal: killed || st & 0x7f } : { exitCode: (st >> 8) & 0xff };
+      this.log.debug({ result }, 'init exited');
+      this.finish();
+      this.initDone?.(result);
+    }
+  }
+
+  /** Ends blocked emulated calls of `tg` that `sig` will interrupt with a handler (signal(7)). */
+  interruptForSignal(tg: ThreadGroup, sig: number): void {
+    for (const t of tg.tasks) {
+      if (!t.blocker.waiting) continue;
+      const state = readHostSignalState(t.hostTid);
+      if (state && runsHandler(state, sig)) {
+        t.blocker.interrupt();
+        return;
+      }
+    }
+  }
+
+  /** Sends `sig` to every task of the sandbox (runsc kill). */
+  kill(sig: number): void {
+    for (const tg of this.pids.groups.values()) {
+      if (!tg.alive) continue;
+      try {
+        process.kill(tg.hostTgid, sig);
+      } catch {
+        // already gone
+      }
+      this.interruptForSignal(tg, sig);
+    }
+  }
+
+  private killAll(): void {
+    for (const tg of this.pids.groups.values()) {
+      try {
+        process.kill(tg.hostTgid, SIGKILL);
+      } catch {
+        // already gone
+      }
+    }
+  }
+
+  private finish(): void {
+    if (this.watch) notifUnwatch(this.watch);
+    this.watch = null;
+    process.off('SIGCHLD', this.onSigchld);
+    if (this.pollTimer) clearInterval(this.pollTimer);
+    this.pollTimer = null;
+    if (this.listenerFd >= 0) closeFd(this.listenerFd);
+    this.listenerFd = -1;
+    this.killAll();
+    // Reap what the host killed with init so no zombie stays behind.
+    for (const hostTid of this.pids.hostTids()) {
+      try {
+        while (waitTid(hostTid, true) !== -1) {
+          /* drain */
+        }
+      } catch {
+        // ECHILD: gone
+      }
+    }
+    if (this.ownsEmptyRoot) {
+      try {
+        fs.rmdirSync(this.emptyRoot);
+      } catch {
+        // still in use by a dying task; left for the system's tmp cleaning
+      }
+    }
+  }
+
+  /** Every process of the sandbox, for /proc and `runsc ps`. */
+  processes(): ProcessInfo[] {
+    const out: ProcessInfo[] = [];
+    for (const tg of this.pids.groups.values()) {
+      const leader = tg.leader ?? [...tg.tasks][0];
+      out.push({
+        pid: tg.tgid,
+        ppid: tg.parent?.tgid ?? 0,
+        pgid: tg.pgid,
+        sid: tg.sid,
+        uid: leader?.creds.uid ?? 0,
+        comm: tg.comm,
+        argv: tg.argv,
+        threads: [...tg.tasks].map((t) => t.tid).sort((a, b) => a - b),
+        state: tg.alive ? 'running' : 'zombie',
+        startTimeMs: tg.startTimeMs,
+      });
+    }
+    return out.sort((a, b) => a.pid - b.pid);
+  }
+
+  /** Registers of a stopped task, for handlers of the ptrace class. */
+  regs(task: Task): Registers {
+    return Registers.of(task.hostTid);
+  }
+}
+
+/** The tid of a host thread inside the task pid namespace (the last NSpid field, proc(5)). */
+export function sandboxTid(hostTid: number): number {
+  const text = fs.readFileSync(`/proc/${hostTid}/status`, 'utf8');
+  const m = /^NSpid:\s*(.*)$/m.exec(text);
+  const ids = m ? m[1]!.trim().split(/\s+/) : [];
+  const last = Number(ids[ids.length - 1]);
+  if (!Number.isInteger(last) || last <= 0) throw new Error(`no NSpid for host tid ${hostTid}`);
+  return last;
+}
+
+export type { VirtualDentry };

@@ -1,0 +1,223 @@
+// Syscalls of the ptrace class (SECCOMP_RET_TRACE): the sentry acts on the task itself at its seccomp stop.
+//   execve/execveat  the sentry loads the new image from its VFS and replaces the old one by injection;
+//   clone/fork/vfork the call runs on the host (so the new thread is traced from its first instruction), after
+//                    the sentry has checked the flags: CLONE_UNTRACED is removed (it would escape tracing), and a
+//                    vfork-style call (CLONE_VM without CLONE_THREAD) becomes a fork, because the child's execve
+//                    replaces its image in place and must not unmap its parent's memory;
+//   mmap of a file   becomes an anonymous mapping filled with the file's bytes read through the VFS.
+import { ptraceCont, Registers, runToSyscallStop, tgkill } from '@tsvisor/native';
+import { Errno, SyscallError } from './syscall_error.js';
+import type { Kernel } from './kernel.js';
+import type { Task } from './task.js';
+import { SIGKILL } from './signals.js';
+
+const NR_MMAP = 9;
+const NR_BRK = 12;
+const NR_CLONE = 56;
+const NR_FORK = 57;
+const NR_VFORK = 58;
+const NR_EXECVE = 59;
+const NR_EXECVEAT = 322;
+const AT_FDCWD = -100;
+const AT_EMPTY_PATH = 0x1000;
+
+const CLONE_VM = 0x100n;
+const CLONE_VFORK = 0x4000n;
+const CLONE_THREAD = 0x10000n;
+const CLONE_UNTRACED = 0x800000n;
+const SIGCHLD_FLAG = 17n;
+
+const MAP_SHARED = 0x01n;
+const MAP_PRIVATE = 0x02n;
+const MAP_SHARED_VALIDATE = 0x03n;
+const MAP_TYPE = 0x0fn;
+const MAP_ANONYMOUS = 0x20n;
+const PROT_WRITE = 2n;
+
+/** Skips the syscall the task is stopped in and makes it return `value` (a negative errno for failure). */
+function skipWith(task: Task, value: bigint): void {
+  const regs = Registers.of(task.hostTid);
+  regs.set('orig_rax', -1n);
+  regs.store(task.hostTid);
+  runToSyscallStop(task.hostTid);
+  const after = Registers.of(task.hostTid);
+  after.set('rax', value);
+  after.store(task.hostTid);
+  ptraceCont(task.hostTid, 0);
+}
+
+function errnoOf(e: unknown): number {
+  return e instanceof SyscallError ? e.errno : Errno.EIO;
+}
+
+export async function handlePtraceSyscall(kernel: Kernel, task: Task): Promise<void> {
+  try {
+    const regs = Registers.of(task.hostTid);
+    const nr = Number(BigInt.asIntN(64, regs.get('orig_rax')));
+    switch (nr) {
+      case NR_EXECVE:
+      case NR_EXECVEAT:
+        return await execve(kernel, task, regs, nr);
+      case NR_CLONE:
+      case NR_FORK:
+      case NR_VFORK:
+        return clone(task, regs, nr);
+      case NR_MMAP:
+        return await fileMmap(task, regs);
+      case NR_BRK:
+        return brk(task, regs);
+      default:
+        skipWith(task, BigInt(-Errno.ENOSYS));
+    }
+  } catch (e) {
+    if ((e as { code?: string }).code === 'ESRCH') return; // killed meanwhile; its exit status follows
+    kernel.log.error({ err: e, tid: task.tid }, 'ptrace-class syscall failed');
+    try {
+      skipWith(task, BigInt(-Errno.EIO));
+    } catch {
+      // the task is gone
+    }
+  }
+}
+
+async function execve(kernel: Kernel, task: Task, regs: Registers, nr: number): Promise<void> {
+  let file: string;
+  let argv: string[];
+  let envp: string[];
+  try {
+    if (nr === NR_EXECVE) {
+      file = task.memory.readCString(regs.get('rdi'));
+      argv = task.memory.readStringArray(regs.get('rsi'));
+      envp = task.memory.readStringArray(regs.get('rdx'));
+    } else {
+      const dirfd = Number(BigInt.asIntN(32, regs.get('rdi')));
+      file = task.memory.readCString(regs.get('rsi'));
+      argv = task.memory.readStringArray(regs.get('rdx'));
+      envp = task.memory.readStringArray(regs.get('r10'));
+      const flags = Number(regs.get('r8') & 0xffffffffn);
+      // Not done: execveat relative to a dirfd and fexecve (AT_EMPTY_PATH) need a path from the fd table.
+      if ((flags & AT_EMPTY_PATH) !== 0 || (dirfd !== AT_FDCWD && !file.startsWith('/'))) {
+        return skipWith(task, BigInt(-Errno.ENOSYS));
+      }
+    }
+    if (file === '') return skipWith(task, BigInt(-Errno.ENOENT));
+  } catch (e) {
+    return skipWith(task, BigInt(-errnoOf(e)));
+  }
+  if (task.tg.tasks.size > 1) {
+    // Not done: execve from a multi-threaded process must first end the other threads (de_thread).
+    return skipWith(task, BigInt(-Errno.EAGAIN));
+  }
+  let image;
+  try {
+    image = await kernel.loadImage(task, file, argv, envp);
+  } catch (e) {
+    return skipWith(task, BigInt(-errnoOf(e)));
+  }
+  // Point of no return (execve(2)): from here a failure kills the process.
+  const r = Registers.of(task.hostTid);
+  r.set('orig_rax', -1n);
+  r.store(task.hostTid);
+  runToSyscallStop(task.hostTid);
+  try {
+    kernel.commitImage(task, image);
+  } catch (e) {
+    kernel.log.error({ err: e, tid: task.tid, file }, 'execve failed after the old image was gone: killing');
+    task.killedBySignal = 11;
+    tgkill(task.tg.hostTgid, task.hostTid, SIGKILL);
+  }
+  ptraceCont(task.hostTid, 0);
+}
+
+function brk(task: Task, regs: Registers): void {
+  const addr = regs.get('rdi');
+  regs.set('orig_rax', -1n);
+  regs.store(task.hostTid);
+  runToSyscallStop(task.hostTid);
+  const held: number[] = [];
+  const pb = task.tg.brk;
+  const value = pb ? pb.move(task.hostTid, addr, held) : 0n;
+  const after = Registers.of(task.hostTid);
+  after.set('rax', value);
+  after.store(task.hostTid);
+  for (const s of held) task.sendSignalToSelf(s);
+  ptraceCont(task.hostTid, 0);
+}
+
+function clone(task: Task, regs: Registers, nr: number): void {
+  let flags = nr === NR_CLONE ? regs.get('rdi') : nr === NR_FORK ? SIGCHLD_FLAG : CLONE_VM | CLONE_VFORK | SIGCHLD_FLAG;
+  flags &= ~CLONE_UNTRACED;
+  if ((flags & CLONE_VM) !== 0n && (flags & CLONE_THREAD) === 0n) flags &= ~(CLONE_VM | CLONE_VFORK);
+  if (nr === NR_VFORK) {
+    regs.set('orig_rax', BigInt(NR_FORK));
+  } else if (nr === NR_CLONE) {
+    regs.set('rdi', flags);
+  }
+  regs.store(task.hostTid);
+  task.pendingCloneFlags = flags;
+  ptraceCont(task.hostTid, 0);
+}
+
+async function fileMmap(task: Task, regs: Registers): Promise<void> {
+  const length = regs.get('rsi');
+  const prot = regs.get('rdx');
+  const flags = regs.get('r10');
+  const fd = Number(BigInt.asIntN(32, regs.get('r8')));
+  const offset = regs.get('r9');
+  let data: Buffer;
+  try {
+    const file = task.fdTable.get(fd);
+    const type = flags & MAP_TYPE;
+    if (type !== MAP_SHARED && type !== MAP_PRIVATE && type !== MAP_SHARED_VALIDATE) {
+      throw new SyscallError(Errno.EINVAL, 'mmap type');
+    }
+    if (!file.readable) throw new SyscallError(Errno.EACCES, 'mmap of a file not open for reading');
+    if (type !== MAP_PRIVATE && (prot & PROT_WRITE) !== 0n && !file.writable) {
+      throw new SyscallError(Errno.EACCES, 'shared writable mmap of a read-only file');
+    }
+    if ((offset & 0xfffn) !== 0n) throw new SyscallError(Errno.EINVAL, 'unaligned offset');
+    if (length === 0n || length > 1n << 46n) throw new SyscallError(Errno.EINVAL, 'length');
+    data = await readRange(file, offset, Number(length));
+  } catch (e) {
+    return skipWith(task, BigInt(-errnoOf(e)));
+  }
+  // Not done: MAP_SHARED file mappings are private copies here; writes are not written back (design.md wants a
+  // memfd shared with the sentry).
+  regs.set('r10', (flags & ~MAP_TYPE) | MAP_PRIVATE | MAP_ANONYMOUS);
+  regs.set('r8', (1n << 64n) - 1n);
+  regs.set('r9', 0n);
+  regs.store(task.hostTid);
+  const res = runToSyscallStop(task.hostTid);
+  const addr = res.value;
+  if (addr >= 0n || addr <= -4096n) {
+    try {
+      task.memory.writeForce(addr, data);
+    } catch (e) {
+      task.kernel.log.error({ err: e }, 'filling a file mapping failed');
+    }
+  }
+  for (const s of res.signals) task.sendSignalToSelf(s);
+  ptraceCont(task.hostTid, 0);
+}
+
+async function readRange(
+  file: { pread(length: number, offset: bigint): Promise<Buffer> },
+  offset: bigint,
+  length: number,
+): Promise<Buffer> {
+  const parts: Buffer[] = [];
+  let got = 0;
+  while (got < length) {
+    let chunk: Buffer;
+    try {
+      chunk = await file.pread(Math.min(length - got, 1 << 20), offset + BigInt(got));
+    } catch (e) {
+      if (e instanceof SyscallError && e.errno === Errno.ESPIPE) throw new SyscallError(Errno.ENODEV, 'not mappable');
+      throw e;
+    }
+    if (chunk.length === 0) break;
+    parts.push(chunk);
+    got += chunk.length;
+  }
+  return Buffer.concat(parts);
+}

@@ -1,0 +1,228 @@
+// Process syscalls answered by the sentry: wait4(2)/waitid(2) on the sandbox's process tree, kill(2)/tgkill(2)/
+// tkill(2) by sandbox pid, getppid(2), process groups and sessions (setpgid(2), setsid(2)). fork/clone/execve are
+// of the ptrace class (kernel/ptrace_syscalls.ts); exit/exit_group run natively and the kernel sees the exit.
+import { tgkill as hostTgkill } from '@tsvisor/native';
+import { Errno, fail } from '../kernel/syscall_error.js';
+import { SIGCHLD, SIGKILL, SIGSTOP, validSignal } from '../kernel/signals.js';
+import type { Task, ThreadGroup } from '../kernel/task.js';
+import type { SyscallName } from './numbers.js';
+import type { SyscallHandler } from './types.js';
+
+type H = SyscallHandler<Task>;
+
+const i32 = (a: bigint): number => Number(BigInt.asIntN(32, a));
+
+const WNOHANG = 1;
+const WUNTRACED = 2;
+const WEXITED = 4;
+const WCONTINUED = 8;
+const WNOWAIT = 0x01000000;
+const __WNOTHREAD = 0x20000000;
+const __WALL = 0x40000000;
+const __WCLONE = 0x80000000;
+
+const P_ALL = 0;
+const P_PID = 1;
+const P_PGID = 2;
+
+/** Which children a wait call selects (wait4(2) pid argument). */
+type Selector = (child: ThreadGroup) => boolean;
+
+function selectorFor(task: Task, pid: number): Selector {
+  if (pid < -1) return (c) => c.pgid === -pid;
+  if (pid === -1) return () => true;
+  if (pid === 0) return (c) => c.pgid === task.tg.pgid;
+  return (c) => c.tgid === pid;
+}
+
+/** Waits for a zombie child matching `select`; null with WNOHANG when none is ready yet. */
+async function waitChild(task: Task, select: Selector, options: number): Promise<ThreadGroup | null> {
+  const tg = task.tg;
+  const find = (): ThreadGroup | null => {
+    for (const c of tg.children) if (select(c) && !c.alive) return c;
+    return null;
+  };
+  const any = (): boolean => [...tg.children].some(select);
+  for (;;) {
+    if (!any()) fail(Errno.ECHILD);
+    const z = find();
+    if (z || options & WNOHANG) return z;
+    await task.blocker.wait(
+      () => find() !== null || !any(),
+      (wake) => {
+        tg.childWaiters.add(wake);
+        return () => tg.childWaiters.delete(wake);
+      },
+    );
+  }
+}
+
+function reap(task: Task, child: ThreadGroup): void {
+  task.tg.children.delete(child);
+  task.kernel.pids.removeGroup(child);
+}
+
+function writeRusage(task: Task, addr: bigint): void {
+  // struct rusage is 144 bytes; resource accounting is not kept (zeros), like a child that used no time.
+  if (addr !== 0n) task.memory.write(addr, Buffer.alloc(144));
+}
+
+const wait4: H = async (task, [pidArg, statusAddr, optArg, rusageAddr]) => {
+  const options = i32(optArg);
+  if (options & ~(WNOHANG | WUNTRACED | WCONTINUED | __WNOTHREAD | __WALL | __WCLONE)) fail(Errno.EINVAL, 'options');
+  const child = await waitChild(task, selectorFor(task, i32(pidArg)), options);
+  if (!child) return 0;
+  if (statusAddr !== 0n) task.memory.writeU32(statusAddr, child.exitStatus!);
+  writeRusage(task, rusageAddr);
+  reap(task, child);
+  return child.tgid;
+};
+
+const CLD_EXITED = 1;
+const CLD_KILLED = 2;
+const CLD_DUMPED = 3;
+
+const waitid: H = async (task, [idtype, id, infop, optArg, rusageAddr]) => {
+  const options = i32(optArg);
+  if (!(options & WEXITED)) fail(Errno.EINVAL, 'waitid needs WEXITED (stopped/continued children are not reported)');
+  const type = i32(idtype);
+  const want = i32(id);
+  let select: Selector;
+  if (type === P_ALL) select = () => true;
+  else if (type === P_PID) select = (c) => c.tgid === want;
+  else if (type === P_PGID) select = (c) => c.pgid === (want === 0 ? task.tg.pgid : want);
+  else fail(Errno.EINVAL, `idtype ${type}`);
+  const child = await waitChild(task, select, options);
+  // siginfo_t (128 bytes): si_signo, si_errno, si_code, then si_pid, si_uid, si_status (sigaction(2)).
+  const info = Buffer.alloc(128);
+  if (child) {
+    const st = child.exitStatus!;
+    const sig = st & 0x7f;
+    info.writeInt32LE(SIGCHLD, 0);
+    info.writeInt32LE(sig === 0 ? CLD_EXITED : st & 0x80 ? CLD_DUMPED : CLD_KILLED, 8);
+    info.writeInt32LE(child.tgid, 16);
+    info.writeInt32LE(child.leader?.creds.uid ?? 0, 20);
+    info.writeInt32LE(sig === 0 ? (st >> 8) & 0xff : sig, 24);
+  }
+  if (infop !== 0n) task.memory.write(infop, info);
+  writeRusage(task, rusageAddr);
+  if (child && !(options & WNOWAIT)) reap(task, child);
+  return 0;
+};
+
+/** kill(2) permission: root or matching real/effective uid (sandbox ids). */
+function mayKill(task: Task, target: ThreadGroup): boolean {
+  const c = task.creds;
+  if (c.euid === 0) return true;
+  const t = target.leader?.creds ?? [...target.tasks][0]?.creds;
+  return !!t && (c.uid === t.uid || c.euid === t.uid || c.uid === t.euid || c.euid === t.euid);
+}
+
+/** Sends `sig` to a process on the host and ends a blocked emulated call that the signal's handler interrupts. */
+function signalGroup(task: Task, target: ThreadGroup, sig: number): void {
+  // Inside a pid namespace, init gets only the signals it has a handler for, SIGKILL and SIGSTOP included
+  // (pid_namespaces(7)); the host applies that rule only to senders inside the namespace, and the sentry is not.
+  if (target.tgid === 1 && (sig === SIGKILL || sig === SIGSTOP)) return;
+  if (sig === 0 || !target.alive) return;
+  try {
+    process.kill(target.hostTgid, sig);
+  } catch {
+    return;
+  }
+  task.kernel.interruptForSignal(target, sig);
+}
+
+const kill: H = (task, [pidArg, sigArg]) => {
+  const pid = i32(pidArg);
+  const sig = i32(sigArg);
+  if (sig !== 0 && !validSignal(sig)) fail(Errno.EINVAL, `signal ${sig}`);
+  const groups = [...task.kernel.pids.groups.values()].filter((g) => g.alive);
+  let targets: ThreadGroup[];
+  if (pid > 0) targets = groups.filter((g) => g.tgid === pid);
+  else if (pid === 0) targets = groups.filter((g) => g.pgid === task.tg.pgid);
+  else if (pid === -1) targets = groups.filter((g) => g.tgid !== 1 && g !== task.tg);
+  else targets = groups.filter((g) => g.pgid === -pid);
+  if (targets.length === 0) fail(Errno.ESRCH);
+  const allowed = targets.filter((g) => mayKill(task, g));
+  if (allowed.length === 0) fail(Errno.EPERM);
+  // kill(-1) includes the caller itself on Linux (kill(2)) except init.
+  if (pid === -1 && task.tg.tgid !== 1) allowed.push(task.tg);
+  for (const g of allowed) signalGroup(task, g, sig);
+  return 0;
+};
+
+function signalThread(task: Task, tgid: number | null, tid: number, sig: number): number {
+  if (sig !== 0 && !validSignal(sig)) fail(Errno.EINVAL, `signal ${sig}`);
+  if (tid <= 0 || (tgid !== null && tgid <= 0)) fail(Errno.EINVAL, 'tid');
+  const t = task.kernel.pids.byTid(tid);
+  if (!t || (tgid !== null && t.tg.tgid !== tgid)) fail(Errno.ESRCH);
+  if (!mayKill(task, t.tg)) fail(Errno.EPERM);
+  if (sig === 0) return 0;
+  if (t.tg.tgid === 1 && (sig === SIGKILL || sig === SIGSTOP)) return 0;
+  try {
+    hostTgkill(t.tg.hostTgid, t.hostTid, sig);
+  } catch {
+    fail(Errno.ESRCH);
+  }
+  task.kernel.interruptForSignal(t.tg, sig);
+  return 0;
+}
+
+const tgkill: H = (task, [tgid, tid, sig]) => signalThread(task, i32(tgid), i32(tid), i32(sig));
+const tkill: H = (task, [tid, sig]) => signalThread(task, null, i32(tid), i32(sig));
+
+const getppid: H = (task) => task.tg.parent?.tgid ?? 0;
+
+function groupOf(task: Task, pid: number): ThreadGroup {
+  if (pid === 0) return task.tg;
+  const g = task.kernel.pids.group(pid);
+  if (!g || !g.alive) fail(Errno.ESRCH);
+  return g;
+}
+
+const getpgid: H = (task, [pid]) => groupOf(task, i32(pid)).pgid;
+const getpgrp: H = (task) => task.tg.pgid;
+const getsid: H = (task, [pid]) => groupOf(task, i32(pid)).sid;
+
+/** setpgid(2): a process may move itself or a child that has not exec'ed, within its session. */
+const setpgid: H = (task, [pidArg, pgidArg]) => {
+  const pid = i32(pidArg);
+  const pgid = i32(pgidArg);
+  if (pgid < 0) fail(Errno.EINVAL);
+  const target = groupOf(task, pid);
+  if (target !== task.tg) {
+    if (target.parent !== task.tg) fail(Errno.ESRCH);
+    if (target.execed) fail(Errno.EACCES);
+    if (target.sid !== task.tg.sid) fail(Errno.EPERM);
+  }
+  if (target.sid === target.tgid) fail(Errno.EPERM, 'a session leader cannot change its group');
+  const newPgid = pgid === 0 ? target.tgid : pgid;
+  if (newPgid !== target.tgid) {
+    const exists = [...task.kernel.pids.groups.values()].some((g) => g.pgid === newPgid && g.sid === task.tg.sid);
+    if (!exists) fail(Errno.EPERM);
+  }
+  target.pgid = newPgid;
+  return 0;
+};
+
+const setsid: H = (task) => {
+  const tg = task.tg;
+  if ([...task.kernel.pids.groups.values()].some((g) => g.pgid === tg.tgid)) fail(Errno.EPERM);
+  tg.sid = tg.tgid;
+  tg.pgid = tg.tgid;
+  return tg.tgid;
+};
+
+export const processSyscalls: Partial<Record<SyscallName, H>> = {
+  wait4,
+  waitid,
+  kill,
+  tgkill,
+  tkill,
+  getppid,
+  getpgid,
+  getpgrp,
+  getsid,
+  setpgid,
+  setsid,
+};

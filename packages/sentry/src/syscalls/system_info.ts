@@ -1,0 +1,223 @@
+// What a process learns about the system and its limits: uname(2), sysinfo(2), getrlimit(2)/setrlimit(2)/
+// prlimit64(2), getrusage(2), times(2), prctl(2) (a subset), arch_prctl(2) codes other than ARCH_SET_FS/GET_FS
+// (those run natively), sched_* queries.
+import os from 'node:os';
+import { Errno, fail } from '../kernel/syscall_error.js';
+import { RLIM_INFINITY, type Task } from '../kernel/task.js';
+import type { SyscallName } from './numbers.js';
+import type { SyscallHandler } from './types.js';
+
+type H = SyscallHandler<Task>;
+const i32 = (a: bigint): number => Number(BigInt.asIntN(32, a));
+
+const UTS_FIELD = 65;
+
+const uname: H = (t, [addr]) => {
+  const b = Buffer.alloc(UTS_FIELD * 6);
+  const { UTS_RELEASE, UTS_VERSION } = UTS;
+  [
+    'Linux',
+    t.kernel.hostname,
+    UTS_RELEASE,
+    UTS_VERSION,
+    'x86_64',
+    '(none)',
+  ].forEach((s, i) => b.write(s.slice(0, UTS_FIELD - 1), i * UTS_FIELD, 'utf8'));
+  t.memory.write(addr, b);
+  return 0;
+};
+
+/** Kept here (not imported from kernel.ts) so this module does not pull the kernel in. */
+export const UTS = { UTS_RELEASE: '4.4.0', UTS_VERSION: '#1 SMP Sun Jan 10 15:06:54 PST 2016' } as const;
+
+const sysinfo: H = (t, [addr]) => {
+  // struct sysinfo (sysinfo(2)), mem_unit 1.
+  const b = Buffer.alloc(112);
+  const uptime = Math.floor((Date.now() - t.kernel.bootTime) / 1000);
+  b.writeBigInt64LE(BigInt(uptime), 0);
+  const load = os.loadavg();
+  for (let i = 0; i < 3; i++) b.writeBigUInt64LE(BigInt(Math.floor(load[i]! * 65536)), 8 + i * 8);
+  b.writeBigUInt64LE(BigInt(os.totalmem()), 32);
+  b.writeBigUInt64LE(BigInt(os.freemem()), 40);
+  b.writeUInt16LE(Math.min(t.kernel.pids.groups.size, 0xffff), 80);
+  b.writeUInt32LE(1, 104);
+  t.memory.write(addr, b);
+  return 0;
+};
+
+const RLIMIT_NLIMITS = 16;
+const RLIMIT_NOFILE = 7;
+
+function getLimit(t: Task, res: number): [bigint, bigint] {
+  if (res < 0 || res >= RLIMIT_NLIMITS) fail(Errno.EINVAL, `resource ${res}`);
+  if (res === RLIMIT_NOFILE) {
+    return [BigInt(t.fdTable.limit), t.tg.rlimits.get(RLIMIT_NOFILE)?.[1] ?? 1048576n];
+  }
+  return t.tg.rlimits.get(res) ?? [RLIM_INFINITY, RLIM_INFINITY];
+}
+
+function setLimit(t: Task, res: number, soft: bigint, hard: bigint): void {
+  const [, oldHard] = getLimit(t, res);
+  if (soft > hard) fail(Errno.EINVAL, 'soft limit above hard limit');
+  if (hard > oldHard && t.creds.euid !== 0) fail(Errno.EPERM, 'raising a hard limit');
+  if (res === RLIMIT_NOFILE) {
+    if (hard > 1048576n) fail(Errno.EPERM, 'nr_open is 1048576');
+    t.fdTable.limit = Number(soft);
+  }
+  t.tg.rlimits.set(res, [soft, hard]);
+}
+
+function writeLimit(t: Task, addr: bigint, lim: [bigint, bigint]): void {
+  const b = Buffer.alloc(16);
+  b.writeBigUInt64LE(lim[0], 0);
+  b.writeBigUInt64LE(lim[1], 8);
+  t.memory.write(addr, b);
+}
+
+const getrlimit: H = (t, [res, addr]) => {
+  writeLimit(t, addr, getLimit(t, i32(res)));
+  return 0;
+};
+
+const setrlimit: H = (t, [res, addr]) => {
+  const b = t.memory.read(addr, 16);
+  setLimit(t, i32(res), b.readBigUInt64LE(0), b.readBigUInt64LE(8));
+  return 0;
+};
+
+const prlimit64: H = (t, [pidArg, res, newAddr, oldAddr]) => {
+  const pid = i32(pidArg);
+  let target = t;
+  if (pid !== 0 && pid !== t.pid) {
+    const g = t.kernel.pids.group(pid);
+    const leader = g?.leader;
+    if (!g || !leader) fail(Errno.ESRCH);
+    if (t.creds.euid !== 0 && t.creds.uid !== leader.creds.uid) fail(Errno.EPERM);
+    target = leader;
+  }
+  const old = getLimit(target, i32(res));
+  if (newAddr !== 0n) {
+    const b = t.memory.read(newAddr, 16);
+    setLimit(target, i32(res), b.readBigUInt64LE(0), b.readBigUInt64LE(8));
+  }
+  if (oldAddr !== 0n) writeLimit(t, oldAddr, old);
+  return 0;
+};
+
+const getrusage: H = (t, [who, addr]) => {
+  const w = i32(who);
+  if (w !== 0 && w !== -1 && w !== 1) fail(Errno.EINVAL);
+  // Not kept: CPU and memory accounting (all zero).
+  t.memory.write(addr, Buffer.alloc(144));
+  return 0;
+};
+
+const times: H = (t, [addr]) => {
+  if (addr !== 0n) t.memory.write(addr, Buffer.alloc(32));
+  // clock ticks (USER_HZ 100) since an arbitrary point: the sandbox's boot.
+  return BigInt(Math.floor((Date.now() - t.kernel.bootTime) / 10));
+};
+
+const PR_SET_PDEATHSIG = 1;
+const PR_GET_PDEATHSIG = 2;
+const PR_GET_DUMPABLE = 3;
+const PR_SET_DUMPABLE = 4;
+const PR_SET_NAME = 15;
+const PR_GET_NAME = 16;
+const PR_GET_SECCOMP = 21;
+const PR_SET_NO_NEW_PRIVS = 38;
+const PR_GET_NO_NEW_PRIVS = 39;
+const PR_SET_CHILD_SUBREAPER = 36;
+const PR_GET_CHILD_SUBREAPER = 37;
+const PR_CAPBSET_READ = 23;
+
+const prctl: H = (t, [opArg, a2]) => {
+  const op = i32(opArg);
+  switch (op) {
+    case PR_SET_NAME: {
+      const name = t.memory.read(a2, 16);
+      const z = name.indexOf(0);
+      t.name = name.subarray(0, z < 0 ? 15 : Math.min(z, 15)).toString('utf8');
+      return 0;
+    }
+    case PR_GET_NAME: {
+      const b = Buffer.alloc(16);
+      b.write((t.name ?? t.tg.comm).slice(0, 15));
+      t.memory.write(a2, b);
+      return 0;
+    }
+    case PR_GET_DUMPABLE:
+      return 1;
+    case PR_SET_DUMPABLE:
+      if (a2 > 1n) fail(Errno.EINVAL);
+      return 0;
+    case PR_SET_PDEATHSIG: // accepted, not delivered (not done)
+    case PR_SET_NO_NEW_PRIVS:
+    case PR_SET_CHILD_SUBREAPER:
+      return 0;
+    case PR_GET_PDEATHSIG:
+      t.memory.writeU32(a2, 0);
+      return 0;
+    case PR_GET_NO_NEW_PRIVS:
+      return 1;
+    case PR_GET_CHILD_SUBREAPER:
+      t.memory.writeU32(a2, 0);
+      return 0;
+    case PR_GET_SECCOMP:
+      return 2;
+    case PR_CAPBSET_READ:
+      return a2 < 41n ? 1 : fail(Errno.EINVAL);
+    default:
+      fail(Errno.EINVAL, `prctl option ${op} not supported`);
+  }
+};
+
+const ARCH_GET_CPUID = 0x1011;
+const ARCH_SET_GS = 0x1001;
+const ARCH_GET_GS = 0x1004;
+
+const arch_prctl: H = (t, [codeArg, addr]) => {
+  const code = i32(codeArg);
+  switch (code) {
+    case ARCH_GET_CPUID:
+      return 1;
+    case ARCH_GET_GS:
+      t.memory.writeU64(addr, 0n);
+      return 0;
+    case ARCH_SET_GS:
+      fail(Errno.EPERM, 'ARCH_SET_GS is not supported in the sandbox');
+    default:
+      fail(Errno.EINVAL, `arch_prctl code 0x${code.toString(16)}`);
+  }
+};
+
+const sched_getscheduler: H = () => 0; // SCHED_OTHER
+const sched_getparam: H = (t, [, addr]) => {
+  t.memory.writeU32(addr, 0);
+  return 0;
+};
+const sched_get_priority_max: H = (_t, [policy]) => (i32(policy) === 1 || i32(policy) === 2 ? 99 : 0);
+const sched_get_priority_min: H = (_t, [policy]) => (i32(policy) === 1 || i32(policy) === 2 ? 1 : 0);
+const getpriority: H = () => 20; // nice 0, encoded as 20 - nice (getpriority(2) NOTES)
+const setpriority: H = () => 0;
+
+const sethostname: H = () => fail(Errno.EPERM, 'the hostname belongs to the sandbox configuration');
+
+export const systemInfoSyscalls: Partial<Record<SyscallName, H>> = {
+  uname,
+  sysinfo,
+  getrlimit,
+  setrlimit,
+  prlimit64,
+  getrusage,
+  times,
+  prctl,
+  arch_prctl,
+  sched_getscheduler,
+  sched_getparam,
+  sched_get_priority_max,
+  sched_get_priority_min,
+  getpriority,
+  setpriority,
+  sethostname,
+};

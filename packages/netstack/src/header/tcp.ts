@@ -3,6 +3,8 @@
 // The view reads fields in place from the segment bytes; nothing is copied and no object is built per field.
 // Options are parsed into a caller-owned TcpOptions object so the receive path can reuse one per endpoint.
 
+import { foldChecksum, sumBytes } from './checksum.js';
+
 export const TCP_MIN_HEADER_LENGTH = 20;
 export const TCP_MAX_HEADER_LENGTH = 60;
 export const TCP_MAX_OPTIONS_LENGTH = 40;
@@ -318,16 +320,10 @@ export function writeTcpHeader(b: Uint8Array, at: number, f: TcpFieldsToWrite, o
   return hdrLen;
 }
 
-/** Unfolded 16-bit one's-complement sum of b[start, end) added to `initial` (RFC 1071). */
+/** 16-bit one's-complement sum of b[start, end) added to `initial`, folded to 16 bits (RFC 1071). */
 export function onesComplementSum(b: Uint8Array, start: number, end: number, initial = 0): number {
-  let sum = initial;
-  let i = start;
-  const evenEnd = end - ((end - start) & 1);
-  for (; i < evenEnd; i += 2) sum += (b[i]! << 8) | b[i + 1]!;
-  if (i < end) sum += b[i]! << 8;
-  // Fold regularly enough that the sum stays a small integer even for 64 KiB inputs.
-  while (sum > 0xffff) sum = (sum & 0xffff) + (sum >>> 16);
-  return sum;
+  // checksum.ts's unrolled loop is about twice as fast as a plain one on MTU-sized payloads.
+  return foldChecksum(sumBytes(b, start, end - start, initial));
 }
 
 /**

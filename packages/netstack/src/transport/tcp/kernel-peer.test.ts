@@ -169,7 +169,7 @@ describe('TCP against the Linux kernel across a veth', () => {
     const secs = (performance.now() - t0) / 1000;
     expect(out.split(' ')[0]).toBe(fileHash);
     const mbps = (MB * 8 * 1.048576) / secs;
-    console.log(`netstack->kernel: ${MB} MiB in ${secs.toFixed(2)} s = ${mbps.toFixed(0)} Mbit/s (${(mbps / (nativeMbps || 1)).toFixed(2)} of native); retransmits ${ep.totalRetransmits}; ${ep.describe()}`);
+    console.log(`netstack->kernel: ${MB} MiB in ${secs.toFixed(2)} s = ${mbps.toFixed(0)} Mbit/s (${(mbps / (nativeMbps || 1)).toFixed(2)} of native); retransmits ${ep.totalRetransmits}; segments sent ${tcp.stats.segmentsSent}; link ${JSON.stringify(link.stats)}`);
     ep.close();
   }, 120_000);
 });

@@ -34,6 +34,25 @@ describe('SharedFrameRing', () => {
     expect(ring.used).toBe(0);
   });
 
+  it('hands out batches in place and releases them together', () => {
+    const ring = SharedFrameRing.create(128);
+    const info = new Int32Array(3 * 8);
+    let next = 0, expectNext = 0;
+    for (let round = 0; round < 50; round++) {
+      while (ring.tryWrite(frameOf(next, 10 + (next % 20)), 0, undefined, next)) next++;
+      const n = ring.peekBatch(8, info);
+      expect(n).toBeGreaterThan(0);
+      for (let i = 0; i < n; i++) {
+        const want = frameOf(expectNext, 10 + (expectNext % 20));
+        expect(info[3 * i + 2]).toBe(expectNext);
+        expect(Array.from(ring.data.subarray(info[3 * i], info[3 * i] + info[3 * i + 1]))).toEqual(Array.from(want));
+        expectNext++;
+      }
+      ring.release();
+    }
+    expect(expectNext).toBeGreaterThan(100);
+  });
+
   it('reports full and refuses frames that can never fit', () => {
     const ring = SharedFrameRing.create(64);
     expect(ring.maxFrameSize).toBe(24);

@@ -150,7 +150,37 @@ export class SharedFrameRing {
     return f;
   }
 
-  /** Frees the frame returned by peek(). */
+  /**
+   * Up to `max` of the oldest unreleased frames, in place, without releasing them: frame i is data[out[3i],
+   * out[3i] + out[3i+1]) with meta out[3i+2]. Returns the count; release() frees them all. For a consumer that
+   * hands a whole batch to one system call (sendmmsg straight from the shared memory).
+   */
+  peekBatch(max: number, out: Int32Array): number {
+    const w = Atomics.load(this.ctl, WRITE);
+    let r = Atomics.load(this.ctl, READ);
+    let n = 0;
+    const limit = Math.min(max, Math.floor(out.length / 3));
+    while (n < limit && r !== w) {
+      let at = r & this.mask;
+      let len = this.words[at >> 2];
+      if (len === WRAP_MARKER) {
+        r = (r + (this.capacity - at)) | 0;
+        if (r === w) break;
+        at = 0;
+        len = this.words[0];
+      }
+      out[3 * n] = at + RECORD_HEADER;
+      out[3 * n + 1] = len;
+      out[3 * n + 2] = this.words[(at >> 2) + 1];
+      r = (r + RECORD_HEADER + ((len + 7) & ~7)) | 0;
+      n++;
+    }
+    // A trailing wrap marker with nothing after it is left for the next call.
+    this.pendingEnd = n > 0 ? r : -1;
+    return n;
+  }
+
+  /** Frees the frame returned by peek() (or all frames returned by peekBatch()). */
   release(): void {
     if (this.pendingEnd === -1) return;
     Atomics.store(this.ctl, READ, this.pendingEnd);

@@ -15,6 +15,7 @@
 #include <linux/if_ether.h>
 #include <linux/if_packet.h>
 #include <net/if.h>
+#include <poll.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -189,6 +190,23 @@ static napi_value js_packet_send_batch(napi_env env, napi_callback_info info) {
   return tsv_i32(env, sent);
 }
 
+/* packetWaitReadable(fd, timeoutMs) -> true if readable, false on timeout. Blocks the calling thread in poll(2):
+ * for a worker that owns the socket, the alternative to packetPollStart. */
+static napi_value js_packet_wait_readable(napi_env env, napi_callback_info info) {
+  napi_value argv[2];
+  if (tsv_args(env, info, argv, 2) < 2) return tsv_throw_type(env, "packetWaitReadable(fd, timeoutMs)");
+  int32_t fd, timeout;
+  if (!tsv_arg_i32(env, argv[0], &fd) || !tsv_arg_i32(env, argv[1], &timeout)) return NULL;
+  struct pollfd p = { .fd = fd, .events = POLLIN };
+  int n;
+  do n = poll(&p, 1, timeout);
+  while (n < 0 && errno == EINTR);
+  if (n < 0) return tsv_throw_errno(env, "poll", errno);
+  napi_value r;
+  napi_get_boolean(env, n > 0, &r);
+  return r;
+}
+
 /* A uv_poll watching a packet socket for readability on the caller's event loop. */
 typedef struct {
   uv_poll_t poll;
@@ -323,6 +341,7 @@ napi_status tsv_register_packet(napi_env env, napi_value exports) {
   if ((s = tsv_export(env, exports, "packetOpen", js_packet_open)) != napi_ok) return s;
   if ((s = tsv_export(env, exports, "packetRecvBatch", js_packet_recv_batch)) != napi_ok) return s;
   if ((s = tsv_export(env, exports, "packetSendBatch", js_packet_send_batch)) != napi_ok) return s;
+  if ((s = tsv_export(env, exports, "packetWaitReadable", js_packet_wait_readable)) != napi_ok) return s;
   if ((s = tsv_export(env, exports, "packetPollStart", js_packet_poll_start)) != napi_ok) return s;
   if ((s = tsv_export(env, exports, "packetPollStop", js_packet_poll_stop)) != napi_ok) return s;
   if ((s = tsv_export(env, exports, "packetPollRef", js_packet_poll_ref)) != napi_ok) return s;

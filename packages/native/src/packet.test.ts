@@ -5,7 +5,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
   closeFd,
   interfaceIndex, packetOpen, packetPollStart, packetPollStop, packetRecvBatch, packetSendBatch, packetStats,
-  PACKET_RX_INFO_INTS, PACKET_HOST, PACKET_BROADCAST,
+  PACKET_RX_INFO_INTS, PACKET_HOST, PACKET_BROADCAST, packetWaitReadable,
 } from './index.js';
 
 const A = `tpa${process.pid}`.slice(0, 15);
@@ -87,6 +87,18 @@ describe('AF_PACKET batches over a veth pair', () => {
     expect(f.length).toBe(60);
     expect(types).toEqual([PACKET_HOST, PACKET_BROADCAST]);
     expect(packetStats(fdA).drops).toBe(0);
+  });
+
+  it('blocks in poll until a frame is waiting (the worker-thread alternative to the uv_poll watch)', () => {
+    const buf = new Uint8Array(2048 * 8);
+    const info = new Int32Array(8 * PACKET_RX_INFO_INTS);
+    while (packetRecvBatch(fdB, buf, 2048, 8, info) > 0) { /* drain */ }
+    const t0 = Date.now();
+    expect(packetWaitReadable(fdB, 50)).toBe(false);
+    expect(Date.now() - t0).toBeGreaterThanOrEqual(45);
+    expect(packetSendBatch(fdA, [frame(macB, macA, 4)], new Int32Array([0, 60]), 1)).toBe(1);
+    expect(packetWaitReadable(fdB, 2000)).toBe(true);
+    expect(packetRecvBatch(fdB, buf, 2048, 8, info)).toBeGreaterThanOrEqual(1);
   });
 
   it('rejects bad arguments with clear errors instead of touching memory', () => {

@@ -6,6 +6,7 @@ interface PacketAddon {
   packetOpen(ifindex: number, vnetHdr: boolean, rcvbuf: number, sndbuf: number): number;
   packetRecvBatch(fd: number, buf: Uint8Array, slotSize: number, maxSlots: number, info: Int32Array): number;
   packetSendBatch(fd: number, bufs: Uint8Array[], ranges: Int32Array, count: number): number;
+  packetWaitReadable(fd: number, timeoutMs: number): boolean;
   packetPollStart(fd: number, callback: (status: number) => void): unknown;
   packetPollStop(handle: unknown): void;
   packetPollRef(handle: unknown, ref: boolean): void;
@@ -66,6 +67,11 @@ export function packetRecvBatch(fd: number, buf: Uint8Array, slotSize: number, m
  */
 export function packetSendBatch(fd: number, bufs: Uint8Array[], ranges: Int32Array, count: number): number {
   return native().packetSendBatch(fd, bufs, ranges, count);
+}
+
+/** Blocks the calling thread until fd is readable (true) or `timeoutMs` passes (false): poll(2), for workers. */
+export function packetWaitReadable(fd: number, timeoutMs: number): boolean {
+  return native().packetWaitReadable(fd, timeoutMs);
 }
 
 /** An opaque readiness watch on the event loop (uv_poll). */

@@ -46,7 +46,9 @@ export * from './transport/icmp/icmp.js';
 export { tcpProtocol, TcpProtocol, DEFAULT_TCP_SETTINGS, TcpState, type TcpSettings } from './transport/tcp/protocol.js';
 export { TcpEndpoint } from './transport/tcp/endpoint.js';
 
-// the standalone tool's building blocks, for embedding
+// the standalone tool's building blocks, for embedding (the sentry takes devices over the same way)
+export * from './tools/default_stack.js';
+export * from './tools/device_takeover.js';
 export * from './tools/services.js';
 export * from './tools/http_server.js';
 export * from './tools/stream_connection.js';

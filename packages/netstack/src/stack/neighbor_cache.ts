@@ -74,6 +74,27 @@ export class NeighborCache {
   }
 
   /**
+   * The link address for `addr` if usable now, without queueing anything (the per-packet fast path: no closure
+   * needs to exist unless this returns undefined). Using a STALE entry moves it to DELAY (7.3.3).
+   */
+  lookup(addr: Address): LinkAddress | undefined {
+    const e = this.entries.get(addr.toString());
+    if (e === undefined) return undefined;
+    switch (e.state) {
+      case 'reachable':
+      case 'delay':
+      case 'probe':
+      case 'static':
+        return e.link;
+      case 'stale':
+        this.enter(e, 'delay');
+        return e.link;
+      default:
+        return undefined;
+    }
+  }
+
+  /**
    * The link address for `addr` if usable now (REACHABLE/STALE/DELAY/PROBE/static); otherwise starts or joins
    * resolution and calls `waiter` later, returning undefined. Using a STALE entry moves it to DELAY (7.3.3).
    */

@@ -199,6 +199,11 @@ export class NIC implements LinkDispatcher {
     }
     const cache = this.neighbors(family);
     if (!cache) return TcpipErrors.hostUnreachable;
+    const known = cache.lookup(nextHop);
+    if (known !== undefined) {
+      setRemoteLink(pkt, known);
+      return this.writeToLink(pkt);
+    }
     const link = cache.resolve(nextHop, (resolved) => {
       if (resolved === undefined) {
         onResolutionFailure?.(pkt);

@@ -9,15 +9,9 @@ import yargs from 'yargs';
 import { hideBin } from 'yargs/helpers';
 import { FdBasedEndpoint } from '../link/fdbased.js';
 import { LoopbackEndpoint } from '../link/loopback.js';
-import { arpProtocol } from '../network/arp/arp.js';
-import { ipv4Protocol } from '../network/ipv4/ipv4.js';
-import { ipv6Protocol } from '../network/ipv6/ipv6.js';
-import { Stack } from '../stack/stack.js';
 import { formatStats } from '../stack/stats.js';
-import { icmpv4Protocol, icmpv6Protocol } from '../transport/icmp/icmp.js';
-import { rawEndpointFactory } from '../transport/raw/raw.js';
-import { TcpProtocol, tcpProtocol } from '../transport/tcp/protocol.js';
-import { udpProtocol } from '../transport/udp/udp.js';
+import { TcpProtocol } from '../transport/tcp/protocol.js';
+import { createDefaultStack } from './default_stack.js';
 import { chooseDevice, readDeviceConfig, releaseFromKernel, routeEntries } from './device_takeover.js';
 import { serveHttp, type HttpServerStats } from './http_server.js';
 import { CHARGEN_PORT, DISCARD_PORT, ECHO_PORT, serveTcp, serveUdp, type Service } from './services.js';
@@ -41,11 +35,7 @@ function serve(args: ServeArgs): void {
     // TCP runs on the main thread for now; the flag is accepted so scripts keep working when workers land.
     process.stderr.write(`netstack: --tcp-workers=${args.tcpWorkers}: TCP worker threads are not implemented yet; using the main thread\n`);
   }
-  const stack = new Stack({
-    networkProtocols: [ipv4Protocol(), ipv6Protocol(), arpProtocol()],
-    transportProtocols: [tcpProtocol(), udpProtocol(), icmpv4Protocol(), icmpv6Protocol()],
-    rawFactory: rawEndpointFactory,
-  });
+  const stack = createDefaultStack();
   const link = FdBasedEndpoint.open({ ifname: device.name, gso: args.gso, mtu: device.mtu, linkAddress: device.mac });
   if (!args.keepAddresses) releaseFromKernel(device);
   check(stack.createNIC(LOOPBACK_NIC, new LoopbackEndpoint(), { name: 'lo' }));

@@ -63,10 +63,11 @@ export abstract class DatagramEndpoint implements Endpoint, TransportEndpoint {
   /** Builds and sends one datagram via `route`. */
   protected abstract sendDatagram(route: Route, payload: Uint8Array, remotePort: number, opts: WriteOptions | undefined): TcpipError | undefined;
   /**
-   * Validates a received packet and returns the payload window [start, end) within pkt.buf and the source port,
-   * or undefined to drop it.
+   * Validates a received packet and fills `this.parsed` with the payload window [start, end) within pkt.buf and
+   * the source port; false drops the packet. (A field, not a returned object: nothing allocated per packet.)
    */
-  protected abstract parseDatagram(info: NetworkReceiveInfo, pkt: PacketBuffer): { start: number; end: number; sourcePort: number } | undefined;
+  protected abstract parseDatagram(info: NetworkReceiveInfo, pkt: PacketBuffer): boolean;
+  protected readonly parsed = { start: 0, end: 0, sourcePort: 0 };
   /** Largest payload one datagram may carry for `family`. */
   protected abstract maxPayload(netFamily: 4 | 6): number;
 
@@ -419,8 +420,8 @@ export abstract class DatagramEndpoint implements Endpoint, TransportEndpoint {
 
   handlePacket(info: NetworkReceiveInfo, pkt: PacketBuffer): void {
     if (this.state === 'closed' || (this.shutdownFlags & ShutdownFlags.READ) !== 0) return;
-    const parsed = this.parseDatagram(info, pkt);
-    if (!parsed) return;
+    if (!this.parseDatagram(info, pkt)) return;
+    const parsed = this.parsed;
     const len = parsed.end - parsed.start;
     // socket(7) SO_RCVBUF: datagrams beyond the receive buffer are dropped (counted as RcvbufErrors).
     if (this.queuedBytes + len > this.options.get('receiveBufferSize') && this.queue.length > 0) {

@@ -448,7 +448,7 @@ export class IPv4Endpoint implements IpNetworkEndpoint {
       return this.fragmentAndSend(route, pkt, hlen, totalLen - hlen);
     }
     stats.packetsSent++;
-    const err = this.nic.writeNetworkPacket(pkt, EtherType.IPV4, 4, route.nextHop, route.isBroadcast, (dropped) => this.resolutionFailed(dropped));
+    const err = this.nic.writeNetworkPacket(pkt, EtherType.IPV4, 4, route.nextHop, route.isBroadcast, this.onResolutionFailure);
     if (err) stats.outgoingPacketErrors++;
     return err;
   }
@@ -460,6 +460,8 @@ export class IPv4Endpoint implements IpNetworkEndpoint {
     copy.networkHeader = copy.head;
     this.stack.deliverLocal(route.nic, EtherType.IPV4, copy);
   }
+
+  private readonly onResolutionFailure = (pkt: PacketBuffer): void => this.resolutionFailed(pkt);
 
   /** ARP failed: the queued packet is dropped and its sender told "host unreachable" like Linux does. */
   private resolutionFailed(pkt: PacketBuffer): void {

@@ -521,13 +521,16 @@ export class IPv6Endpoint implements IpNetworkEndpoint {
     }
     if (totalLen > mtu && !gso) return this.fragmentAndSend(route, pkt, totalLen - IPV6_HEADER_SIZE);
     stats.packetsSent++;
-    const err = this.nic.writeNetworkPacket(pkt, EtherType.IPV6, 6, route.nextHop, false, (dropped) => {
-      stats.outgoingPacketErrors++;
-      this.sendIcmpError(dropped, ICMPV6_DEST_UNREACHABLE, ICMPV6_ADDRESS_UNREACHABLE, 0);
-    });
+    const err = this.nic.writeNetworkPacket(pkt, EtherType.IPV6, 6, route.nextHop, false, this.onResolutionFailure);
     if (err) stats.outgoingPacketErrors++;
     return err;
   }
+
+  /** NDP failed: the queued packet is dropped and its sender told "address unreachable" (RFC 4443 3.1 code 3). */
+  private readonly onResolutionFailure = (dropped: PacketBuffer): void => {
+    this.stack.stats.ip.outgoingPacketErrors++;
+    this.sendIcmpError(dropped, ICMPV6_DEST_UNREACHABLE, ICMPV6_ADDRESS_UNREACHABLE, 0);
+  };
 
   /** RFC 8200 section 4.5: the source splits the payload after the fixed header into fragments with a header each. */
   private fragmentAndSend(route: Route, pkt: PacketBuffer, payloadLen: number): TcpipError | undefined {

@@ -103,9 +103,13 @@ export class IcmpEndpoint extends DatagramEndpoint {
     return route.writePacket(pkt, { protocol: this.protocol, ttl, tos: opts?.tos ?? o.get('tos') });
   }
 
-  protected parseDatagram(_info: NetworkReceiveInfo, pkt: PacketBuffer): { start: number; end: number; sourcePort: number } | undefined {
+  protected parseDatagram(_info: NetworkReceiveInfo, pkt: PacketBuffer): boolean {
     const type = pkt.buf[pkt.transportHeader];
-    if (type !== (this.family === 4 ? ICMPV4_ECHO_REPLY : ICMPV6_ECHO_REPLY)) return undefined;
-    return { start: pkt.transportHeader, end: pkt.tail, sourcePort: 0 };
+    if (type !== (this.family === 4 ? ICMPV4_ECHO_REPLY : ICMPV6_ECHO_REPLY)) return false;
+    const p = this.parsed;
+    p.start = pkt.transportHeader;
+    p.end = pkt.tail;
+    p.sourcePort = 0;
+    return true;
   }
 }

@@ -57,7 +57,8 @@ function checksumOk(h: UDPHeader, info: NetworkReceiveInfo, pkt: PacketBuffer): 
 /** Pseudo-header sum read straight from the IP header of a received packet. */
 function pseudoSum(b: Uint8Array, ipOff: number, family: 4 | 6, protocol: number, length: number): number {
   let s = 0;
-  const [start, end] = family === 4 ? [ipOff + 12, ipOff + 20] : [ipOff + 8, ipOff + 40];
+  const start = family === 4 ? ipOff + 12 : ipOff + 8;
+  const end = family === 4 ? ipOff + 20 : ipOff + 40;
   for (let i = start; i < end; i += 2) s += (b[i]! << 8) | b[i + 1]!;
   return family === 4 ? s + protocol + length : s + Math.floor(length / 0x10000) + (length & 0xffff) + protocol;
 }
@@ -101,20 +102,23 @@ export class UdpEndpoint extends DatagramEndpoint {
     return undefined;
   }
 
-  protected parseDatagram(info: NetworkReceiveInfo, pkt: PacketBuffer): { start: number; end: number; sourcePort: number } | undefined {
+  protected parseDatagram(info: NetworkReceiveInfo, pkt: PacketBuffer): boolean {
     const st = this.stack.stats.udp;
     const h = this.rxHeader.reset(pkt.buf, pkt.transportHeader, pkt.tail - pkt.transportHeader);
     if (!h.isValid()) {
       st.malformedPackets++;
-      return undefined;
+      return false;
     }
     if (!pkt.checksumValidated && !checksumOk(h, info, pkt)) {
       st.checksumErrors++;
-      return undefined;
+      return false;
     }
     st.packetsReceived++;
-    const start = pkt.transportHeader + UDP_HEADER_SIZE;
-    return { start, end: pkt.transportHeader + h.udpLength(), sourcePort: h.sourcePort() };
+    const p = this.parsed;
+    p.start = pkt.transportHeader + UDP_HEADER_SIZE;
+    p.end = pkt.transportHeader + h.udpLength();
+    p.sourcePort = h.sourcePort();
+    return true;
   }
 
   protected override onReceiveBufferFull(): void {

@@ -297,6 +297,27 @@ export class OverlayNode implements FsNode {
     c.lower = null;
   }
 
+  async getxattr(name: string): Promise<Buffer> {
+    if (!this.top.getxattr) fail(Errno.EOPNOTSUPP);
+    return this.top.getxattr(name);
+  }
+
+  async listxattr(): Promise<string[]> {
+    return this.top.listxattr ? this.top.listxattr() : [];
+  }
+
+  async setxattr(name: string, value: Buffer, flags: number): Promise<void> {
+    await this.copyUp();
+    if (!this.upper!.setxattr) fail(Errno.EOPNOTSUPP);
+    await this.upper!.setxattr(name, value, flags);
+  }
+
+  async removexattr(name: string): Promise<void> {
+    await this.copyUp();
+    if (!this.upper!.removexattr) fail(Errno.EOPNOTSUPP);
+    await this.upper!.removexattr(name);
+  }
+
   async setattr(attr: SetAttr): Promise<void> {
     await this.copyUp();
     if (!this.upper!.setattr) fail(Errno.EPERM);

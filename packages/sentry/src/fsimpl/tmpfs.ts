@@ -25,6 +25,10 @@ const TMPFS_MAGIC = 0x01021994n;
 /** Largest tmpfs file (Linux's MAX_LFS_FILESIZE is far larger; we bound what one sandbox can pin in memory). */
 const MAX_FILE_SIZE = 1n << 40n;
 
+/** setxattr(2) flags. */
+export const XATTR_CREATE = 1;
+export const XATTR_REPLACE = 2;
+
 export function nowNs(): bigint {
   return BigInt(Date.now()) * 1_000_000n;
 }
@@ -142,6 +146,34 @@ export abstract class TmpfsNode implements FsNode {
 
   protected truncate(_size: bigint): void {
     fail(Errno.EINVAL, 'not a regular file');
+  }
+
+  /** Extended attributes (xattr(7)); namespace and permission rules are checked by the VFS. */
+  private xattrs: Map<string, Buffer> | null = null;
+
+  async getxattr(name: string): Promise<Buffer> {
+    const v = this.xattrs?.get(name);
+    if (!v) fail(Errno.ENODATA, name);
+    return v;
+  }
+
+  async setxattr(name: string, value: Buffer, flags: number): Promise<void> {
+    if (this.fs.readonly) fail(Errno.EROFS);
+    const exists = this.xattrs?.has(name) ?? false;
+    if (flags & XATTR_CREATE && exists) fail(Errno.EEXIST, name);
+    if (flags & XATTR_REPLACE && !exists) fail(Errno.ENODATA, name);
+    (this.xattrs ??= new Map()).set(name, Buffer.from(value));
+    this.touchChange();
+  }
+
+  async listxattr(): Promise<string[]> {
+    return [...(this.xattrs?.keys() ?? [])];
+  }
+
+  async removexattr(name: string): Promise<void> {
+    if (this.fs.readonly) fail(Errno.EROFS);
+    if (!this.xattrs?.delete(name)) fail(Errno.ENODATA, name);
+    this.touchChange();
   }
 
   touchChange(): void {
@@ -270,9 +302,6 @@ export class TmpfsDir extends TmpfsNode {
     n.touchChange();
   }
 
-  async getxattr(): Promise<Buffer> {
-    fail(Errno.ENODATA);
-  }
 }
 
 export class TmpfsFile extends TmpfsNode {

@@ -4,6 +4,8 @@ import type { FsSyscallContext } from '../vfs/fs_syscall_context.js';
 import { dirSyscalls } from './dir.js';
 import { fdSyscalls } from './fd.js';
 import { fileSyscallsPaths } from './file.js';
+import { miscFileSyscalls } from './file_misc.js';
+import { xattrSyscalls } from './xattr.js';
 import { ioctlSyscalls } from './ioctl.js';
 import type { SyscallName } from './numbers.js';
 import { pipeSyscalls } from './pipe.js';
@@ -21,6 +23,8 @@ const families: Partial<Record<SyscallName, SyscallHandler<FsSyscallContext>>> =
   ...pipeSyscalls,
   ...pollSyscalls,
   ...ioctlSyscalls,
+  ...xattrSyscalls,
+  ...miscFileSyscalls,
 };
 
 /** Each handler runs with the calling task recorded (vfs/caller.ts) so /proc/self names the caller. */
@@ -30,3 +34,23 @@ export const fileSyscalls: Partial<Record<SyscallName, SyscallHandler<FsSyscallC
     ((task, args) => runAsCaller({ pid: task.pid, tid: task.tid }, () => handler!(task, args))) as SyscallHandler<FsSyscallContext>,
   ]),
 );
+
+/** File syscalls whose support is partial, with what they leave out (for the syscall table's PARTIAL notes). */
+export const fileSyscallNotes: Partial<Record<SyscallName, string>> = {
+  fcntl: 'record locks (F_GETLK/F_SETLK/F_SETLKW, OFD locks) fail with ENOLCK; pipe size fixed at 64 KiB',
+  ppoll: 'the temporary sigmask is applied only if the task implements swapSignalMask; remaining time not written back',
+  pselect6: 'the temporary sigmask is applied only if the task implements swapSignalMask; remaining time not written back',
+  select: 'remaining time is not written back to the timeval',
+  ioctl: 'FIONREAD, FIONBIO, FIOCLEX/FIONCLEX, TIOCGWINSZ on the host tty; TCGETS/TCSETS answer ENOTTY',
+  open: 'O_TMPFILE unsupported; opening a FIFO does not wait for the other end',
+  openat: 'O_TMPFILE unsupported; opening a FIFO does not wait for the other end',
+  renameat2: 'RENAME_EXCHANGE and RENAME_WHITEOUT unsupported (EINVAL)',
+  fallocate: 'plain allocation and FALLOC_FL_KEEP_SIZE only',
+  memfd_create: 'no MFD_HUGETLB, no seals',
+  close_range: 'CLOSE_RANGE_UNSHARE unsupported (EINVAL)',
+  mount: 'EPERM: mounts come from the OCI spec',
+  umount2: 'EPERM: mounts come from the OCI spec',
+  getxattr: 'tmpfs and overlay upper layer only; gofer files answer EOPNOTSUPP',
+  setxattr: 'tmpfs and overlay upper layer only; gofer files answer EOPNOTSUPP',
+  copy_file_range: 'copies through the sentry in 64 KiB chunks',
+};

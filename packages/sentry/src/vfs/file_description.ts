@@ -70,7 +70,15 @@ export class FileDescription {
   decRef(): void {
     if (--this.refs > 0 || this.released) return;
     this.released = true;
+    for (const hook of this.releaseHooks.splice(0)) hook();
     this.impl.release?.();
+  }
+
+  private readonly releaseHooks: Array<() => void> = [];
+
+  /** Runs `hook` when the description is released (flock(2) locks die with the open file description). */
+  onRelease(hook: () => void): void {
+    this.releaseHooks.push(hook);
   }
 
   get refCount(): number {

@@ -20,5 +20,5 @@ export { ProcFs, NO_PROCESSES, type ProcFsSource } from '../fsimpl/proc.js';
 export { createDevfs, setTtyOpener } from '../fsimpl/dev.js';
 export { HostFile, type HostFileOptions } from '../fsimpl/host_file.js';
 export { Pipe, PIPE_BUF, DEFAULT_PIPE_CAPACITY } from '../fsimpl/pipe.js';
-export { fileSyscalls } from '../syscalls/fs_syscalls.js';
+export { fileSyscalls, fileSyscallNotes } from '../syscalls/fs_syscalls.js';
 export { makePipe } from '../syscalls/pipe.js';

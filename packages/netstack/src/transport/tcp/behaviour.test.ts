@@ -226,6 +226,34 @@ describe('TCP behaviour on the wire', () => {
     expect(client.state).toBe(TcpState.CLOSED);
   });
 
+  it('lets a new SYN for the same 4-tuple end TIME_WAIT early (RFC 6191)', async () => {
+    const { p } = watchedPair();
+    const listener = p.tcpA.createEndpoint(4);
+    listener.bind({ address: p.addrA, port: 7000 });
+    listener.listen(4);
+    const connectOnce = async () => {
+      const c = p.tcpB.createEndpoint(4);
+      c.setSockOptInt('reuseAddress', 1);
+      expect(c.bind({ address: p.addrB, port: 40000 })).toBeUndefined();
+      expect(c.connect({ address: p.addrA, port: 7000 })).toBe(TcpipErrors.connectStarted);
+      await settle(4);
+      expect(c.state).toBe(TcpState.ESTABLISHED);
+      const acc = listener.accept();
+      if (isTcpipError(acc)) throw new Error(String(acc));
+      return { c, s: acc.endpoint as TcpEndpoint };
+    };
+    const first = await connectOnce();
+    // The server (listener side, stack a) closes first, so the TIME_WAIT is on the listener's host.
+    first.s.close();
+    await settle();
+    first.c.close();
+    await settle();
+    expect(first.s.state).toBe(TcpState.TIME_WAIT);
+    const second = await connectOnce();
+    expect(first.s.state).toBe(TcpState.CLOSED);
+    expect(second.s.state).toBe(TcpState.ESTABLISHED);
+  });
+
   it('opens simultaneously when both sides connect to each other (RFC 9293 3.5)', async () => {
     const { p, log } = watchedPair();
     const a = p.tcpA.createEndpoint(4);

@@ -139,7 +139,8 @@ export class TcpEndpoint implements Endpoint, TransportEndpoint {
   private tsRecent = 0;
   private tsRecentAt = 0;
   private lastAckSent = 0;
-  private readonly tsOffset = (Math.random() * 0xffffffff) >>> 0;
+  /** Per 4-tuple offset of our timestamp clock (set at connect/SYN; keyed so TIME-WAIT reuse can compare). */
+  private tsOffset = 0;
 
   // Buffers and bookkeeping.
   readonly sendBuffer: SendBuffer;
@@ -359,6 +360,7 @@ export class TcpEndpoint implements Endpoint, TransportEndpoint {
     this.register({ localPort: this.localPort, localAddress: this.localAddress, remotePort: this.remotePort, remoteAddress: this.remoteAddress });
     this.initMss();
     this.iss = this.stackProtocol.generateIsn(this.localAddress, this.localPort, this.remoteAddress, this.remotePort);
+    this.tsOffset = this.stackProtocol.timestampOffset(this.localAddress, this.localPort, this.remoteAddress, this.remotePort);
     this.sndUna = this.iss;
     this.sndNxt = seqAdd(this.iss, 1);
     this.txq.push(this.iss, this.sndNxt, this.clockNow);
@@ -786,6 +788,7 @@ export class TcpEndpoint implements Endpoint, TransportEndpoint {
     this.irs = seg.seq;
     this.rcvNxt = seqAdd(seg.seq, 1);
     this.iss = this.stackProtocol.generateIsn(this.localAddress, this.localPort, this.remoteAddress, this.remotePort);
+    this.tsOffset = this.stackProtocol.timestampOffset(this.localAddress, this.localPort, this.remoteAddress, this.remotePort);
     this.sndUna = this.iss;
     this.sndNxt = seqAdd(this.iss, 1);
     this.sndWnd = seg.window;
@@ -847,7 +850,24 @@ export class TcpEndpoint implements Endpoint, TransportEndpoint {
       p.handleListenSegment(this, info, seg);
       return;
     }
+    if (this.state === TcpState.TIME_WAIT && this.acceptsReincarnation(seg)) {
+      // RFC 6191 (and RFC 9293 3.10.7.4's note on TIME-WAIT): a new SYN whose sequence number (or timestamp) is
+      // beyond the old connection's ends TIME-WAIT early and goes to the listener, if there is one.
+      this.setClosed();
+      const listener = p.host.demuxer.find(info.family, TCP, info.nic, info.destination, seg.dstPort, info.source, seg.srcPort);
+      if (listener instanceof TcpEndpoint && listener.state === TcpState.LISTEN) p.handleListenSegment(listener, info, seg);
+      else p.handleUnknownDestinationPacket(info, pkt);
+      return;
+    }
     this.handleSegment(seg);
+  }
+
+  private acceptsReincarnation(seg: InboundSegment): boolean {
+    if (!seg.has(TCP_FLAG_SYN) || seg.has(TCP_FLAG_ACK) || seg.has(TCP_FLAG_RST)) return false;
+    // As Linux's tcp_timewait_state_process: not a PAWS failure, and a newer sequence number or timestamp.
+    const ts = this.tsOk && seg.options.hasTimestamp;
+    if (ts && seqLT(seg.options.tsVal, this.tsRecent)) return false;
+    return seqGT(seg.seq, this.rcvNxt) || (ts && seqGT(seg.options.tsVal, this.tsRecent));
   }
 
   handleError(err: TransportErrorInfo, _info: NetworkReceiveInfo, _quoted: Uint8Array): void {

@@ -263,6 +263,23 @@ export class TcpProtocol implements TransportProtocol {
     return (f + m) >>> 0;
   }
 
+  /**
+   * Offset added to our millisecond clock in timestamps: random per 4-tuple but stable for it (as Linux's
+   * secure_tcp_ts_off), so timestamps on a new connection reusing a TIME-WAIT tuple keep increasing (RFC 6191).
+   */
+  timestampOffset(local: Address, localPort: number, remote: Address, remotePort: number): number {
+    const h = createHash('sha256');
+    h.update(this.isnSecret);
+    h.update('ts');
+    h.update(local.bytes);
+    h.update(remote.bytes);
+    const ports = Buffer.allocUnsafe(4);
+    ports.writeUInt16BE(localPort, 0);
+    ports.writeUInt16BE(remotePort, 2);
+    h.update(ports);
+    return h.digest().readUInt32BE(0);
+  }
+
   /** RFC 5961 7: at most challengeAckLimit challenge ACKs per second. */
   allowChallengeAck(): boolean {
     const now = this.host.clock.nowMs();

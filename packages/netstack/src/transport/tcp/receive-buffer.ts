@@ -82,8 +82,10 @@ export class ReceiveBuffer {
     this.push(data);
     rcvNxt = seqAdd(rcvNxt, data.length);
     // Pull queued segments that are now contiguous.
-    while (this.ooo.length > 0 && seqLE(this.ooo[0]!.seq, rcvNxt)) {
-      const s = this.ooo.shift()!;
+    const q = this.ooo;
+    let k = 0;
+    while (k < q.length && seqLE(q[k]!.seq, rcvNxt)) {
+      const s = q[k++]!;
       this.oooBytes -= s.data.length;
       if (seqGT(s.end, rcvNxt)) {
         const tail = s.data.subarray(seqDiff(rcvNxt, s.seq));
@@ -91,46 +93,49 @@ export class ReceiveBuffer {
         rcvNxt = seqAdd(rcvNxt, tail.length);
       }
     }
+    if (k > 0) q.splice(0, k);
     return rcvNxt;
   }
 
+  /**
+   * Keep the bytes of [seq, seq+len) not already queued. Pieces stay sorted and non-overlapping but are not
+   * concatenated (that would copy a growing block on every arrival); sackBlocks() coalesces adjacent pieces.
+   */
   private queueOutOfOrder(seq: number, data: Uint8Array): void {
     if (data.length > this.free) data = data.subarray(0, Math.max(0, this.free));
     if (data.length === 0) return;
     const end = seqAdd(seq, data.length);
     this.lastOooSeq = seq;
-    // Find insertion point and merge/trim overlaps with neighbours: keep existing bytes, add only new ones.
-    let i = 0;
-    while (i < this.ooo.length && seqLT(this.ooo[i]!.end, seq)) i++;
-    // Overlaps with ooo[i..] (those starting at or before end).
-    const pieces: OutOfOrderSegment[] = [];
+    const q = this.ooo;
+    // Common case: beyond everything queued (the hole is further back).
+    if (q.length === 0 || seqGE(seq, q[q.length - 1]!.end)) {
+      q.push({ seq, end, data: data.slice() });
+      this.oooBytes += data.length;
+      return;
+    }
+    // Binary search: first piece ending after seq.
+    let lo = 0;
+    let hi = q.length;
+    while (lo < hi) {
+      const mid = (lo + hi) >>> 1;
+      if (seqLE(q[mid]!.end, seq)) lo = mid + 1;
+      else hi = mid;
+    }
+    const added: OutOfOrderSegment[] = [];
     let cur = seq;
-    let j = i;
-    while (j < this.ooo.length && seqLE(this.ooo[j]!.seq, end)) {
-      const s = this.ooo[j]!;
-      if (seqLT(cur, s.seq)) {
-        pieces.push({ seq: cur, end: s.seq, data: data.slice(seqDiff(cur, seq), seqDiff(s.seq, seq)) });
-      }
+    let j = lo;
+    while (j < q.length && seqLT(q[j]!.seq, end)) {
+      const s = q[j]!;
+      if (seqLT(cur, s.seq)) added.push({ seq: cur, end: s.seq, data: data.slice(seqDiff(cur, seq), seqDiff(s.seq, seq)) });
       if (seqGT(s.end, cur)) cur = s.end;
       j++;
     }
-    if (seqLT(cur, end)) pieces.push({ seq: cur, end, data: data.slice(seqDiff(cur, seq)) });
-    if (pieces.length === 0) return;
-    // Merge pieces and the overlapped existing segments into one contiguous block when they touch.
-    const all = [...this.ooo.slice(i, j), ...pieces].sort((a, b) => seqDiff(a.seq, b.seq));
-    const merged: OutOfOrderSegment[] = [];
-    for (const s of all) {
-      const last = merged[merged.length - 1];
-      if (last && last.end === s.seq) {
-        const joined = new Uint8Array(last.data.length + s.data.length);
-        joined.set(last.data);
-        joined.set(s.data, last.data.length);
-        last.data = joined;
-        last.end = s.end;
-      } else merged.push({ seq: s.seq, end: s.end, data: s.data });
-    }
-    for (const p of pieces) this.oooBytes += p.data.length;
-    this.ooo.splice(i, j - i, ...merged);
+    if (seqLT(cur, end)) added.push({ seq: cur, end, data: data.slice(seqDiff(cur, seq)) });
+    if (added.length === 0) return;
+    for (const a of added) this.oooBytes += a.data.length;
+    // Interleave the new pieces with the existing ones in [lo, j).
+    const merged = q.slice(lo, j).concat(added).sort((a, b) => seqDiff(a.seq, b.seq));
+    q.splice(lo, j - lo, ...merged);
   }
 
   /** Copy up to dst.length in-order bytes out; returns the count. */
@@ -162,26 +167,34 @@ export class ReceiveBuffer {
    * then the others in ascending order. Returns the block count (at most max).
    */
   sackBlocks(out: Uint32Array, max: number): number {
-    if (this.ooo.length === 0) return 0;
+    const q = this.ooo;
+    if (q.length === 0) return 0;
+    // Coalesce adjacent pieces into blocks; remember which block holds the latest arrival.
     let n = 0;
-    let firstIdx = -1;
-    for (let i = 0; i < this.ooo.length; i++) {
-      const s = this.ooo[i]!;
-      if (seqGE(this.lastOooSeq, s.seq) && seqLT(this.lastOooSeq, s.end)) { firstIdx = i; break; }
+    let first = -1;
+    const blocks = this.blockScratch;
+    blocks.length = 0;
+    for (let i = 0; i < q.length; i++) {
+      const s = q[i]!;
+      const lastEnd = blocks.length ? blocks[blocks.length - 1]! : -1;
+      if (blocks.length && lastEnd === s.seq) blocks[blocks.length - 1] = s.end;
+      else blocks.push(s.seq, s.end);
+      if (first < 0 && seqGE(this.lastOooSeq, s.seq) && seqLT(this.lastOooSeq, s.end)) first = blocks.length - 2;
     }
-    if (firstIdx >= 0) {
-      out[0] = this.ooo[firstIdx]!.seq;
-      out[1] = this.ooo[firstIdx]!.end;
+    if (first >= 0) {
+      out[0] = blocks[first]!;
+      out[1] = blocks[first + 1]!;
       n = 1;
     }
-    for (let i = 0; i < this.ooo.length && n < max; i++) {
-      if (i === firstIdx) continue;
-      out[n * 2] = this.ooo[i]!.seq;
-      out[n * 2 + 1] = this.ooo[i]!.end;
+    for (let i = 0; i < blocks.length && n < max; i += 2) {
+      if (i === first) continue;
+      out[n * 2] = blocks[i]!;
+      out[n * 2 + 1] = blocks[i + 1]!;
       n++;
     }
     return n;
   }
+  private readonly blockScratch: number[] = [];
 
   get outOfOrderSegments(): number {
     return this.ooo.length;

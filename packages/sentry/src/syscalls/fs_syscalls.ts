@@ -3,6 +3,7 @@ import { runAsCaller } from '../vfs/caller.js';
 import type { FsSyscallContext } from '../vfs/fs_syscall_context.js';
 import { dirSyscalls } from './dir.js';
 import { fdSyscalls } from './fd.js';
+import { epollSyscalls } from './epoll.js';
 import { fileSyscallsPaths } from './file.js';
 import { miscFileSyscalls } from './file_misc.js';
 import { xattrSyscalls } from './xattr.js';
@@ -25,6 +26,7 @@ const families: Partial<Record<SyscallName, SyscallHandler<FsSyscallContext>>> =
   ...ioctlSyscalls,
   ...xattrSyscalls,
   ...miscFileSyscalls,
+  ...epollSyscalls,
 };
 
 /** Each handler runs with the calling task recorded (vfs/caller.ts) so /proc/self names the caller. */

@@ -22,3 +22,4 @@ export { HostFile, type HostFileOptions } from '../fsimpl/host_file.js';
 export { Pipe, PIPE_BUF, DEFAULT_PIPE_CAPACITY } from '../fsimpl/pipe.js';
 export { fileSyscalls, fileSyscallNotes } from '../syscalls/fs_syscalls.js';
 export { makePipe } from '../syscalls/pipe.js';
+export { EpollInstance } from '../fsimpl/epoll.js';

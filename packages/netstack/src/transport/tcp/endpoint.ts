@@ -87,6 +87,8 @@ const KEEPALIVE_INTERVAL_S = 75;
 const KEEPALIVE_COUNT = 9;
 /** Orphaned FIN-WAIT-2 lifetime (tcp(7) tcp_fin_timeout, 60 s). */
 const FIN_WAIT2_TIMEOUT_MS = 60_000;
+/** A zero-window peer that stays silent this long is given up on (Linux: TCP_RTO_MAX since the last ACK). */
+const DEFAULT_MAX_ZERO_WINDOW_SILENCE_MS = 120_000;
 /** RFC 7323 5.5: timestamps older than 24 days are not used for PAWS. */
 const PAWS_IDLE_MS = 24 * 24 * 3600 * 1000;
 
@@ -381,7 +383,8 @@ export class TcpEndpoint implements Endpoint, TransportEndpoint {
   read(dst: Uint8Array, opts?: ReadOptions): ReadResult | TcpipError {
     if (this.state === TcpState.LISTEN) return TcpipErrors.notConnected;
     const rb = this.receiveBuffer;
-    if (rb.readable > 0 && !this.shutRead) {
+    // After shutdown(SHUT_RD) data already queued can still be read, then reads return end of stream (as Linux).
+    if (rb.readable > 0) {
       const n = opts?.peek ? rb.peek(dst) : rb.read(dst);
       if (!opts?.peek) this.afterRead();
       return { count: n, total: n };
@@ -1641,6 +1644,20 @@ export class TcpEndpoint implements Endpoint, TransportEndpoint {
   private onRetransmitTimeout(now: number): void {
     const s = this.state;
     if (this.sndUna === this.sndNxt) return;
+    const synchronized = s !== TcpState.SYN_SENT && s !== TcpState.SYN_RECV;
+    if (synchronized && this.sndWnd === 0) {
+      // The peer closed its window with our data in flight: retransmissions act as window probes and do not count
+      // toward giving up while the peer keeps answering (3.8.6.1: probing continues indefinitely), as Linux does.
+      if (now - this.lastReceiveTime > DEFAULT_MAX_ZERO_WINDOW_SILENCE_MS) {
+        this.abort(true, TcpipErrors.timeout);
+        return;
+      }
+      this.rtt.backoff();
+      const first = this.txq.count > 0 ? 0 : -1;
+      if (first >= 0) this.retransmit(first, now);
+      this.rtoAt = now + this.rtt.rto();
+      return;
+    }
     this.retries++;
     const limit = s === TcpState.SYN_SENT ? this.synRetries : s === TcpState.SYN_RECV ? SYNACK_RETRIES : DATA_RETRIES;
     const userTimedOut = this.userTimeoutMs > 0 && now - this.lastReceiveTime >= this.userTimeoutMs;

@@ -17,3 +17,5 @@ export {
 } from './constants.js';
 export { buildTaskFilter, ARG_CHECKED_SYSCALLS } from './task_filter.js';
 export type { SyscallClasses, TaskFilterOptions } from './task_filter.js';
+export { buildSelfFilter, installSelfFilter, selfAllowList } from './self_filter.js';
+export type { SelfFilterKind, SelfFilterOptions } from './self_filter.js';

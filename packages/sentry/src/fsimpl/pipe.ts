@@ -2,6 +2,7 @@
 // here; they throw EAGAIN and report readiness so the syscall layer waits through the task's Blocker (or returns
 // EAGAIN for O_NONBLOCK). A write with no reader left throws EPIPE; the syscall layer also sends SIGPIPE.
 // Writes of at most PIPE_BUF bytes are atomic: they wait until all of them fit.
+import type { Blocker } from '../kernel/context.js';
 import { Errno, fail } from '../kernel/syscall_error.js';
 import {
   O_ACCMODE,
@@ -33,6 +34,9 @@ export class Pipe {
   private buffered = 0;
   readers = 0;
   writers = 0;
+  /** Opens of each end ever made (a FIFO open waits for the other end's count to move, fifo(7)). */
+  readOpens = 0;
+  writeOpens = 0;
   private readonly waiters = new Set<() => void>();
   readonly ino = nextPipeIno++;
   private readonly createdNs = nowNs();
@@ -132,8 +136,14 @@ export class Pipe {
 
   /** An open end: `read` and/or `write` side (a FIFO opened O_RDWR holds both). */
   open(read: boolean, write: boolean, stat?: () => Promise<Stat>): FileDescriptionImpl {
-    if (read) this.readers++;
-    if (write) this.writers++;
+    if (read) {
+      this.readers++;
+      this.readOpens++;
+    }
+    if (write) {
+      this.writers++;
+      this.writeOpens++;
+    }
     this.notify();
     let released = false;
     return {
@@ -158,16 +168,38 @@ export class Pipe {
 const fifos = new WeakMap<FsNode, Pipe>();
 
 /**
- * Opens a FIFO node (fifo(7)). Partial: opening does not wait for the other end (Linux blocks a blocking open
- * until a peer opens); O_WRONLY|O_NONBLOCK without a reader fails with ENXIO as on Linux.
+ * Opens a FIFO node (fifo(7)): a blocking open for reading waits until a writer opens, one for writing until a
+ * reader opens (through `blocker`, so a signal interrupts it); O_RDONLY|O_NONBLOCK succeeds at once;
+ * O_WRONLY|O_NONBLOCK without a reader fails with ENXIO; O_RDWR never waits.
  */
-export function openFifo(node: FsNode, flags: number, stat: () => Promise<Stat>): FileDescriptionImpl {
+export async function openFifo(
+  node: FsNode,
+  flags: number,
+  stat: () => Promise<Stat>,
+  blocker?: Blocker,
+): Promise<FileDescriptionImpl> {
   let pipe = fifos.get(node);
   if (!pipe) {
     pipe = new Pipe();
     fifos.set(node, pipe);
   }
+  const p = pipe;
   const acc = flags & O_ACCMODE;
-  if (acc === O_WRONLY && (flags & O_NONBLOCK) !== 0 && pipe.readers === 0) fail(Errno.ENXIO);
-  return pipe.open(acc === O_RDONLY || acc === O_RDWR, acc === O_WRONLY || acc === O_RDWR, stat);
+  const nonblock = (flags & O_NONBLOCK) !== 0;
+  if (acc === O_WRONLY && nonblock && p.readers === 0) fail(Errno.ENXIO);
+  const impl = p.open(acc === O_RDONLY || acc === O_RDWR, acc === O_WRONLY || acc === O_RDWR, stat);
+  if (acc === O_RDWR || nonblock || !blocker) return impl;
+  const peerOpens = () => (acc === O_RDONLY ? p.writeOpens : p.readOpens);
+  const peers = () => (acc === O_RDONLY ? p.writers : p.readers);
+  const before = peerOpens();
+  try {
+    await blocker.wait(
+      () => peers() > 0 || peerOpens() !== before,
+      (wake) => p.subscribe(wake),
+    );
+  } catch (e) {
+    impl.release?.();
+    throw e;
+  }
+  return impl;
 }

@@ -105,3 +105,27 @@ describe('memfd, close_range, fallocate, chroot', () => {
     expect(await user.call(sys.chroot, user.put('/jail'))).toBe(-Errno.EPERM);
   });
 });
+
+describe('FIFOs', () => {
+  it('a blocking open waits for the other end; O_NONBLOCK writers without a reader get ENXIO', async () => {
+    const t = newTask();
+    expect(await t.call(sys.mknod, t.put('/fifo'), 0o010644, 0)).toBe(0);
+    expect(await t.call(sys.open, t.put('/fifo'), 0o1 | 0o4000)).toBe(-Errno.ENXIO);
+    let opened = false;
+    const reader = t.call(sys.open, t.put('/fifo'), O_RDONLY).then((fd) => ((opened = true), fd));
+    await new Promise((r) => setTimeout(r, 10));
+    expect(opened).toBe(false);
+    const w = await t.call(sys.open, t.put('/fifo'), 0o1);
+    const r = await reader;
+    expect(r).toBeGreaterThanOrEqual(0);
+    expect(await t.call(sys.write, w, t.put(Buffer.from('through the fifo')), 16)).toBe(16);
+    const buf = t.alloc(32);
+    expect(await t.call(sys.read, r, buf, 32)).toBe(16);
+    expect(t.memory.read(buf, 16).toString()).toBe('through the fifo');
+    await t.call(sys.close, w);
+    expect(await t.call(sys.read, r, buf, 32)).toBe(0);
+    const st = t.alloc(144);
+    await t.call(sys.fstat, r, st);
+    expect(t.memory.read(st, 144).readUInt32LE(24)).toBe(0o010644);
+  });
+});

@@ -2,7 +2,7 @@
 // symlink(2), readlink(2), stat(2), chmod(2), chown(2), truncate(2), access(2), chdir(2), getcwd(3)): resolve the
 // path for the calling task, check permissions and mount flags the way Linux orders them, call the file system,
 // and keep the dentry cache in step.
-import type { Credentials } from '../kernel/context.js';
+import type { Blocker, Credentials } from '../kernel/context.js';
 import { Errno, fail } from '../kernel/syscall_error.js';
 import {
   AT_EACCESS,
@@ -59,6 +59,8 @@ export interface TaskFs {
   readonly fdTable: FdTable;
   readonly fsContext: FsContext;
   readonly creds: Credentials;
+  /** For opens that wait (a FIFO without its other end); without it they do not wait. */
+  readonly blocker?: Blocker;
 }
 
 function rctx(t: TaskFs): ResolveContext {
@@ -173,7 +175,7 @@ export async function openLocation(
     case S_IFSOCK:
       fail(Errno.ENXIO);
     case S_IFIFO:
-      return new FileDescription(openFifo(node, flags, () => node.stat()), fileFlags, vd);
+      return new FileDescription(await openFifo(node, flags, () => node.stat(), t.blocker), fileFlags, vd);
     default: {
       if (!node.open) fail(Errno.EINVAL, 'file cannot be opened');
       const impl = await node.open({ flags, creds: t.creds });

@@ -1,6 +1,6 @@
 // Statistics counters of a stack, grouped like Linux's /proc/net/snmp (Ip, Icmp, Udp, ...). Plain number fields:
-// incrementing one is a property store, nothing is allocated per packet. TCP counters live in `tcp` and are
-// incremented by the TCP implementation.
+// incrementing one is a property store, nothing is allocated per packet. TCP keeps its own counters
+// (TcpProtocol.stats in transport/tcp).
 
 function counters<K extends string>(...names: K[]): Record<K, number> {
   const o = {} as Record<K, number>;
@@ -31,12 +31,6 @@ export function newStackStats() {
     udp: counters(
       'packetsReceived', 'unknownPortErrors', 'receiveBufferErrors', 'malformedPackets', 'checksumErrors',
       'packetsSent', 'packetSendErrors',
-    ),
-    tcp: counters(
-      'activeConnectionOpenings', 'passiveConnectionOpenings', 'currentEstablished', 'establishedResets',
-      'failedConnectionAttempts', 'segmentsReceived', 'segmentsSent', 'retransmits', 'resetsSent',
-      'resetsReceived', 'invalidSegmentsReceived', 'checksumErrors', 'listenOverflowSynDrop', 'timeouts',
-      'fastRetransmit', 'slowStartRetransmits', 'spuriousRecovery', 'tlpRetransmits', 'segmentSendErrors',
     ),
     raw: counters('packetsReceived', 'receiveBufferErrors', 'packetsSent'),
   };

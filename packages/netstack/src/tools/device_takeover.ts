@@ -5,9 +5,12 @@
 
 import { execFileSync } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
+import { FdBasedEndpoint } from '../link/fdbased.js';
 import { readHostDevice, readHostDevices, readHostRoutes, type HostDevice, type HostRoute } from '../link/host_netdev.js';
+import { LoopbackEndpoint } from '../link/loopback.js';
 import { Address, AddressWithPrefix, Subnet } from '../stack/address.js';
 import type { RouteEntry } from '../stack/route_table.js';
+import type { Stack } from '../stack/stack.js';
 
 export interface DeviceConfig {
   device: HostDevice;
@@ -61,4 +64,44 @@ export function releaseFromKernel(device: HostDevice): void {
   } catch {
     // IPv6 disabled in this kernel: nothing to stop.
   }
+}
+
+/** What takeOverHostNetwork configured. */
+export interface HostNetworkTakeover {
+  loopbackNic: number;
+  /** NIC id per device name, with its link endpoint (for statistics and closing). */
+  devices: { name: string; nic: number; link: FdBasedEndpoint; config: DeviceConfig }[];
+}
+
+/**
+ * Configures `stack` like the current network namespace: a loopback NIC (127.0.0.1/8, ::1/128) and, for each
+ * Ethernet device that is up (or the ones named), an fdbased NIC with the device's addresses and routes, which are
+ * then removed from the host kernel (releaseFromKernel). This is what the sentry does at start and what
+ * `netstack serve` does for one device.
+ */
+export function takeOverHostNetwork(
+  stack: Stack,
+  opts: { devices?: string[]; gso?: boolean; keepAddresses?: boolean } = {},
+): HostNetworkTakeover {
+  const chosen = opts.devices?.length ? opts.devices.map((n) => chooseDevice(n)) : readHostDevices().filter((d) => d.linkType === 'ether' && d.up);
+  const fail = (what: string, e: { message: string; code: string } | undefined) => {
+    if (e) throw Object.assign(new Error(`${what}: ${e.message}`), { code: e.code });
+  };
+  const loopbackNic = 1;
+  fail('loopback NIC', stack.createNIC(loopbackNic, new LoopbackEndpoint(), { name: 'lo' }));
+  fail('127.0.0.1/8', stack.addAddress(loopbackNic, '127.0.0.1/8'));
+  fail('::1/128', stack.addAddress(loopbackNic, '::1/128'));
+  const out: HostNetworkTakeover = { loopbackNic, devices: [] };
+  let nic = loopbackNic;
+  for (const device of chosen) {
+    const config = readDeviceConfig(device);
+    const link = FdBasedEndpoint.open({ ifname: device.name, gso: opts.gso ?? true, mtu: device.mtu, linkAddress: device.mac });
+    if (!opts.keepAddresses) releaseFromKernel(device);
+    nic++;
+    fail(`NIC for ${device.name}`, stack.createNIC(nic, link, { name: device.name }));
+    for (const a of config.addresses) fail(`address ${a} on ${device.name}`, stack.addAddress(nic, a, { noPrefixRoute: true }));
+    for (const r of routeEntries(config, nic)) stack.addRoute(r);
+    out.devices.push({ name: device.name, nic, link, config });
+  }
+  return out;
 }

@@ -7,12 +7,10 @@
 
 import yargs from 'yargs';
 import { hideBin } from 'yargs/helpers';
-import { FdBasedEndpoint } from '../link/fdbased.js';
-import { LoopbackEndpoint } from '../link/loopback.js';
 import { formatStats } from '../stack/stats.js';
 import { TcpProtocol } from '../transport/tcp/protocol.js';
 import { createDefaultStack } from './default_stack.js';
-import { chooseDevice, readDeviceConfig, releaseFromKernel, routeEntries } from './device_takeover.js';
+import { chooseDevice, routeEntries, takeOverHostNetwork } from './device_takeover.js';
 import { serveHttp, type HttpServerStats } from './http_server.js';
 import { CHARGEN_PORT, DISCARD_PORT, ECHO_PORT, serveTcp, serveUdp, type Service } from './services.js';
 
@@ -25,25 +23,16 @@ interface ServeArgs {
   keepAddresses: boolean;
 }
 
-const LOOPBACK_NIC = 1;
-const DEVICE_NIC = 2;
 
 function serve(args: ServeArgs): void {
   const device = chooseDevice(args.device);
-  const cfg = readDeviceConfig(device);
   if (args.tcpWorkers > 0) {
     // TCP runs on the main thread for now; the flag is accepted so scripts keep working when workers land.
     process.stderr.write(`netstack: --tcp-workers=${args.tcpWorkers}: TCP worker threads are not implemented yet; using the main thread\n`);
   }
   const stack = createDefaultStack();
-  const link = FdBasedEndpoint.open({ ifname: device.name, gso: args.gso, mtu: device.mtu, linkAddress: device.mac });
-  if (!args.keepAddresses) releaseFromKernel(device);
-  check(stack.createNIC(LOOPBACK_NIC, new LoopbackEndpoint(), { name: 'lo' }));
-  check(stack.addAddress(LOOPBACK_NIC, '127.0.0.1/8'));
-  check(stack.addAddress(LOOPBACK_NIC, '::1/128'));
-  check(stack.createNIC(DEVICE_NIC, link, { name: device.name }));
-  for (const a of cfg.addresses) check(stack.addAddress(DEVICE_NIC, a, { noPrefixRoute: true }));
-  for (const r of routeEntries(cfg, DEVICE_NIC)) stack.addRoute(r);
+  const { devices } = takeOverHostNetwork(stack, { devices: [device.name], gso: args.gso, keepAddresses: args.keepAddresses });
+  const { link, config: cfg } = devices[0]!;
 
   const services: Service[] = [];
   for (const [port, kind] of [[ECHO_PORT, 'echo'], [DISCARD_PORT, 'discard'], [CHARGEN_PORT, 'chargen']] as const) {
@@ -79,13 +68,9 @@ function serve(args: ServeArgs): void {
     device: device.name,
     mtu: device.mtu,
     addresses: cfg.addresses.map((a) => a.toString()),
-    routes: routeEntries(cfg, DEVICE_NIC).map((r) => `${r.destination}${r.gateway ? ` via ${r.gateway}` : ''}`),
+    routes: routeEntries(cfg, devices[0]!.nic).map((r) => `${r.destination}${r.gateway ? ` via ${r.gateway}` : ''}`),
     services: { echo: ECHO_PORT, discard: DISCARD_PORT, chargen: CHARGEN_PORT, ...(args.httpRoot ? { http: args.httpPort } : {}) },
   })}\n`);
-}
-
-function check(e: { message: string; code: string } | undefined): void {
-  if (e) throw Object.assign(new Error(`netstack setup failed: ${e.message}`), { code: e.code });
 }
 
 export async function main(argv: string[]): Promise<void> {

@@ -164,6 +164,28 @@ describe('fdbased link over a veth into a network namespace', () => {
     }
   });
 
+  it('reports the device going away as errors instead of spinning or throwing', async () => {
+    const name = `fz${process.pid}`.slice(0, 15);
+    sh('ip', 'link', 'add', name, 'type', 'veth', 'peer', 'name', `${name}p`.slice(0, 15));
+    sh('ip', 'link', 'set', name, 'up');
+    const ep = FdBasedEndpoint.open({ ifname: name, gso: true });
+    ep.attach({ deliverNetworkPacket() { /* nothing arrives on a deleted device */ } });
+    try {
+      sh('ip', 'link', 'del', name);
+      await new Promise((r) => setTimeout(r, 300));
+      expect(ep.stats.rxErrors).toBeLessThanOrEqual(1);
+      if (ep.stats.rxErrors === 1) expect(ep.stats.lastRxErrno).toBe(100); // ENETDOWN
+      const p = PacketBuffer.allocate(20, ep.maxHeaderLength);
+      p.networkProtocol = ETHERTYPE_IPV4;
+      expect(ep.writePackets([p])).toBe(0);
+      expect(ep.stats.txErrors).toBe(1);
+      expect([6, 100]).toContain(ep.stats.lastTxErrno); // ENXIO or ENETDOWN
+    } finally {
+      ep.close();
+      try { sh('ip', 'link', 'del', name); } catch { /* already gone */ }
+    }
+  });
+
   it('refuses frames larger than the MTU without GSO, and reads device and route data with ip -j', () => {
     const ep = FdBasedEndpoint.open({ ifname: OURS, gso: false });
     try {

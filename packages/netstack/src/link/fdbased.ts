@@ -66,11 +66,14 @@ export interface FdBasedStats {
   rxTruncated: number;
   rxRunts: number;
   rxErrors: number;
+  /** errno of the last receive error (ENETDOWN once when the device goes away; the watch then goes quiet). */
+  lastRxErrno: number;
   txPackets: number;
   txBytes: number;
   txBatches: number;
   txErrors: number;
   txOversized: number;
+  /** errno of the last send error (ENXIO or ENETDOWN after the device went away, ENOBUFS under pressure). */
   lastTxErrno: number;
 }
 
@@ -84,7 +87,7 @@ export class FdBasedEndpoint implements LinkEndpoint {
   readonly fd: number;
   readonly gso: boolean;
   readonly stats: FdBasedStats = {
-    rxPackets: 0, rxBytes: 0, rxBatches: 0, rxTruncated: 0, rxRunts: 0, rxErrors: 0,
+    rxPackets: 0, rxBytes: 0, rxBatches: 0, rxTruncated: 0, rxRunts: 0, rxErrors: 0, lastRxErrno: 0,
     txPackets: 0, txBytes: 0, txBatches: 0, txErrors: 0, txOversized: 0, lastTxErrno: 0,
   };
 
@@ -187,7 +190,7 @@ export class FdBasedEndpoint implements LinkEndpoint {
     for (let round = 0; round < RX_ROUNDS_PER_WAKEUP; round++) {
       const n = packetRecvBatch(this.fd, ring, RX_SLOT_SIZE, this.batchSize, info);
       if (n <= 0) {
-        if (n < 0) st.rxErrors++;
+        if (n < 0) { st.rxErrors++; st.lastRxErrno = -n; }
         return;
       }
       st.rxBatches++;

@@ -1,2 +1,11 @@
-// Public API of @tsvisor/gofer (filled in as the package grows).
-export {};
+// Public API of @tsvisor/gofer: the 9P file server (Gofer), its kernel confinement, and the process entry's parser.
+export { Gofer, type GoferFile, type GoferOptions, type GoferRoot } from './gofer.js';
+export {
+  confineToRoots,
+  assertOwnMountNamespace,
+  ConfinementError,
+  type Confinement,
+  type ConfineMount,
+  type ConfineOptions,
+} from './confine.js';
+export { parseGoferArgs, type GoferArgs } from './main.js';

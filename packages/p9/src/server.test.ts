@@ -85,7 +85,7 @@ class MemoryTree implements P9FileHandler<MemFile> {
   }
   async write(file: MemFile, offset: number, data: Uint8Array): Promise<number> {
     if (!file.open || !file.node.data) throw new P9Error(P9Errno.EBADF);
-    if (offset > 1 << 20) throw new P9Error(P9Errno.EFBIG ?? 27);
+    if (offset > 1 << 20) throw new P9Error(P9Errno.EFBIG);
     const n = file.node;
     const end = offset + data.length;
     if (end > n.data!.length) n.data = Buffer.concat([n.data!, Buffer.alloc(end - n.data!.length)]);

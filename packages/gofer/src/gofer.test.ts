@@ -1,0 +1,218 @@
+// The Gofer file server in-process (no pivot; confinement is tested in confine.test.ts), driven by P9Client over a
+// real socketpair through the p9 server framework.
+import fs from 'node:fs';
+import net from 'node:net';
+import os from 'node:os';
+import path from 'node:path';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { socketpair } from '@tsvisor/native';
+import { AT_REMOVEDIR, OpenFlags, P9Client, P9Errno, QidType, serveP9 } from '@tsvisor/p9';
+import { Gofer } from './gofer.js';
+
+let base: string;
+beforeAll(() => {
+  base = fs.mkdtempSync(path.join(os.tmpdir(), 'tsvisor-gofer-'));
+});
+afterAll(() => fs.rmSync(base, { recursive: true, force: true }));
+
+const cleanups: (() => void)[] = [];
+afterEach(() => {
+  for (const c of cleanups.splice(0)) c();
+});
+
+/** A tree with a file, a subdir, an absolute symlink out, a `../../..` symlink and a relative one inside. */
+function makeTree(name: string): string {
+  const root = path.join(base, name);
+  fs.mkdirSync(path.join(root, 'sub'), { recursive: true });
+  fs.writeFileSync(path.join(root, 'file'), 'contents\n');
+  fs.writeFileSync(path.join(root, 'sub', 'inner'), 'inner\n');
+  fs.symlinkSync('/etc/passwd', path.join(root, 'passwd'));
+  fs.symlinkSync('../../..', path.join(root, 'sub', 'up'));
+  fs.symlinkSync('file', path.join(root, 'rel'));
+  return root;
+}
+
+/** Names and sizes below `dir`, not following symlinks. */
+function snapshot(dir: string): string {
+  const out: string[] = [];
+  const walk = (d: string): void => {
+    for (const e of fs.readdirSync(d, { withFileTypes: true })) {
+      const p = path.join(d, e.name);
+      out.push(`${p}:${fs.lstatSync(p).size}`);
+      if (e.isDirectory()) walk(p);
+    }
+  };
+  walk(dir);
+  return out.sort().join('\n');
+}
+
+async function serve(root: string, readonly = false, extra: { aname: string; path: string; readonly: boolean }[] = []) {
+  const gofer = new Gofer({ roots: [{ aname: '', path: root, readonly }, ...extra] });
+  const [a, b] = socketpair();
+  const serverSock = new net.Socket({ fd: b });
+  const session = serveP9(serverSock, gofer);
+  const client = await P9Client.connect(new net.Socket({ fd: a }));
+  cleanups.push(() => {
+    client.close();
+    serverSock.destroy();
+  });
+  const { fid: rootFid, qid: rootQid } = await client.attach('root', '', 0);
+  return { gofer, client, rootFid, rootQid, session };
+}
+
+describe('Gofer (read paths)', () => {
+  it('walks, stats and reads a file', async () => {
+    const root = makeTree('read');
+    const { client, rootFid } = await serve(root);
+    const { fid, qids } = await client.walk(rootFid, ['sub', 'inner']);
+    expect(qids.map((q) => q.type)).toEqual([QidType.DIR, QidType.FILE]);
+    expect(qids[1]!.path).toBe(BigInt(fs.statSync(path.join(root, 'sub', 'inner')).ino));
+    const attr = await client.getattr(fid);
+    expect(attr.size).toBe(6);
+    expect(attr.mode & 0o170000).toBe(0o100000);
+    expect(attr.mtimeSec).toBe(Math.floor(fs.statSync(path.join(root, 'sub', 'inner')).mtimeMs / 1000));
+    await client.lopen(fid, OpenFlags.RDONLY);
+    expect((await client.read(fid, 0, 1000)).toString()).toBe('inner\n');
+    expect((await client.read(fid, 2, 2)).toString()).toBe('ne');
+    await client.clunk(fid);
+    const st = await client.statfs(rootFid);
+    expect(st.bsize).toBeGreaterThan(0);
+    expect(st.namelen).toBe(255);
+  });
+
+  it('stays at the attach root when walking ..', async () => {
+    const { client, rootFid, rootQid } = await serve(makeTree('dotdot'));
+    const { qids } = await client.walk(rootFid, ['..', '..', '..']);
+    expect(qids.every((q) => q.path === rootQid.path)).toBe(true);
+    const { qids: q2 } = await client.walk(rootFid, ['sub', '..', '..', 'file']);
+    expect(q2[3]!.type).toBe(QidType.FILE);
+    const { fid } = await client.walk(rootFid, ['..']);
+    expect((await client.getattr(fid)).qid.path).toBe(rootQid.path);
+  });
+
+  it('gives symlink text to the client and never follows a symlink itself', async () => {
+    const { client, rootFid } = await serve(makeTree('links'));
+    const abs = await client.walk(rootFid, ['passwd']);
+    expect(abs.qids[0]!.type).toBe(QidType.SYMLINK);
+    expect(await client.readlink(abs.fid)).toBe('/etc/passwd');
+    // Opening a symlink would follow it on the host: refused.
+    await expect(client.lopen(abs.fid, OpenFlags.RDONLY)).rejects.toMatchObject({ errno: P9Errno.ELOOP });
+    const up = await client.walk(rootFid, ['sub', 'up']);
+    expect(await client.readlink(up.fid)).toBe('../../..');
+    // Walking through either link is refused: the client must resolve the text inside its own root.
+    await expect(client.walk(rootFid, ['sub', 'up', 'etc'])).rejects.toMatchObject({ errno: P9Errno.ENOENT });
+    await expect(client.walk(up.fid, ['etc'])).rejects.toMatchObject({ errno: P9Errno.ENOTDIR });
+    await expect(client.walk(abs.fid, ['x'])).rejects.toMatchObject({ errno: P9Errno.ENOTDIR });
+    const rel = await client.walk(rootFid, ['rel']);
+    expect(await client.readlink(rel.fid)).toBe('file');
+  });
+
+  it('lists a directory with . and .. and resumable cookies', async () => {
+    const root = makeTree('list');
+    for (let i = 0; i < 50; i++) fs.writeFileSync(path.join(root, `f${i}`), '');
+    const { client, rootFid } = await serve(root);
+    const { fid } = await client.walk(rootFid, []);
+    await client.lopen(fid, OpenFlags.RDONLY | OpenFlags.DIRECTORY);
+    const names: string[] = [];
+    let off = 0n;
+    for (;;) {
+      const entries = await client.readdir(fid, off, 200);
+      if (!entries.length) break;
+      names.push(...entries.map((e) => e.name));
+      off = entries[entries.length - 1]!.offset;
+      const link = entries.find((e) => e.name === 'passwd');
+      if (link) expect(link.dtype).toBe(10);
+    }
+    expect(names.sort()).toEqual(['.', '..', ...fs.readdirSync(root)].sort());
+    await expect(client.read(fid, 0, 10)).rejects.toMatchObject({ errno: P9Errno.EISDIR });
+  });
+
+  it('serves extra mounts under their attach names', async () => {
+    const root = makeTree('withmount');
+    const data = path.join(base, 'data');
+    fs.mkdirSync(data);
+    fs.writeFileSync(path.join(data, 'x'), 'data!');
+    const { client } = await serve(root, false, [{ aname: '/data', path: data, readonly: true }]);
+    const { fid } = await client.attach('root', '/data', 0);
+    const x = await client.walk(fid, ['..', 'x']);
+    await client.lopen(x.fid, 0);
+    expect((await client.read(x.fid, 0, 100)).toString()).toBe('data!');
+    await expect(client.mkdir(fid, 'nope', 0o755, 0)).rejects.toMatchObject({ errno: P9Errno.EROFS });
+    await expect(client.attach('root', '/other', 0)).rejects.toMatchObject({ errno: P9Errno.ENOENT });
+  });
+});
+
+describe('Gofer (read-write mount)', () => {
+  it('creates, writes, truncates, renames, links and removes', async () => {
+    const root = makeTree('rw');
+    const { client, rootFid, gofer } = await serve(root);
+    const { fid: dir } = await client.walk(rootFid, ['sub']);
+    const { fid: f } = await client.walk(dir, []);
+    const created = await client.lcreate(f, 'new', OpenFlags.RDWR, 0o640, 0);
+    expect(created.qid.type).toBe(QidType.FILE);
+    expect(await client.write(f, 0, Buffer.from('hello world'))).toBe(11);
+    await client.fsync(f);
+    expect(fs.readFileSync(path.join(root, 'sub', 'new'), 'utf8')).toBe('hello world');
+    expect(fs.statSync(path.join(root, 'sub', 'new')).mode & 0o777).toBe(0o640);
+    await client.setattr(f, { size: 5, mode: 0o600, mtime: { sec: 1_000_000_000, nsec: 0 } });
+    const st = fs.statSync(path.join(root, 'sub', 'new'));
+    expect([st.size, st.mode & 0o777, st.mtimeMs]).toEqual([5, 0o600, 1_000_000_000_000]);
+    await expect(client.lcreate(dir, 'new', OpenFlags.RDWR, 0o644, 0)).rejects.toMatchObject({ errno: P9Errno.EEXIST });
+
+    await client.mkdir(rootFid, 'made', 0o750, 0);
+    expect(fs.statSync(path.join(root, 'made')).isDirectory()).toBe(true);
+    await client.symlink(rootFid, 'ln', '../x', 0);
+    expect(fs.readlinkSync(path.join(root, 'ln'))).toBe('../x');
+    await client.link(rootFid, f, 'hard');
+    expect(fs.statSync(path.join(root, 'hard')).ino).toBe(st.ino);
+
+    // rename the directory holding open fids: the fids follow it (as fds would)
+    const { fid: inner } = await client.walk(rootFid, ['sub', 'inner']);
+    await client.renameat(rootFid, 'sub', rootFid, 'moved');
+    expect((await client.getattr(inner)).size).toBe(6);
+    await client.lopen(inner, OpenFlags.RDONLY);
+    expect((await client.read(inner, 0, 100)).toString()).toBe('inner\n');
+
+    await client.unlinkat(rootFid, 'hard');
+    await expect(client.unlinkat(rootFid, 'made')).rejects.toMatchObject({ errno: P9Errno.EISDIR });
+    await client.unlinkat(rootFid, 'made', AT_REMOVEDIR);
+    await expect(client.unlinkat(rootFid, 'moved', AT_REMOVEDIR)).rejects.toMatchObject({ errno: P9Errno.ENOTEMPTY });
+    expect(fs.existsSync(path.join(root, 'made'))).toBe(false);
+    for (const fid of [dir, f, inner]) await client.clunk(fid);
+    expect(gofer.liveFiles).toBe(1);
+  });
+
+  it('refuses names that are not one component', async () => {
+    const { client, rootFid } = await serve(makeTree('names'));
+    await expect(client.mkdir(rootFid, '../escape', 0o755, 0)).rejects.toMatchObject({ errno: P9Errno.EINVAL });
+    await expect(client.walk(rootFid, ['sub/inner'])).rejects.toMatchObject({ errno: P9Errno.EINVAL });
+    await expect(client.renameat(rootFid, 'file', rootFid, '..')).rejects.toMatchObject({ errno: P9Errno.EINVAL });
+    expect(fs.existsSync(path.join(base, 'escape'))).toBe(false);
+  });
+});
+
+describe('Gofer (read-only mount)', () => {
+  it('answers every write with EROFS and changes nothing', async () => {
+    const root = makeTree('ro');
+    const before = snapshot(root);
+    const { client, rootFid } = await serve(root, true);
+    const { fid: file } = await client.walk(rootFid, ['file']);
+    const { fid: f2 } = await client.walk(rootFid, []);
+    const erofs = { errno: P9Errno.EROFS };
+    await expect(client.lopen(file, OpenFlags.WRONLY)).rejects.toMatchObject(erofs);
+    await expect(client.lopen(file, OpenFlags.RDONLY | OpenFlags.TRUNC)).rejects.toMatchObject(erofs);
+    await expect(client.lcreate(f2, 'n', OpenFlags.RDWR, 0o644, 0)).rejects.toMatchObject(erofs);
+    await expect(client.mkdir(rootFid, 'd', 0o755, 0)).rejects.toMatchObject(erofs);
+    await expect(client.symlink(rootFid, 's', 'x', 0)).rejects.toMatchObject(erofs);
+    await expect(client.link(rootFid, file, 'h')).rejects.toMatchObject(erofs);
+    await expect(client.unlinkat(rootFid, 'file')).rejects.toMatchObject(erofs);
+    await expect(client.renameat(rootFid, 'file', rootFid, 'g')).rejects.toMatchObject(erofs);
+    await expect(client.setattr(file, { size: 0 })).rejects.toMatchObject(erofs);
+    await expect(client.mknod(rootFid, 'n', 0o100644, 0, 0, 0)).rejects.toMatchObject(erofs);
+    await client.lopen(file, OpenFlags.RDONLY);
+    await expect(client.write(file, 0, Buffer.from('x'))).rejects.toMatchObject(erofs);
+    expect((await client.read(file, 0, 100)).toString()).toBe('contents\n');
+    expect(snapshot(root)).toBe(before);
+    expect(fs.readFileSync(path.join(root, 'file'), 'utf8')).toBe('contents\n');
+  });
+});

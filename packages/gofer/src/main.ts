@@ -1,0 +1,148 @@
+// Gofer process entry:
+//   node packages/gofer/dist/main.js --root DIR [--readonly] [--mount DEST=SRC ...] [--mount-ro DEST=SRC ...]
+//                                    --fd N [--log FILE] [--log-level LEVEL]
+// Serves DIR (and the extra mounts, attach name DEST) over 9P2000.L on the inherited socket fd N, confined to
+// them (confine.ts). Exits 0 when the client closes the connection, 1 on a startup failure (message on stderr).
+//
+// The process first re-executes itself under `unshare --mount --propagation private` (util-linux), because a
+// mount namespace must be entered before Node starts its thread pool; see confine.ts. The environment variable
+// TSVISOR_GOFER_NS=1 marks the re-executed child (a launcher that already creates the namespace may set it).
+import { spawn } from 'node:child_process';
+import fs from 'node:fs';
+import net from 'node:net';
+import os from 'node:os';
+import { fileURLToPath } from 'node:url';
+import { parseArgs } from 'node:util';
+import { pino, type Logger } from 'pino';
+import { serveP9 } from '@tsvisor/p9';
+import { confineToRoots, type ConfineMount } from './confine.js';
+import { Gofer } from './gofer.js';
+
+export interface GoferArgs {
+  root: string;
+  readonly: boolean;
+  mounts: ConfineMount[];
+  fd: number;
+  log?: string;
+  logLevel: string;
+}
+
+/** Parse the command line; throws an Error with a usage message on bad input. */
+export function parseGoferArgs(argv: string[]): GoferArgs {
+  const { values } = parseArgs({
+    args: argv,
+    options: {
+      root: { type: 'string' },
+      readonly: { type: 'boolean', default: false },
+      mount: { type: 'string', multiple: true, default: [] },
+      'mount-ro': { type: 'string', multiple: true, default: [] },
+      fd: { type: 'string' },
+      log: { type: 'string' },
+      'log-level': { type: 'string', default: 'info' },
+    },
+    strict: true,
+  });
+  const usage = 'usage: main.js --root DIR [--readonly] [--mount DEST=SRC]... [--mount-ro DEST=SRC]... --fd N [--log FILE]';
+  if (!values.root) throw new Error(`--root is required; ${usage}`);
+  const fd = Number(values.fd);
+  if (values.fd === undefined || !Number.isInteger(fd) || fd < 0) throw new Error(`--fd must be a descriptor number; ${usage}`);
+  const mounts: ConfineMount[] = [];
+  const addMounts = (specs: string[], readonly: boolean): void => {
+    for (const spec of specs) {
+      const eq = spec.indexOf('=');
+      const dest = spec.slice(0, eq);
+      const src = spec.slice(eq + 1);
+      if (eq <= 0 || !dest.startsWith('/') || dest === '/' || !src) {
+        throw new Error(`--mount ${JSON.stringify(spec)}: expected DEST=SRC with an absolute DEST other than /`);
+      }
+      mounts.push({ dest, src, readonly });
+    }
+  };
+  addMounts(values.mount as string[], values.readonly as boolean);
+  addMounts(values['mount-ro'] as string[], true);
+  return {
+    root: values.root,
+    readonly: values.readonly as boolean,
+    mounts,
+    fd,
+    log: values.log,
+    logLevel: values['log-level'] as string,
+  };
+}
+
+/** Re-execute this script inside a new private mount namespace, passing fd N through; resolves to its exit code. */
+function reexecInMountNamespace(args: GoferArgs): Promise<number> {
+  const stdio: ('inherit' | 'ignore' | number)[] = ['inherit', 'inherit', 'inherit'];
+  while (stdio.length <= args.fd) stdio.push('ignore');
+  stdio[args.fd] = args.fd;
+  const child = spawn(
+    'unshare',
+    ['--mount', '--propagation', 'private', '--', process.execPath, ...process.execArgv, fileURLToPath(import.meta.url), ...process.argv.slice(2)],
+    { stdio, env: { ...process.env, TSVISOR_GOFER_NS: '1', TSVISOR_GOFER_PARENT: String(process.pid) } },
+  );
+  for (const sig of ['SIGTERM', 'SIGINT', 'SIGHUP'] as const) process.on(sig, () => child.kill(sig));
+  return new Promise((resolve) => {
+    child.on('error', (err) => {
+      process.stderr.write(`gofer: cannot run unshare(1): ${err.message}\n`);
+      resolve(1);
+    });
+    child.on('exit', (code, signal) => resolve(code ?? 128 + (signal ? os.constants.signals[signal] : 0)));
+  });
+}
+
+async function run(argv: string[]): Promise<number> {
+  let args: GoferArgs;
+  try {
+    args = parseGoferArgs(argv);
+  } catch (err) {
+    process.stderr.write(`gofer: ${(err as Error).message}\n`);
+    return 2;
+  }
+  if (process.env.TSVISOR_GOFER_NS !== '1') return reexecInMountNamespace(args);
+
+  // Open the log before confinement: afterwards the host path is out of reach.
+  const dest = args.log ? pino.destination({ dest: args.log, sync: true, append: true }) : pino.destination({ fd: 2, sync: true });
+  const log: Logger = pino({ name: 'gofer', level: args.logLevel }, dest);
+  try {
+    fs.fstatSync(args.fd);
+  } catch {
+    log.error({ fd: args.fd }, 'the 9P socket descriptor is not open');
+    return 1;
+  }
+  let confinement;
+  try {
+    confinement = confineToRoots({ root: args.root, readonly: args.readonly, mounts: args.mounts });
+  } catch (err) {
+    log.error({ err, code: (err as { code?: string }).code }, 'gofer confinement failed; refusing to serve');
+    process.stderr.write(`gofer: confinement failed: ${(err as Error).message}\n`);
+    return 1;
+  }
+  log.info({ method: confinement.method, roots: confinement.roots, hostRoot: args.root }, 'gofer confined');
+  // Under the re-exec wrapper, whoever launched us holds the wrapper's pid: if the wrapper is killed (SIGKILL cannot
+  // be forwarded), stop serving too rather than linger as an orphan.
+  const wrapper = Number(process.env.TSVISOR_GOFER_PARENT);
+  if (wrapper > 0) {
+    setInterval(() => {
+      if (process.ppid !== wrapper) {
+        log.warn({ wrapper }, 'gofer wrapper process is gone; exiting');
+        process.exit(1);
+      }
+    }, 500).unref();
+  }
+  const gofer = new Gofer({ roots: confinement.roots, log });
+  const socket = new net.Socket({ fd: args.fd, readable: true, writable: true });
+  const session = serveP9(socket, gofer, { log });
+  await session.done;
+  log.info('9P client disconnected; gofer exiting');
+  return 0;
+}
+
+if (process.argv[1] && fileURLToPath(import.meta.url) === fs.realpathSync(process.argv[1])) {
+  run(process.argv.slice(2)).then(
+    (code) => process.exit(code),
+    (err: unknown) => {
+      process.stderr.write(`gofer: ${(err as Error).stack ?? String(err)}\n`);
+      process.exit(1);
+    },
+  );
+}

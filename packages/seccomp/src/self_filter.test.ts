@@ -52,6 +52,7 @@ describe('self filters', () => {
       worker: 42,
       tcp: 'pong',
       utimes: 'EPERM', // made on a libuv pool thread that existed before the filter: TSYNC confined it
+      spawn: 'EPERM', // threads yes (the worker above), processes no
       setgid: 'EPERM',
     });
   });

@@ -11,7 +11,10 @@
 // carry this filter too and be killed or refused on its first call outside this list, before its own USER_NOTIF
 // filter is consulted. Tasks must therefore be created by a process forked before the sentry confines itself.
 import { SeccompFilter, resolveSyscallName } from './libseccomp.js';
-import { ENOSYS, SCMP_ACT, SCMP_FLTATR } from './constants.js';
+import { ENOSYS, SCMP_ACT, SCMP_CMP, SCMP_FLTATR } from './constants.js';
+
+/** clone(2)'s CLONE_THREAD: the new task shares the thread group, i.e. it is a thread, not a process. */
+const CLONE_THREAD = 0x00010000n;
 
 /** Syscall name -> why the process needs it. */
 type AllowList = Record<string, string>;
@@ -31,7 +34,6 @@ const NODE_RUNTIME: AllowList = {
   membarrier: 'V8 flushes instruction caches across threads',
   // threads and synchronisation
   futex: 'every lock and condition variable',
-  clone: 'pthread_create after clone3 answered ENOSYS (worker_threads, libuv pool, V8 platform threads)',
   set_robust_list: 'glibc thread start',
   rseq: 'glibc thread start (restartable sequences)',
   set_tid_address: 'glibc thread start',
@@ -112,6 +114,11 @@ export interface SelfFilterOptions {
   defaultAction?: number;
   /** More syscalls to allow (names), e.g. from a component that is not built yet. */
   extra?: string[];
+  /**
+   * Allow clone(2) without CLONE_THREAD (fork, child_process). Default false: a confined component makes threads
+   * only, since a forked child would inherit this filter (see the caution at the top of this file).
+   */
+  allowFork?: boolean;
 }
 
 /** The allow-list of `kind`: name -> reason. */
@@ -132,6 +139,11 @@ function build(kind: SelfFilterKind, opts: SelfFilterOptions): SeccompFilter {
       if (nr === undefined) throw new RangeError(`buildSelfFilter: unknown syscall name "${name}"`);
       filter.addRule(SCMP_ACT.ALLOW, nr);
     }
+    // pthread_create (worker_threads, the libuv pool, V8's platform threads) after clone3 answered ENOSYS: only
+    // with CLONE_THREAD unless forking is allowed (clone's flags are argument 0 on x86_64).
+    const clone = resolveSyscallName('clone')!;
+    if (opts.allowFork) filter.addRule(SCMP_ACT.ALLOW, clone);
+    else filter.addRule(SCMP_ACT.ALLOW, clone, [{ arg: 0, op: SCMP_CMP.MASKED_EQ, datumA: CLONE_THREAD, datumB: CLONE_THREAD }]);
     // glibc tries clone3 first for new threads; ENOSYS makes it fall back to clone, whose flags BPF can see.
     const clone3 = resolveSyscallName('clone3');
     if (clone3 !== undefined && !names.includes('clone3')) filter.addRule(SCMP_ACT.errno(ENOSYS), clone3);

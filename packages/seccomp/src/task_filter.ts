@@ -93,6 +93,9 @@ export function buildTaskFilter(classes: SyscallClasses, opts: TaskFilterOptions
     filter.setAttr(SCMP_FLTATR.ACT_BADARCH, opts.badArchAction ?? SCMP_ACT.KILL_PROCESS);
     // The installer sets NO_NEW_PRIVS itself before seccomp(2); exporting does not use this attribute.
     filter.setAttr(SCMP_FLTATR.CTL_NNP, 1);
+    // Every application syscall runs this program: a binary search on the syscall number (optimization level 2)
+    // reaches any of the ~350 rules in about nine comparisons instead of walking a list.
+    filter.setAttr(SCMP_FLTATR.CTL_OPTIMIZE, 2);
 
     const { mmap, clone, arch_prctl, clone3 } = ARG_CHECKED_SYSCALLS;
     for (const [nr, cls] of byNr) {

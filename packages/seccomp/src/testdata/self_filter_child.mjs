@@ -2,6 +2,7 @@
 // the test), after warming up libuv's thread pool so that TSYNC has threads to sync, then reports what it can do.
 // argv: MODULE_DIR KIND MODE SCRATCH_DIR ; MODE is "errno" (outside calls fail with EPERM) or "kill" (outside calls kill).
 import fs from 'node:fs';
+import { spawnSync } from 'node:child_process';
 import net from 'node:net';
 import path from 'node:path';
 import { Worker } from 'node:worker_threads';
@@ -42,5 +43,6 @@ const errCode = async (f) => {
   }
 };
 out.utimes = await errCode(() => fs.promises.utimes(file, 1, 1));
+out.spawn = spawnSync('/bin/true').error?.code ?? 'ok'; // fork: clone without CLONE_THREAD
 out.setgid = await errCode(() => process.setgid(0));
 console.log(JSON.stringify(out));

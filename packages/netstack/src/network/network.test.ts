@@ -259,6 +259,14 @@ describe('loopback NIC', () => {
       expect(udp(s, 6).write(Uint8Array.of(8), { to: { address: Address.parse('::1'), port: 8 } })).toBe(1);
       expect((await readOne(s6)).data[0]).toBe(8);
       expect(udp(s, 4).write(Uint8Array.of(1), { to: { address: Address.parse('10.1.1.1'), port: 8 } })).toMatchObject({ code: 'NoRoute' });
+      // Every 127.x.y.z is local (Linux's local route for 127.0.0.0/8): bind and talk to 127.0.0.53.
+      const s53 = udp(s, 4);
+      expect(s53.bind({ address: Address.parse('127.0.0.53'), port: 53 })).toBeUndefined();
+      expect(udp(s, 4).write(Uint8Array.of(53), { to: { address: Address.parse('127.0.0.53'), port: 53 } })).toBe(1);
+      expect((await readOne(s53)).data[0]).toBe(53);
+      const ping = ok(s.newEndpoint(1, 4, new WaiterQueue()));
+      ping.write(Uint8Array.of(8, 0, 0, 0, 0, 0, 0, 1), { to: { address: Address.parse('127.0.0.1'), port: 0 } });
+      expect((await readOne(ping)).data[0]).toBe(0);
     } finally {
       s.close();
     }

@@ -246,6 +246,7 @@ export class NIC implements LinkDispatcher {
     this.neighbors4?.clear();
     this.neighbors6?.clear();
     this.link.attach(null);
+    this.link.close();
   }
 }
 

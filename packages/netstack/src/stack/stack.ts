@@ -82,6 +82,7 @@ export class Stack {
 
   // ---- NICs
 
+  /** Attaches `link` as NIC `id`; the stack owns the link from then on (removeNIC and close() close it). */
   createNIC(id: number, link: LinkEndpoint, opts?: NICOptions): TcpipError | undefined {
     if (!Number.isInteger(id) || id <= 0) return TcpipErrors.invalidOptionValue;
     if (this.nics.has(id)) return TcpipErrors.duplicateAddress;
@@ -143,15 +144,22 @@ export class Stack {
     return nic.removeAddress(addr);
   }
 
-  /** The NIC that has `addr` assigned (0: none). */
+  /**
+   * The NIC that has `addr` assigned (0: none). On a loopback NIC the whole assigned subnet counts, as Linux's
+   * "local 127.0.0.0/8 dev lo" route makes every 127.x.y.z address local.
+   */
   nicForAddress(addr: Address): number {
     for (const n of this.nics.values()) if (n.hasAddress(addr)) return n.id;
+    for (const n of this.nics.values()) {
+      if (!n.isLoopback) continue;
+      for (const a of n.addresses(addr.family)) if (a.subnet().contains(addr)) return n.id;
+    }
     return 0;
   }
 
   isLocalAddress(addr: Address, nicId = 0): boolean {
-    if (nicId !== 0) return this.nics.get(nicId)?.hasAddress(addr) ?? false;
-    return this.nicForAddress(addr) !== 0;
+    const owner = this.nicForAddress(addr);
+    return nicId === 0 ? owner !== 0 : owner === nicId;
   }
 
   // ---- routes

@@ -352,7 +352,6 @@ export class IPv4Endpoint implements IpNetworkEndpoint {
       stats.forwardingDisabled++;
       return;
     }
-    const src = Address.intern(pkt.buf, pkt.networkHeader + 12, 4);
     const dst = Address.intern(pkt.buf, pkt.networkHeader + 16, 4);
     if (h.ttl() <= 1) {
       stats.ttlExceeded++;
@@ -369,7 +368,6 @@ export class IPv4Endpoint implements IpNetworkEndpoint {
       this.sendIcmpError(pkt, ICMPV4_DEST_UNREACHABLE, ICMPV4_FRAG_NEEDED, route.mtu & 0xffff);
       return;
     }
-    void src;
     const out = pkt.clone(route.linkHeaderLength + 16);
     const oh = new IPv4Header(out.buf, out.networkHeader, out.tail - out.networkHeader);
     oh.decrementTtl();

@@ -25,6 +25,7 @@ import type {
 import type { WaiterQueue } from '../../waiter/waiter_queue.js';
 import { WaiterQueue as Queue } from '../../waiter/waiter_queue.js';
 import type { CongestionControlName } from './congestion-control.js';
+import { TcpConnection } from './connection.js';
 import { TcpEndpoint, TcpState } from './endpoint.js';
 import { stackTcpHost, type TcpHost, type TcpRoute } from './host.js';
 import type { Stack } from '../../stack/stack.js';
@@ -194,7 +195,7 @@ export class TcpProtocol implements TransportProtocol {
   }
 
   /** RFC 9293 3.10.7.2: a segment arriving at a listening endpoint. */
-  handleListenSegment(listener: TcpEndpoint, info: NetworkReceiveInfo, seg: InboundSegment): void {
+  handleListenSegment(listener: TcpConnection, info: NetworkReceiveInfo, seg: InboundSegment): void {
     if (seg.has(TCP_FLAG_RST)) return;
     const now = this.host.clock.nowMs();
     if (seg.has(TCP_FLAG_ACK)) {

@@ -92,12 +92,13 @@ export function takeOverHostNetwork(
   fail('127.0.0.1/8', stack.addAddress(loopbackNic, '127.0.0.1/8'));
   fail('::1/128', stack.addAddress(loopbackNic, '::1/128'));
   const out: HostNetworkTakeover = { loopbackNic, devices: [] };
-  let nic = loopbackNic;
   for (const device of chosen) {
     const config = readDeviceConfig(device);
     const link = FdBasedEndpoint.open({ ifname: device.name, gso: opts.gso ?? true, mtu: device.mtu, linkAddress: device.mac });
     if (!opts.keepAddresses) releaseFromKernel(device);
-    nic++;
+    // NIC ids are the namespace's interface indexes (lo is always 1), so the application sees the same
+    // if_nametoindex(3) values inside the sandbox as the host namespace had.
+    const nic = device.ifindex;
     fail(`NIC for ${device.name}`, stack.createNIC(nic, link, { name: device.name }));
     for (const a of config.addresses) fail(`address ${a} on ${device.name}`, stack.addAddress(nic, a, { noPrefixRoute: true }));
     for (const r of routeEntries(config, nic)) stack.addRoute(r);

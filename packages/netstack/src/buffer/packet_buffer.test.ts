@@ -51,3 +51,32 @@ describe('PacketBuffer', () => {
     expect(kept.retain()).toBe(kept);
   });
 });
+
+describe('PacketBuffer over a borrowed receive slot', () => {
+  it('moves out of the ring before prepend or append, copying only the packet', () => {
+    const ring = new Uint8Array(1 << 20).fill(0xee);
+    const slot = 4096;
+    ring.set([1, 2, 3, 4], slot + 14);
+    const p = new PacketBuffer(ring, slot + 14, slot + 18);
+    p.borrowed = true;
+    p.linkHeader = slot;
+    p.networkHeader = slot + 14;
+    p.remoteLinkAddress = ring.subarray(slot + 6, slot + 12);
+    const at = p.prepend(8);
+    expect(p.buf).not.toBe(ring);
+    expect(p.buf.length).toBeLessThan(512);
+    expect(p.borrowed).toBe(false);
+    expect(at).toBe(p.head);
+    expect(Array.from(p.buf.subarray(p.head + 8, p.tail))).toEqual([1, 2, 3, 4]);
+    expect(p.networkHeader).toBe(p.head + 8);
+    expect(p.remoteLinkAddress!.buffer).not.toBe(ring.buffer);
+    expect(ring[slot + 13]).toBe(0xee); // the ring's previous bytes were not written
+
+    const q = new PacketBuffer(ring, slot + 14, slot + 18);
+    q.borrowed = true;
+    q.append(Uint8Array.of(9, 9));
+    expect(q.buf).not.toBe(ring);
+    expect(Array.from(q.data())).toEqual([1, 2, 3, 4, 9, 9]);
+    expect(ring[slot + 18]).toBe(0xee);
+  });
+});

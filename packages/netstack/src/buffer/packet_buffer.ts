@@ -8,6 +8,8 @@
 // its bytes live in the endpoint's receive ring and are overwritten by the next batch. `borrowed` says so. A
 // layer that keeps a packet past the delivery call (reassembly queue, TCP out-of-order queue) must call
 // retain(), which copies a borrowed packet once and returns an owned one; owned packets return themselves.
+// prepend() and append() on a borrowed packet first move it into its own buffer (its headroom and tailroom are
+// the neighbouring receive slots), so building a reply in place is safe, at the cost of that one copy.
 
 /** Generic segmentation offload request carried by an outgoing packet (see virtio_net_hdr, link/virtio_net_hdr.ts). */
 export const GsoType = { NONE: 0, TCPV4: 1, TCPV6: 4, UDP_L4: 5 } as const;
@@ -96,7 +98,8 @@ export class PacketBuffer {
    * If the headroom is short the packet is moved once into a larger buffer (reserve enough to avoid this).
    */
   prepend(n: number): number {
-    if (n > this.head) this.grow(n - this.head + DEFAULT_HEADROOM);
+    // A borrowed packet's headroom is someone else's memory (the previous receive slot): move it out first.
+    if (n > this.head || this.borrowed) this.relocate(n, 0);
     this.head -= n;
     return this.head;
   }
@@ -116,10 +119,8 @@ export class PacketBuffer {
 
   /** Appends bytes at the tail, growing the buffer if needed. */
   append(bytes: Uint8Array): void {
-    if (this.tail + bytes.length > this.buf.length) {
-      const bigger = new Uint8Array(Math.max(this.buf.length * 2, this.tail + bytes.length));
-      bigger.set(this.buf.subarray(0, this.tail));
-      this.buf = bigger;
+    if (this.tail + bytes.length > this.buf.length || this.borrowed) {
+      this.relocate(0, Math.max(bytes.length, this.tail - this.head));
     }
     this.buf.set(bytes, this.tail);
     this.tail += bytes.length;
@@ -171,15 +172,28 @@ export class PacketBuffer {
     return m;
   }
 
-  private grow(extraFront: number): void {
-    const buf = new Uint8Array(this.buf.length + extraFront);
-    buf.set(this.buf, extraFront);
+  /**
+   * Moves the packet (from its first recorded header to the tail) into a new owned buffer with at least `front`
+   * free bytes before head (plus DEFAULT_HEADROOM) and `back` free bytes after the tail. Copies only the packet,
+   * never the rest of a receive ring.
+   */
+  private relocate(front: number, back: number): void {
+    const start = this.minOffset();
+    const lead = this.head - start;
+    const pad = Math.max(0, front + DEFAULT_HEADROOM - lead);
+    const buf = new Uint8Array(pad + (this.tail - start) + back);
+    buf.set(this.buf.subarray(start, this.tail), pad);
+    const delta = pad - start;
+    if (this.remoteLinkAddress && this.remoteLinkAddress.buffer === this.buf.buffer) {
+      this.remoteLinkAddress = Uint8Array.from(this.remoteLinkAddress);
+    }
     this.buf = buf;
-    this.head += extraFront;
-    this.tail += extraFront;
-    if (this.linkHeader >= 0) this.linkHeader += extraFront;
-    if (this.networkHeader >= 0) this.networkHeader += extraFront;
-    if (this.transportHeader >= 0) this.transportHeader += extraFront;
+    this.head += delta;
+    this.tail += delta;
+    if (this.linkHeader >= 0) this.linkHeader += delta;
+    if (this.networkHeader >= 0) this.networkHeader += delta;
+    if (this.transportHeader >= 0) this.transportHeader += delta;
     this.borrowed = false;
   }
+
 }

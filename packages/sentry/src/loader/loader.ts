@@ -145,10 +145,11 @@ async function layoutElf(
   if (header.type === ET_DYN) {
     const first = pageDown(loads[0]!.vaddr);
     const align = maxAlignment(phdrs);
-    if (first > base) bad(`first segment at ${first.toString(16)} cannot be placed at ${base.toString(16)}`);
+    // May be negative (an ET_DYN linked above `base`): Linux's unsigned arithmetic wraps the same way, and every
+    // address is computed as p_vaddr + bias and checked below.
     bias = (base - first) & ~(align - 1n);
   }
-  if (header.entry + bias >= TASK_SIZE) bad(`entry point ${header.entry.toString(16)} outside the address space`);
+  if (header.entry + bias < 0n || header.entry + bias >= TASK_SIZE) bad(`entry point ${header.entry.toString(16)} outside the address space`);
 
   const mappings: MappingPlan[] = [];
   let end = 0n;
@@ -299,7 +300,7 @@ export async function loadExecutable(
         [AT.PHDR, exe.phdrAddr],
         [AT.PHENT, BigInt(PHDR_SIZE)],
         [AT.PHNUM, BigInt(exe.header.phnum)],
-        [AT.BASE, interp ? interp.bias : 0n],
+        [AT.BASE, interp ? BigInt.asUintN(64, interp.bias) : 0n],
         [AT.FLAGS, 0n],
         [AT.ENTRY, entry],
         [AT.UID, BigInt(uid)],
@@ -334,7 +335,7 @@ export async function loadExecutable(
     execPath: file.path,
     argv: args,
     auxv: stack.auxv,
-    interpBase: interp ? interp.bias : 0n,
-    loadBias: exe.bias,
+    interpBase: interp ? BigInt.asUintN(64, interp.bias) : 0n,
+    loadBias: BigInt.asUintN(64, exe.bias),
   };
 }

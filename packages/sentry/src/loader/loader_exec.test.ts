@@ -57,6 +57,8 @@ beforeAll(() => {
   execFileSync('gcc', ['-O1', '-Wall', '-Werror', '-static-pie', '-o', path.join(dir, 'show-static-pie'), show]);
   execFileSync('gcc', ['-O1', '-Wall', '-Werror', '-pie', '-fPIE', '-o', path.join(dir, 'show-pie'), show]);
   execFileSync('gcc', ['-O1', '-Wall', '-Werror', '-static', '-no-pie', '-o', path.join(dir, 'show-static'), show]);
+  // A PIE linked above pieBase: it is placed there with a negative load bias.
+  execFileSync('gcc', ['-O1', '-Wall', '-Werror', '-pie', '-fPIE', '-Wl,-Ttext-segment=0x580000000000', '-o', path.join(dir, 'show-pie-high'), show]);
 });
 afterAll(() => fs.rmSync(dir, { recursive: true, force: true }));
 
@@ -84,7 +86,7 @@ describe('loaded images run', () => {
     expect(r.status).toBe(0);
   });
 
-  for (const kind of ['static', 'static-pie', 'pie']) {
+  for (const kind of ['static', 'static-pie', 'pie', 'pie-high']) {
     it(`gives a ${kind} C program its argv, environment and auxv`, async () => {
       const file = path.join(dir, `show-${kind}`);
       const r = await run(file, ['show', 'one', 'two words'], ['FOO=bar baz', 'OTHER=1']);

@@ -67,7 +67,7 @@ export interface LoadedImage {
   auxv: Array<[number, bigint]>;
   /** Load bias of the interpreter (AT_BASE), 0n when there is none. */
   interpBase: bigint;
-  /** Load bias of the executable (0n for ET_EXEC). */
+  /** Load bias of the executable (0n for ET_EXEC), as an unsigned 64-bit value (it wraps for an ET_DYN linked high). */
   loadBias: bigint;
 }
 

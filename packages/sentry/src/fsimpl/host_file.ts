@@ -81,6 +81,11 @@ export class HostFile implements FileDescriptionImpl {
     return n;
   }
 
+  /** Reopening the container's stdio (/dev/stdin) shares this host fd and its read-ahead buffer. */
+  reopen(): FileDescriptionImpl {
+    return this;
+  }
+
   readiness(): number {
     this.pump();
     let r = POLLOUT;

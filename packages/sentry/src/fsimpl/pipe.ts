@@ -41,7 +41,11 @@ export class Pipe {
   readonly ino = nextPipeIno++;
   private readonly createdNs = nowNs();
 
-  constructor(readonly capacity = DEFAULT_PIPE_CAPACITY) {}
+  constructor(
+    readonly capacity = DEFAULT_PIPE_CAPACITY,
+    /** Owner of the pipe's inode (the creating task's ids, as fstat shows them). */
+    readonly owner: { uid: number; gid: number } = { uid: 0, gid: 0 },
+  ) {}
 
   get size(): number {
     return this.buffered;
@@ -114,8 +118,8 @@ export class Pipe {
       ino: this.ino,
       mode: S_IFIFO | 0o600,
       nlink: 1,
-      uid: 0,
-      gid: 0,
+      uid: this.owner.uid,
+      gid: this.owner.gid,
       rdev: 0,
       size: 0n,
       blksize: 4096,
@@ -154,6 +158,10 @@ export class Pipe {
       ioctl: this.ioctl,
       readiness: () => (read ? this.readReadiness() : 0) | (write ? this.writeReadiness() : 0),
       subscribe: (wake) => this.subscribe(wake),
+      reopen: (flags) => {
+        const acc = flags & O_ACCMODE;
+        return this.open(acc === O_RDONLY || acc === O_RDWR, acc === O_WRONLY || acc === O_RDWR, stat);
+      },
       release: () => {
         if (released) return;
         released = true;

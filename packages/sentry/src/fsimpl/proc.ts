@@ -3,11 +3,12 @@
 // meminfo, uptime, loadavg, filesystems, version, mounts. File contents are produced when the file is opened, so
 // a reader sees one consistent snapshot however it splits its reads.
 // Partial: /proc/PID/maps shows what the kernel reports (ProcessInfo.maps, possibly empty); /proc/PID/fd/N of a
-// pipe reads as "pipe:[ino]" but cannot be re-opened through the link; no /proc/PID/task, environ, or /proc/sys.
+// pipe reads as "pipe:[ino]" and reopens the same pipe (vfs/anon.ts); no /proc/PID/task, environ, or /proc/sys.
 import * as os from 'node:os';
 import type { ProcessInfo, ProcessTable } from '../kernel/context.js';
 import { Errno, fail } from '../kernel/syscall_error.js';
 import { DT_DIR, DT_LNK, DT_REG, S_IFDIR, S_IFLNK, S_IFREG } from '../vfs/constants.js';
+import { anonLocation } from '../vfs/anon.js';
 import { currentCaller } from '../vfs/caller.js';
 import type { FdTable } from '../vfs/fd_table.js';
 import type { DirEntry, FileDescriptionImpl, FilesystemImpl, FsNode, Stat, StatFs } from '../vfs/filesystem.js';
@@ -167,9 +168,9 @@ export class ProcFs implements FilesystemImpl {
               const p = pathFrom(fsContext.root, file.location);
               return p.path + (p.deleted || file.location.dentry.dead ? ' (deleted)' : '');
             }
-            return `pipe:[${fd}]`;
+            return file.stat().then((st) => `${(st.mode & 0o170000) === 0o010000 ? 'pipe' : 'anon_inode'}:[${st.ino}]`);
           },
-          () => file.location ?? fail(Errno.ENOENT, 'this file cannot be re-opened through /proc'),
+          () => file.location ?? anonLocation(file) ?? fail(Errno.ENOENT, 'this file cannot be re-opened through /proc'),
         ));
       }
       return m;
@@ -254,7 +255,7 @@ class ProcLink extends ProcNode {
   constructor(
     fs: ProcFs,
     path: string,
-    private readonly target: () => string,
+    private readonly target: () => string | Promise<string>,
     private readonly location?: () => VirtualDentry,
   ) {
     super(fs, path, S_IFLNK | 0o777);

@@ -11,8 +11,8 @@ import type { SyscallHandler } from './types.js';
 type H = SyscallHandler<FsSyscallContext>;
 
 /** Makes a pipe's two open file descriptions (read end first). O_DIRECT (packet mode) is not supported. */
-export function makePipe(flags: number): [FileDescription, FileDescription] {
-  const pipe = new Pipe();
+export function makePipe(flags: number, owner?: { uid: number; gid: number }): [FileDescription, FileDescription] {
+  const pipe = new Pipe(undefined, owner);
   const status = flags & O_NONBLOCK;
   return [
     new FileDescription(pipe.open(true, false), O_RDONLY | status, null),
@@ -23,7 +23,7 @@ export function makePipe(flags: number): [FileDescription, FileDescription] {
 const pipe2: H = (task, [fds, flags]) => {
   const fl = intArg(flags);
   if (fl & ~(O_CLOEXEC | O_NONBLOCK)) fail(Errno.EINVAL, fl & O_DIRECT ? 'O_DIRECT pipes are not supported' : 'pipe2 flags');
-  const [r, w] = makePipe(fl);
+  const [r, w] = makePipe(fl, { uid: task.creds.euid, gid: task.creds.egid });
   const cloexec = (fl & O_CLOEXEC) !== 0;
   const rfd = task.fdTable.install(r, { cloexec });
   let wfd: number;

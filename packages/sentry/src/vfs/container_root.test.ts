@@ -121,6 +121,18 @@ describe.skipIf(!diodAvailable())('container root over the gofer', () => {
     expect(await t.call(sys.stat, t.put(`/proc/self/cwd/..`), t.alloc(144))).toBe(0);
     expect(await t.call(sys.close, fd)).toBe(0);
     expect(await t.call(sys.readlink, t.put(`/proc/self/fd/${fd}`), buf, 256)).toBe(-Errno.ENOENT);
+    // A pipe has no name, yet /proc/self/fd/N (and so /dev/stdin) reopens it, like bash's <(...) relies on.
+    const fds = t.alloc(8);
+    await t.call(sys.pipe2, fds, 0);
+    const [r, w] = [t.memory.read(fds, 8).readInt32LE(0), t.memory.read(fds, 8).readInt32LE(4)];
+    const n2 = await t.call(sys.readlink, t.put(`/proc/self/fd/${r}`), buf, 256);
+    expect(t.memory.read(buf, n2).toString()).toMatch(/^pipe:\[\d+\]$/);
+    const again = await t.call(sys.open, t.put(`/proc/self/fd/${r}`), O_RDONLY);
+    await t.call(sys.write, w, t.put(Buffer.from('via proc')), 8);
+    expect(await t.call(sys.read, again, buf, 256)).toBe(8);
+    expect(t.memory.read(buf, 8).toString()).toBe('via proc');
+    const w2 = await t.call(sys.open, t.put('/dev/fd/' + w), O_WRONLY);
+    expect(await t.call(sys.write, w2, t.put(Buffer.from('z')), 1)).toBe(1);
   });
 
   it('opens executables for the loader with execve(2) errors', async () => {

@@ -78,6 +78,8 @@ export interface FilesystemImpl {
    * cache lookups on it.
    */
   readonly dynamic?: boolean;
+  /** Its device and FIFO nodes open through FsNode.open, not the device registry (anonymous-file reopen). */
+  readonly servesDevices?: boolean;
   /** Called when the last mount of it goes away. */
   release?(): void;
 }
@@ -165,6 +167,8 @@ export interface FileDescriptionImpl {
   /** Calls `wake` whenever readiness may have changed; returns the unsubscribe function. */
   subscribe?(wake: () => void): () => void;
   fsync?(): Promise<void>;
+  /** A new open of the same object (a pipe end, a host tty) for /proc/PID/fd/N; absent if it cannot be reopened. */
+  reopen?(flags: number): FileDescriptionImpl;
   /** Called once, when the last descriptor referring to the open file is closed. */
   release?(): void;
 }

@@ -157,6 +157,9 @@ export async function openLocation(
   }
   if ((wantWrite || truncate) && (type === S_IFREG || type === S_IFDIR)) writableMount(vd);
 
+  if (type !== S_IFDIR && type !== S_IFREG && node.open && vd.mount.fs.servesDevices) {
+    return new FileDescription(await node.open({ flags, creds: t.creds }), fileFlags, vd);
+  }
   switch (type) {
     case S_IFDIR: {
       const root = () => t.fsContext.root;

@@ -139,4 +139,19 @@ describe('fifo qdisc', () => {
     expect(ep.outboundLength).toBe(8);
     expect(q.mtu).toBe(ep.mtu);
   });
+
+  it('keeps a copy of borrowed packets, whose receive slot is reused before the flush', async () => {
+    const ep = new ChannelEndpoint();
+    const q = new FifoQdisc(ep);
+    const ring = new Uint8Array(64);
+    const p = new PacketBuffer(ring, 20, 23);
+    ring.set([0x45, 7, 7], 20);
+    p.borrowed = true;
+    p.networkProtocol = ETHERTYPE_IPV4;
+    q.writePackets([p]);
+    ring.fill(0); // the next receive batch lands in the same slot
+    p.head = p.tail = 0;
+    await Promise.resolve();
+    expect(Array.from(ep.readOutbound()!.bytes.subarray(14))).toEqual([0x45, 7, 7]);
+  });
 });

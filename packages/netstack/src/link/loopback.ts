@@ -31,7 +31,8 @@ export class LoopbackEndpoint implements LinkEndpoint {
 
   writePackets(batch: PacketBuffer[]): number {
     if (this.closed) return 0;
-    for (const pkt of batch) this.queue.push(pkt);
+    // Borrowed packets (from a receive ring) are copied: delivery happens after the ring has moved on.
+    for (const pkt of batch) this.queue.push(pkt.retain());
     if (!this.scheduled && this.queue.length > 0) {
       this.scheduled = true;
       setImmediate(this.flushBound);

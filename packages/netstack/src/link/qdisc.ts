@@ -44,7 +44,9 @@ export class FifoQdisc implements LinkEndpoint {
   writePackets(batch: PacketBuffer[]): number {
     if (this.closed) return 0;
     let n = 0;
-    for (; n < batch.length && this.queue.length < this.limit; n++) this.queue.push(batch[n]);
+    // A borrowed packet (straight from a receive ring, e.g. one being forwarded) would be overwritten by the next
+    // receive batch before the flush: keep a copy of it instead.
+    for (; n < batch.length && this.queue.length < this.limit; n++) this.queue.push(batch[n].retain());
     this.stats.queued += n;
     this.stats.dropped += batch.length - n;
     if (n > 0 && !this.scheduled) {

@@ -5,6 +5,7 @@
 import { execFile, execFileSync } from 'node:child_process';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { interfaceIndex, packetOpen } from '@tsvisor/native';
 import { FdBasedEndpoint } from './fdbased.js';
 import { LinkCapability, type LinkDispatcher } from './link_endpoint.js';
 import { GsoType, PacketBuffer } from '../buffer/packet_buffer.js';
@@ -103,9 +104,11 @@ describe('fdbased link over a veth into a network namespace', () => {
     try { sh('ip', 'netns', 'del', NS); } catch { /* never created */ }
   });
 
-  for (const gso of [true, false]) {
-    it(`answers ARP and ping from the namespace's kernel (gso=${gso})`, async () => {
-      const ep = FdBasedEndpoint.open({ ifname: OURS, gso });
+  for (const [gso, adopt] of [[true, false], [false, false], [true, true]]) {
+    it(`answers ARP and ping from the namespace's kernel (gso=${gso}${adopt ? ', adopted socket' : ''})`, async () => {
+      const ep = adopt
+        ? FdBasedEndpoint.open({ fd: packetOpen(interfaceIndex(OURS), { vnetHdr: gso }), ifname: OURS, gso })
+        : FdBasedEndpoint.open({ ifname: OURS, gso });
       try {
         const dev = readHostDevice(OURS);
         expect(ep.linkAddress).toEqual(dev.mac);

@@ -44,6 +44,12 @@ const GSO_MAX_SIZE = 65535;
 const RX_ROUNDS_PER_WAKEUP = 16;
 
 export interface FdBasedOptions {
+  /**
+   * Adopt this already-open packet socket (from packetOpen, e.g. opened by runsc inside the container's network
+   * namespace and passed over SCM_RIGHTS, as gVisor's runsc does) instead of opening one. Its PACKET_VNET_HDR
+   * setting must match `gso`. The endpoint owns it from then on (close() closes it).
+   */
+  fd?: number;
   /** The device to bind (in the current network namespace). One of ifname/ifindex is required. */
   ifname?: string;
   ifindex?: number;
@@ -137,8 +143,18 @@ export class FdBasedEndpoint implements LinkEndpoint {
    * to the device's own, read with `ip -j addr` (host_netdev.ts).
    */
   static open(opts: FdBasedOptions): FdBasedEndpoint {
+    const gso = opts.gso ?? true;
+    if (opts.fd !== undefined) {
+      if (opts.linkAddress === undefined || opts.mtu === undefined) {
+        if (opts.ifname === undefined) throw new RangeError('EINVAL: adopting a socket needs linkAddress and mtu, or ifname');
+        const dev = readHostDevice(opts.ifname);
+        return new FdBasedEndpoint(opts.fd, { mtu: opts.mtu ?? dev.mtu, linkAddress: opts.linkAddress ?? dev.mac, gso, batchSize: opts.batchSize ?? 64 });
+      }
+      if (opts.linkAddress.length !== 6) throw new RangeError('EINVAL: linkAddress must be 6 bytes');
+      return new FdBasedEndpoint(opts.fd, { mtu: opts.mtu, linkAddress: opts.linkAddress, gso, batchSize: opts.batchSize ?? 64 });
+    }
     if (opts.ifname === undefined && opts.ifindex === undefined) {
-      throw new RangeError('EINVAL: FdBasedEndpoint.open needs ifname or ifindex');
+      throw new RangeError('EINVAL: FdBasedEndpoint.open needs fd, ifname or ifindex');
     }
     let { linkAddress, mtu } = opts;
     let ifindex = opts.ifindex;
@@ -154,7 +170,6 @@ export class FdBasedEndpoint implements LinkEndpoint {
       ifindex ??= opts.ifname !== undefined ? interfaceIndex(opts.ifname) : dev.ifindex;
     }
     if (linkAddress.length !== 6) throw new RangeError('EINVAL: linkAddress must be 6 bytes');
-    const gso = opts.gso ?? true;
     const fd = packetOpen(ifindex, { vnetHdr: gso, rcvbuf: opts.rcvbuf ?? 4 << 20, sndbuf: opts.sndbuf ?? 4 << 20 });
     return new FdBasedEndpoint(fd, { mtu, linkAddress, gso, batchSize: opts.batchSize ?? 64 });
   }

@@ -237,6 +237,35 @@ describe('raw sockets', () => {
     const got = await readOne(server);
     expect(new TextDecoder().decode(got.data)).toBe('ab');
     expect(got.r.remoteAddress?.port).toBe(0x1234);
+
+    // IPv6 IPPROTO_RAW: a complete IPv6+UDP packet (the stack fixes the payload length; UDP checksum required).
+    const s6 = udp(b, 6);
+    s6.bind({ address: Address.parse('::'), port: 4001 });
+    const p6 = new Uint8Array(40 + 8 + 1);
+    p6.set([0x60, 0, 0, 0, 0, 9, 17, 64]);
+    p6.set(Address.parse(A6).bytes, 8);
+    p6.set(Address.parse(B6).bytes, 24);
+    p6.set([0x00, 0x63, 0x0f, 0xa1, 0, 9, 0, 0, 0x7a], 40);
+    let sum = 17 + 9 + 9 + 0x63 + 0x0fa1 + 0x7a00;
+    for (let i = 8; i < 40; i += 2) sum += (p6[i]! << 8) | p6[i + 1]!;
+    while (sum > 0xffff) sum = (sum & 0xffff) + (sum >>> 16);
+    const c = ~sum & 0xffff;
+    p6[46] = c >> 8;
+    p6[47] = c & 0xff;
+    expect(ok(a.newRawEndpoint(255, 6, new WaiterQueue())).write(p6)).toBe(p6.length);
+    const got6 = await readOne(s6);
+    expect(got6.data[0]).toBe(0x7a);
+    expect(got6.r.remoteAddress?.port).toBe(0x63);
+  });
+
+  it('shutdown(SHUT_RD) wakes an unconnected UDP reader with end of stream and reports ENOTCONN', () => {
+    const { a } = pair();
+    const s = udp(a, 4);
+    s.bind({ address: Address.parse('0.0.0.0'), port: 6000 });
+    expect(s.read(new Uint8Array(4))).toMatchObject({ code: 'WouldBlock' });
+    expect(s.shutdown(1)?.code).toBe('NotConnected');
+    expect(s.readiness(1)).toBe(1);
+    expect(s.read(new Uint8Array(4))).toMatchObject({ code: 'ClosedForReceive' });
   });
 });
 

@@ -302,11 +302,15 @@ export abstract class DatagramEndpoint implements Endpoint, TransportEndpoint {
     return this.stack.findRoute(nic, local, remote, family);
   }
 
+  /**
+   * Linux (inet_shutdown) applies the shutdown even to an unconnected datagram socket and then reports ENOTCONN;
+   * programs rely on it to wake a thread blocked in recvfrom(), which then returns 0.
+   */
   shutdown(flags: number): TcpipError | undefined {
-    if (this.state !== 'connected') return TcpipErrors.notConnected;
+    if (this.state === 'closed') return TcpipErrors.notConnected;
     this.shutdownFlags |= flags & (ShutdownFlags.READ | ShutdownFlags.WRITE);
     this.waiterQueue.notify(EventMask.IN | EventMask.OUT | EventMask.HUP);
-    return undefined;
+    return this.state === 'connected' ? undefined : TcpipErrors.notConnected;
   }
 
   close(): void {

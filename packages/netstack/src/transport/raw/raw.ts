@@ -49,7 +49,8 @@ export class RawEndpoint implements Endpoint, RawTransportEndpoint {
     readonly protocol: number,
     readonly waiterQueue: WaiterQueue,
   ) {
-    if (family === 4 && protocol === IpProtocol.RAW) this.options.set('headerIncluded', 1);
+    // raw(7): IPPROTO_RAW implies IP_HDRINCL; ipv6(7): IPv6 IPPROTO_RAW sockets likewise send whole packets.
+    if (protocol === IpProtocol.RAW) this.options.set('headerIncluded', 1);
     // IPPROTO_RAW sockets are send-only (raw(7)): they never receive.
     if (protocol !== IpProtocol.RAW) stack.registerRawEndpoint(family, protocol, this);
   }
@@ -106,9 +107,12 @@ export class RawEndpoint implements Endpoint, RawTransportEndpoint {
   write(src: Uint8Array, opts?: WriteOptions): number | TcpipError {
     if (this.closed) return TcpipErrors.invalidEndpointState;
     if ((this.shutdownFlags & ShutdownFlags.WRITE) !== 0) return TcpipErrors.closedForSend;
-    const hdrincl = this.family === 4 && this.options.flag('headerIncluded');
+    const hdrincl = this.options.flag('headerIncluded');
     let dst = opts?.to?.address ?? this.connected;
-    if (!dst && hdrincl && src.length >= 20) dst = Address.intern(src, 16, 4);
+    if (!dst && hdrincl) {
+      if (this.family === 4 && src.length >= 20) dst = Address.intern(src, 16, 4);
+      else if (this.family === 6 && src.length >= 40) dst = Address.intern(src, 24, 16);
+    }
     if (!dst) return TcpipErrors.destinationRequired;
     if (dst.family !== this.family) return TcpipErrors.addressFamilyNotSupported;
     const route = this.stack.findRoute(opts?.to?.nic ?? this.bindNic, hdrincl ? undefined : this.bound, dst, this.family);
@@ -165,7 +169,8 @@ export class RawEndpoint implements Endpoint, RawTransportEndpoint {
   }
 
   setSockOptInt(opt: IntSockOpt, value: number): TcpipError | undefined {
-    if (opt === 'headerIncluded' && this.family !== 4) return TcpipErrors.unknownProtocolOption;
+    // IPV6_HDRINCL exists only for IPPROTO_RAW sockets (Linux 4.5+), where it is always on.
+    if (opt === 'headerIncluded' && this.family !== 4 && this.protocol !== IpProtocol.RAW) return TcpipErrors.unknownProtocolOption;
     if (opt === 'bindToDevice') {
       this.bindNic = value;
       return undefined;

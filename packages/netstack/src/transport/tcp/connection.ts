@@ -591,6 +591,12 @@ export abstract class TcpConnection implements TransportEndpoint {
       this.sendChallengeAck();
       return;
     }
+    if (this.state === TcpState.SYN_RECV && seg.flags === TCP_FLAG_SYN && seg.seq === this.irs) {
+      // The peer retransmitted its SYN, so our SYN-ACK was probably lost: answer with it again (as Linux's
+      // tcp_check_req does) rather than with a bare ACK.
+      this.sendSyn(true);
+      return;
+    }
     const rcvWnd = Math.max(0, seqDiff(this.rcvAdvEdge, this.rcvNxt));
     if (!this.acceptableSeq(seg, rcvWnd)) {
       if (!seg.has(TCP_FLAG_RST)) {

@@ -492,6 +492,24 @@ describe('TCP behaviour on the wire', () => {
     expect(st.segmentsReceived).toBeGreaterThan(iterations / 20);
   });
 
+  it('stops every connection timer when the stack closes', async () => {
+    const clock = new ManualClock();
+    const { p, log } = watchedPair({ clock, drop: (s) => s.from === 'a' && s.len > 0 });
+    const { client } = await connect(p, clock);
+    client.write(new Uint8Array(500)); // lost on the wire: the RTO timer is armed
+    await settle();
+    const before = p.tcpA.stats.segmentsSent;
+    let hup = 0;
+    client.waiterQueue.subscribe(EventMask.HUP, () => hup++);
+    p.a.close();
+    expect(client.state).toBe(TcpState.CLOSED);
+    expect(hup).toBe(1);
+    clock.advance(60_000);
+    await settle();
+    expect(p.tcpA.stats.segmentsSent).toBe(before); // no retransmission was even attempted
+    expect(log.filter((s) => s.from === 'a' && s.len > 0).length).toBe(1);
+  });
+
   it('coalesces small writes with Nagle and sends them at once with TCP_NODELAY', async () => {
     const { p, log } = watchedPair();
     const { client } = await connect(p);

@@ -22,7 +22,7 @@ import { GsoType, PacketBuffer } from '../../buffer/packet_buffer.js';
 import type { Address, FullAddress } from '../../stack/address.js';
 import type { Timer } from '../../stack/clock.js';
 import type { NetworkWriteParams } from '../../stack/route.js';
-import { SocketOptions } from '../../stack/socket_options.js';
+import { MAX_BUFFER_SIZE, SocketOptions } from '../../stack/socket_options.js';
 import { TcpipErrors, type TcpipError } from '../../stack/tcpip_error.js';
 import type {
   NetworkReceiveInfo,
@@ -240,7 +240,19 @@ export abstract class TcpConnection implements TransportEndpoint {
   // ---------------------------------------------------------------------------------------------------------------
   // Registration and teardown
 
+  /** The stack is shutting down: stop timers and drop the connection without sending anything. */
+  stopForStackClose(): void {
+    this.timer?.stop();
+    this.timerAt = Infinity;
+    this.released = true;
+    if (this.state !== TcpState.CLOSED) {
+      this.state = TcpState.CLOSED;
+      this.notify(EventMask.IN | EventMask.OUT | EventMask.HUP);
+    }
+  }
+
   protected register(id: TransportEndpointId): void {
+    this.stackProtocol.liveEndpoints.add(this);
     if (this.registeredId) this.unregister();
     this.stackProtocol.host.demuxer.register(this.family, TCP, id, this, this.boundNic, this.options.flag('reusePort'));
     this.registeredId = id;
@@ -257,6 +269,7 @@ export abstract class TcpConnection implements TransportEndpoint {
     if (this.state !== TcpState.CLOSED && this.state !== TcpState.LISTEN) return;
     if (this.released) return;
     this.released = true;
+    this.stackProtocol.liveEndpoints.delete(this);
     this.unregister();
     if (this.portReserved && this.userClosed) {
       this.stackProtocol.host.ports.release(TCP, this.localPort, this);
@@ -312,7 +325,9 @@ export abstract class TcpConnection implements TransportEndpoint {
     this.rcvMss = Math.max(88, route.maxPayload - hdr);
     if (this.userMss) this.rcvMss = Math.min(this.rcvMss, this.userMss);
     this.sndMss = Math.min(this.family === 4 ? DEFAULT_MSS_V4 : DEFAULT_MSS_V6, this.rcvMss);
-    this.rcvWndShift = this.windowShiftFor(this.receiveBuffer.capacity);
+    // Scale for the largest buffer SO_RCVBUF can set (the shift is fixed at the SYN), as Linux sizes it for
+    // tcp_rmem's maximum rather than the current buffer.
+    this.rcvWndShift = this.windowShiftFor(Math.max(this.receiveBuffer.capacity, MAX_BUFFER_SIZE));
   }
 
   protected windowShiftFor(bytes: number): number {

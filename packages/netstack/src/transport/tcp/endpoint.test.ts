@@ -103,9 +103,9 @@ describe('TCP over two stacks', () => {
     expect(server.state).toBe(TcpState.ESTABLISHED);
     expect(client.sackOk && server.sackOk).toBe(true);
     expect(client.timestampsEnabled && server.timestampsEnabled).toBe(true);
-    // 1 MiB buffers need a shift of 5 (RFC 7323 2.2: 65535 << 5 >= 1 MiB).
-    expect(client.windowScaleReceive).toBe(5);
-    expect(server.windowScaleSend).toBe(5);
+    // Scaled for the 4 MiB SO_RCVBUF maximum: shift 7 (RFC 7323 2.2: 65535 << 6 < 4 MiB <= 65535 << 7).
+    expect(client.windowScaleReceive).toBe(7);
+    expect(server.windowScaleSend).toBe(7);
     // MTU 1500 - 20 IP - 20 TCP - 12 timestamps.
     expect(client.sndMss).toBe(1448);
     const peer = server.getRemoteAddress();

@@ -293,7 +293,13 @@ export class TcpProtocol implements TransportProtocol {
     return true;
   }
 
-  close(): void {}
+  /** Endpoints registered with the demuxer and not yet released (so close() can stop their timers). */
+  readonly liveEndpoints = new Set<TcpConnection>();
+
+  close(): void {
+    for (const ep of [...this.liveEndpoints]) ep.stopForStackClose();
+    this.liveEndpoints.clear();
+  }
 }
 
 export { TcpState };

@@ -114,6 +114,9 @@ describe('IPv4 over Ethernet with ARP', () => {
     expect(b.stats.arp.repliesSent).toBe(1);
     expect(a.stats.udp.packetsSent).toBe(1);
     expect(b.stats.udp.packetsReceived).toBe(1);
+    // Per-interface counters (/proc/net/dev): A sent an ARP request and the datagram, received the reply and echo.
+    expect(a.nic(1)!.stats).toMatchObject({ txPackets: 2, rxPackets: 2, rxDropped: 0, txErrors: 0 });
+    expect(a.nic(1)!.stats.txBytes).toBe(28 + 20 + 8 + 5);
   });
 
   it('answers ping on an ICMP echo socket and reports port unreachable to a connected UDP socket', async () => {
@@ -131,6 +134,18 @@ describe('IPv4 over Ethernet with ARP', () => {
     expect(c.write(Uint8Array.of(1))).toBe(1);
     await until(() => c.readiness(0) !== 0, 'ICMP port unreachable');
     expect(c.lastError()?.code).toBe('ConnectionRefused');
+  });
+
+  it('sends from the IP_PKTINFO source address and refuses a foreign one', async () => {
+    const { a, b } = pair();
+    a.addAddress(1, '10.9.0.3/24');
+    const server = udp(b, 4);
+    server.bind({ address: Address.parse('0.0.0.0'), port: 53 });
+    const c = udp(a, 4);
+    const to = { address: Address.parse(B4), port: 53 };
+    expect(c.write(Uint8Array.of(1), { to, sourceAddress: Address.parse('10.9.0.3') })).toBe(1);
+    expect((await readOne(server)).r.remoteAddress?.address.toString()).toBe('10.9.0.3');
+    expect(c.write(Uint8Array.of(1), { to, sourceAddress: Address.parse('10.9.0.99') })).toMatchObject({ code: 'BadLocalAddress' });
   });
 
   it('fragments a large datagram to the MTU and reassembles it', async () => {

@@ -56,6 +56,9 @@ export interface WriteOptions {
   /** IP_TOS / IPV6_TCLASS / IP_TTL for this one datagram (sendmsg cmsgs). */
   tos?: number;
   ttl?: number;
+  /** IP_PKTINFO / IPV6_PKTINFO on sendmsg: the source address (must be local) and/or outgoing NIC. */
+  sourceAddress?: Address;
+  sourceNic?: number;
 }
 
 /** Integer-valued socket options (the sentry maps (level, optname) of setsockopt(2) to these). */

@@ -18,9 +18,20 @@ export interface NICOptions {
 
 const ETHERNET_BROADCAST: LinkAddress = Uint8Array.of(0xff, 0xff, 0xff, 0xff, 0xff, 0xff);
 
+/** Per-interface counters, as /proc/net/dev reports them. */
+export interface NICStats {
+  rxPackets: number;
+  rxBytes: number;
+  rxDropped: number;
+  txPackets: number;
+  txBytes: number;
+  txErrors: number;
+}
+
 export class NIC implements LinkDispatcher {
   readonly name: string;
   enabled: boolean;
+  readonly stats: NICStats = { rxPackets: 0, rxBytes: 0, rxDropped: 0, txPackets: 0, txBytes: 0, txErrors: 0 };
   private readonly addrs: AddressWithPrefix[] = [];
   private readonly endpoints = new Map<number, NetworkEndpoint>();
   private readonly groups = new Map<string, { group: Address; refs: number }>();
@@ -152,15 +163,20 @@ export class NIC implements LinkDispatcher {
 
   deliverNetworkPacket(protocol: number, pkt: PacketBuffer): void {
     const st = this.stack.stats.nic;
+    const size = pkt.tail - pkt.head;
     st.rxPackets++;
-    st.rxBytes += pkt.tail - pkt.head;
+    st.rxBytes += size;
+    this.stats.rxPackets++;
+    this.stats.rxBytes += size;
     if (!this.enabled) {
       st.rxDisabled++;
+      this.stats.rxDropped++;
       return;
     }
     const ep = this.endpoints.get(protocol);
     if (!ep) {
       st.rxUnknownEtherType++;
+      this.stats.rxDropped++;
       return;
     }
     if (pkt.networkHeader < 0) pkt.networkHeader = pkt.head;
@@ -233,10 +249,13 @@ export class NIC implements LinkDispatcher {
     this.single.length = 0;
     if (n !== 1) {
       st.txErrors++;
+      this.stats.txErrors++;
       return TcpipErrors.noBufferSpace;
     }
     st.txPackets++;
     st.txBytes += size;
+    this.stats.txPackets++;
+    this.stats.txBytes += size;
     return undefined;
   }
 

@@ -267,7 +267,7 @@ export abstract class DatagramEndpoint implements Endpoint, TransportEndpoint {
       if (!('family' in n)) return n;
       let remoteNet = n.address;
       if (remoteNet.isUnspecified()) remoteNet = n.family === 4 ? Address.parse('127.0.0.1') : Address.parse('::1');
-      const r = this.routeTo(remoteNet, n.family, to.nic ?? 0);
+      const r = this.routeTo(remoteNet, n.family, opts.sourceNic ?? to.nic ?? 0, opts.sourceAddress);
       if (!(r instanceof Route)) return r;
       route = r;
       remotePort = to.port;
@@ -292,9 +292,15 @@ export abstract class DatagramEndpoint implements Endpoint, TransportEndpoint {
     return src.length;
   }
 
-  private routeTo(remote: Address, family: 4 | 6, nic: number): Route | TcpipError {
+  private routeTo(remote: Address, family: 4 | 6, nic: number, source?: Address): Route | TcpipError {
     let local: Address | undefined;
-    if (this.boundAddress) {
+    if (source && !source.isUnspecified()) {
+      // ip(7) IP_PKTINFO: ipi_spec_dst picks the source; it must be one of ours.
+      const n = this.toNetAddress(source);
+      if (!('family' in n) || n.family !== family) return TcpipErrors.badLocalAddress;
+      if (!this.stack.isLocalAddress(n.address)) return TcpipErrors.badLocalAddress;
+      local = n.address;
+    } else if (this.boundAddress) {
       const n = this.toNetAddress(this.boundAddress);
       if ('family' in n && n.family === family && !n.address.isMulticast() && !n.address.isLimitedBroadcast()) local = n.address;
     }

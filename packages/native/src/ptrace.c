@@ -23,7 +23,11 @@
 #ifndef PTRACE_EVENT_STOP
 #define PTRACE_EVENT_STOP 128
 #endif
+#define TSV_PTRACE_GET_RSEQ_CONFIGURATION 0x420f
 #define MAX_SUPPRESSED 16
+/* A synchronous fault re-raised on every return to user mode (say, rseq memory gone) would loop forever if we kept
+ * suppressing it; past this many signal stops in one wait the task is reported as stuck (EFAULT). */
+#define MAX_SIGNAL_STOPS 64
 
 static bool arg_tid(napi_env env, napi_value v, pid_t *tid) {
   int32_t t;
@@ -156,7 +160,7 @@ static napi_value js_tgkill(napi_env env, napi_callback_info info) {
  * stops and group-stops on the way are suppressed and their signals collected. Returns 0, or -1 with *status
  * set if the task died, or -errno. */
 static int run_to_syscall_stop(pid_t tid, int *sigs, int *nsigs, int *status) {
-  int sig = 0;
+  int sig = 0, signal_stops = 0;
   for (;;) {
     if (ptrace(PTRACE_SYSCALL, tid, 0, (void *)(long)sig) < 0) return -errno;
     sig = 0;
@@ -169,6 +173,7 @@ static int run_to_syscall_stop(pid_t tid, int *sigs, int *nsigs, int *status) {
     int event = *status >> 16;
     if (stopsig == (SIGTRAP | 0x80)) return 0;
     if (event == PTRACE_EVENT_EXIT) return -1;
+    if (++signal_stops > MAX_SIGNAL_STOPS) return -EFAULT;
     if (event != 0) continue; /* other events (group-stop, seccomp): resume */
     if (*nsigs < MAX_SUPPRESSED) sigs[(*nsigs)++] = stopsig;
   }
@@ -241,6 +246,26 @@ static napi_value js_inject_syscall(napi_env env, napi_callback_info info) {
   return syscall_result(env, (int64_t)regs.rax, sigs, nsigs);
 }
 
+/* getRseq(tid) -> { address: bigint, size, signature, flags } (address 0n when none is registered). */
+static napi_value js_get_rseq(napi_env env, napi_callback_info info) {
+  napi_value argv[1];
+  pid_t tid;
+  if (tsv_args(env, info, argv, 1) < 1 || !arg_tid(env, argv[0], &tid)) return NULL;
+  struct {
+    uint64_t ptr;
+    uint32_t size, sig, flags, pad;
+  } conf = {0};
+  if (ptrace(TSV_PTRACE_GET_RSEQ_CONFIGURATION, tid, (void *)sizeof conf, &conf) < 0)
+    return tsv_throw_errno(env, "ptrace(PTRACE_GET_RSEQ_CONFIGURATION)", errno);
+  napi_value r;
+  napi_create_object(env, &r);
+  napi_set_named_property(env, r, "address", tsv_bigint_u64(env, conf.ptr));
+  napi_set_named_property(env, r, "size", tsv_i64(env, conf.size));
+  napi_set_named_property(env, r, "signature", tsv_i64(env, conf.sig));
+  napi_set_named_property(env, r, "flags", tsv_i64(env, conf.flags));
+  return r;
+}
+
 napi_status tsv_register_ptrace(napi_env env, napi_value exports) {
   napi_status s;
   if ((s = tsv_export(env, exports, "ptraceCont", js_cont)) != napi_ok) return s;
@@ -256,5 +281,6 @@ napi_status tsv_register_ptrace(napi_env env, napi_value exports) {
   if ((s = tsv_export(env, exports, "tgkill", js_tgkill)) != napi_ok) return s;
   if ((s = tsv_export(env, exports, "runToSyscallStop", js_run_to_syscall_stop)) != napi_ok) return s;
   if ((s = tsv_export(env, exports, "injectSyscall", js_inject_syscall)) != napi_ok) return s;
+  if ((s = tsv_export(env, exports, "ptraceGetRseq", js_get_rseq)) != napi_ok) return s;
   return napi_ok;
 }

@@ -23,6 +23,16 @@ interface PtraceAddon {
   tgkill(tgid: number, tid: number, sig: number): void;
   runToSyscallStop(tid: number): SyscallStopResult;
   injectSyscall(tid: number, insnAddr: bigint, nr: number, args: bigint[]): SyscallStopResult;
+  ptraceGetRseq(tid: number): RseqConfiguration;
+}
+
+/** A thread's registered restartable sequence (PTRACE_GET_RSEQ_CONFIGURATION, rseq(2)). */
+export interface RseqConfiguration {
+  /** 0n when none is registered. */
+  address: bigint;
+  size: number;
+  signature: number;
+  flags: number;
 }
 
 // index.ts loads the addon and re-exports this module, so the binding is read at call time, not at import
@@ -45,6 +55,9 @@ export const runToSyscallStop = (tid: number): SyscallStopResult => p.runToSysca
 /** At a syscall-exit stop: run syscall `nr` with `args` via the `syscall` instruction at `insnAddr`. */
 export const injectSyscall = (tid: number, insnAddr: bigint, nr: number, args: bigint[]): SyscallStopResult =>
   p.injectSyscall(tid, insnAddr, nr, args);
+
+/** The thread's rseq registration (the kernel touches that memory on every return to user mode). */
+export const ptraceGetRseq = (tid: number): RseqConfiguration => p.ptraceGetRseq(tid);
 
 /** Offsets (in 8-byte words) of struct user_regs_struct (x86_64, <sys/user.h>). */
 export const REG = {

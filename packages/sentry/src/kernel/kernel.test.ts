@@ -9,93 +9,12 @@ import pino from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { HostFile } from '../fsimpl/host_file.js';
 import { Tmpfs } from '../fsimpl/tmpfs.js';
-import type { LoadedImage, LoadExecutable, MappingPlan } from '../loader/types.js';
 import { makeTestTask } from '../syscalls/fs_test_task.js';
 import { AT_FDCWD, O_CREAT, O_RDONLY, O_WRONLY } from '../vfs/constants.js';
 import { FileDescription } from '../vfs/file_description.js';
 import { MountNamespace } from '../vfs/mount.js';
 import { mkdirAt, openAt } from '../vfs/operations.js';
-import { vfsExecutableSource } from './executable_source.js';
 import { Kernel, type ExitResult } from './kernel.js';
-
-// Interim loader for static ET_EXEC files only, until loader/loader.ts (helper B) lands; then this test switches
-// to the real one. It is not a part of the sentry.
-const interimLoad: LoadExecutable = async (src, file, argv, envp, opts) => {
-  const f = await src.open(file);
-  const data = await f.read(0, f.size);
-  const entry = data.readBigUInt64LE(24);
-  const phoff = Number(data.readBigUInt64LE(32));
-  const phnum = data.readUInt16LE(56);
-  const mappings: MappingPlan[] = [];
-  let brk = 0n;
-  let phdrAddr = 0n;
-  for (let i = 0; i < phnum; i++) {
-    const o = phoff + i * 56;
-    if (data.readUInt32LE(o) !== 1) continue;
-    const flags = data.readUInt32LE(o + 4);
-    const off = Number(data.readBigUInt64LE(o + 8));
-    const vaddr = data.readBigUInt64LE(o + 16);
-    const filesz = Number(data.readBigUInt64LE(o + 32));
-    const memsz = data.readBigUInt64LE(o + 40);
-    const start = vaddr & ~0xfffn;
-    const end = (vaddr + memsz + 0xfffn) & ~0xfffn;
-    const lead = Number(vaddr - start);
-    if (off === 0) phdrAddr = vaddr + BigInt(phoff);
-    const prot = (flags & 4 ? 1 : 0) | (flags & 2 ? 2 : 0) | (flags & 1 ? 4 : 0);
-    mappings.push({ start, length: end - start, prot, contents: data.subarray(off - lead, off + filesz), name: file });
-    if (end > brk) brk = end;
-  }
-  const top = 0x7ff000000000n;
-  const size = 0x800000n;
-  const strings: Buffer[] = [];
-  let cursor = top;
-  const place = (b: Buffer): bigint => {
-    cursor -= BigInt(b.length);
-    strings.push(b);
-    return cursor;
-  };
-  const random = place(opts.random16);
-  const platform = place(Buffer.from('x86_64\0'));
-  const envPtrs = envp.map((e) => place(Buffer.from(e + '\0')));
-  const argPtrs = argv.map((a) => place(Buffer.from(a + '\0')));
-  const auxv: Array<[number, bigint]> = [
-    [3, phdrAddr], [4, 56n], [5, BigInt(phnum)], [6, 4096n], [9, entry], [11, BigInt(opts.uid)],
-    [12, BigInt(opts.euid ?? opts.uid)], [13, BigInt(opts.gid)], [14, BigInt(opts.egid ?? opts.gid)], [23, 0n],
-    [25, random], [15, platform], [17, 100n],
-    ...(opts.vdsoBase !== undefined ? ([[33, opts.vdsoBase]] as Array<[number, bigint]>) : []),
-    [0, 0n],
-  ];
-  const words = 1 + argPtrs.length + 1 + envPtrs.length + 1 + auxv.length * 2;
-  let sp = (cursor - BigInt(words * 8)) & ~0xfn;
-  const ptrs = Buffer.alloc(Number(cursor - sp));
-  let w = 0;
-  const put = (v: bigint): void => {
-    ptrs.writeBigUInt64LE(v, w);
-    w += 8;
-  };
-  put(BigInt(argv.length));
-  argPtrs.forEach(put);
-  put(0n);
-  envPtrs.forEach(put);
-  put(0n);
-  for (const [k, v] of auxv) {
-    put(BigInt(k));
-    put(v);
-  }
-  const image = Buffer.concat([ptrs, ...strings.reverse()]);
-  const loaded: LoadedImage = {
-    mappings,
-    entry,
-    stack: { top, size, image, sp, prot: 3 },
-    brkStart: brk,
-    execPath: file,
-    argv,
-    auxv,
-    interpBase: 0n,
-    loadBias: 0n,
-  };
-  return loaded;
-};
 
 const BUSYBOX = '/bin/busybox';
 let work: string;
@@ -138,8 +57,6 @@ async function runSandboxed(argv: string[], env: string[] = ['PATH=/bin']): Prom
     hostname: 'sandbox',
     rootFs: mounts,
     logger: pino({ level: process.env.TSVISOR_TEST_LOG ?? 'silent' }),
-    loadExecutable: interimLoad,
-    executableSource: vfsExecutableSource,
   });
   const result = await kernel.runInit({ argv, env, cwd: '/', uid: 0, gid: 0, stdio });
   // Let queued host writes finish before reading the files back.
@@ -176,6 +93,39 @@ describe('Kernel with static busybox as init', () => {
   it('uname answers the sandbox hostname and release 4.4.0', async () => {
     const r = await runSandboxed([BUSYBOX, 'uname', '-snrm']);
     expect(r.stdout).toBe('Linux sandbox 4.4.0 x86_64\n');
+  });
+});
+
+describe('processes: fork, exec, wait, pipes, signals', () => {
+  const sh = (script: string) => runSandboxed([BUSYBOX, 'sh', '-c', script]);
+  const native = (script: string) => runNative([BUSYBOX, 'sh', '-c', script]);
+
+  it("a pipeline between two exec'ed children", async () => {
+    const script = `${BUSYBOX} echo abc | ${BUSYBOX} tr a x`;
+    const r = await sh(script);
+    expect(r.stdout).toBe('xbc\n');
+    expect(r.stdout).toBe(native(script).stdout);
+    expect(r.result).toEqual({ exitCode: 0 });
+  });
+
+  it("wait4 reports a child's exit code and death by signal", async () => {
+    const script = `${BUSYBOX} sh -c 'exit 3'; echo $?; ${BUSYBOX} sh -c 'kill -TERM $$'; echo $?`;
+    const r = await sh(script);
+    expect(r.stdout).toBe('3\n143\n');
+    expect(r.stdout).toBe(native(script).stdout);
+  });
+
+  it('init is pid 1 with parent 0, its child sees ppid 1', async () => {
+    // The trailing `true` keeps sh from exec'ing its last command in place (then it would still be pid 1).
+    const r = await sh(`echo $$ $PPID; ${BUSYBOX} sh -c 'echo $PPID'; true`);
+    expect(r.stdout).toBe('1 0\n1\n');
+  });
+
+  it('subshells and command substitution', async () => {
+    const script = 'x=$(echo inner); (echo "$x"; exit 4); echo $?';
+    const r = await sh(script);
+    expect(r.stdout).toBe('inner\n4\n');
+    expect(r.stdout).toBe(native(script).stdout);
   });
 });
 

@@ -41,8 +41,12 @@ import { FdTable } from '../vfs/fd_table.js';
 import { FsContext } from '../vfs/fs_context.js';
 import type { MountNamespace, VirtualDentry } from '../vfs/mount.js';
 import type { LoadedImage, LoadExecutable, ExecutableSource } from '../loader/types.js';
+import { DEFAULT_LAYOUT } from '../loader/layout.js';
 import { STUB_ELF } from '../platform/stub.js';
-import { applyImage, vdsoBase } from '../mm/image.js';
+import { applyImage } from '../mm/image.js';
+import { isSpecialMapping, readHostMaps } from '../mm/host_maps.js';
+import { loadExecutable } from '../loader/loader.js';
+import { vfsExecutableSource } from './executable_source.js';
 import { ProgramBreak } from '../mm/brk.js';
 import { SYSCALL_NAMES } from '../syscalls/numbers.js';
 import { syscallTable, taskFilter } from '../syscalls/table.js';
@@ -67,10 +71,10 @@ export interface KernelOptions {
   /** The sandbox's mount namespace (root file system and mounts) from the VFS. */
   rootFs: MountNamespace;
   logger: Logger;
-  /** The ELF loader (loader/loader.ts); the platform executes the plan it returns. */
-  loadExecutable: LoadExecutable;
-  /** Opens executables for the loader, for a task's fs context (the VFS implements it). */
-  executableSource: (task: Task) => ExecutableSource;
+  /** The ELF loader; loader/loader.ts when absent. The platform executes the plan it returns. */
+  loadExecutable?: LoadExecutable;
+  /** Opens executables for the loader in a task's fs context; the VFS (executable_source.ts) when absent. */
+  executableSource?: (task: Task) => ExecutableSource;
   /** Empty directory the tasks are chrooted into (created and removed by the kernel when absent). */
   emptyRoot?: string;
 }
@@ -103,6 +107,11 @@ export interface ProcessInfo {
   startTimeMs: number;
 }
 
+const TRACE = process.env.TSVISOR_TRACE_FILE;
+function trace(line: string): void {
+  if (TRACE) fs.appendFileSync(TRACE, `${line}\n`);
+}
+
 export class Kernel {
   readonly pids = new PidTable();
   readonly hostname: string;
@@ -126,8 +135,8 @@ export class Kernel {
     this.hostname = opts.hostname;
     this.log = opts.logger;
     this.mounts = opts.rootFs;
-    this.loadExecutable = opts.loadExecutable;
-    this.executableSource = opts.executableSource;
+    this.loadExecutable = opts.loadExecutable ?? loadExecutable;
+    this.executableSource = opts.executableSource ?? vfsExecutableSource;
     this.emptyRoot = opts.emptyRoot ?? '';
   }
 
@@ -185,8 +194,19 @@ export class Kernel {
   /** Loads `file` for `task` (at a syscall-exit stop) and replaces its image. Throws SyscallError on failure,
    * before anything of the old image is touched when the failure is the loader's. */
   async loadImage(task: Task, file: string, argv: string[], envp: string[]): Promise<LoadedImage> {
-    const vdso = vdsoBase(task.hostTid);
+    // The vDSO stays where the host put it when the stub was exec'ed (it cannot be re-created from user space),
+    // so the new stack and interpreter go below it.
+    const maps = readHostMaps(task.hostTid);
+    const vdso = maps.find((m) => m.name === '[vdso]')?.start;
+    const kernelLow = maps.filter((m) => isSpecialMapping(m) && m.name !== '[vsyscall]').reduce((lo, m) => (m.start < lo ? m.start : lo), DEFAULT_LAYOUT.stackTop);
+    const stackTop = (kernelLow - 0x10000n) & ~0xfffn;
+    const layout = {
+      ...DEFAULT_LAYOUT,
+      stackTop,
+      interpBase: (stackTop - DEFAULT_LAYOUT.stackSize - 0x4000000n) & ~0xfffn,
+    };
     return this.loadExecutable(this.executableSource(task), file, argv, envp, {
+      layout,
       random16: Buffer.from(globalThis.crypto.getRandomValues(new Uint8Array(16))),
       ...(vdso !== undefined ? { vdsoBase: vdso } : {}),
       uid: task.creds.uid,
@@ -242,6 +262,7 @@ export class Kernel {
 
   private dispatch(id: bigint, hostTid: number, nr: number, args: readonly bigint[]): void {
     const task = this.pids.byHost(hostTid);
+    if (TRACE) trace(`notif host=${hostTid} tid=${task?.tid} ${SYSCALL_NAMES.get(nr) ?? nr}`);
     if (!task) {
       // Only tasks the kernel registered can run; an unknown tid is a thread whose clone event is still queued.
       this.collectStops();
@@ -302,6 +323,7 @@ export class Kernel {
 
   private onStatus(hostTid: number, status: number): void {
     const task = this.pids.byHost(hostTid);
+    if (TRACE) trace(`status host=${hostTid} tid=${task?.tid} st=0x${status.toString(16)}`);
     if (!task) return;
     if (WIFEXITED(status) || WIFSIGNALED(status)) {
       this.onTaskGone(task, status);

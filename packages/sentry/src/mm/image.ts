@@ -2,14 +2,25 @@
 // munmap for the old image, anonymous mmaps for the new one, writes their bytes through /proc/PID/mem (the pages
 // may be read-only), mprotects them, and sets the registers for the entry point.
 // The stub page stays: its `syscall` instruction is what every injection runs (platform/stub.ts).
-import { injectSyscall, Registers } from '@tsvisor/native';
+import { injectSyscall, ptraceGetRseq, Registers } from '@tsvisor/native';
 import type { LoadedImage } from '../loader/types.js';
 import { STUB_BASE, STUB_END, STUB_SYSCALL_INSN } from '../platform/stub.js';
 import { Errno, fail } from '../kernel/syscall_error.js';
 import type { HostTaskMemory } from '../kernel/task_memory.js';
 import { isSpecialMapping, readHostMaps } from './host_maps.js';
 
-const NR = { mmap: 9, mprotect: 10, munmap: 11, rt_sigaction: 13, sigaltstack: 131 } as const;
+const NR = {
+  mmap: 9,
+  mprotect: 10,
+  munmap: 11,
+  rt_sigaction: 13,
+  sigaltstack: 131,
+  set_tid_address: 218,
+  set_robust_list: 273,
+  rseq: 334,
+} as const;
+const RSEQ_FLAG_UNREGISTER = 1n;
+const ROBUST_LIST_HEAD_SIZE = 24n;
 export const PROT_READ = 1;
 export const PROT_WRITE = 2;
 export const PROT_EXEC = 4;
@@ -38,6 +49,15 @@ export function vdsoBase(hostPid: number): bigint | undefined {
  */
 export function applyImage(hostTid: number, memory: HostTaskMemory, image: LoadedImage, caughtSignals: number[]): number[] {
   const held: number[] = [];
+  // Thread state that points into the old image goes first, as in execve(2): the kernel writes a registered
+  // rseq area on every return to user mode (unmapped, that is a SIGSEGV loop), and clear_child_tid and the
+  // robust futex list would be written at exit into whatever the new image maps there.
+  const rseq = ptraceGetRseq(hostTid);
+  if (rseq.address !== 0n) {
+    inject(hostTid, NR.rseq, [rseq.address, BigInt(rseq.size), RSEQ_FLAG_UNREGISTER, BigInt(rseq.signature)], held);
+  }
+  inject(hostTid, NR.set_tid_address, [0n], held);
+  inject(hostTid, NR.set_robust_list, [0n, ROBUST_LIST_HEAD_SIZE], held);
   for (const m of readHostMaps(hostTid)) {
     if (isSpecialMapping(m) || (m.start >= STUB_BASE && m.end <= STUB_END)) continue;
     inject(hostTid, NR.munmap, [m.start, m.end - m.start], held);

@@ -510,6 +510,36 @@ describe('TCP behaviour on the wire', () => {
     expect(log.filter((s) => s.from === 'a' && s.len > 0).length).toBe(1);
   });
 
+  it('holds partial segments while TCP_CORK is set and flushes on uncork (tcp(7))', async () => {
+    const clock = new ManualClock();
+    const { p, log } = watchedPair({ clock });
+    const { client } = await connect(p, clock);
+    client.setSockOptInt('noDelay', 1); // cork wins over nodelay for partial segments
+    client.setSockOptInt('cork', 1);
+    client.write(new Uint8Array(100));
+    await settle();
+    expect(log.filter((s) => s.from === 'a' && s.len > 0).length).toBe(0);
+    client.write(new Uint8Array(1448 * 2)); // two full segments go out; 100 bytes stay behind
+    await settle();
+    expect(log.filter((s) => s.from === 'a' && s.len > 0).map((s) => s.len)).toEqual([1448, 1448]);
+    client.setSockOptInt('cork', 0);
+    await settle();
+    expect(log.filter((s) => s.from === 'a' && s.len > 0).map((s) => s.len)).toEqual([1448, 1448, 100]);
+  });
+
+  it('selects congestion control per socket with TCP_CONGESTION and rejects unknown names', async () => {
+    const { p } = watchedPair();
+    const { client } = await connect(p);
+    const cc = client.getSockOpt('congestionControl');
+    expect(isTcpipError(cc) ? cc : cc.name).toBe('cubic');
+    expect(client.setSockOpt({ kind: 'congestionControl', name: 'reno' })).toBeUndefined();
+    expect(client.setSockOpt({ kind: 'congestionControl', name: 'bbr9' })).toBe(TcpipErrors.noSuchFile);
+    const e = p.tcpA.createEndpoint(4);
+    expect(e.setSockOpt({ kind: 'congestionControl', name: 'reno' })).toBeUndefined();
+    const got = e.getSockOpt('congestionControl');
+    expect(isTcpipError(got) ? got : got.name).toBe('reno');
+  });
+
   it('coalesces small writes with Nagle and sends them at once with TCP_NODELAY', async () => {
     const { p, log } = watchedPair();
     const { client } = await connect(p);

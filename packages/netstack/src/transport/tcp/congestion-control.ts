@@ -19,7 +19,8 @@ export interface CongestionControl {
   onIdleRestart(nowMs: number): void;
 }
 
-export type CongestionControlName = 'reno' | 'cubic';
+/** Built-in algorithms; registerCongestionControl adds more. */
+export type CongestionControlName = 'reno' | 'cubic' | (string & {});
 
 /** RFC 6928 initial window of 10 segments. */
 export function initialWindow(mss: number): number {
@@ -180,6 +181,21 @@ export class CubicCongestionControl implements CongestionControl {
   }
 }
 
-export function createCongestionControl(name: CongestionControlName, mss: number): CongestionControl {
-  return name === 'reno' ? new RenoCongestionControl(mss) : new CubicCongestionControl(mss);
+/** Algorithms by name (TCP_CONGESTION); embedders may add their own with registerCongestionControl. */
+const algorithms = new Map<string, (mss: number) => CongestionControl>([
+  ['reno', (mss) => new RenoCongestionControl(mss)],
+  ['cubic', (mss) => new CubicCongestionControl(mss)],
+]);
+
+export function registerCongestionControl(name: string, factory: (mss: number) => CongestionControl): void {
+  algorithms.set(name, factory);
+}
+
+export function hasCongestionControl(name: string): boolean {
+  return algorithms.has(name);
+}
+
+/** A new instance of the named algorithm; unknown names get CUBIC (callers validate with hasCongestionControl). */
+export function createCongestionControl(name: string, mss: number): CongestionControl {
+  return (algorithms.get(name) ?? algorithms.get('cubic')!)(mss);
 }

@@ -573,6 +573,8 @@ export abstract class TcpConnection implements TransportEndpoint {
   }
 
   protected establish(): void {
+    if (this.totalRetransmits > 0) this.rtt.restartAfterHandshakeLoss();
+    this.rtt.backoffCount = 0;
     this.state = TcpState.ESTABLISHED;
     this.stackProtocol.stats.connectionsEstablished++;
     this.rtoAt = this.sndUna === this.sndNxt ? Infinity : this.clockNow + this.rtt.rto();

@@ -16,7 +16,7 @@ import {
 } from '../../stack/endpoint.js';
 import { TcpipErrors, type TcpipError } from '../../stack/tcpip_error.js';
 import { EventMask } from '../../waiter/waiter_queue.js';
-import { createCongestionControl } from './congestion-control.js';
+import { createCongestionControl, hasCongestionControl } from './congestion-control.js';
 import { CORK_FLUSH_MS, DEFAULT_MSS_V4, FIN_WAIT2_TIMEOUT_MS, TcpConnection, TcpState } from './connection.js';
 import { seqAdd } from './seqnum.js';
 
@@ -364,7 +364,7 @@ export class TcpEndpoint extends TcpConnection implements Endpoint {
         this.linger = { enabled: opt.enabled, seconds: opt.seconds };
         return undefined;
       case 'congestionControl':
-        if (opt.name !== 'reno' && opt.name !== 'cubic') return TcpipErrors.noSuchFile; // Linux: ENOENT
+        if (!hasCongestionControl(opt.name)) return TcpipErrors.noSuchFile; // tcp(7) TCP_CONGESTION: ENOENT
         this.ccName = opt.name;
         if (this.state === TcpState.CLOSED || this.state === TcpState.LISTEN || this.state === TcpState.SYN_SENT) {
           this.cc = createCongestionControl(this.ccName, this.sndMss);

@@ -6,6 +6,8 @@ export {
   CubicCongestionControl,
   RenoCongestionControl,
   createCongestionControl,
+  hasCongestionControl,
+  registerCongestionControl,
   type CongestionControl,
   type CongestionControlName,
 } from './congestion-control.js';

@@ -52,6 +52,16 @@ export class RttEstimator {
     return Math.min(this.limits.maxRtoMs, base * 2 ** this.backoffCount);
   }
 
+  /**
+   * RFC 6298 5.7: if the SYN or SYN-ACK was retransmitted and no RTT sample was taken, the RTO for data starts at
+   * 3 seconds.
+   */
+  restartAfterHandshakeLoss(): void {
+    if (this.hasSample) return;
+    this.baseRto = Math.max(this.baseRto, 3000);
+    this.backoffCount = 0;
+  }
+
   backoff(): void {
     if (this.rto() < this.limits.maxRtoMs) this.backoffCount++;
   }

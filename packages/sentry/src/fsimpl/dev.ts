@@ -14,6 +14,8 @@ const MEM_MAJOR = 1;
 const TTYAUX_MAJOR = 5;
 
 const ready = () => POLLIN | POLLOUT;
+/** One read of a device returns at most this much (a short read, as Linux's /dev/zero does past a page batch). */
+const MAX_DEVICE_READ = 1 << 20;
 
 /** /dev/null: reads are end of file, writes vanish (null(4)). */
 const nullDevice: FileDescriptionImpl = {
@@ -26,7 +28,7 @@ const nullDevice: FileDescriptionImpl = {
 /** /dev/zero: reads are zeros, writes vanish (zero(4)). */
 const zeroDevice: FileDescriptionImpl = {
   seekable: true,
-  read: async (length) => Buffer.alloc(length),
+  read: async (length) => Buffer.alloc(Math.min(length, MAX_DEVICE_READ)),
   write: async (data) => data.length,
   readiness: ready,
 };
@@ -34,7 +36,7 @@ const zeroDevice: FileDescriptionImpl = {
 /** /dev/full: reads are zeros, writes fail with ENOSPC (full(4)). */
 const fullDevice: FileDescriptionImpl = {
   seekable: true,
-  read: async (length) => Buffer.alloc(length),
+  read: async (length) => Buffer.alloc(Math.min(length, MAX_DEVICE_READ)),
   write: async () => fail(Errno.ENOSPC),
   readiness: ready,
 };
@@ -42,7 +44,7 @@ const fullDevice: FileDescriptionImpl = {
 /** /dev/random and /dev/urandom: the host CSPRNG (random(4): both never block once initialized). */
 const randomDevice: FileDescriptionImpl = {
   seekable: false,
-  read: async (length) => randomFillSync(Buffer.alloc(Math.min(length, 1 << 25))),
+  read: async (length) => randomFillSync(Buffer.alloc(Math.min(length, MAX_DEVICE_READ))),
   // Writing mixes data into the pool on Linux; the host pool needs nothing from us.
   write: async (data) => data.length,
   readiness: ready,

@@ -30,6 +30,8 @@ import type {
 } from '../vfs/filesystem.js';
 
 const PAGE = 64 * 1024;
+/** One read returns at most this much, however large the count (a short read bounds the sentry's memory). */
+const MAX_READ = 4 << 20;
 const V9FS_MAGIC = 0x01021997n;
 
 /** Runs a 9P call, turning P9Error into the SyscallError the application sees (EIO when the gofer is gone). */
@@ -365,7 +367,8 @@ export class GoferNode implements FsNode {
 
     return {
       seekable: true,
-      read: async (length, offset) => {
+      read: async (wanted, offset) => {
+        const length = Math.min(wanted, MAX_READ);
         if (cachePages) return readCached(length, Number(offset));
         return readDirect(length, Number(offset));
       },

@@ -44,6 +44,21 @@ export class OverlayFs implements FilesystemImpl {
     this.rootNode = new OverlayNode(this, null, '', lower.root(), upper.root());
   }
 
+  /**
+   * Gives the upper root the lower root's owner, mode and times, as overlayfs shows a merged directory with its
+   * upper attributes (and the upper root here is made fresh, not copied up).
+   */
+  async adoptLowerRootAttributes(): Promise<void> {
+    const st = await this.lower.root().stat();
+    await this.upper.root().setattr({
+      mode: st.mode & 0o7777,
+      uid: st.uid,
+      gid: st.gid,
+      atimeNs: st.atimeNs,
+      mtimeNs: st.mtimeNs,
+    });
+  }
+
   root(): OverlayNode {
     return this.rootNode;
   }

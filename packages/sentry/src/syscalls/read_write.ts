@@ -110,10 +110,16 @@ const read: SyscallHandler<FsSyscallContext> = async (task, [fd, buf, count]) =>
   return data.length;
 };
 
+/**
+ * Largest write taken in one call: the bytes are copied out of the task first, so a 2 GiB write(2) would pin
+ * 2 GiB in the sentry. Past this a write is short, which write(2) allows and stdio loops over.
+ */
+const MAX_WRITE_CHUNK = 64 << 20;
+
 const write: SyscallHandler<FsSyscallContext> = async (task, [fd, buf, count]) => {
   const file = task.fdTable.get(intArg(fd));
   if (!file.writable) fail(Errno.EBADF, 'not open for writing');
-  const n = countArg(count);
+  const n = Math.min(countArg(count), MAX_WRITE_CHUNK);
   if (n === 0) return 0;
   const data = task.memory.read(buf, n);
   return blockingWrite(task, file, data, (chunk) => file.write(chunk));
@@ -131,7 +137,7 @@ const pwrite64: SyscallHandler<FsSyscallContext> = async (task, [fd, buf, count,
   const file = task.fdTable.get(intArg(fd));
   if (!file.writable) fail(Errno.EBADF, 'not open for writing');
   const offset = offArg(off);
-  const n = countArg(count);
+  const n = Math.min(countArg(count), MAX_WRITE_CHUNK);
   if (offset < 0n) fail(Errno.EINVAL);
   const data = n > 0 ? task.memory.read(buf, n) : Buffer.alloc(0);
   return file.pwrite(data, offset);

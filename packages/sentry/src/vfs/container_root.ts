@@ -94,7 +94,12 @@ export async function buildContainerRoot(opts: ContainerRootOptions): Promise<Co
   const lower = await GoferFs.attach(opts.gofer, opts.rootAname ?? '/', {
     readonly: opts.overlay === 'memory' || opts.readonly,
   });
-  const rootFs: FilesystemImpl = opts.overlay === 'memory' ? new OverlayFs(lower, new Tmpfs({ mode: 0o755 })) : lower;
+  let rootFs: FilesystemImpl = lower;
+  if (opts.overlay === 'memory') {
+    const overlay = new OverlayFs(lower, new Tmpfs({ mode: 0o755 }));
+    await overlay.adoptLowerRootAttributes();
+    rootFs = overlay;
+  }
   const ns = new MountNamespace(rootFs, opts.overlay === 'memory' ? 'overlay' : 'gofer');
   let procfs: ProcFs | null = null;
   const pending: Array<{ at: VirtualDentry; fs: FilesystemImpl; source: string; flags: MountFlags }> = [];

@@ -388,8 +388,8 @@ export class Stack {
   }
 
   /**
-   * Loops a locally addressed packet back into the stack through `nicId`'s receive path, after the current call
-   * stack unwinds (a send never re-enters the sender). The packet is owned by the stack at this point.
+   * Loops a locally addressed packet back into the stack through `nicId`'s receive path on a later turn of the
+   * event loop (a send never re-enters the sender). The packet is owned by the stack at this point.
    */
   deliverLocal(nicId: number, etherType: number, pkt: PacketBuffer): void {
     const nic = this.nics.get(nicId);
@@ -397,9 +397,13 @@ export class Stack {
     this.localQueue.push({ nic, etherType, pkt });
     if (!this.localScheduled) {
       this.localScheduled = true;
-      queueMicrotask(() => this.drainLocal());
+      // setImmediate, not a microtask: a local TCP transfer ping-ponging between two sockets must not starve the
+      // event loop's I/O (the loopback link does the same).
+      setImmediate(this.drainLocalBound);
     }
   }
+
+  private readonly drainLocalBound = (): void => this.drainLocal();
 
   private drainLocal(): void {
     this.localScheduled = false;

@@ -26,13 +26,32 @@ afterAll(() => {
   fs.rmSync(work, { recursive: true, force: true });
 });
 
-async function rootWithBusybox(): Promise<MountNamespace> {
+/** A tmpfs root holding copies of host files at the same paths (symlinks followed; directories created). */
+async function rootWith(paths: string[]): Promise<MountNamespace> {
   const mounts = new MountNamespace(new Tmpfs());
   const setup = makeTestTask(mounts);
-  await mkdirAt(setup, AT_FDCWD, '/bin', 0o755);
-  const f = await openAt(setup, AT_FDCWD, '/bin/busybox', O_CREAT | O_WRONLY, 0o755);
-  await f.write(fs.readFileSync(BUSYBOX));
+  const made = new Set<string>(['/']);
+  for (const p of paths) {
+    let dir = '';
+    for (const part of path.dirname(p).split('/').filter(Boolean)) {
+      dir += `/${part}`;
+      if (made.has(dir)) continue;
+      await mkdirAt(setup, AT_FDCWD, dir, 0o755);
+      made.add(dir);
+    }
+    const f = await openAt(setup, AT_FDCWD, p, O_CREAT | O_WRONLY, 0o755);
+    await f.write(fs.readFileSync(p));
+  }
   return mounts;
+}
+
+const rootWithBusybox = (): Promise<MountNamespace> => rootWith([BUSYBOX]);
+
+/** The dynamic executable and every library ldd lists for it, plus its PT_INTERP. */
+function withLibraries(exe: string): string[] {
+  const out = execFileSync('ldd', [exe], { encoding: 'utf8' });
+  const libs = [...out.matchAll(/(\/\S+) \(0x/g)].map((m) => m[1]!);
+  return [exe, ...new Set(libs)];
 }
 
 interface RunResult {
@@ -41,8 +60,12 @@ interface RunResult {
   stderr: string;
 }
 
-async function runSandboxed(argv: string[], env: string[] = ['PATH=/bin']): Promise<RunResult> {
-  const mounts = await rootWithBusybox();
+async function runSandboxed(
+  argv: string[],
+  env: string[] = ['PATH=/bin'],
+  root: () => Promise<MountNamespace> = rootWithBusybox,
+): Promise<RunResult> {
+  const mounts = await root();
   const outPath = path.join(work, `out-${Math.random()}`);
   const errPath = path.join(work, `err-${Math.random()}`);
   const inFd = fs.openSync('/dev/null', 'r');
@@ -129,4 +152,21 @@ describe('processes: fork, exec, wait, pipes, signals', () => {
   });
 });
 
-void execFileSync;
+describe('dynamic executables (PT_INTERP, file-backed mmap)', () => {
+  it('runs /bin/ls with its shared libraries and lists the root like Linux does', async () => {
+    const files = withLibraries('/bin/ls');
+    const r = await runSandboxed(['/bin/ls', '/'], [], () => rootWith(files));
+    expect(r.stderr).toBe('');
+    expect(r.result).toEqual({ exitCode: 0 });
+    const top = [...new Set(files.map((f) => f.split('/')[1]!))].sort();
+    expect(r.stdout).toBe(top.map((d) => `${d}\n`).join(''));
+  });
+
+  it('ls of a missing path fails with exit code 2 and the message Linux gives', async () => {
+    const files = withLibraries('/bin/ls');
+    const r = await runSandboxed(['/bin/ls', '/nonexistent'], [], () => rootWith(files));
+    expect(r.result).toEqual({ exitCode: 2 });
+    const native = spawnSync('/bin/ls', ['/nonexistent'], { encoding: 'utf8', env: {} });
+    expect(r.stderr).toBe(native.stderr);
+  });
+});

@@ -46,11 +46,13 @@ import { STUB_ELF } from '../platform/stub.js';
 import { applyImage } from '../mm/image.js';
 import { isSpecialMapping, readHostMaps } from '../mm/host_maps.js';
 import { loadExecutable } from '../loader/loader.js';
-import { vfsExecutableSource } from './executable_source.js';
+import { VfsExecutableSource } from '../vfs/executable_source.js';
+import type { ProcFsSource } from '../fsimpl/proc.js';
+import { STUB_BASE, STUB_END } from '../platform/stub.js';
 import { ProgramBreak } from '../mm/brk.js';
 import { SYSCALL_NAMES } from '../syscalls/numbers.js';
 import { syscallTable, taskFilter } from '../syscalls/table.js';
-import type { Credentials } from './context.js';
+import type { Credentials, ProcessInfo, ProcessMapping } from './context.js';
 import { Errno, SyscallError } from './syscall_error.js';
 import {
   defaultAction,
@@ -93,21 +95,8 @@ export interface InitOptions {
 
 export type ExitResult = { exitCode: number } | { signal: number };
 
-/** One line of `ps` / /proc. */
-export interface ProcessInfo {
-  pid: number;
-  ppid: number;
-  pgid: number;
-  sid: number;
-  uid: number;
-  comm: string;
-  argv: string[];
-  threads: number[];
-  state: 'running' | 'zombie';
-  startTimeMs: number;
-}
-
 const TRACE = process.env.TSVISOR_TRACE_FILE;
+/** Debugging aid: TSVISOR_TRACE_FILE=path appends every notification and ptrace stop, synchronously. */
 function trace(line: string): void {
   if (TRACE) fs.appendFileSync(TRACE, `${line}\n`);
 }
@@ -136,7 +125,7 @@ export class Kernel {
     this.log = opts.logger;
     this.mounts = opts.rootFs;
     this.loadExecutable = opts.loadExecutable ?? loadExecutable;
-    this.executableSource = opts.executableSource ?? vfsExecutableSource;
+    this.executableSource = opts.executableSource ?? ((task: Task) => new VfsExecutableSource(task));
     this.emptyRoot = opts.emptyRoot ?? '';
   }
 
@@ -541,25 +530,63 @@ export class Kernel {
     }
   }
 
-  /** Every process of the sandbox, for /proc and `runsc ps`. */
+  /** Every process of the sandbox, for `runsc ps` (zombies included). */
   processes(): ProcessInfo[] {
-    const out: ProcessInfo[] = [];
-    for (const tg of this.pids.groups.values()) {
-      const leader = tg.leader ?? [...tg.tasks][0];
-      out.push({
-        pid: tg.tgid,
-        ppid: tg.parent?.tgid ?? 0,
-        pgid: tg.pgid,
-        sid: tg.sid,
-        uid: leader?.creds.uid ?? 0,
-        comm: tg.comm,
-        argv: tg.argv,
-        threads: [...tg.tasks].map((t) => t.tid).sort((a, b) => a - b),
-        state: tg.alive ? 'running' : 'zombie',
-        startTimeMs: tg.startTimeMs,
-      });
+    return this.processIds()
+      .map((pid) => this.process(pid))
+      .filter((p): p is ProcessInfo => p !== undefined);
+  }
+
+  /** What /proc shows (fsimpl/proc.ts ProcFsSource): set procFs.source = kernel.procSource. */
+  readonly procSource: ProcFsSource = {
+    pids: () => this.processIds(),
+    process: (pid) => this.process(pid),
+    uptimeMs: () => this.uptimeMs(),
+    fsState: (pid) => this.fsState(pid),
+  };
+
+  processIds(): number[] {
+    return [...this.pids.groups.keys()].sort((a, b) => a - b);
+  }
+
+  process(pid: number): ProcessInfo | undefined {
+    const tg = this.pids.group(pid);
+    if (!tg) return undefined;
+    const leader = tg.leader ?? [...tg.tasks][0];
+    const threads = [...tg.tasks].map((t) => t.tid).sort((a, b) => (a === pid ? -1 : b === pid ? 1 : a - b));
+    let maps: ProcessMapping[] = [];
+    if (leader && tg.alive) {
+      try {
+        maps = readHostMaps(leader.hostTid)
+          .filter((m) => !(m.start >= STUB_BASE && m.end <= STUB_END))
+          .map((m) => ({ start: m.start, end: m.end, perms: m.perms, offset: 0n, name: m.name }));
+      } catch {
+        // the task is exiting
+      }
     }
-    return out.sort((a, b) => a.pid - b.pid);
+    return {
+      pid: tg.tgid,
+      ppid: tg.parent?.tgid ?? 0,
+      pgid: tg.pgid,
+      sid: tg.sid,
+      comm: tg.comm,
+      argv: tg.argv,
+      state: tg.alive ? (leader?.blocker.waiting ? 'S' : 'R') : 'Z',
+      creds: leader ? { ...leader.creds, groups: [...leader.creds.groups] } : { uid: 0, gid: 0, euid: 0, egid: 0, groups: [] },
+      threads,
+      startTimeMs: tg.startTimeMs - this.bootTime,
+      exe: tg.exePath || null,
+      maps,
+    };
+  }
+
+  uptimeMs(): number {
+    return Date.now() - this.bootTime;
+  }
+
+  fsState(pid: number): { fdTable: FdTable; fsContext: FsContext } | undefined {
+    const t = this.pids.group(pid)?.leader;
+    return t ? { fdTable: t.fdTable, fsContext: t.fsContext } : undefined;
   }
 
   /** Registers of a stopped task, for handlers of the ptrace class. */

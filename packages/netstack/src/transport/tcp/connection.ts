@@ -33,7 +33,7 @@ import type {
 import { EventMask, WaiterQueue } from '../../waiter/waiter_queue.js';
 import { createCongestionControl, type CongestionControl, type CongestionControlName } from './congestion-control.js';
 import type { TcpRoute } from './host.js';
-import type { TcpProtocol } from './protocol.js';
+import type { CookieOptions, TcpProtocol } from './protocol.js';
 import { ReceiveBuffer } from './receive-buffer.js';
 import { RttEstimator } from './rtt-estimator.js';
 import type { InboundSegment } from './segment.js';
@@ -84,6 +84,17 @@ const PAWS_IDLE_MS = 24 * 24 * 3600 * 1000;
 
 /** Why a connection ended, reported once through read/write and SO_ERROR. */
 type PendingError = TcpipError | undefined;
+
+/**
+ * RFC 7323 2.2: the smallest shift that lets the 16-bit window cover the largest buffer SO_RCVBUF can set (the
+ * shift is fixed at the SYN; Linux likewise sizes it for tcp_rmem's maximum rather than the current buffer).
+ */
+export function receiveWindowShift(capacity: number): number {
+  const bytes = Math.max(capacity, MAX_BUFFER_SIZE);
+  let shift = 0;
+  while (shift < 14 && bytes >>> shift > 0xffff) shift++;
+  return shift;
+}
 
 export abstract class TcpConnection implements TransportEndpoint {
   readonly options = new SocketOptions();
@@ -325,17 +336,9 @@ export abstract class TcpConnection implements TransportEndpoint {
     this.rcvMss = Math.max(88, route.maxPayload - hdr);
     if (this.userMss) this.rcvMss = Math.min(this.rcvMss, this.userMss);
     this.sndMss = Math.min(this.family === 4 ? DEFAULT_MSS_V4 : DEFAULT_MSS_V6, this.rcvMss);
-    // Scale for the largest buffer SO_RCVBUF can set (the shift is fixed at the SYN), as Linux sizes it for
-    // tcp_rmem's maximum rather than the current buffer.
-    this.rcvWndShift = this.windowShiftFor(Math.max(this.receiveBuffer.capacity, MAX_BUFFER_SIZE));
+    this.rcvWndShift = receiveWindowShift(this.receiveBuffer.capacity);
   }
 
-  protected windowShiftFor(bytes: number): number {
-    // RFC 7323 2.2: the smallest shift that lets the 16-bit field cover the buffer.
-    let shift = 0;
-    while (shift < 14 && bytes >>> shift > 0xffff) shift++;
-    return shift;
-  }
 
   /** Apply the options of the peer's SYN (RFC 7323 2.2, 3.2; RFC 2018 2). */
   protected negotiate(seg: InboundSegment, weOffered: boolean): void {
@@ -434,7 +437,7 @@ export abstract class TcpConnection implements TransportEndpoint {
   }
 
   /** Set up a child of a listener from a valid SYN-cookie ACK: straight to ESTABLISHED (no options but MSS). */
-  initFromCookie(parent: TcpConnection, route: TcpRoute, seg: InboundSegment, mss: number): void {
+  initFromCookie(parent: TcpConnection, route: TcpRoute, seg: InboundSegment, mss: number, opts?: CookieOptions): void {
     this.parent = parent;
     this.passive = true;
     this.route = route;
@@ -444,19 +447,29 @@ export abstract class TcpConnection implements TransportEndpoint {
     this.remoteAddress = route.remoteAddress;
     this.remotePort = seg.srcPort;
     this.initMss();
-    this.rcvWndShift = 0;
-    this.sndMss = Math.min(mss, this.rcvMss);
+    this.tsOffset = this.stackProtocol.timestampOffset(this.localAddress, this.localPort, this.remoteAddress, this.remotePort);
+    if (opts) {
+      this.tsOk = true;
+      this.tsRecent = opts.tsRecent;
+      this.tsRecentAt = this.clockNow;
+      this.sackOk = opts.sackOk;
+      this.wsOk = opts.peerWindowShift >= 0;
+      this.sndWndShift = this.wsOk ? opts.peerWindowShift : 0;
+    }
+    if (!this.wsOk) this.rcvWndShift = 0;
+    this.sndMss = Math.min(mss, this.rcvMss) - (this.tsOk ? 12 : 0);
     this.cc = createCongestionControl(this.ccName, this.sndMss);
     this.register({ localPort: this.localPort, localAddress: this.localAddress, remotePort: this.remotePort, remoteAddress: this.remoteAddress });
     this.irs = seqAdd(seg.seq, -1);
     this.rcvNxt = seg.seq;
     this.iss = seqAdd(seg.ack, -1);
     this.sndUna = this.sndNxt = seg.ack;
-    this.sndWnd = seg.window;
+    this.sndWnd = seg.window << this.sndWndShift;
     this.sndWl1 = seg.seq;
     this.sndWl2 = seg.ack;
     this.maxSndWnd = this.sndWnd;
     this.rcvAdvEdge = seqAdd(this.rcvNxt, Math.min(0xffff, this.receiveBuffer.free));
+    this.lastAckSent = this.rcvNxt;
     this.everConnected = true;
     this.state = TcpState.ESTABLISHED;
     this.stackProtocol.stats.passiveOpens++;

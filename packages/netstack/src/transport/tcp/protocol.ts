@@ -25,7 +25,7 @@ import type {
 import type { WaiterQueue } from '../../waiter/waiter_queue.js';
 import { WaiterQueue as Queue } from '../../waiter/waiter_queue.js';
 import type { CongestionControlName } from './congestion-control.js';
-import { TcpConnection } from './connection.js';
+import { receiveWindowShift, type TcpConnection } from './connection.js';
 import { TcpEndpoint, TcpState } from './endpoint.js';
 import { stackTcpHost, type TcpHost, type TcpRoute } from './host.js';
 import type { Stack } from '../../stack/stack.js';
@@ -107,6 +107,29 @@ export class TcpStats {
 }
 
 const STATELESS_WRITE_PARAMS = { protocol: 6, ttl: 0, tos: 0, dontFragment: true };
+
+// SYN-cookie option bits in the low bits of our SYN-ACK timestamp (the scheme Linux uses, our own code):
+// bits 0-3 the peer's window scale (15: none), bit 4 SACK permitted.
+const COOKIE_WSCALE_MASK = 0xf;
+const COOKIE_NO_WSCALE = 0xf;
+const COOKIE_SACK_BIT = 0x10;
+const COOKIE_TS_BITS = 5;
+
+/** Options recovered from a SYN-cookie ACK's echoed timestamp. */
+export interface CookieOptions {
+  tsRecent: number;
+  /** The peer's window scale, or -1 when it did not offer scaling. */
+  peerWindowShift: number;
+  sackOk: boolean;
+}
+
+/** A timestamp no later than `clock` whose low bits carry the options (so the peer's PAWS never sees it jump back). */
+function cookieTimestamp(clock: number, wsPeer: number, sack: boolean): number {
+  const bits = wsPeer | (sack ? COOKIE_SACK_BIT : 0);
+  let ts = ((clock >>> COOKIE_TS_BITS) << COOKIE_TS_BITS) | bits;
+  if ((ts >>> 0) > clock) ts = ((((clock >>> COOKIE_TS_BITS) - 1) << COOKIE_TS_BITS) | bits);
+  return ts >>> 0;
+}
 
 export class TcpProtocol implements TransportProtocol {
   readonly number = 6;
@@ -210,7 +233,17 @@ export class TcpProtocol implements TransportProtocol {
           if (!('writePacket' in route)) return;
           const child = new TcpEndpoint(this, listener.family, new Queue());
           this.stats.synCookiesAccepted++;
-          child.initFromCookie(listener, route, seg, mss);
+          const o = seg.options;
+          let opts: CookieOptions | undefined;
+          if (this.settings.timestamps && o.hasTimestamp && o.tsEcr !== 0) {
+            const ws = o.tsEcr & COOKIE_WSCALE_MASK;
+            opts = {
+              tsRecent: o.tsVal,
+              peerWindowShift: ws === COOKIE_NO_WSCALE ? -1 : Math.min(ws, 14),
+              sackOk: (o.tsEcr & COOKIE_SACK_BIT) !== 0,
+            };
+          }
+          child.initFromCookie(listener, route, seg, mss, opts);
           // The ACK may carry data or FIN: process it as an ESTABLISHED segment.
           if (seg.payload.length > 0 || seg.flags & 1) child.handleSegment(seg);
           return;
@@ -239,8 +272,21 @@ export class TcpProtocol implements TransportProtocol {
       const peerMss = seg.options.mss > 0 ? seg.options.mss : 536;
       const ourMss = route.maxPayload - TCP_MIN_HEADER_LENGTH;
       const isn = this.cookies.make(now, info.destination, seg.dstPort, info.source, seg.srcPort, Math.min(peerMss, ourMss));
+      const opts: TcpOptionsToWrite = { mss: ourMss };
+      const o = seg.options;
+      if (this.settings.timestamps && o.hasTimestamp) {
+        // The options a cookie cannot hold travel in our timestamp, which the peer echoes (cookieTimestamp()).
+        const wsPeer = this.settings.windowScaling && o.windowScale >= 0 ? o.windowScale : COOKIE_NO_WSCALE;
+        const sack = this.settings.sack && o.sackPermitted;
+        const clock = (Math.floor(now) + this.timestampOffset(info.destination, seg.dstPort, info.source, seg.srcPort)) >>> 0;
+        opts.timestamp = true;
+        opts.tsVal = cookieTimestamp(clock, wsPeer, sack);
+        opts.tsEcr = o.tsVal;
+        if (wsPeer !== COOKIE_NO_WSCALE) opts.windowScale = receiveWindowShift(listener.receiveBuffer.capacity);
+        if (sack) opts.sackPermitted = true;
+      }
       this.sendStateless(route, seg.dstPort, seg.srcPort, isn, seqAdd(seg.seq, 1), TCP_FLAG_SYN | TCP_FLAG_ACK,
-        Math.min(0xffff, listener.receiveBuffer.capacity), { mss: ourMss });
+        Math.min(0xffff, listener.receiveBuffer.capacity), opts);
       this.stats.synCookiesSent++;
       return;
     }

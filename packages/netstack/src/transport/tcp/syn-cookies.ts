@@ -4,7 +4,8 @@
 //   bits 26..24  an index into MSS_TABLE
 //   bits 23..0   a keyed hash of (4-tuple, counter, mss index)
 // The peer's ACK carries ISN+1; a cookie is accepted for two counter periods (up to ~128 s old).
-// Connections created from a cookie carry no window scale, SACK or timestamps (those options are not encoded).
+// When the SYN carried timestamps, window scale and SACK-permitted travel in our SYN-ACK timestamp instead
+// (protocol.ts); without timestamps a cookie connection has only the encoded MSS.
 
 import { createHmac, randomBytes } from 'node:crypto';
 import type { Address } from '../../stack/address.js';

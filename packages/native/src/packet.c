@@ -18,6 +18,7 @@
 #include <poll.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/socket.h>
 #include <unistd.h>
 #include <uv.h>
@@ -207,6 +208,50 @@ static napi_value js_packet_wait_readable(napi_env env, napi_callback_info info)
   return r;
 }
 
+static void packet_ring_finalize(napi_env env, void *data, void *hint) {
+  munmap(data, (size_t)(uintptr_t)hint);
+}
+
+/* packetRxRing(fd, frameSize, framesPerBlock, blockCount) -> [ArrayBuffer, blockSize]: switches the socket to a
+ * TPACKET_V2 receive ring (packet(7) PACKET_RX_RING; Documentation/networking/packet_mmap.rst) and maps it. The
+ * kernel copies each frame into the next free slot as it arrives (in the sender's softirq context, not in a
+ * receive syscall) and sets its tp_status to TP_STATUS_USER; the caller reads it in place and hands the slot back
+ * by storing TP_STATUS_KERNEL. Per-frame status (V2, not V3's blocks) so a lone frame is visible at once instead
+ * of after a block-retire timeout. Must come after packetOpen (PACKET_VNET_HDR is already set then). The mapping
+ * is released when the ArrayBuffer is collected. */
+static napi_value js_packet_rx_ring(napi_env env, napi_callback_info info) {
+  napi_value argv[4];
+  if (tsv_args(env, info, argv, 4) < 4) return tsv_throw_type(env, "packetRxRing(fd, frameSize, framesPerBlock, blockCount)");
+  int32_t fd, frame_size, per_block, blocks;
+  if (!tsv_arg_i32(env, argv[0], &fd) || !tsv_arg_i32(env, argv[1], &frame_size)
+      || !tsv_arg_i32(env, argv[2], &per_block) || !tsv_arg_i32(env, argv[3], &blocks)) return NULL;
+  if (frame_size < (int32_t)TPACKET2_HDRLEN || frame_size % TPACKET_ALIGNMENT != 0 || per_block < 1 || blocks < 1
+      || (int64_t)frame_size * per_block * blocks > (1LL << 30)) {
+    return tsv_throw_type(env, "frameSize must be a multiple of 16 above the frame header; the ring at most 1 GiB");
+  }
+  long page = sysconf(_SC_PAGESIZE);
+  size_t block_size = ((size_t)frame_size * (size_t)per_block + (size_t)page - 1) & ~((size_t)page - 1);
+  int version = TPACKET_V2;
+  if (setsockopt(fd, SOL_PACKET, PACKET_VERSION, &version, sizeof version) < 0) return tsv_throw_errno(env, "setsockopt(PACKET_VERSION)", errno);
+  struct tpacket_req req = {
+    .tp_block_size = (unsigned)block_size, .tp_block_nr = (unsigned)blocks,
+    .tp_frame_size = (unsigned)frame_size, .tp_frame_nr = (unsigned)(per_block * blocks),
+  };
+  if (setsockopt(fd, SOL_PACKET, PACKET_RX_RING, &req, sizeof req) < 0) return tsv_throw_errno(env, "setsockopt(PACKET_RX_RING)", errno);
+  size_t len = block_size * (size_t)blocks;
+  void *map = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+  if (map == MAP_FAILED) return tsv_throw_errno(env, "mmap(PACKET_RX_RING)", errno);
+  napi_value ab, arr;
+  if (napi_create_external_arraybuffer(env, map, len, packet_ring_finalize, (void *)(uintptr_t)len, &ab) != napi_ok) {
+    munmap(map, len);
+    return tsv_throw_type(env, "external ArrayBuffers are not allowed in this runtime");
+  }
+  napi_create_array_with_length(env, 2, &arr);
+  napi_set_element(env, arr, 0, ab);
+  napi_set_element(env, arr, 1, tsv_i64(env, (int64_t)block_size));
+  return arr;
+}
+
 /* A uv_poll watching a packet socket for readability on the caller's event loop. */
 typedef struct {
   uv_poll_t poll;
@@ -342,6 +387,7 @@ napi_status tsv_register_packet(napi_env env, napi_value exports) {
   if ((s = tsv_export(env, exports, "packetRecvBatch", js_packet_recv_batch)) != napi_ok) return s;
   if ((s = tsv_export(env, exports, "packetSendBatch", js_packet_send_batch)) != napi_ok) return s;
   if ((s = tsv_export(env, exports, "packetWaitReadable", js_packet_wait_readable)) != napi_ok) return s;
+  if ((s = tsv_export(env, exports, "packetRxRing", js_packet_rx_ring)) != napi_ok) return s;
   if ((s = tsv_export(env, exports, "packetPollStart", js_packet_poll_start)) != napi_ok) return s;
   if ((s = tsv_export(env, exports, "packetPollStop", js_packet_poll_stop)) != napi_ok) return s;
   if ((s = tsv_export(env, exports, "packetPollRef", js_packet_poll_ref)) != napi_ok) return s;

@@ -5,7 +5,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
   closeFd,
   interfaceIndex, packetOpen, packetPollStart, packetPollStop, packetRecvBatch, packetSendBatch, packetStats,
-  PACKET_RX_INFO_INTS, PACKET_HOST, PACKET_BROADCAST, packetWaitReadable,
+  PACKET_RX_INFO_INTS, PACKET_HOST, PACKET_BROADCAST, packetWaitReadable, packetRxRing, TPACKET2_LEN, TPACKET2_MAC,
+  TPACKET2_SLL_PKTTYPE, TP_STATUS_USER, TP_STATUS_KERNEL,
 } from './index.js';
 
 const A = `tpa${process.pid}`.slice(0, 15);
@@ -99,6 +100,38 @@ describe('AF_PACKET batches over a veth pair', () => {
     expect(packetSendBatch(fdA, [frame(macB, macA, 4)], new Int32Array([0, 60]), 1)).toBe(1);
     expect(packetWaitReadable(fdB, 2000)).toBe(true);
     expect(packetRecvBatch(fdB, buf, 2048, 8, info)).toBeGreaterThanOrEqual(1);
+  });
+
+  it('maps a TPACKET_V2 receive ring that frames land in, and takes slots back', () => {
+    const fd = packetOpen(interfaceIndex(A), { vnetHdr: true });
+    try {
+      const ring = packetRxRing(fd, 4096, 2, 2);
+      expect(ring.frameCount).toBe(4);
+      expect(ring.blockSize % 4096).toBe(0);
+      const words = new Int32Array(ring.memory);
+      const bytes = new Uint8Array(ring.memory);
+      for (let round = 0; round < 3; round++) { // 6 frames through 4 slots: slots must be reused
+        expect(packetSendBatch(fdB, [new Uint8Array(10 + 60).fill(0, 0, 10), new Uint8Array(70)].map((b, k) => { b.set(frame(macA, macB, round * 2 + k), 10); return b; }), new Int32Array([0, 70, 0, 70]), 2)).toBe(2);
+        expect(packetWaitReadable(fd, 2000)).toBe(true);
+        let seen = 0;
+        for (let i = 0; i < ring.frameCount; i++) {
+          const off = Math.floor(i / ring.framesPerBlock) * ring.blockSize + (i % ring.framesPerBlock) * ring.frameSize;
+          if ((Atomics.load(words, off >> 2) & TP_STATUS_USER) === 0) continue;
+          const mac = off + new Uint16Array(ring.memory)[(off + TPACKET2_MAC) >> 1];
+          if (bytes[mac + 12] === 0x88) {
+            expect(words[(off + TPACKET2_LEN) >> 2]).toBe(60);
+            expect(bytes[off + TPACKET2_SLL_PKTTYPE]).toBe(PACKET_HOST);
+            expect(Array.from(bytes.subarray(mac - 10, mac))).toEqual(new Array(10).fill(0)); // virtio_net_hdr
+            seen++;
+          }
+          Atomics.store(words, off >> 2, TP_STATUS_KERNEL);
+        }
+        expect(seen).toBe(2);
+      }
+      expect(() => packetRxRing(fd, 100, 1, 1)).toThrow(/multiple of 16/);
+    } finally {
+      closeFd(fd);
+    }
   });
 
   it('rejects bad arguments with clear errors instead of touching memory', () => {

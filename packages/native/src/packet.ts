@@ -7,6 +7,7 @@ interface PacketAddon {
   packetRecvBatch(fd: number, buf: Uint8Array, slotSize: number, maxSlots: number, info: Int32Array): number;
   packetSendBatch(fd: number, bufs: Uint8Array[], ranges: Int32Array, count: number): number;
   packetWaitReadable(fd: number, timeoutMs: number): boolean;
+  packetRxRing(fd: number, frameSize: number, framesPerBlock: number, blockCount: number): [ArrayBuffer, number];
   packetPollStart(fd: number, callback: (status: number) => void): unknown;
   packetPollStop(handle: unknown): void;
   packetPollRef(handle: unknown, ref: boolean): void;
@@ -72,6 +73,38 @@ export function packetSendBatch(fd: number, bufs: Uint8Array[], ranges: Int32Arr
 /** Blocks the calling thread until fd is readable (true) or `timeoutMs` passes (false): poll(2), for workers. */
 export function packetWaitReadable(fd: number, timeoutMs: number): boolean {
   return native().packetWaitReadable(fd, timeoutMs);
+}
+
+/** Layout of a TPACKET_V2 receive ring (packetRxRing). */
+export interface PacketRxRing {
+  /** The mapped ring (shared with the kernel: read frames in place, never keep views past their release). */
+  memory: ArrayBuffer;
+  frameSize: number;
+  framesPerBlock: number;
+  blockSize: number;
+  frameCount: number;
+}
+
+/** struct tpacket2_hdr field offsets (linux/if_packet.h) and the status bits used with them. */
+export const TPACKET2_STATUS = 0;
+export const TPACKET2_LEN = 4;
+export const TPACKET2_SNAPLEN = 8;
+export const TPACKET2_MAC = 12;
+/** The struct sockaddr_ll after the header (TPACKET_ALIGN(sizeof(struct tpacket2_hdr))), and its sll_pkttype. */
+export const TPACKET2_SLL_PKTTYPE = 32 + 10;
+export const TP_STATUS_KERNEL = 0;
+export const TP_STATUS_USER = 1;
+export const TP_STATUS_CSUMNOTREADY = 1 << 3;
+export const TP_STATUS_CSUM_VALID = 1 << 7;
+
+/**
+ * Switches an open packet socket to a TPACKET_V2 receive ring and maps it (packet(7) PACKET_RX_RING). Frame i
+ * starts at floor(i / framesPerBlock) * blockSize + (i % framesPerBlock) * frameSize; it is the caller's when its
+ * tp_status has TP_STATUS_USER, and goes back to the kernel when the caller stores TP_STATUS_KERNEL there.
+ */
+export function packetRxRing(fd: number, frameSize: number, framesPerBlock: number, blockCount: number): PacketRxRing {
+  const [memory, blockSize] = native().packetRxRing(fd, frameSize, framesPerBlock, blockCount);
+  return { memory, frameSize, framesPerBlock, blockSize, frameCount: framesPerBlock * blockCount };
 }
 
 /** An opaque readiness watch on the event loop (uv_poll). */

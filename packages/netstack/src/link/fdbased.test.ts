@@ -104,11 +104,16 @@ describe('fdbased link over a veth into a network namespace', () => {
     try { sh('ip', 'netns', 'del', NS); } catch { /* never created */ }
   });
 
-  for (const [gso, adopt] of [[true, false], [false, false], [true, true]]) {
-    it(`answers ARP and ping from the namespace's kernel (gso=${gso}${adopt ? ', adopted socket' : ''})`, async () => {
+  const variants = [
+    { gso: true, adopt: false, rxRing: false }, { gso: false, adopt: false, rxRing: false },
+    { gso: true, adopt: true, rxRing: false }, { gso: true, adopt: false, rxRing: true },
+    { gso: false, adopt: false, rxRing: true },
+  ];
+  for (const { gso, adopt, rxRing } of variants) {
+    it(`answers ARP and ping from the namespace's kernel (gso=${gso}${adopt ? ', adopted socket' : ''}${rxRing ? ', mmap ring' : ''})`, async () => {
       const ep = adopt
         ? FdBasedEndpoint.open({ fd: packetOpen(interfaceIndex(OURS), { vnetHdr: gso }), ifname: OURS, gso })
-        : FdBasedEndpoint.open({ ifname: OURS, gso });
+        : FdBasedEndpoint.open({ ifname: OURS, gso, rxRing });
       try {
         const dev = readHostDevice(OURS);
         expect(ep.linkAddress).toEqual(dev.mac);

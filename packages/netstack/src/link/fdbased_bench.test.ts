@@ -76,9 +76,9 @@ describe.runIf(LONG)('fdbased throughput over a veth', () => {
     try { sh('ip', 'netns', 'del', NS); } catch { /* gone */ }
   });
 
-  for (const gso of [true, false]) {
-    it(`receives 1514-byte frames (gso=${gso})`, async () => {
-      const ep = FdBasedEndpoint.open({ ifname: OURS, gso });
+  for (const [gso, rxRing] of [[true, false], [false, false], [true, true], [false, true]]) {
+    it(`receives 1514-byte frames (gso=${gso}${rxRing ? ', mmap ring' : ', recvmmsg'})`, async () => {
+      const ep = FdBasedEndpoint.open({ ifname: OURS, gso, rxRing });
       let packets = 0, bytes = 0, ipv4 = 0, udp = 0;
       const ip = new IPv4Header(new Uint8Array(0));
       const u = new UDPHeader(new Uint8Array(0));
@@ -108,7 +108,7 @@ describe.runIf(LONG)('fdbased throughput over a veth', () => {
       const drops = ep.kernelDrops();
       const st = { ...ep.stats };
       ep.close();
-      const line = `RX gso=${gso}: sent ${sent} in ${SECONDS}s, received ${packets} (${udp} valid UDP), `
+      const line = `RX gso=${gso} ${rxRing ? 'ring' : 'recvmmsg'}: sent ${sent} in ${SECONDS}s, received ${packets} (${udp} valid UDP), `
         + `${(packets / SECONDS / 1e3).toFixed(0)} kpps, ${(bytes * 8 / SECONDS / 1e9).toFixed(2)} Gbit/s, `
         + `${(packets / st.rxBatches).toFixed(1)} frames/batch, kernel drops ${drops} (wall ${secs.toFixed(1)}s), `
         + `${perPacket(cpu, packets)} µs CPU/frame in this process`;
@@ -117,6 +117,9 @@ describe.runIf(LONG)('fdbased throughput over a veth', () => {
       expect(packets).toBeGreaterThan(10_000);
     }, 30_000);
 
+  }
+
+  for (const gso of [true, false]) {
     it(`sends 1514-byte frames (gso=${gso})`, async () => {
       const ep = FdBasedEndpoint.open({ ifname: OURS, gso });
       ep.attach({ deliverNetworkPacket() { /* ignore */ } });

@@ -228,6 +228,55 @@ describe('IPv6 with NDP', () => {
   });
 });
 
+describe('socket(2) triples', () => {
+  it('maps (family, type, protocol) like Linux', () => {
+    const { a } = pair();
+    const q = () => new WaiterQueue();
+    expect(ok(a.socket(4, 2, 0, q())).protocol).toBe(17);
+    expect(ok(a.socket(6, 2, 58, q())).protocol).toBe(58);
+    expect(a.socket(6, 2, 1, q())).toMatchObject({ code: 'UnknownProtocol', errno: 93 });
+    expect(a.socket(4, 1, 17, q())).toMatchObject({ code: 'UnknownProtocol' });
+    expect(ok(a.socket(4, 3, 1, q())).sockType).toBe(3);
+    expect(a.socket(4, 3, 0, q())).toMatchObject({ code: 'UnknownProtocol' });
+    expect(a.socket(4, 1, 0, q())).toMatchObject({ code: 'UnknownProtocol' }); // no TCP registered in this stack
+  });
+});
+
+describe('ICMP error generation limits', () => {
+  it('rate-limits port unreachable errors with a token bucket (1000/s, burst 50)', async () => {
+    const clock = new ManualClock();
+    const { a, b } = pair(1500, clock);
+    const c = udp(a, 4);
+    // Resolve B first: at most 32 packets wait for ARP (unres_qlen), the rest would be dropped at A.
+    c.write(Uint8Array.of(0), { to: { address: Address.parse(B4), port: 9 } });
+    for (let i = 0; i < 10; i++) await turns();
+    for (let i = 1; i < 80; i++) c.write(Uint8Array.of(i), { to: { address: Address.parse(B4), port: 9 } });
+    for (let i = 0; i < 40; i++) await turns();
+    expect(b.stats.icmp.destUnreachableSent).toBe(50);
+    expect(b.stats.icmp.rateLimited).toBe(30);
+    clock.advance(1000);
+    c.write(Uint8Array.of(1), { to: { address: Address.parse(B4), port: 9 } });
+    for (let i = 0; i < 10; i++) await turns();
+    expect(b.stats.icmp.destUnreachableSent).toBe(51);
+  });
+
+  it('drops IPv6 UDP with a zero checksum (RFC 8200 8.1) and never answers it', async () => {
+    const { a, b } = pair();
+    const s = udp(b, 6);
+    s.bind({ address: Address.parse('::'), port: 77 });
+    const raw = ok(a.newRawEndpoint(255, 6, new WaiterQueue()));
+    const p6 = new Uint8Array(40 + 8 + 1);
+    p6.set([0x60, 0, 0, 0, 0, 9, 17, 64]);
+    p6.set(Address.parse(A6).bytes, 8);
+    p6.set(Address.parse(B6).bytes, 24);
+    p6.set([0, 1, 0, 77, 0, 9, 0, 0, 1], 40);
+    raw.write(p6);
+    for (let i = 0; i < 30 && b.stats.udp.checksumErrors === 0; i++) await turns();
+    expect(b.stats.udp.checksumErrors).toBe(1);
+    expect(s.read(new Uint8Array(4))).toMatchObject({ code: 'WouldBlock' });
+  });
+});
+
 describe('raw sockets', () => {
   it('receive ICMP with the IPv4 header and send complete packets with IP_HDRINCL', async () => {
     const { a, b } = pair();

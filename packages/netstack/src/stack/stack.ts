@@ -6,7 +6,7 @@ import type { PacketBuffer } from '../buffer/packet_buffer.js';
 import type { LinkEndpoint } from '../link/link_endpoint.js';
 import { Address, AddressWithPrefix, EtherType, Subnet } from './address.js';
 import { SystemClock, type Clock } from './clock.js';
-import type { Endpoint } from './endpoint.js';
+import { SockType, type Endpoint } from './endpoint.js';
 import type { IpNetworkEndpoint, NetworkProtocol, NetworkProtocolFactory } from './network_protocol.js';
 import { NIC, type NICOptions } from './nic.js';
 import { PortManager } from './port_manager.js';
@@ -286,6 +286,28 @@ export class Stack {
     const p = this.transportProtocols.get(protocol);
     if (!p) return TcpipErrors.unknownProtocol;
     return p.newEndpoint(family, waiterQueue);
+  }
+
+  /**
+   * socket(2) semantics for AF_INET (family 4) / AF_INET6 (6): `type` is SOCK_STREAM/SOCK_DGRAM/SOCK_RAW (flags
+   * like SOCK_NONBLOCK already removed), `protocol` 0 picks the default (TCP for streams, UDP for datagrams).
+   * SOCK_DGRAM with IPPROTO_ICMP (4) / IPPROTO_ICMPV6 (6) is a ping socket (icmp(7)). Errors: unknownProtocol
+   * (EPROTONOSUPPORT) for combinations Linux refuses, notSupported when raw sockets are disabled.
+   */
+  socket(family: 4 | 6, type: number, protocol: number, waiterQueue: WaiterQueue): Endpoint | TcpipError {
+    switch (type) {
+      case SockType.STREAM:
+        if (protocol !== 0 && protocol !== 6) return TcpipErrors.unknownProtocol;
+        return this.newEndpoint(6, family, waiterQueue);
+      case SockType.DGRAM:
+        if (protocol === 0 || protocol === 17) return this.newEndpoint(17, family, waiterQueue);
+        if ((family === 4 && protocol === 1) || (family === 6 && protocol === 58)) return this.newEndpoint(protocol, family, waiterQueue);
+        return TcpipErrors.unknownProtocol;
+      case SockType.RAW:
+        return this.newRawEndpoint(protocol, family, waiterQueue);
+      default:
+        return TcpipErrors.unknownProtocol;
+    }
   }
 
   /** socket(AF_INET/AF_INET6, SOCK_RAW, protocol). */

@@ -8,11 +8,13 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { closeFd, socketpair } from '@tsvisor/native';
-import { OpenFlags, P9Client, P9Errno, P9Error, QidType } from '@tsvisor/p9';
+import { AT_REMOVEDIR, NOFID, NOTAG, OpenFlags, P9Client, P9Errno, P9Error, QidType, encode } from '@tsvisor/p9';
+import { RawPeer, mutateFrame, sampleMessages, seededRandom } from '@tsvisor/p9/testing';
 
 const repo = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../..');
 const goferMain = path.join(repo, 'packages/gofer/dist/main.js');
 const isRoot = process.getuid?.() === 0;
+const FUZZ_PER_TYPE = Number(process.env.TSVISOR_FUZZ_ITERATIONS ?? 300);
 const hasUnshare = ['/usr/bin/unshare', '/bin/unshare'].some((p) => fs.existsSync(p));
 if (!isRoot || !hasUnshare) console.warn('SKIP gofer confinement tests: need root and unshare(1) (util-linux)');
 
@@ -86,6 +88,10 @@ describe.skipIf(!isRoot || !hasUnshare)('gofer process confinement', () => {
     expect(ns.size).toBe(1);
     expect([...ns][0]).not.toBe(fs.readlinkSync('/proc/self/ns/mnt'));
     expect(g.stderr()).toContain('"method":"pivot_root"');
+    // The seccomp self filter is on every thread (TSYNC): mode 2 = SECCOMP_MODE_FILTER.
+    for (const t of fs.readdirSync(`/proc/${pid}/task`)) {
+      expect(fs.readFileSync(`/proc/${pid}/task/${t}/status`, 'utf8')).toMatch(/^Seccomp:\s+2$/m);
+    }
 
     // '..' from the root is the root; the outside symlinks come back as text; walking through them is refused.
     const up = await g.client.walk(rootFid, ['..', '..', 'file']);
@@ -123,8 +129,26 @@ describe.skipIf(!isRoot || !hasUnshare)('gofer process confinement', () => {
     await g.client.write(fid, 0, Buffer.from('via 9P'));
     await g.client.clunk(fid);
     expect(fs.readFileSync(path.join(root, 'created'), 'utf8')).toBe('via 9P');
-    await g.client.unlinkat(rootFid, 'created');
-    expect(fs.existsSync(path.join(root, 'created'))).toBe(false);
+    // Every write path, so a syscall missing from the seccomp allow-list shows up here as EPERM.
+    const { fid: c2 } = await g.client.walk(rootFid, ['created']);
+    await g.client.setattr(c2, { mode: 0o600, uid: 1, gid: 2, size: 2, atime: { sec: 7, nsec: 0 }, mtime: 'now' });
+    const st = fs.statSync(path.join(root, 'created'));
+    expect([st.mode & 0o777, st.uid, st.gid, st.size, st.atimeMs]).toEqual([0o600, 1, 2, 2, 7000]);
+    await g.client.mkdir(rootFid, 'dir', 0o700, 0);
+    await g.client.symlink(rootFid, 'sym', 'created', 0);
+    await g.client.link(rootFid, c2, 'hard');
+    await g.client.renameat(rootFid, 'hard', rootFid, 'hard2');
+    await g.client.mknod(rootFid, 'node', 0o100600, 0, 0, 0);
+    const { fid: c3 } = await g.client.walk(rootFid, ['hard2']);
+    await g.client.lopen(c3, OpenFlags.RDWR | OpenFlags.APPEND);
+    await g.client.write(c3, 0, Buffer.from('++'));
+    await g.client.fsync(c3, true);
+    expect(fs.readFileSync(path.join(root, 'created'), 'utf8')).toBe('vi++');
+    expect(fs.readlinkSync(path.join(root, 'sym'))).toBe('created');
+    for (const n of ['created', 'sym', 'hard2', 'node']) await g.client.unlinkat(rootFid, n);
+    await g.client.unlinkat(rootFid, 'dir', AT_REMOVEDIR);
+    expect(fs.readdirSync(root).sort()).toEqual(['file', 'passwd', 'sub']);
+    expect(g.stderr()).toContain('gofer seccomp filter installed');
     g.client.close();
   });
 
@@ -160,12 +184,59 @@ describe.skipIf(!isRoot || !hasUnshare)('gofer process confinement', () => {
     const inner = innerPid(g.child.pid!);
     g.child.kill('SIGKILL');
     const deadline = Date.now() + 5000;
-    while (fs.existsSync(`/proc/${inner}`) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 100));
-    const state = fs.existsSync(`/proc/${inner}/stat`) ? fs.readFileSync(`/proc/${inner}/stat`, 'utf8').split(' ')[2] : 'gone';
-    expect(['gone', 'Z']).toContain(state);
+    const state = (): string => {
+      try {
+        return fs.readFileSync(`/proc/${inner}/stat`, 'utf8').split(' ')[2]!;
+      } catch {
+        return 'gone';
+      }
+    };
+    while (!['gone', 'Z'].includes(state()) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 100));
+    expect(['gone', 'Z']).toContain(state());
     await expect(g.client.getattr(0)).rejects.toMatchObject({ errno: P9Errno.EIO });
     // The shared scaffold directory stays empty on the host side.
     expect(fs.readdirSync(path.join(os.tmpdir(), '.tsvisor-gofer-scaffold'))).toEqual([]);
+  });
+
+  it(`keeps serving, confined, through ${FUZZ_PER_TYPE} mutated requests per type`, async () => {
+    // A scratch copy of the tree: fuzzed Tlcreate/Tunlinkat/Trenameat really run, with the real fids 0-9 attached.
+    const scratch = path.join(base, 'fuzzroot');
+    fs.cpSync(root, scratch, { recursive: true, verbatimSymlinks: true });
+    const outsideBefore = fs.readdirSync(base).sort();
+    const [mine, theirs] = socketpair();
+    const child = spawn(process.execPath, [goferMain, '--root', scratch, '--fd', '3', '--log-level', 'fatal'], {
+      stdio: ['ignore', 'ignore', 'inherit', theirs],
+    });
+    children.push(child);
+    closeFd(theirs);
+    const peer = new RawPeer(new net.Socket({ fd: mine }));
+    const resync = async (tag: number): Promise<void> => {
+      peer.send({ type: 'Tversion', tag: NOTAG, msize: 65536, version: '9P2000.L' });
+      for (let fid = 0; fid < 10; fid++) {
+        peer.send({ type: 'Tattach', tag, fid, afid: NOFID, uname: '', aname: '', nUname: 0 });
+        expect(await peer.waitFor((r) => r.tag === tag && r.type !== 'Rversion')).toMatchObject({ type: 'Rattach' });
+      }
+    };
+    await resync(0xfff0);
+    const rand = seededRandom(0x5eed);
+    for (const msg of Object.values(sampleMessages).filter((m) => m.type.startsWith('T'))) {
+      const frame = encode(msg);
+      for (let i = 0; i < FUZZ_PER_TYPE; i++) {
+        const m = mutateFrame(frame, rand);
+        if (m.length < 7) continue;
+        m.writeUInt32LE(m.length, 0); // keep the stream delimited (undelimitable frames end the session by design)
+        peer.send(m);
+      }
+      await resync(0xfff1);
+      peer.send({ type: 'Tgetattr', tag: 0xfff2, fid: 0, requestMask: 0x7ff });
+      const r = await peer.waitFor((x) => x.tag === 0xfff2);
+      expect(r, `after fuzzing ${msg.type}`).toMatchObject({ type: 'Rgetattr' });
+      peer.replies.length = 0;
+    }
+    expect(peer.closed).toBe(false);
+    // Nothing outside the served tree changed.
+    expect(fs.readdirSync(base).sort()).toEqual(outsideBefore);
+    expect(fs.readFileSync(path.join(base, 'secret'), 'utf8')).toBe('outside\n');
   });
 
   it('exits with a message on bad arguments', () => {

@@ -14,7 +14,8 @@ import os from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { pino, type Logger } from 'pino';
-import { serveP9 } from '@tsvisor/p9';
+import { P9Errno, serveP9 } from '@tsvisor/p9';
+import { SCMP_ACT, apiLevel, installSelfFilter, selfAllowList } from '@tsvisor/seccomp';
 import { confineToRoots, type ConfineMount } from './confine.js';
 import { Gofer } from './gofer.js';
 
@@ -25,6 +26,8 @@ export interface GoferArgs {
   fd: number;
   log?: string;
   logLevel: string;
+  /** Install the gofer's seccomp self filter after confinement (default on; --no-seccomp to debug). */
+  seccomp: boolean;
 }
 
 /** Parse the command line; throws an Error with a usage message on bad input. */
@@ -39,7 +42,9 @@ export function parseGoferArgs(argv: string[]): GoferArgs {
       fd: { type: 'string' },
       log: { type: 'string' },
       'log-level': { type: 'string', default: 'info' },
+      seccomp: { type: 'boolean', default: true },
     },
+    allowNegative: true,
     strict: true,
   });
   const usage = 'usage: main.js --root DIR [--readonly] [--mount DEST=SRC]... [--mount-ro DEST=SRC]... --fd N [--log FILE]';
@@ -67,6 +72,7 @@ export function parseGoferArgs(argv: string[]): GoferArgs {
     fd,
     log: values.log,
     logLevel: values['log-level'] as string,
+    seccomp: values.seccomp as boolean,
   };
 }
 
@@ -90,6 +96,12 @@ function reexecInMountNamespace(args: GoferArgs): Promise<number> {
   });
 }
 
+/**
+ * The path-based calls libuv makes for Node's fs API (it uses mkdir(2), not mkdirat(2), and so on; seen with strace
+ * on Node 20), which the gofer's operations need on top of the seccomp package's allow-list.
+ */
+const PATH_SYSCALLS = ['mkdir', 'rmdir', 'symlink', 'link', 'rename', 'unlink', 'lchown', 'chown', 'chmod', 'truncate', 'readlink'];
+
 async function run(argv: string[]): Promise<number> {
   let args: GoferArgs;
   try {
@@ -109,6 +121,8 @@ async function run(argv: string[]): Promise<number> {
     log.error({ fd: args.fd }, 'the 9P socket descriptor is not open');
     return 1;
   }
+  // libseccomp is loaded from the host's /usr/lib, so it must be loaded before the host disappears from view.
+  if (args.seccomp) apiLevel();
   let confinement;
   try {
     confinement = confineToRoots({ root: args.root, readonly: args.readonly, mounts: args.mounts });
@@ -118,6 +132,18 @@ async function run(argv: string[]): Promise<number> {
     return 1;
   }
   log.info({ method: confinement.method, roots: confinement.roots, hostRoot: args.root }, 'gofer confined');
+  if (args.seccomp) {
+    // Second wall (design.md): even a compromised gofer cannot mount, unshare, ptrace, exec or open by handle.
+    // Outside the allow-list a call fails with EPERM rather than killing the gofer mid-request; either way the
+    // kernel never runs it.
+    try {
+      installSelfFilter('gofer', { defaultAction: SCMP_ACT.errno(P9Errno.EPERM), extra: PATH_SYSCALLS.filter((n) => !(n in selfAllowList('gofer'))) });
+    } catch (err) {
+      log.error({ err }, 'cannot install the gofer seccomp filter; refusing to serve');
+      return 1;
+    }
+    log.info('gofer seccomp filter installed');
+  }
   // Under the re-exec wrapper, whoever launched us holds the wrapper's pid: if the wrapper is killed (SIGKILL cannot
   // be forwarded), stop serving too rather than linger as an orphan.
   const wrapper = Number(process.env.TSVISOR_GOFER_PARENT);

@@ -4,10 +4,11 @@ import net from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
 import { socketpair } from '@tsvisor/native';
 import { P9Client } from './client.js';
-import { decode, encode, FrameSplitter } from './codec.js';
-import type { Attr, Dirent, Message, Reply, StatfsFields } from './messages.js';
+import { encode } from './codec.js';
+import type { Attr, Dirent, StatfsFields } from './messages.js';
 import { P9ServerSession, type P9FileHandler } from './server.js';
 import { mutateFrame, sampleMessages, seededRandom } from './testing/sample-messages.js';
+import { RawPeer } from './testing/raw-peer.js';
 import { AT_REMOVEDIR, NOFID, NOTAG, P9Errno, P9Error, QidType, type Qid } from './wire.js';
 
 const FUZZ_PER_TYPE = Number(process.env.TSVISOR_FUZZ_ITERATIONS ?? 2000);
@@ -245,50 +246,12 @@ describe('P9ServerSession with P9Client over a socketpair', () => {
   });
 });
 
-/** A raw 9P peer: writes frames, collects replies by tag. */
-function rawPeer(sock: net.Socket) {
-  const splitter = new FrameSplitter(1 << 20);
-  const replies: Reply[] = [];
-  const waiters: (() => void)[] = [];
-  let closed = false;
-  sock.on('data', (c: Buffer) => {
-    for (const f of splitter.push(c)) replies.push(decode(f) as Reply);
-    for (const w of waiters.splice(0)) w();
-  });
-  sock.on('close', () => {
-    closed = true;
-    for (const w of waiters.splice(0)) w();
-  });
-  return {
-    replies,
-    get closed() {
-      return closed;
-    },
-    send(m: Message | Buffer) {
-      sock.write(Buffer.isBuffer(m) ? m : encode(m));
-    },
-    async waitFor(pred: (r: Reply) => boolean, timeoutMs = 5000): Promise<Reply> {
-      const deadline = Date.now() + timeoutMs;
-      for (;;) {
-        const i = replies.findIndex(pred);
-        if (i >= 0) return replies.splice(i, 1)[0]!;
-        if (closed) throw new Error('connection closed');
-        if (Date.now() > deadline) throw new Error('timed out waiting for a reply');
-        await new Promise<void>((r) => {
-          waiters.push(r);
-          setTimeout(r, 50);
-        });
-      }
-    },
-  };
-}
-
 describe('P9ServerSession under hostile input', () => {
   it('answers malformed frames with Rlerror(EINVAL) and keeps serving', async () => {
     const [cs, ss] = pair();
     cleanups.push(() => { cs.destroy(); ss.destroy(); });
     new P9ServerSession(ss, new MemoryTree(), { maxMsize: 65536 });
-    const peer = rawPeer(cs);
+    const peer = new RawPeer(cs);
     peer.send({ type: 'Tversion', tag: NOTAG, msize: 65536, version: '9P2000.L' });
     expect(await peer.waitFor((r) => r.type === 'Rversion')).toMatchObject({ msize: 65536, version: '9P2000.L' });
     // unknown type 99, tag 0x1234
@@ -314,7 +277,7 @@ describe('P9ServerSession under hostile input', () => {
     cleanups.push(() => { cs.destroy(); ss.destroy(); });
     const tree = new MemoryTree();
     const session = new P9ServerSession(ss, tree, { maxMsize: 65536 });
-    const peer = rawPeer(cs);
+    const peer = new RawPeer(cs);
     peer.send({ type: 'Tversion', tag: NOTAG, msize: 8192, version: '9P2000.L' });
     await peer.waitFor((r) => r.type === 'Rversion');
     peer.send({ type: 'Tattach', tag: 1, fid: 1, afid: NOFID, uname: '', aname: '', nUname: 0 });
@@ -330,7 +293,7 @@ describe('P9ServerSession under hostile input', () => {
     const [cs, ss] = pair();
     cleanups.push(() => { cs.destroy(); ss.destroy(); });
     const session = new P9ServerSession(ss, new MemoryTree(), { maxMsize: 65536 });
-    const peer = rawPeer(cs);
+    const peer = new RawPeer(cs);
     const rand = seededRandom(0xf00d);
     let probe = 0;
     const requests = Object.values(sampleMessages).filter((m) => m.type.startsWith('T'));

@@ -120,6 +120,8 @@ export class P9ServerSession<F> {
   private readonly maxInflight: number;
   private readonly log: P9Logger | undefined;
   private paused = false;
+  /** Bumped by every Tversion; see onFrame. */
+  private generation = 0;
   private ended = false;
   private resolveDone!: () => void;
   /** Resolves when the connection has ended and every fid has been released. */
@@ -184,15 +186,31 @@ export class P9ServerSession<F> {
       this.send({ type: 'Rlerror', ecode: P9Errno.EINVAL }, req.tag);
       return;
     }
-    const work = this.dispatch(req).then(
-      (reply) => this.send(reply, req.tag),
+    if (req.type === 'Tversion') {
+      // Answered at once, in order: requests behind it in the stream must see the new msize and the empty fid table.
+      let reply: ReplyBody;
+      try {
+        reply = this.version(req.msize, req.version);
+      } catch (err) {
+        reply = { type: 'Rlerror', ecode: errnoOf(err).errno };
+      }
+      this.send(reply, req.tag);
+      return;
+    }
+    // version(5): a Tversion aborts everything outstanding. Requests of an older generation still finish in the
+    // handler, but their replies are dropped and the fids they would create are released, not installed.
+    const generation = this.generation;
+    const work = this.dispatch(req, generation).then(
+      (reply) => {
+        if (generation === this.generation) this.send(reply, req.tag);
+      },
       (err: unknown) => {
         const { errno, expected } = errnoOf(err);
         if (!expected) this.log?.warn({ err: String(err), type: req.type }, '9P: handler failed unexpectedly');
-        this.send({ type: 'Rlerror', ecode: errno }, req.tag);
+        if (generation === this.generation) this.send({ type: 'Rlerror', ecode: errno }, req.tag);
       },
     );
-    if (req.type === 'Tflush' || req.type === 'Tversion') return; // not flushable, not counted
+    if (req.type === 'Tflush') return; // not flushable, not counted
     this.inflight.set(req.tag, work);
     void work.finally(() => {
       if (this.inflight.get(req.tag) === work) this.inflight.delete(req.tag);
@@ -234,8 +252,12 @@ export class P9ServerSession<F> {
     if (this.fids.has(fid)) throw new P9Error(P9Errno.EBADF, `fid ${fid} is already in use`);
   }
 
-  /** Put `file` on `fid`, releasing whatever the fid held before. */
-  private async setFid(fid: number, file: F): Promise<void> {
+  /** Put `file` on `fid`, releasing whatever the fid held before; a request from before a Tversion installs nothing. */
+  private async setFid(fid: number, file: F, generation: number): Promise<void> {
+    if (generation !== this.generation) {
+      await this.releaseQuietly(file);
+      throw new P9Error(P9Errno.EINTR, 'aborted by Tversion');
+    }
     const old = this.fids.get(fid);
     this.fids.set(fid, file);
     if (old !== undefined && old !== file) await this.releaseQuietly(old);
@@ -249,11 +271,12 @@ export class P9ServerSession<F> {
     }
   }
 
-  private async dispatch(req: Request): Promise<ReplyBody> {
+  private async dispatch(req: Request, generation: number): Promise<ReplyBody> {
     const h = this.handler;
-    if (req.type === 'Tversion') return this.version(req.msize, req.version);
     if (this.msize === 0) throw new P9Error(P9Errno.EPROTO, `${req.type} before Tversion`);
     switch (req.type) {
+      case 'Tversion':
+        throw new P9Error(P9Errno.EINVAL, 'Tversion is answered in onFrame'); // unreachable
       case 'Tauth':
         throw new P9Error(P9Errno.EOPNOTSUPP, 'authentication is not required');
       case 'Tattach': {
@@ -264,7 +287,7 @@ export class P9ServerSession<F> {
           await this.releaseQuietly(file);
           throw new P9Error(P9Errno.EBADF, `fid ${req.fid} was taken meanwhile`);
         }
-        this.fids.set(req.fid, file);
+        await this.setFid(req.fid, file, generation);
         return { type: 'Rattach', qid };
       }
       case 'Tflush': {
@@ -285,7 +308,7 @@ export class P9ServerSession<F> {
             await this.releaseQuietly(r.file);
             throw new P9Error(P9Errno.EBADF, `fid ${req.newfid} was taken meanwhile`);
           }
-          await this.setFid(req.newfid, r.file);
+          await this.setFid(req.newfid, r.file, generation);
         } else {
           if (r.file !== undefined) await this.releaseQuietly(r.file);
           if (r.qids.length === 0) throw new P9Error(P9Errno.ENOENT, `${JSON.stringify(req.names[0])} not found`);
@@ -328,7 +351,7 @@ export class P9ServerSession<F> {
         if (!h.lcreate) throw notSupported('lcreate');
         checkName(req.name, false);
         const r = await h.lcreate(this.file(req.fid), req.name, req.flags, req.mode, req.gid);
-        await this.setFid(req.fid, r.file);
+        await this.setFid(req.fid, r.file, generation);
         return { type: 'Rlcreate', qid: r.qid, iounit: r.iounit };
       }
       case 'Tread': {
@@ -408,7 +431,7 @@ export class P9ServerSession<F> {
         if (req.newfid !== req.fid) this.checkNewFid(req.newfid);
         if (!h.xattrwalk) throw notSupported('xattrs');
         const r = await h.xattrwalk(f, req.name);
-        await this.setFid(req.newfid, r.file);
+        await this.setFid(req.newfid, r.file, generation);
         return { type: 'Rxattrwalk', size: r.size };
       }
       case 'Txattrcreate':
@@ -424,6 +447,8 @@ export class P9ServerSession<F> {
   /** Synchronous on purpose: requests that follow a Tversion in the same read must see its msize and fid reset. */
   private version(msize: number, version: string): ReplyBody {
     // version(5): a new Tversion aborts everything outstanding and clunks every fid.
+    this.generation++;
+    this.inflight.clear();
     const files = [...this.fids.values()];
     this.fids.clear();
     for (const f of files) void this.releaseQuietly(f);

@@ -106,6 +106,7 @@ export const AT_REMOVEDIR = 0x200;
 export const P9Errno = {
   EPERM: 1,
   ENOENT: 2,
+  EINTR: 4,
   EIO: 5,
   EBADF: 9,
   EAGAIN: 11,

@@ -11,7 +11,7 @@ import { FsContext } from '../vfs/fs_context.js';
 import { MountNamespace } from '../vfs/mount.js';
 import { mkdirAt, openAt, readlinkAt, renameAt, statAt, symlinkAt, unlinkAt, type TaskFs } from '../vfs/operations.js';
 import { GoferFs } from './gofer.js';
-import { diodAvailable, startDiod, type DiodPeer } from './gofer_test_server.js';
+import { NINEP_PEERS, type DiodPeer } from './gofer_test_server.js';
 
 const creds = { uid: 0, gid: 0, euid: 0, egid: 0, groups: [] };
 
@@ -24,7 +24,7 @@ async function errnoOf(p: Promise<unknown>): Promise<number> {
   }
 }
 
-describe.skipIf(!diodAvailable())('gofer fs over diod', () => {
+describe.each(NINEP_PEERS.filter((p) => p.available))('gofer fs over $name', ({ start }) => {
   let dir: string;
   let peer: DiodPeer;
   let t: TaskFs;
@@ -36,7 +36,7 @@ describe.skipIf(!diodAvailable())('gofer fs over diod', () => {
     fs.writeFileSync(join(dir, 'etc/hostname'), 'sandbox\n');
     fs.writeFileSync(join(dir, 'big'), Buffer.alloc(300_000, 7));
     fs.symlinkSync('etc/hostname', join(dir, 'link'));
-    peer = await startDiod(dir);
+    peer = await start(dir);
     const rw = new MountNamespace(await GoferFs.attach(peer.client, peer.aname, { readonly: false }));
     t = { fdTable: new FdTable(), fsContext: new FsContext(rw, rw.rootLocation, rw.rootLocation), creds };
     const rons = new MountNamespace(await GoferFs.attach(peer.client, peer.aname, { readonly: true }));

@@ -12,7 +12,7 @@ import type { FilesystemImpl } from '../vfs/filesystem.js';
 import { MountNamespace } from '../vfs/mount.js';
 import { chmodLocation, lookupAt, mkdirAt, openAt, renameAt, statAt, symlinkAt, unlinkAt, type TaskFs } from '../vfs/operations.js';
 import { GoferFs } from './gofer.js';
-import { diodAvailable, startDiod, type DiodPeer } from './gofer_test_server.js';
+import { NINEP_PEERS, type DiodPeer } from './gofer_test_server.js';
 import { OverlayFs } from './overlay.js';
 import { Tmpfs } from './tmpfs.js';
 
@@ -105,14 +105,14 @@ describe('overlay over tmpfs', () => {
   });
 });
 
-describe.skipIf(!diodAvailable())('overlay over the gofer', () => {
+describe.each(NINEP_PEERS.filter((p) => p.available))('overlay over the gofer ($name)', ({ start }) => {
   let dir: string;
   let peer: DiodPeer;
   beforeAll(async () => {
     dir = fs.mkdtempSync(join(tmpdir(), 'tsv-ovl-'));
     fs.mkdirSync(join(dir, 'bin'));
     fs.writeFileSync(join(dir, 'bin/tool'), 'lower bytes');
-    peer = await startDiod(dir);
+    peer = await start(dir);
   });
   afterAll(async () => {
     await peer?.stop();

@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { ProcessInfo } from '../kernel/context.js';
 import { Errno } from '../kernel/errno.js';
-import { diodAvailable, startDiod, type DiodPeer } from '../fsimpl/gofer_test_server.js';
+import { NINEP_PEERS, type DiodPeer } from '../fsimpl/gofer_test_server.js';
 import type { ProcFsSource } from '../fsimpl/proc.js';
 import { fileSyscalls as sys } from '../syscalls/fs_syscalls.js';
 import { makeTestTask, type TestTask } from '../syscalls/fs_test_task.js';
@@ -35,7 +35,7 @@ async function readFile(t: TestTask, path: string): Promise<string> {
   }
 }
 
-describe.skipIf(!diodAvailable())('container root over the gofer', () => {
+describe.each(NINEP_PEERS.filter((p) => p.available))('container root over $name', ({ start }) => {
   let rootfs: string;
   let bindSrc: string;
   let peer: DiodPeer;
@@ -50,10 +50,10 @@ describe.skipIf(!diodAvailable())('container root over the gofer', () => {
     fs.writeFileSync(join(rootfs, 'bin/data'), 'not executable', { mode: 0o644 });
     fs.symlinkSync('prog', join(rootfs, 'bin/link'));
     fs.writeFileSync(join(bindSrc, 'shared.txt'), 'from the host');
-    peer = await startDiod(rootfs, [bindSrc]);
+    peer = await start(rootfs, [bindSrc]);
     root = await buildContainerRoot({
       gofer: peer.client,
-      rootAname: rootfs,
+      rootAname: peer.aname,
       overlay: 'memory',
       readonly: false,
       mounts: [

@@ -152,6 +152,32 @@ describe('processes: fork, exec, wait, pipes, signals', () => {
   });
 });
 
+// Differential: small C programs (testdata/*.c, compiled here with gcc) print what they observe of processes,
+// signals, threads, exec and memory; the sandbox must print the same and exit with the same code.
+describe('differential C programs', () => {
+  const programs = ['wait_status', 'signal_interrupt', 'threads_exec', 'memory', 'identity'];
+  let bins: Map<string, string>;
+  beforeAll(() => {
+    bins = new Map();
+    const here = path.dirname(new URL(import.meta.url).pathname);
+    for (const p of programs) {
+      const out = path.join(work, p);
+      execFileSync('gcc', ['-O1', '-pthread', '-o', out, path.join(here, 'testdata', `${p}.c`)]);
+      bins.set(p, out);
+    }
+  });
+
+  for (const p of programs) {
+    it(`${p} behaves as natively`, async () => {
+      const exe = bins.get(p)!;
+      const native = spawnSync(exe, [], { encoding: 'utf8', env: {} });
+      const r = await runSandboxed([exe], [], () => rootWith(withLibraries(exe)));
+      expect(r.stdout).toBe(native.stdout);
+      expect(r.result).toEqual({ exitCode: native.status });
+    });
+  }
+});
+
 describe('dynamic executables (PT_INTERP, file-backed mmap)', () => {
   it('runs /bin/ls with its shared libraries and lists the root like Linux does', async () => {
     const files = withLibraries('/bin/ls');

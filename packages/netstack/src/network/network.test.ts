@@ -148,6 +148,23 @@ describe('IPv4 over Ethernet with ARP', () => {
     expect(c.write(Uint8Array.of(1), { to, sourceAddress: Address.parse('10.9.0.99') })).toMatchObject({ code: 'BadLocalAddress' });
   });
 
+  it('queues ICMP errors for MSG_ERRQUEUE with IP_RECVERR, even on unconnected sockets', async () => {
+    const { a } = pair();
+    const c = udp(a, 4);
+    expect(c.setSockOptInt('receiveErrors', 1)).toBeUndefined();
+    c.write(Uint8Array.of(0xaa, 0xbb), { to: { address: Address.parse(B4), port: 4444 } });
+    await until(() => c.readiness(0) !== 0, 'error queued');
+    const buf = new Uint8Array(16);
+    const r = ok(c.read(buf, { errorQueue: true }));
+    expect(Array.from(buf.subarray(0, r.count))).toEqual([0xaa, 0xbb]);
+    expect(r.remoteAddress).toMatchObject({ port: 4444 });
+    expect(r.remoteAddress?.address.toString()).toBe(B4);
+    expect(r.control?.extendedError).toMatchObject({ errno: 111, origin: 2, type: 3, code: 3 });
+    expect(r.control?.extendedError?.offender.toString()).toBe(B4);
+    expect(c.lastError()?.code).toBe('ConnectionRefused');
+    expect(c.read(buf, { errorQueue: true })).toMatchObject({ code: 'WouldBlock' });
+  });
+
   it('fragments a large datagram to the MTU and reassembles it', async () => {
     const { a, b } = pair(1500);
     const server = udp(b, 4);

@@ -18,6 +18,22 @@ export interface ReadOptions {
   peek?: boolean;
   /** Fill `remoteAddress` in the result (recvfrom/recvmsg with a name buffer). */
   needRemoteAddress?: boolean;
+  /** MSG_ERRQUEUE: read the oldest queued error (IP_RECVERR) instead of data; wouldBlock if none. */
+  errorQueue?: boolean;
+}
+
+/** struct sock_extended_err (linux/errqueue.h) of an error read with MSG_ERRQUEUE. */
+export interface ExtendedError {
+  /** The errno the error maps to (ECONNREFUSED, EHOSTUNREACH, EMSGSIZE, ...). */
+  errno: number;
+  /** SO_EE_ORIGIN_ICMP (2) or SO_EE_ORIGIN_ICMP6 (3). */
+  origin: 2 | 3;
+  type: number;
+  code: number;
+  /** ee_info: the MTU for Packet Too Big / Fragmentation Needed, else 0. */
+  info: number;
+  /** The host that sent the ICMP error (SO_EE_OFFENDER). */
+  offender: Address;
 }
 
 /** Ancillary data a datagram or stream read can return (cmsg(3)); fields set only when enabled by sockopts. */
@@ -32,6 +48,8 @@ export interface ControlMessages {
   timestampNs?: bigint;
   /** IP_RECVORIGDSTADDR. */
   originalDestination?: FullAddress;
+  /** MSG_ERRQUEUE reads: the IP_RECVERR / IPV6_RECVERR control message. */
+  extendedError?: ExtendedError;
 }
 
 export interface ReadResult {
@@ -88,6 +106,7 @@ export type IntSockOpt =
   | 'mtuDiscover' // IP_MTU_DISCOVER (IP_PMTUDISC_* values)
   | 'mtu' // IP_MTU (get only, connected sockets)
   | 'receiveOriginalDestination' // IP_RECVORIGDSTADDR
+  | 'receiveErrors' // IP_RECVERR / IPV6_RECVERR: queue ICMP errors for MSG_ERRQUEUE
   // IPPROTO_IPV6, ipv6(7)
   | 'v6Only' // IPV6_V6ONLY
   | 'ipv6HopLimit' // IPV6_UNICAST_HOPS (-1: route default)

@@ -16,7 +16,7 @@ export const MAX_BUFFER_SIZE = 4 << 20;
 const BOOLEAN_OPTIONS: ReadonlySet<IntSockOpt> = new Set<IntSockOpt>([
   'reuseAddress', 'reusePort', 'keepAlive', 'broadcast', 'noChecksum', 'timestamp', 'outOfBandInline',
   'multicastLoop', 'receiveTos', 'receiveTtl', 'receivePacketInfo', 'headerIncluded', 'v6Only',
-  'ipv6ReceiveTrafficClass', 'ipv6ReceiveHopLimit', 'ipv6ReceivePacketInfo', 'receiveOriginalDestination',
+  'ipv6ReceiveTrafficClass', 'ipv6ReceiveHopLimit', 'ipv6ReceivePacketInfo', 'receiveOriginalDestination', 'receiveErrors',
   'noDelay', 'cork', 'quickAck',
 ]);
 

@@ -405,6 +405,7 @@ export class Stack {
     if (sport < 0 || dport < 0) return false;
     const ep = this.demuxer.find(info.family, protocol, info.nic, quotedSource, sport, quotedDestination, dport);
     if (!ep) return false;
+    err.quotedDestination = quotedDestination;
     ep.handleError(err, info, quoted);
     return true;
   }

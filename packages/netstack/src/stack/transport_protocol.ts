@@ -60,6 +60,8 @@ export interface TransportErrorInfo {
   icmpCode: number;
   /** The host that sent the ICMP error. */
   reporter: Address;
+  /** The destination of the quoted (our) packet; set by Stack.deliverTransportError. */
+  quotedDestination?: Address;
 }
 
 /** What the demuxer delivers to: one registered endpoint. */

@@ -24,6 +24,9 @@ interface Datagram {
   control: ControlMessages | undefined;
 }
 
+/** Errors kept for MSG_ERRQUEUE at most (Linux bounds the queue by the receive buffer). */
+const MAX_QUEUED_ERRORS = 64;
+
 type State = 'initial' | 'bound' | 'connected' | 'closed';
 
 /** One (family, id) registration in the demuxer. */
@@ -44,6 +47,7 @@ export abstract class DatagramEndpoint implements Endpoint, TransportEndpoint {
   protected bindNic = 0;
   private registrations: Registration[] = [];
   private readonly queue: Datagram[] = [];
+  private readonly errorQueue: Datagram[] = [];
   private queuedBytes = 0;
   private shutdownFlags = 0;
   private pendingError: TcpipError | undefined;
@@ -102,7 +106,7 @@ export abstract class DatagramEndpoint implements Endpoint, TransportEndpoint {
     let r = 0;
     if (this.queue.length > 0 || (this.shutdownFlags & ShutdownFlags.READ) !== 0) r |= EventMask.IN | EventMask.RDNORM;
     if (this.state !== 'closed' && (this.shutdownFlags & ShutdownFlags.WRITE) === 0) r |= EventMask.OUT | EventMask.WRNORM;
-    if (this.pendingError) r |= EventMask.ERR;
+    if (this.pendingError || this.errorQueue.length > 0) r |= EventMask.ERR;
     if (this.shutdownFlags === (ShutdownFlags.READ | ShutdownFlags.WRITE)) r |= EventMask.HUP;
     return r & (mask | EventMask.ERR | EventMask.HUP);
   }
@@ -228,6 +232,15 @@ export abstract class DatagramEndpoint implements Endpoint, TransportEndpoint {
   }
 
   read(dst: Uint8Array, opts?: ReadOptions): ReadResult | TcpipError {
+    if (opts?.errorQueue) {
+      // recvmsg(2) MSG_ERRQUEUE: the offending packet's payload with an IP_RECVERR control message.
+      const q = this.errorQueue[0];
+      if (!q) return TcpipErrors.wouldBlock;
+      if (!opts.peek) this.errorQueue.shift();
+      const n = Math.min(dst.length, q.data.length);
+      dst.set(q.data.subarray(0, n));
+      return { count: n, total: q.data.length, remoteAddress: q.from, control: q.control };
+    }
     if (this.pendingError) {
       const e = this.pendingError;
       this.pendingError = undefined;
@@ -457,14 +470,19 @@ export abstract class DatagramEndpoint implements Endpoint, TransportEndpoint {
   }
 
   protected onReceiveBufferFull(): void {}
+  /** Bytes of transport header at the start of a quoted packet (8 for UDP and ICMP echo). */
+  protected quotedHeaderLength(): number {
+    return 8;
+  }
   protected onDelivered(): void {}
 
   /**
    * udp(7): without IP_RECVERR, ICMP errors are reported only on connected sockets, as the error of the next
    * operation (ECONNREFUSED for port unreachable).
    */
-  handleError(err: TransportErrorInfo): void {
-    if (this.state !== 'connected') return;
+  handleError(err: TransportErrorInfo, info: NetworkReceiveInfo, quoted: Uint8Array): void {
+    const recverr = this.options.flag('receiveErrors');
+    if (this.state !== 'connected' && !recverr) return;
     let e: TcpipError | undefined;
     switch (err.kind) {
       case 'portUnreachable':
@@ -478,12 +496,43 @@ export abstract class DatagramEndpoint implements Endpoint, TransportEndpoint {
         e = TcpipErrors.networkUnreachable;
         break;
       case 'packetTooBig':
-        e = undefined; // the PMTU was updated; only IP_PMTUDISC_DO sockets see EMSGSIZE
+        // The PMTU was updated; only the error queue hears about it (EMSGSIZE with the new MTU).
+        e = recverr ? TcpipErrors.messageTooLong : undefined;
+        break;
+      case 'timeExceeded':
+      case 'parameterProblem':
+        e = recverr ? TcpipErrors.hostUnreachable : undefined;
         break;
       default:
-        e = undefined;
+        e = recverr ? TcpipErrors.hostUnreachable : undefined;
     }
     if (!e) return;
+    if (recverr && this.errorQueue.length < MAX_QUEUED_ERRORS) {
+      // The data of an error-queue message is the offending datagram's payload (past its transport header).
+      const payload = quoted.subarray(Math.min(quoted.length, this.quotedHeaderLength()));
+      this.errorQueue.push({
+        data: payload.slice(),
+        // msg_name is the destination of the offending datagram (ip(7) IP_RECVERR).
+        from: {
+          address: this.toUserAddress(err.quotedDestination ?? info.source),
+          port: this.quotedHeaderLength() >= 4 && quoted.length >= 4 ? (quoted[2]! << 8) | quoted[3]! : 0,
+        },
+        control: {
+          extendedError: {
+            errno: e.errno,
+            origin: info.family === 4 ? 2 : 3,
+            type: err.icmpType,
+            code: err.icmpCode,
+            info: err.mtu,
+            offender: this.toUserAddress(err.reporter),
+          },
+        },
+      });
+    }
+    if (err.kind === 'packetTooBig') {
+      this.waiterQueue.notify(EventMask.ERR);
+      return;
+    }
     this.pendingError = e;
     this.waiterQueue.notify(EventMask.ERR);
   }

@@ -103,6 +103,11 @@ export class IcmpEndpoint extends DatagramEndpoint {
     return route.writePacket(pkt, { protocol: this.protocol, ttl, tos: opts?.tos ?? o.get('tos') });
   }
 
+  /** ping sockets queue the quoted ICMP message itself (net/ipv4/ping.c ping_err). */
+  protected override quotedHeaderLength(): number {
+    return 0;
+  }
+
   protected parseDatagram(_info: NetworkReceiveInfo, pkt: PacketBuffer): boolean {
     const type = pkt.buf[pkt.transportHeader];
     if (type !== (this.family === 4 ? ICMPV4_ECHO_REPLY : ICMPV6_ECHO_REPLY)) return false;

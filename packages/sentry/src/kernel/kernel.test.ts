@@ -188,6 +188,15 @@ describe('dynamic executables (PT_INTERP, file-backed mmap)', () => {
     expect(r.stdout).toBe(top.map((d) => `${d}\n`).join(''));
   });
 
+  it('bash runs loops, arithmetic, functions, pipes into ls and exit statuses like natively', async () => {
+    const files = [...new Set([...withLibraries('/bin/bash'), ...withLibraries('/bin/ls')])];
+    const script = 'f() { echo "f:$1"; }; for i in 1 2 3; do f $((i * i)); done; /bin/ls / | while read d; do echo "<$d>"; done; (exit 9); echo "st=$?"; echo $BASH_VERSION | cut -c1 2>/dev/null; exit 4';
+    const r = await runSandboxed(['/bin/bash', '-c', script], ['PATH=/bin'], () => rootWith(files));
+    const top = [...new Set(files.map((f) => f.split('/')[1]!))].sort();
+    expect(r.stdout).toBe(`f:1\nf:4\nf:9\n${top.map((d) => `<${d}>\n`).join('')}st=9\n`);
+    expect(r.result).toEqual({ exitCode: 4 });
+  });
+
   it('ls of a missing path fails with exit code 2 and the message Linux gives', async () => {
     const files = withLibraries('/bin/ls');
     const r = await runSandboxed(['/bin/ls', '/nonexistent'], [], () => rootWith(files));

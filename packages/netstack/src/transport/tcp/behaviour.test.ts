@@ -555,6 +555,30 @@ describe('TCP behaviour on the wire', () => {
     expect(isTcpipError(got) ? got : got.name).toBe('reno');
   });
 
+  it('honours SO_RCVLOWAT for readability and TCP_WINDOW_CLAMP for the advertised window', async () => {
+    const { p } = watchedPair();
+    const { client, server } = await connect(p, undefined, (l) => {
+      // Inherited by accepted connections, and applied from the SYN-ACK on (the window never shrinks).
+      expect(l.setSockOptInt('windowClamp', 20_000)).toBeUndefined();
+    });
+    expect(server.getSockOptInt('windowClamp')).toBe(20_000);
+    expect(server.setSockOptInt('receiveLowWatermark', 1000)).toBeUndefined();
+    client.setSockOptInt('noDelay', 1);
+    client.write(new Uint8Array(500));
+    await settle();
+    expect(server.readiness(EventMask.IN)).toBe(0);
+    expect(server.getSockOptInt('receiveQueueSize')).toBe(500);
+    client.write(new Uint8Array(600));
+    await settle();
+    expect(server.readiness(EventMask.IN) & EventMask.IN).toBeTruthy();
+    // The next ACK announces at most the clamp.
+    client.write(new Uint8Array(100));
+    await settle();
+    await new Promise((r) => setTimeout(r, 60)); // delayed ACK
+    expect(client.sndWnd).toBeLessThanOrEqual(20_000);
+    expect(client.sndWnd).toBeGreaterThan(10_000);
+  });
+
   it('coalesces small writes with Nagle and sends them at once with TCP_NODELAY', async () => {
     const { p, log } = watchedPair();
     const { client } = await connect(p);

@@ -203,6 +203,10 @@ export abstract class TcpConnection implements TransportEndpoint {
   protected synRetries = SYN_RETRIES;
   protected linger: { enabled: boolean; seconds: number } = { enabled: false, seconds: 0 };
   protected userMss = 0;
+  /** TCP_LINGER2: orphaned FIN-WAIT-2 lifetime. */
+  protected finWait2TimeoutMs = FIN_WAIT2_TIMEOUT_MS;
+  /** TCP_WINDOW_CLAMP: the largest window we advertise (0: no clamp). */
+  protected windowClamp = 0;
 
   // Listening.
   protected backlog = 0;
@@ -377,7 +381,7 @@ export abstract class TcpConnection implements TransportEndpoint {
     const flags = TCP_FLAG_SYN | (withAck ? TCP_FLAG_ACK : 0);
     const passiveOpts = withAck ? this.synAckOptions() : this.synOptions();
     // The window in a SYN is never scaled (RFC 7323 2.2).
-    const wnd = Math.min(0xffff, this.receiveBuffer.free);
+    const wnd = Math.min(0xffff, this.receiveBuffer.free, this.windowClamp || Infinity);
     this.emit(this.iss, withAck ? this.rcvNxt : 0, flags, wnd, passiveOpts, -1, 0, 0);
     if (withAck) this.rcvAdvEdge = seqAdd(this.rcvNxt, wnd);
   }
@@ -410,6 +414,8 @@ export abstract class TcpConnection implements TransportEndpoint {
     this.remoteAddress = route.remoteAddress;
     this.remotePort = seg.srcPort;
     this.userMss = parent.userMss;
+    this.windowClamp = parent.windowClamp;
+    this.finWait2TimeoutMs = parent.finWait2TimeoutMs;
     this.ccName = parent.ccName;
     this.receiveBuffer.resize(parent.receiveBuffer.capacity);
     this.sendBuffer.resize(parent.sendBuffer.capacity);
@@ -768,7 +774,7 @@ export abstract class TcpConnection implements TransportEndpoint {
       case TcpState.FIN_WAIT1:
         if (finAcked) {
           this.state = TcpState.FIN_WAIT2;
-          if (this.userClosed) this.finWait2At = now + FIN_WAIT2_TIMEOUT_MS;
+          if (this.userClosed) this.finWait2At = now + this.finWait2TimeoutMs;
         }
         break;
       case TcpState.CLOSING:
@@ -1142,7 +1148,7 @@ export abstract class TcpConnection implements TransportEndpoint {
 
   /** The window field for a non-SYN segment; moves the advertised right edge forward, never back. */
   protected windowField(): number {
-    const free = this.receiveBuffer.free;
+    const free = this.windowClamp > 0 ? Math.min(this.receiveBuffer.free, this.windowClamp) : this.receiveBuffer.free;
     let edge = seqAdd(this.rcvNxt, free);
     if (seqLT(edge, this.rcvAdvEdge)) edge = this.rcvAdvEdge;
     const wnd = Math.min(seqDiff(edge, this.rcvNxt), 0xffff << this.rcvWndShift);

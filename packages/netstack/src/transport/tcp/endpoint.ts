@@ -27,6 +27,7 @@ const TCP = 6;
 export class TcpEndpoint extends TcpConnection implements Endpoint {
   readonly sockType = SockType.STREAM;
   readonly protocol = TCP;
+  private receiveLowWatermark = 1;
   // ---------------------------------------------------------------------------------------------------------------
   // Socket API (stack/endpoint.ts)
 
@@ -37,7 +38,10 @@ export class TcpEndpoint extends TcpConnection implements Endpoint {
       if (this.acceptQueue.length > 0) r |= EventMask.IN | EventMask.RDNORM;
       return r & (mask | EventMask.ERR | EventMask.HUP);
     }
-    if (this.receiveBuffer.readable > 0 || this.finReceived || this.shutRead) r |= EventMask.IN | EventMask.RDNORM;
+    // socket(7) SO_RCVLOWAT: readable once that many bytes wait (or the stream ended).
+    if (this.receiveBuffer.readable >= this.receiveLowWatermark || this.finReceived || this.shutRead) {
+      r |= EventMask.IN | EventMask.RDNORM;
+    }
     if (this.finReceived || this.shutRead) r |= EventMask.RDHUP;
     const canSend = s === TcpState.ESTABLISHED || s === TcpState.CLOSE_WAIT;
     // tcp_poll: writable once free space is at least half of what is queued (sk_stream_is_writeable).
@@ -255,7 +259,7 @@ export class TcpEndpoint extends TcpConnection implements Endpoint {
       this.queueFin();
     }
     if (this.linger.enabled) this.lingerAt = this.clockNow + this.linger.seconds * 1000;
-    if (this.state === TcpState.FIN_WAIT2) this.finWait2At = this.clockNow + FIN_WAIT2_TIMEOUT_MS;
+    if (this.state === TcpState.FIN_WAIT2) this.finWait2At = this.clockNow + this.finWait2TimeoutMs;
     this.armTimer();
   }
 
@@ -315,6 +319,20 @@ export class TcpEndpoint extends TcpConnection implements Endpoint {
         if (value < 1 || value > 127) return TcpipErrors.invalidOptionValue;
         this.synRetries = value;
         return undefined;
+      case 'lingerTimeout':
+        // tcp(7) TCP_LINGER2: seconds in FIN-WAIT-2 for an orphan; 0 or less restores the default.
+        this.finWait2TimeoutMs = value > 0 ? Math.min(value, 120) * 1000 : FIN_WAIT2_TIMEOUT_MS;
+        return undefined;
+      case 'windowClamp':
+        // tcp(7) TCP_WINDOW_CLAMP: at least SOCK_MIN_RCVBUF/2 (Linux clamps small values up), 0 to clear.
+        if (value < 0) return TcpipErrors.invalidOptionValue;
+        this.windowClamp = value === 0 ? 0 : Math.max(value, 1152);
+        return undefined;
+      case 'receiveLowWatermark':
+        // socket(7) SO_RCVLOWAT: 0 is treated as 1.
+        if (value < 0) return TcpipErrors.invalidOptionValue;
+        this.receiveLowWatermark = Math.max(1, value);
+        return this.options.set(opt, Math.max(1, value));
       case 'maxSegment':
         // tcp(7) TCP_MAXSEG: 88..32767 (Linux's TCP_MIN_MSS and MAX_TCP_WINDOW) or 0 for the default.
         if (value !== 0 && (value < 88 || value > 32767)) return TcpipErrors.invalidOptionValue;
@@ -347,6 +365,12 @@ export class TcpEndpoint extends TcpConnection implements Endpoint {
       case 'keepAliveCount': return this.keepCount;
       case 'userTimeout': return this.userTimeoutMs;
       case 'synCount': return this.synRetries;
+      case 'lingerTimeout': return this.finWait2TimeoutMs / 1000;
+      case 'windowClamp': return this.windowClamp;
+      case 'receiveLowWatermark': return this.receiveLowWatermark;
+      case 'mtu':
+        if (!this.route || this.state === TcpState.LISTEN) return TcpipErrors.notConnected;
+        return this.route.maxPayload + (this.family === 4 ? 20 : 40);
       case 'maxSegment': return this.state === TcpState.CLOSED || this.state === TcpState.LISTEN ? (this.userMss || DEFAULT_MSS_V4) : this.sndMss;
       case 'acceptConn': return this.state === TcpState.LISTEN ? 1 : 0;
       case 'receiveQueueSize': return this.receiveBuffer.readable;

@@ -139,13 +139,15 @@ describe.skipIf(!isRoot || !hasUnshare)('gofer process confinement', () => {
     await g.client.link(rootFid, c2, 'hard');
     await g.client.renameat(rootFid, 'hard', rootFid, 'hard2');
     await g.client.mknod(rootFid, 'node', 0o100600, 0, 0, 0);
+    await g.client.mknod(rootFid, 'fifo', 0o010600, 0, 0, 0);
+    expect(fs.statSync(path.join(root, 'fifo')).isFIFO()).toBe(true);
     const { fid: c3 } = await g.client.walk(rootFid, ['hard2']);
     await g.client.lopen(c3, OpenFlags.RDWR | OpenFlags.APPEND);
     await g.client.write(c3, 0, Buffer.from('++'));
     await g.client.fsync(c3, true);
     expect(fs.readFileSync(path.join(root, 'created'), 'utf8')).toBe('vi++');
     expect(fs.readlinkSync(path.join(root, 'sym'))).toBe('created');
-    for (const n of ['created', 'sym', 'hard2', 'node']) await g.client.unlinkat(rootFid, n);
+    for (const n of ['created', 'sym', 'hard2', 'node', 'fifo']) await g.client.unlinkat(rootFid, n);
     await g.client.unlinkat(rootFid, 'dir', AT_REMOVEDIR);
     expect(fs.readdirSync(root).sort()).toEqual(['file', 'passwd', 'sub']);
     expect(g.stderr()).toContain('gofer seccomp filter installed');

@@ -1,5 +1,6 @@
 // The Gofer file server in-process (no pivot; confinement is tested in confine.test.ts), driven by P9Client over a
 // real socketpair through the p9 server framework.
+import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import net from 'node:net';
 import os from 'node:os';
@@ -107,6 +108,20 @@ describe('Gofer (read paths)', () => {
     expect(await client.readlink(rel.fid)).toBe('file');
   });
 
+  it('refuses to open device nodes and FIFOs (the sentry provides those)', async () => {
+    const root = makeTree('special');
+    execFileSync('mknod', [path.join(root, 'null'), 'c', '1', '3']);
+    execFileSync('mkfifo', [path.join(root, 'fifo')]);
+    const { client, rootFid } = await serve(root);
+    for (const name of ['null', 'fifo']) {
+      const { fid } = await client.walk(rootFid, [name]);
+      const attr = await client.getattr(fid);
+      expect(attr.mode & 0o170000).toBe(name === 'null' ? 0o020000 : 0o010000);
+      if (name === 'null') expect(attr.rdev).toBe(fs.statSync(path.join(root, 'null')).rdev);
+      await expect(client.lopen(fid, OpenFlags.RDONLY)).rejects.toMatchObject({ errno: P9Errno.EPERM });
+    }
+  });
+
   it('lists a directory with . and .. and resumable cookies', async () => {
     const root = makeTree('list');
     for (let i = 0; i < 50; i++) fs.writeFileSync(path.join(root, `f${i}`), '');
@@ -164,6 +179,15 @@ describe('Gofer (read-write mount)', () => {
     await client.symlink(rootFid, 'ln', '../x', 0);
     expect(fs.readlinkSync(path.join(root, 'ln'))).toBe('../x');
     await client.link(rootFid, f, 'hard');
+    await client.mknod(rootFid, 'pipe', 0o010640, 0, 0, 0);
+    expect(fs.statSync(path.join(root, 'pipe')).isFIFO()).toBe(true);
+    expect(fs.statSync(path.join(root, 'pipe')).mode & 0o777).toBe(0o640);
+    await client.mknod(rootFid, 'plain', 0o100600, 0, 0, 0);
+    expect(fs.statSync(path.join(root, 'plain')).isFile()).toBe(true);
+    await expect(client.mknod(rootFid, 'dev', 0o020600, 1, 3, 0)).rejects.toMatchObject({ errno: P9Errno.EPERM });
+    expect(fs.existsSync(path.join(root, 'dev'))).toBe(false);
+    await client.unlinkat(rootFid, 'pipe');
+    await client.unlinkat(rootFid, 'plain');
     expect(fs.statSync(path.join(root, 'hard')).ino).toBe(st.ino);
 
     // rename the directory holding open fids: the fids follow it (as fds would)

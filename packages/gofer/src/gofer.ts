@@ -28,6 +28,7 @@ import {
   type SetattrFields,
   type StatfsFields,
 } from '@tsvisor/p9';
+import { mknod as mknodNative } from '@tsvisor/native';
 
 /** One tree the gofer serves: the client attaches to it by `aname`. */
 export interface GoferRoot {
@@ -65,6 +66,8 @@ const S_IFMT = 0o170000;
 const S_IFDIR = 0o040000;
 const S_IFLNK = 0o120000;
 const S_IFREG = 0o100000;
+const S_IFIFO = 0o010000;
+const S_IFSOCK = 0o140000;
 const NO_UID = 0xffffffff;
 
 function qidType(mode: number): number {
@@ -234,6 +237,11 @@ export class Gofer implements P9FileHandler<GoferFile> {
     if (file.root.readonly && (acc !== OpenFlags.RDONLY || flags & OpenFlags.TRUNC)) throw erofs();
     const st = await this.lstat(file.hostPath);
     if (st.isSymbolicLink()) throw new P9Error(P9Errno.ELOOP, 'symlinks are read with readlink, not opened');
+    if (!st.isFile() && !st.isDirectory()) {
+      // Device nodes in an image must never open host devices, and a FIFO open would block a thread-pool thread
+      // until a writer appears; the sentry provides devices and named pipes itself (it sees the type in getattr).
+      throw new P9Error(P9Errno.EPERM, 'the gofer opens only regular files and directories');
+    }
     if (st.isDirectory()) {
       if (acc !== OpenFlags.RDONLY) throw new P9Error(P9Errno.EISDIR);
       file.openFlags = flags;
@@ -364,19 +372,20 @@ export class Gofer implements P9FileHandler<GoferFile> {
 
   async mknod(dir: GoferFile, name: string, mode: number, _major: number, _minor: number, gid: number): Promise<Qid> {
     this.writable(dir);
-    // Node has no mknod(2); regular files are all a container needs through this path (FIFOs, sockets and device
-    // nodes belong to the sentry's own file systems), so others are refused rather than faked.
-    if ((mode & S_IFMT) !== S_IFREG && (mode & S_IFMT) !== 0) {
-      throw new P9Error(P9Errno.EPERM, 'the gofer creates only regular files with mknod');
-    }
     const p = this.child(dir, name);
-    const h = await fsp.open(p, OpenFlags.WRONLY | OpenFlags.CREAT | OpenFlags.EXCL | OpenFlags.NOFOLLOW, mode & 0o7777);
-    try {
-      await h.chown(dir.uid, gid);
-      return this.qids.qid(await h.stat({ bigint: true }));
-    } finally {
+    const type = mode & S_IFMT;
+    if (type === S_IFREG || type === 0) {
+      const h = await fsp.open(p, OpenFlags.WRONLY | OpenFlags.CREAT | OpenFlags.EXCL | OpenFlags.NOFOLLOW, mode & 0o7777);
       await h.close();
+    } else if (type === S_IFIFO || type === S_IFSOCK) {
+      // The node only: the gofer never opens it (lopen refuses), the sentry implements the pipe or socket.
+      mknodNative(p, type | (mode & 0o7777));
+    } else {
+      // Device nodes would give the container a handle on host devices if anything ever opened them.
+      throw new P9Error(P9Errno.EPERM, 'the gofer does not create device nodes');
     }
+    await fsp.lchown(p, dir.uid, gid);
+    return this.qids.qid(await this.lstat(p));
   }
 
   async link(dir: GoferFile, target: GoferFile, name: string): Promise<void> {

@@ -1,5 +1,5 @@
 /* mount: namespace and mount plumbing for the gofer and runsc: unshare(2), mount(2), umount2(2), pivot_root(2),
- * chroot(2), setns(2), sethostname(2), plus an O_PATH open (Node's fs cannot open with O_PATH). Each wrapper
+ * chroot(2), setns(2), sethostname(2), plus what the gofer needs and Node's fs lacks: an O_PATH open and mknod(2). Each wrapper
  * throws an errno error naming the call; none retries or interprets the flags, which the TypeScript side owns. */
 #include "napi_util.h"
 #include <errno.h>
@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mount.h>
+#include <sys/stat.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
@@ -115,6 +116,22 @@ static napi_value js_sethostname(napi_env env, napi_callback_info info) {
   return tsv_undefined(env);
 }
 
+/* mknod(path, mode, dev): mknod(2) relative to the cwd. The gofer uses it for FIFOs and socket nodes, which Node's
+ * fs cannot create; which types to allow is the caller's decision. */
+static napi_value js_mknod(napi_env env, napi_callback_info info) {
+  napi_value argv[3];
+  size_t argc = tsv_args(env, info, argv, 3);
+  if (argc < 2) return tsv_throw_type(env, "mknod(path, mode, dev?)");
+  char *path;
+  int64_t mode, dev = 0;
+  if (!tsv_arg_string(env, argv[0], &path)) return NULL;
+  if (!tsv_arg_i64(env, argv[1], &mode) || (argc >= 3 && !tsv_arg_i64(env, argv[2], &dev))) { free(path); return NULL; }
+  int r = mknodat(AT_FDCWD, path, (mode_t)mode, (dev_t)dev), err = errno;
+  free(path);
+  if (r < 0) return tsv_throw_errno(env, "mknod", err);
+  return tsv_undefined(env);
+}
+
 /* openPath(path, extraFlags) -> fd opened O_PATH|O_CLOEXEC (open(2) "O_PATH"): a handle on a directory or file
  * that survives the path becoming unreachable, usable as /proc/self/fd/N for bind mounts. */
 static napi_value js_open_path(napi_env env, napi_callback_info info) {
@@ -141,5 +158,6 @@ napi_status tsv_register_mount(napi_env env, napi_value exports) {
   if ((s = tsv_export(env, exports, "setns", js_setns)) != napi_ok) return s;
   if ((s = tsv_export(env, exports, "sethostname", js_sethostname)) != napi_ok) return s;
   if ((s = tsv_export(env, exports, "openPath", js_open_path)) != napi_ok) return s;
+  if ((s = tsv_export(env, exports, "mknod", js_mknod)) != napi_ok) return s;
   return napi_ok;
 }

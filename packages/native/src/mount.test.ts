@@ -10,6 +10,7 @@ import {
   MNT_DETACH,
   MountFlags,
   chroot,
+  mknod,
   mount,
   openPath,
   pivotRoot,
@@ -73,6 +74,17 @@ describe.skipIf(!isRoot)('mount and namespace wrappers', () => {
       expect(os.hostname()).toBe(host);
     } finally {
       fs.closeSync(hostUts);
+    }
+  });
+
+  it('mknod creates a FIFO and reports errors', () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'tsvisor-mknod-'));
+    try {
+      mknod(path.join(dir, 'fifo'), 0o010600);
+      expect(fs.statSync(path.join(dir, 'fifo')).isFIFO()).toBe(true);
+      expect(() => mknod(path.join(dir, 'fifo'), 0o010600)).toThrow(expect.objectContaining({ code: 'EEXIST', syscall: 'mknod' }));
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true });
     }
   });
 

@@ -11,6 +11,7 @@ interface MountAddon {
   setns(fd: number, nstype: number): void;
   sethostname(name: string): void;
   openPath(path: string, flags?: number): number;
+  mknod(path: string, mode: number, dev?: number): void;
 }
 
 // Read the binding at call time (index.ts re-exports this module, so the import cycle resolves late).
@@ -107,4 +108,9 @@ export function sethostname(name: string): void {
 /** open(path, O_PATH | O_CLOEXEC | flags): a handle usable as /proc/self/fd/N (e.g. as a bind-mount source). */
 export function openPath(path: string, flags = 0): number {
   return mountAddon.openPath(path, flags);
+}
+
+/** mknod(2): create a FIFO, socket node, regular file or device node (`dev` from makedev for devices). */
+export function mknod(path: string, mode: number, dev = 0): void {
+  mountAddon.mknod(path, mode, dev);
 }

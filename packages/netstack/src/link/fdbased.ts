@@ -185,39 +185,32 @@ export class FdBasedEndpoint implements LinkEndpoint {
    */
   static open(opts: FdBasedOptions): FdBasedEndpoint {
     const gso = opts.gso ?? true;
-    if (opts.fd !== undefined) {
-      if (opts.linkAddress === undefined || opts.mtu === undefined) {
-        if (opts.ifname === undefined) throw new RangeError('EINVAL: adopting a socket needs linkAddress and mtu, or ifname');
-        const dev = readHostDevice(opts.ifname);
-        return new FdBasedEndpoint(opts.fd, { mtu: opts.mtu ?? dev.mtu, linkAddress: opts.linkAddress ?? dev.mac, gso, batchSize: opts.batchSize ?? 64 });
-      }
-      if (opts.linkAddress.length !== 6) throw new RangeError('EINVAL: linkAddress must be 6 bytes');
-      return new FdBasedEndpoint(opts.fd, { mtu: opts.mtu, linkAddress: opts.linkAddress, gso, batchSize: opts.batchSize ?? 64 });
-    }
-    if (opts.ifname === undefined && opts.ifindex === undefined) {
+    if (opts.fd === undefined && opts.ifname === undefined && opts.ifindex === undefined) {
       throw new RangeError('EINVAL: FdBasedEndpoint.open needs fd, ifname or ifindex');
     }
     let { linkAddress, mtu } = opts;
     let ifindex = opts.ifindex;
-    if (linkAddress === undefined || mtu === undefined || ifindex === undefined) {
+    // The device's MAC, MTU and index, unless all that is needed was given.
+    const needIndex = opts.fd === undefined && ifindex === undefined;
+    if (linkAddress === undefined || mtu === undefined || needIndex) {
       const name = opts.ifname;
-      if (name === undefined) throw new RangeError('EINVAL: give ifname, or ifindex with linkAddress and mtu');
+      if (name === undefined) throw new RangeError('EINVAL: give ifname, or linkAddress and mtu (with fd or ifindex)');
       const dev = readHostDevice(name);
       if (dev.linkType !== 'ether' || dev.mac.length !== 6) {
         throw new RangeError(`EINVAL: ${name} is a ${dev.linkType} device; the fdbased link needs Ethernet`);
       }
       linkAddress ??= dev.mac;
       mtu ??= dev.mtu;
-      ifindex ??= opts.ifname !== undefined ? interfaceIndex(opts.ifname) : dev.ifindex;
+      ifindex ??= dev.ifindex;
     }
     if (linkAddress.length !== 6) throw new RangeError('EINVAL: linkAddress must be 6 bytes');
-    const fd = packetOpen(ifindex, { vnetHdr: gso, rcvbuf: opts.rcvbuf ?? 4 << 20, sndbuf: opts.sndbuf ?? 4 << 20 });
+    const fd = opts.fd ?? packetOpen(ifindex!, { vnetHdr: gso, rcvbuf: opts.rcvbuf ?? 4 << 20, sndbuf: opts.sndbuf ?? 4 << 20 });
     let ring: PacketRxRing | null = null;
     if (opts.rxRing) {
       try {
         ring = packetRxRing(fd, RING_FRAME_SIZE, RING_FRAMES_PER_BLOCK, RING_BLOCKS);
       } catch (e) {
-        closeFd(fd);
+        if (opts.fd === undefined) closeFd(fd);
         throw e;
       }
     }

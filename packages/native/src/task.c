@@ -4,7 +4,7 @@
  *   - lives in a new pid namespace (so host tids inside it are the sandbox's tids),
  *   - is attached with PTRACE_SEIZE by the calling thread before it runs any code of its own,
  *   - dies with the sentry (PR_SET_PDEATHSIG SIGKILL, PTRACE_O_EXITKILL),
- *   - is chrooted into an empty directory and holds no host file descriptors,
+ *   - is chrooted into an empty directory, holds no host file descriptors and no capabilities,
  *   - runs under the task seccomp filter (given as BPF bytes) with a user-notification listener,
  *   - has exec'ed the stub (ELF bytes, from a memfd: no host path) and is left in the PTRACE_EVENT_EXEC stop.
  *
@@ -19,6 +19,7 @@
 #include "napi_util.h"
 #include <errno.h>
 #include <fcntl.h>
+#include <linux/capability.h>
 #include <linux/filter.h>
 #include <linux/seccomp.h>
 #include <sched.h>
@@ -89,6 +90,12 @@ static void child_main(const struct child_plan *p) {
   if (chroot(p->root) < 0) child_fail(5);
   if (chdir("/") < 0) child_fail(6);
   if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0) child_fail(7);
+  /* The task is host root (a fork of the sentry); it keeps no capability: everything it may do natively is
+   * about its own address space. With no_new_privs, execve cannot give them back (capabilities(7)). */
+  struct __user_cap_header_struct caph = {.version = _LINUX_CAPABILITY_VERSION_3, .pid = 0};
+  struct __user_cap_data_struct capd[2];
+  memset(capd, 0, sizeof capd);
+  if (syscall(SYS_capset, &caph, capd) < 0) child_fail(10);
   long lfd = syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER,
                      SECCOMP_FILTER_FLAG_NEW_LISTENER | SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV, &p->prog);
   if (lfd != CHILD_LISTENER_FD) child_fail(8);

@@ -36,6 +36,9 @@ describe('platform primitives', () => {
     const t = N.spawnTask(root, filter, STUB_ELF);
     expect(fs.readdirSync(`/proc/${t.pid}/fd`)).toEqual([]);
     expect(fs.readlinkSync(`/proc/${t.pid}/root`)).toBe(root);
+    expect(fs.readFileSync(`/proc/${t.pid}/status`, 'utf8')).toMatch(/CapEff:\s+0+\n/);
+    expect(fs.readFileSync(`/proc/${t.pid}/status`, 'utf8')).toMatch(/CapPrm:\s+0+\n/);
+    expect(fs.readFileSync(`/proc/${t.pid}/status`, 'utf8')).toMatch(/NoNewPrivs:\s+1\n/);
     expect(fs.readFileSync(`/proc/${t.pid}/status`, 'utf8')).toMatch(/NSpid:\s+\d+\s+1\n/);
     expect(fs.readFileSync(`/proc/${t.pid}/maps`, 'utf8')).toMatch(/^00010000-00011000 r-xp .*tsvisor-stub/);
     const r = N.runToSyscallStop(t.pid);

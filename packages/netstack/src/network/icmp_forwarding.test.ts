@@ -161,6 +161,33 @@ describe('reassembly on the wire', () => {
   });
 });
 
+describe('IPv4 options', () => {
+  it('accepts packets with harmless options and drops source-routed ones', async () => {
+    const { a, b } = twoHosts();
+    const server = udp(b, 4);
+    server.bind({ address: A('0.0.0.0'), port: 99 });
+    const hdr = ok(a.newRawEndpoint(255, 4, new WaiterQueue()));
+    const build = (opts: number[]) => {
+      const hl = 20 + opts.length;
+      const p = new Uint8Array(hl + 9);
+      p.set([0x40 | (hl >> 2), 0, 0, p.length, 0, 0, 0, 0, 64, 17]);
+      p.set(A('10.1.0.1').bytes, 12);
+      p.set(A('10.1.0.2').bytes, 16);
+      p.set(opts, 20);
+      p.set([0, 1, 0, 99, 0, 9, 0, 0, 0x42], hl);
+      return p;
+    };
+    // NOP, NOP, Router Alert (148, len 4), then End.
+    hdr.write(build([1, 1, 148, 4, 0, 0, 0, 0]));
+    expect((await readOne(server)).data[0]).toBe(0x42);
+    // Loose source route with one hop.
+    hdr.write(build([131, 7, 4, 10, 1, 0, 9, 0]));
+    for (let i = 0; i < 20; i++) await turns();
+    expect(b.stats.ip.sourceRouted).toBe(1);
+    expect(server.read(new Uint8Array(4))).toMatchObject({ code: 'WouldBlock' });
+  });
+});
+
 describe('forwarding', () => {
   function routed(forwarding: boolean) {
     const l1 = link();

@@ -15,7 +15,7 @@ export function newStackStats() {
       'packetsReceived', 'invalidDestinationAddresses', 'invalidSourceAddresses', 'malformedPackets',
       'packetsDelivered', 'packetsSent', 'outgoingPacketErrors', 'forwardingDisabled', 'ttlExceeded',
       'unknownProtocol', 'fragmentsReceived', 'reassembled', 'reassemblyErrors', 'reassemblyTimeouts',
-      'fragmentsCreated', 'fragmentationNeeded', 'optionsProcessed', 'checksumErrors', 'noRoute',
+      'fragmentsCreated', 'fragmentationNeeded', 'optionsProcessed', 'sourceRouted', 'checksumErrors', 'noRoute',
     ),
     icmp: counters(
       'received', 'sent', 'echoRequestsReceived', 'echoRepliesSent', 'echoRepliesReceived', 'destUnreachableSent',

@@ -177,7 +177,14 @@ export class IPv4Endpoint implements IpNetworkEndpoint {
         return;
       }
     }
-    if (hlen > IPV4_MIN_HEADER_SIZE) stats.optionsProcessed++;
+    if (hlen > IPV4_MIN_HEADER_SIZE) {
+      stats.optionsProcessed++;
+      // Source-routed packets are dropped, as Linux does with accept_source_route=0 (RFC 7126 section 4.3/4.4).
+      if (hasSourceRoute(pkt.buf, off + IPV4_MIN_HEADER_SIZE, off + hlen)) {
+        stats.sourceRouted++;
+        return;
+      }
+    }
 
     if (h.isFragment()) {
       stats.fragmentsReceived++;
@@ -506,6 +513,28 @@ export class IPv4Endpoint implements IpNetworkEndpoint {
     if (err) stats.outgoingPacketErrors++;
     return err;
   }
+}
+
+/** Option types of Loose and Strict Source and Record Route (RFC 791 section 3.1). */
+const IPV4_OPTION_LSRR = 131;
+const IPV4_OPTION_SSRR = 137;
+
+/** Whether the (already validated) options area bytes[start, end) holds LSRR or SSRR. Allocation-free. */
+function hasSourceRoute(b: Uint8Array, start: number, end: number): boolean {
+  let i = start;
+  while (i < end) {
+    const type = b[i]!;
+    if (type === 0) return false;
+    if (type === 1) {
+      i++;
+      continue;
+    }
+    if (type === IPV4_OPTION_LSRR || type === IPV4_OPTION_SSRR) return true;
+    const len = b[i + 1] ?? 0;
+    if (len < 2) return false;
+    i += len;
+  }
+  return false;
 }
 
 /** Sum used by tests and raw sockets: the IPv4 header checksum of bytes[off, off+hlen). */

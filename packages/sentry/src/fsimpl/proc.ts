@@ -83,6 +83,7 @@ export class ProcFs implements FilesystemImpl {
       return `${c.pid}/task/${c.tid}`;
     }));
     m.set('mounts', new ProcLink(this, '/mounts', () => 'self/mounts'));
+    m.set('sys', this.sysDir());
     const files: Record<string, () => string> = {
       cpuinfo: cpuinfo,
       meminfo: meminfo,
@@ -97,6 +98,7 @@ export class ProcFs implements FilesystemImpl {
       },
       filesystems: () => ['nodev\ttmpfs', 'nodev\tproc', 'nodev\toverlay', 'nodev\t9p', 'nodev\tdevtmpfs', 'nodev\tpipefs', ''].join('\n'),
       version: () => `Linux version ${KERNEL_VERSION} (tsvisor) #1 SMP\n`,
+      stat: () => statFile(this.source),
     };
     for (const [name, gen] of Object.entries(files)) m.set(name, new ProcFile(this, `/${name}`, gen));
     return m;
@@ -122,6 +124,12 @@ export class ProcFs implements FilesystemImpl {
       file('stat', () => statText(this.info(pid)));
       file('maps', () => (this.info(pid).maps ?? []).map(mapsLine).join(''));
       file('mounts', () => mountsText(this.mounts()));
+      file('mountinfo', () => mountinfoText(this.mounts()));
+      file('environ', () => {
+        const env = this.info(pid).env ?? [];
+        return env.length ? Buffer.from(env.join('\0') + '\0') : Buffer.alloc(0);
+      });
+      m.set('task', this.taskDir(pid));
       m.set('exe', new ProcLink(this, `${base}/exe`, () => {
         const exe = this.info(pid).exe;
         if (exe === null) fail(Errno.ENOENT);
@@ -139,6 +147,47 @@ export class ProcFs implements FilesystemImpl {
       m.set('fd', this.fdDir(pid));
       return m;
     }, 0o555, () => this.info(pid).creds);
+  }
+
+  /** /proc/PID/task: one directory per thread with its comm, stat and status (the process's, per thread id). */
+  private taskDir(pid: number): ProcDir {
+    const base = `/${pid}/task`;
+    return new ProcDir(this, base, () => {
+      const m = new Map<string, FsNode>();
+      for (const tid of this.info(pid).threads) {
+        const tbase = `${base}/${tid}`;
+        m.set(String(tid), new ProcDir(this, tbase, () => {
+          const t = new Map<string, FsNode>();
+          const withTid = () => ({ ...this.info(pid), pid: tid });
+          t.set('comm', new ProcFile(this, `${tbase}/comm`, () => this.info(pid).comm.slice(0, 15) + '\n'));
+          t.set('stat', new ProcFile(this, `${tbase}/stat`, () => statText(withTid())));
+          t.set('status', new ProcFile(this, `${tbase}/status`, () => statusText(withTid())));
+          return t;
+        }, 0o555, () => this.info(pid).creds));
+      }
+      return m;
+    }, 0o555, () => this.info(pid).creds);
+  }
+
+  /** /proc/sys: the read-only values programs look up (hostname, kernel release, limits). */
+  private sysDir(): ProcDir {
+    const dir = (path: string, files: Record<string, () => string>): ProcDir =>
+      new ProcDir(this, path, () => {
+        const m = new Map<string, FsNode>();
+        for (const [name, gen] of Object.entries(files)) m.set(name, new ProcFile(this, `${path}/${name}`, gen));
+        return m;
+      }, 0o555);
+    const kernel = dir('/sys/kernel', {
+      hostname: () => `${this.source.hostname?.() ?? os.hostname()}\n`,
+      osrelease: () => `${KERNEL_VERSION}\n`,
+      ostype: () => 'Linux\n',
+      pid_max: () => '4194304\n',
+      ngroups_max: () => '65536\n',
+      cap_last_cap: () => '40\n',
+    });
+    const fsDir = dir('/sys/fs', { 'file-max': () => '9223372036854775807\n', nr_open: () => '1048576\n' });
+    const vm = dir('/sys/vm', { overcommit_memory: () => '0\n', max_map_count: () => '65530\n' });
+    return new ProcDir(this, '/sys', () => new Map<string, FsNode>([['kernel', kernel], ['fs', fsDir], ['vm', vm]]), 0o555);
   }
 
   private fsState(pid: number) {
@@ -315,6 +364,60 @@ function mountsText(ns: MountNamespace | undefined): string {
     lines.push(`${m.source} ${where} ${m.fs.type} ${opts} 0 0\n`);
   }
   return lines.join('');
+}
+
+const mountIds = new WeakMap<object, number>();
+let nextMountId = 1;
+function mountId(m: object): number {
+  let id = mountIds.get(m);
+  if (id === undefined) {
+    id = nextMountId++;
+    mountIds.set(m, id);
+  }
+  return id;
+}
+
+/** /proc/PID/mountinfo (proc(5)): id, parent id, major:minor, root, mount point, options, "-", type, source. */
+function mountinfoText(ns: MountNamespace | undefined): string {
+  if (!ns) return '';
+  return ns
+    .mounts()
+    .map((m) => {
+      const where = m.parent && m.mountpoint ? pathFrom(ns.rootLocation, { mount: m.parent, dentry: m.mountpoint }).path : '/';
+      const parent = m.parent ? mountId(m.parent) : mountId(m);
+      const f = m.flags;
+      const opts = [m.isReadonly ? 'ro' : 'rw', f.nosuid ? 'nosuid' : '', f.nodev ? 'nodev' : '', f.noexec ? 'noexec' : '']
+        .filter(Boolean)
+        .join(',');
+      return `${mountId(m)} ${parent} 0:${m.fs.dev} / ${where} ${opts} - ${m.fs.type} ${m.source} ${m.isReadonly ? 'ro' : 'rw'}\n`;
+    })
+    .join('');
+}
+
+/** /proc/stat: CPU times from the host (in USER_HZ ticks), boot time and process counts. */
+function statFile(source: ProcFsSource): string {
+  const cpus = os.cpus();
+  const ticks = (ms: number) => Math.floor(ms / 10);
+  const line = (name: string, t: { user: number; nice: number; sys: number; idle: number; irq: number }) =>
+    `${name} ${ticks(t.user)} ${ticks(t.nice)} ${ticks(t.sys)} ${ticks(t.idle)} 0 ${ticks(t.irq)} 0 0 0 0`;
+  const total = cpus.reduce(
+    (a, c) => ({ user: a.user + c.times.user, nice: a.nice + c.times.nice, sys: a.sys + c.times.sys, idle: a.idle + c.times.idle, irq: a.irq + c.times.irq }),
+    { user: 0, nice: 0, sys: 0, idle: 0, irq: 0 },
+  );
+  const btime = Math.floor((Date.now() - source.uptimeMs()) / 1000);
+  const pids = source.pids();
+  const running = pids.filter((p) => source.process(p)?.state === 'R').length;
+  return [
+    line('cpu ', total),
+    ...cpus.map((c, i) => line(`cpu${i}`, c.times)),
+    'intr 0',
+    'ctxt 0',
+    `btime ${btime}`,
+    `processes ${pids.length}`,
+    `procs_running ${running}`,
+    'procs_blocked 0',
+    '',
+  ].join('\n');
 }
 
 function cpuinfo(): string {

@@ -82,6 +82,8 @@ export interface ProcessInfo {
   rssKb?: number;
   /** Address-space mappings, if known (/proc/PID/maps; empty when the kernel cannot say). */
   maps?: ProcessMapping[];
+  /** The environment the process was started with (/proc/PID/environ), if known. */
+  env?: string[];
 }
 
 /** The kernel's process list as file systems (/proc) see it. Implemented by the kernel. */
@@ -91,4 +93,6 @@ export interface ProcessTable {
   process(pid: number): ProcessInfo | undefined;
   /** Milliseconds since the sandbox booted (/proc/uptime). */
   uptimeMs(): number;
+  /** The sandbox's hostname (/proc/sys/kernel/hostname); the host's when absent. */
+  hostname?(): string;
 }

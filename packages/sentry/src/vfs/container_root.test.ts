@@ -60,6 +60,7 @@ describe.each(NINEP_PEERS.filter((p) => p.available))('container root over $name
         { destination: '/proc', type: 'proc', source: 'proc' },
         { destination: '/dev', type: 'tmpfs', source: 'tmpfs', options: ['nosuid', 'mode=755'] },
         { destination: '/tmp', type: 'tmpfs', source: 'tmpfs', options: ['size=1m'] },
+        { destination: '/sys', type: 'sysfs', source: 'sysfs', options: ['nosuid'] },
         { destination: '/mnt/data', type: 'bind', source: bindSrc, options: ['rbind', 'ro'] },
       ],
       bindAname: (m) => m.source!,
@@ -97,6 +98,8 @@ describe.each(NINEP_PEERS.filter((p) => p.available))('container root over $name
     const big = await openAt(t, AT_FDCWD, '/tmp/big', O_CREAT | O_WRONLY, 0o644);
     expect(await errnoOf(big.write(Buffer.alloc(2 << 20)))).toBe(0);
     expect((await statAt(t, AT_FDCWD, '/tmp/big', 0)).size).toBeLessThanOrEqual(1n << 20n);
+    expect(await readFile(t, '/sys/devices/system/cpu/online')).toMatch(/^0(-\d+)?\n$/);
+    expect(await errnoOf(openAt(t, AT_FDCWD, '/sys/devices/system/cpu/online', O_WRONLY, 0))).toBe(Errno.EROFS);
     const mounts = await runAsCaller({ pid: 1, tid: 1 }, () => readFile(t, '/proc/mounts'));
     expect(mounts).toContain('tmpfs /tmp tmpfs rw 0 0');
     expect(mounts).toContain(`${bindSrc} /mnt/data 9p ro 0 0`);
@@ -110,6 +113,10 @@ describe.each(NINEP_PEERS.filter((p) => p.available))('container root over $name
     expect(await readFile(t, '/proc/1/maps')).toMatch(/^00400000-00401000 r-xp 00000000 00:00 0 +\/bin\/prog\n$/);
     expect(await readFile(t, '/proc/uptime')).toMatch(/^1\.23 /);
     expect(await readFile(t, '/proc/meminfo')).toMatch(/^MemTotal: +\d+ kB/);
+    expect(await readFile(t, '/proc/stat')).toMatch(/^cpu  \d+ /);
+    expect(await readFile(t, '/proc/sys/kernel/ostype')).toBe('Linux\n');
+    expect(await readFile(t, '/proc/1/task/1/comm')).toBe('prog\n');
+    expect(await runAsCaller({ pid: 1, tid: 1 }, () => readFile(t, '/proc/self/mountinfo'))).toMatch(/^(\d+) \1 0:\d+ \/ \/ rw - overlay overlay rw\n/);
     await mkdirAt(t, AT_FDCWD, '/work', 0o755);
     t.fsContext.cwd = await lookupAt(t, AT_FDCWD, '/work', { follow: true });
     expect(await readlinkAt(t, AT_FDCWD, '/proc/1/cwd')).toBe('/work');

@@ -7,6 +7,7 @@ import { createDevfs } from '../fsimpl/dev.js';
 import { GoferFs } from '../fsimpl/gofer.js';
 import { OverlayFs } from '../fsimpl/overlay.js';
 import { ProcFs, type ProcFsSource } from '../fsimpl/proc.js';
+import { createSysfs } from '../fsimpl/sys.js';
 import { Tmpfs } from '../fsimpl/tmpfs.js';
 import { isDir } from './constants.js';
 import type { FilesystemImpl } from './filesystem.js';
@@ -107,7 +108,7 @@ export async function buildContainerRoot(opts: ContainerRootOptions): Promise<Co
   // Mount points are created first (while the root is still writable), then everything is mounted, then a
   // read-only root is sealed, as runc prepares the rootfs before remounting it read-only.
   for (const m of opts.mounts) {
-    const options = m.options ?? [];
+    const options = [...(m.options ?? [])];
     const type = options.includes('bind') || options.includes('rbind') ? 'bind' : (m.type ?? 'bind');
     let fs: FilesystemImpl;
     switch (type) {
@@ -129,10 +130,12 @@ export async function buildContainerRoot(opts: ContainerRootOptions): Promise<Co
           readonly: options.includes('ro'),
         });
         break;
-      // Not served this session: sysfs is an empty read-only tmpfs (so /sys exists), devpts an empty tmpfs (no
-      // pseudo-terminals), mqueue an empty tmpfs (no POSIX message queues); cgroup mounts are skipped.
+      // sysfs holds the CPU topology files only (fsimpl/sys.ts), always read-only. Not served this session:
+      // devpts is an empty tmpfs (no pseudo-terminals), mqueue an empty tmpfs (no POSIX message queues); cgroup
+      // mounts are skipped.
       case 'sysfs':
-        fs = new Tmpfs({ mode: 0o555, readonly: true });
+        fs = createSysfs();
+        options.push('ro');
         break;
       case 'devpts':
       case 'mqueue':

@@ -194,6 +194,8 @@ export async function openLocation(
 /** openat(2). The caller installs the result in the fd table (with O_CLOEXEC). */
 export async function openAt(t: TaskFs, dirfd: number, path: string, flags: number, mode: number): Promise<FileDescription> {
   if ((flags & O_TMPFILE) === O_TMPFILE) fail(Errno.EOPNOTSUPP, 'O_TMPFILE is not supported');
+  // open(2): "EINVAL ... O_CREAT and O_DIRECTORY were both specified" (Linux 6.4 and later).
+  if (flags & O_CREAT && flags & O_DIRECTORY) fail(Errno.EINVAL, 'O_CREAT with O_DIRECTORY');
   const follow = (flags & O_NOFOLLOW) === 0;
   const start = await startAt(t, dirfd, path);
   if ((flags & O_CREAT) === 0 || (flags & O_PATH) !== 0) {

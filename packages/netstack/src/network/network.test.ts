@@ -213,6 +213,36 @@ describe('IPv6 with NDP', () => {
     expect(a.nic(1)!.neighbors(6)!.get(Address.parse(B6))?.state).toBe('reachable');
   });
 
+  it('answers a duplicate address detection probe with an unsolicited advertisement to all nodes', async () => {
+    const { a, b } = pair();
+    const watch = ok(a.newRawEndpoint(58, 6, new WaiterQueue()));
+    const probe = new Uint8Array(40 + 24);
+    const target = Address.parse(B6).bytes;
+    const group = Uint8Array.of(0xff, 2, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1, 0xff, target[13]!, target[14]!, target[15]!);
+    probe.set([0x60, 0, 0, 0, 0, 24, 58, 255]); // from :: (RFC 4862 5.4.2), hop limit 255
+    probe.set(group, 24);
+    probe.set([135, 0, 0, 0, 0, 0, 0, 0], 40);
+    probe.set(target, 48);
+    let sum = 58 + 24 + 135 * 256;
+    for (let i = 24; i < 40; i += 2) sum += (probe[i]! << 8) | probe[i + 1]!;
+    for (let i = 48; i < 64; i += 2) sum += (probe[i]! << 8) | probe[i + 1]!;
+    while (sum > 0xffff) sum = (sum & 0xffff) + (sum >>> 16);
+    const c = ~sum & 0xffff;
+    probe[42] = c >> 8;
+    probe[43] = c & 0xff;
+    expect(ok(a.newRawEndpoint(255, 6, new WaiterQueue())).write(probe)).toBe(probe.length);
+    let na: Uint8Array | undefined;
+    for (let i = 0; i < 10 && !na; i++) {
+      const got = await readOne(watch);
+      if (got.data[0] === 136) na = got.data;
+    }
+    expect(na).toBeDefined();
+    expect(na![4]! & 0x40).toBe(0); // not solicited
+    expect(na![4]! & 0x20).toBe(0x20); // override
+    expect(Address.fromBytes(na!.subarray(8, 24)).toString()).toBe(B6);
+    expect(b.stats.ndp.neighborAdvertsSent).toBe(1);
+  });
+
   it('answers ping6 and fragments/reassembles large datagrams', async () => {
     const { a, b } = pair(1280);
     const ping = ok(a.newEndpoint(58, 6, new WaiterQueue()));

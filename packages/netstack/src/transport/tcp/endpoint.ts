@@ -195,7 +195,8 @@ export class TcpEndpoint extends TcpConnection implements Endpoint {
     if (s !== TcpState.ESTABLISHED && s !== TcpState.CLOSE_WAIT) {
       const err = this.takeError();
       if (err) return err;
-      return s === TcpState.CLOSED && !this.everConnected ? TcpipErrors.notConnected : TcpipErrors.closedForSend;
+      // Linux's tcp_sendmsg answers EPIPE (not ENOTCONN) on a socket that is not connected, listening included.
+      return TcpipErrors.closedForSend;
     }
     if (src.length === 0) return 0;
     const n = this.sendBuffer.write(src);

@@ -16,7 +16,7 @@ import { ICMPv4Header, ICMPV4_ECHO, ICMPV4_ECHO_REPLY } from '../header/icmpv4.j
 import { UDPHeader } from '../header/udp.js';
 import { parseIPv4 } from '../header/view.js';
 import { foldChecksum } from '../header/checksum.js';
-import { parseIpAddrJson, parseIpRouteJson, readHostDevice } from './host_netdev.js';
+import { parseIpAddrJson, parseIpRouteJson, readHostDevice, readHostDevices, readHostRoutes } from './host_netdev.js';
 
 const run = promisify(execFile);
 const NS = `tsvf${process.pid}`;
@@ -219,6 +219,12 @@ describe('fdbased link over a veth into a network namespace', () => {
     const routes = parseIpRouteJson(JSON.parse(sh('ip', '-n', NS, '-j', '-4', 'route', 'show', 'table', 'main')), 4);
     expect(routes.find((r) => r.prefixLength === 0)).toMatchObject({ gateway: OUR_IP, device: THEIRS });
     expect(routes.find((r) => r.prefixLength === 24)).toMatchObject({ destination: parseIPv4(`${NET}.0`), gateway: null });
+    // The same through the readers, by namespace name and by path (as an OCI config gives it).
+    const byName = readHostDevice(THEIRS, NS);
+    expect(byName.addresses[0].address).toEqual(THEIR_IP);
+    expect(readHostDevices(`/var/run/netns/${NS}`).map((d) => d.name).sort()).toEqual(['lo', THEIRS].sort());
+    expect(readHostRoutes(NS).find((r) => r.family === 4 && r.prefixLength === 0)?.gateway).toEqual(OUR_IP);
+    expect(() => readHostDevices(`nons${process.pid}`)).toThrow(/EHOSTNETDEV|ip failed/);
     expect(() => parseIpAddrJson({})).toThrow(/EHOSTNETDEV|array/);
     expect(() => parseIpRouteJson([{ dst: 'bogus/99', dev: 'x' }], 4)).toThrow(/unparsable/);
   });

@@ -46,11 +46,25 @@ export class HostNetdevError extends Error {
   }
 }
 
-function runIpJson(args: string[]): unknown {
-  const command = `ip ${args.join(' ')}`;
+/**
+ * Which network namespace to read: the current one (undefined), a name under /var/run/netns (`ip -n NAME`), or a
+ * path such as /proc/PID/ns/net from an OCI config (read through `nsenter --net=PATH`).
+ */
+export type NetnsSelector = string | undefined;
+
+function runIpJson(args: string[], netns: NetnsSelector): unknown {
+  let file = 'ip';
+  let argv = args;
+  if (netns !== undefined && netns.includes('/')) {
+    file = 'nsenter';
+    argv = [`--net=${netns}`, 'ip', ...args];
+  } else if (netns !== undefined) {
+    argv = ['-n', netns, ...args];
+  }
+  const command = `${file} ${argv.join(' ')}`;
   let out: string;
   try {
-    out = execFileSync('ip', args, { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
+    out = execFileSync(file, argv, { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
   } catch (e) {
     throw new HostNetdevError(`ip failed: ${(e as Error).message}`, command);
   }
@@ -119,21 +133,21 @@ export function parseIpRouteJson(json: unknown, family: 4 | 6, command = 'ip -j 
 }
 
 /** Every device of the current network namespace with its addresses. */
-export function readHostDevices(): HostDevice[] {
-  return parseIpAddrJson(runIpJson(['-j', 'addr', 'show']));
+export function readHostDevices(netns?: NetnsSelector): HostDevice[] {
+  return parseIpAddrJson(runIpJson(['-j', 'addr', 'show'], netns));
 }
 
 /** One device by name; throws HostNetdevError if it does not exist. */
-export function readHostDevice(name: string): HostDevice {
-  const found = readHostDevices().find((d) => d.name === name);
+export function readHostDevice(name: string, netns?: NetnsSelector): HostDevice {
+  const found = readHostDevices(netns).find((d) => d.name === name);
   if (!found) throw new HostNetdevError(`no device named ${name}`, 'ip -j addr show');
   return found;
 }
 
 /** The main-table unicast routes of both families. */
-export function readHostRoutes(): HostRoute[] {
+export function readHostRoutes(netns?: NetnsSelector): HostRoute[] {
   return [
-    ...parseIpRouteJson(runIpJson(['-j', '-4', 'route', 'show', 'table', 'main']), 4),
-    ...parseIpRouteJson(runIpJson(['-j', '-6', 'route', 'show', 'table', 'main']), 6),
+    ...parseIpRouteJson(runIpJson(['-j', '-4', 'route', 'show', 'table', 'main'], netns), 4),
+    ...parseIpRouteJson(runIpJson(['-j', '-6', 'route', 'show', 'table', 'main'], netns), 6),
   ];
 }

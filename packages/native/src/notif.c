@@ -12,25 +12,41 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
+#include <time.h>
 #include <uv.h>
 
 #ifndef SECCOMP_ADDFD_FLAG_SEND
 #define SECCOMP_ADDFD_FLAG_SEND (1UL << 1)
 #endif
 
-/* notifRecv(fd, out: Buffer >= 80 bytes) -> true with struct seccomp_notif in `out`, false if none is pending
- * (or the one pending was withdrawn because its task died: ENOENT). */
+static int64_t mono_ns(void) {
+  struct timespec t;
+  clock_gettime(CLOCK_MONOTONIC, &t);
+  return (int64_t)t.tv_sec * 1000000000 + t.tv_nsec;
+}
+
+/* notifRecv(fd, out: Buffer >= 80 bytes, spinNs = 0) -> true with struct seccomp_notif in `out`, false if none is
+ * pending (or the one pending was withdrawn because its task died: ENOENT). With spinNs > 0 it keeps polling that
+ * long before giving up: a task that was just answered usually makes its next call within microseconds, and
+ * catching it here saves a trip through the event loop. */
 static napi_value js_notif_recv(napi_env env, napi_callback_info info) {
-  napi_value argv[2];
-  if (tsv_args(env, info, argv, 2) < 2) return tsv_throw_type(env, "notifRecv(fd, out)");
+  napi_value argv[3];
+  size_t argc = tsv_args(env, info, argv, 3);
+  if (argc < 2) return tsv_throw_type(env, "notifRecv(fd, out, spinNs?)");
   int32_t fd;
   void *buf;
   size_t len;
+  int32_t spin = 0;
   if (!tsv_arg_i32(env, argv[0], &fd) || !tsv_arg_buffer(env, argv[1], &buf, &len)) return NULL;
+  if (argc >= 3 && !tsv_arg_i32(env, argv[2], &spin)) return NULL;
   if (len < sizeof(struct seccomp_notif)) return tsv_throw_type(env, "out must hold struct seccomp_notif (80 bytes)");
   struct pollfd p = {.fd = fd, .events = POLLIN};
   int pr;
-  do pr = poll(&p, 1, 0); while (pr < 0 && errno == EINTR);
+  int64_t deadline = spin > 0 ? mono_ns() + spin : 0;
+  for (;;) {
+    do pr = poll(&p, 1, 0); while (pr < 0 && errno == EINTR);
+    if (pr != 0 || spin <= 0 || mono_ns() >= deadline) break;
+  }
   if (pr < 0) return tsv_throw_errno(env, "poll(listener)", errno);
   napi_value res;
   if (pr == 0 || !(p.revents & POLLIN)) {

@@ -5,7 +5,7 @@ import { addon } from './index.js';
 export type NotifWatch = { readonly __notifWatch: unique symbol };
 
 interface NotifAddon {
-  notifRecv(fd: number, out: Uint8Array): boolean;
+  notifRecv(fd: number, out: Uint8Array, spinNs?: number): boolean;
   notifSend(fd: number, id: bigint, val: bigint, error: number, flags: number): number;
   notifIdValid(fd: number, id: bigint): boolean;
   notifAddFd(fd: number, id: bigint, srcFd: number, targetFd: number, cloexec: boolean, send: boolean): number;
@@ -35,9 +35,9 @@ export interface SeccompNotification {
 /** A reusable receive buffer that decodes struct seccomp_notif without per-field allocation. */
 export class NotificationBuffer {
   readonly buf = Buffer.alloc(SECCOMP_NOTIF_SIZE);
-  /** Receives one notification if pending; null if none. */
-  recv(fd: number): SeccompNotification | null {
-    if (!n.notifRecv(fd, this.buf)) return null;
+  /** Receives one notification if pending (or arriving within `spinNs`); null if none. */
+  recv(fd: number, spinNs = 0): SeccompNotification | null {
+    if (!n.notifRecv(fd, this.buf, spinNs)) return null;
     const b = this.buf;
     return {
       id: b.readBigUInt64LE(0),

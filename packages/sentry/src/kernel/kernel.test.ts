@@ -178,6 +178,20 @@ describe('differential C programs', () => {
   }
 });
 
+describe('micro-benchmark', () => {
+  it('getppid (emulated, answered from JavaScript) and getpid (native) per-call cost', async () => {
+    const exe = path.join(work, 'getppid_loop');
+    const here = path.dirname(new URL(import.meta.url).pathname);
+    execFileSync('gcc', ['-O2', '-o', exe, path.join(here, 'testdata', 'getppid_loop.c')]);
+    const n = '20000';
+    const native = spawnSync(exe, [n], { encoding: 'utf8' });
+    const r = await runSandboxed([exe, n], [], () => rootWith(withLibraries(exe)));
+    expect(r.stdout).toBe('20000 calls\n');
+    expect(r.result).toEqual({ exitCode: 0 });
+    console.log(`native:  ${native.stderr.trim()}\nsandbox: ${r.stderr.trim()}`);
+  });
+});
+
 describe('dynamic executables (PT_INTERP, file-backed mmap)', () => {
   it('runs /bin/ls with its shared libraries and lists the root like Linux does', async () => {
     const files = withLibraries('/bin/ls');

@@ -234,6 +234,8 @@ export class Kernel {
     for (;;) {
       let n;
       try {
+        // No spinning for the next call (notifRecv's spinNs): measured with a getppid loop, 5-50 us of spinning
+        // gained nothing over the event loop's wake-up (about 8 us per call either way, C floor 4.4 us).
         n = this.notif.recv(this.listenerFd);
       } catch (e) {
         this.log.error({ err: e }, 'seccomp listener failed');

@@ -23,7 +23,7 @@ import {
   NDP_PREFIX_ON_LINK, NDP_PREFIX_AUTONOMOUS,
 } from './icmpv6.js';
 import { UDPHeader, UDP_HEADER_SIZE } from './udp.js';
-import { formatAddress, parseIPv4, parseIPv6, parseMac, formatMac } from './view.js';
+import { formatAddress, parseIPv4, parseIPv6, parseMac, formatMac } from './address_text.js';
 
 const MAC_A = Uint8Array.of(0x02, 0, 0, 0, 0, 0x0a);
 const MAC_B = Uint8Array.of(0x02, 0, 0, 0, 0, 0x0b);

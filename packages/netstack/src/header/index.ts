@@ -1,5 +1,6 @@
 // Packet header views and checksums (the `header` layer): everything here reads and writes bytes in place.
 export * from './view.js';
+export * from './address_text.js';
 export * from './checksum.js';
 export * from './ethernet.js';
 export * from './arp.js';

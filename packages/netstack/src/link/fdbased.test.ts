@@ -14,7 +14,7 @@ import { ETHERTYPE_ARP, ETHERTYPE_IPV4 } from '../header/ethernet.js';
 import { IPv4Header, IPPROTO_ICMP, IPPROTO_UDP } from '../header/ipv4.js';
 import { ICMPv4Header, ICMPV4_ECHO, ICMPV4_ECHO_REPLY } from '../header/icmpv4.js';
 import { UDPHeader } from '../header/udp.js';
-import { parseIPv4 } from '../header/view.js';
+import { parseIPv4 } from '../header/address_text.js';
 import { foldChecksum } from '../header/checksum.js';
 import { parseIpAddrJson, parseIpRouteJson, readHostDevice, readHostDevices, readHostRoutes } from './host_netdev.js';
 

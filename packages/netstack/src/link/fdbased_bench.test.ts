@@ -12,7 +12,7 @@ import { PacketBuffer } from '../buffer/packet_buffer.js';
 import { ETHERTYPE_IPV4 } from '../header/ethernet.js';
 import { IPv4Header, IPPROTO_UDP } from '../header/ipv4.js';
 import { UDPHeader } from '../header/udp.js';
-import { parseIPv4, parseMac } from '../header/view.js';
+import { parseIPv4, parseMac } from '../header/address_text.js';
 import { readFileSync } from 'node:fs';
 import { Worker } from 'node:worker_threads';
 import ts from 'typescript';

@@ -2,7 +2,7 @@
 // (`ip -j addr`, `ip -j route`; ip(8) -json). The sentry reads them at start to take over the container's veth
 // (design.md "Netstack"); the standalone netstack tool uses them to configure itself like the host.
 import { execFileSync } from 'node:child_process';
-import { parseAddress, parseMac } from '../header/view.js';
+import { parseAddress, parseMac } from '../header/address_text.js';
 
 export interface HostAddress {
   family: 4 | 6;

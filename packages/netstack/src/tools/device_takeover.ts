@@ -8,6 +8,7 @@ import { writeFileSync } from 'node:fs';
 import { FdBasedEndpoint } from '../link/fdbased.js';
 import { readHostDevice, readHostDevices, readHostRoutes, type HostDevice, type HostRoute } from '../link/host_netdev.js';
 import { LoopbackEndpoint } from '../link/loopback.js';
+import { FifoQdisc } from '../link/qdisc.js';
 import { Address, AddressWithPrefix, Subnet } from '../stack/address.js';
 import type { RouteEntry } from '../stack/route_table.js';
 import type { Stack } from '../stack/stack.js';
@@ -81,7 +82,7 @@ export interface HostNetworkTakeover {
  */
 export function takeOverHostNetwork(
   stack: Stack,
-  opts: { devices?: string[]; gso?: boolean; keepAddresses?: boolean } = {},
+  opts: { devices?: string[]; gso?: boolean; keepAddresses?: boolean; qdisc?: boolean } = {},
 ): HostNetworkTakeover {
   const chosen = opts.devices?.length ? opts.devices.map((n) => chooseDevice(n)) : readHostDevices().filter((d) => d.linkType === 'ether' && d.up);
   const fail = (what: string, e: { message: string; code: string } | undefined) => {
@@ -99,7 +100,8 @@ export function takeOverHostNetwork(
     // NIC ids are the namespace's interface indexes (lo is always 1), so the application sees the same
     // if_nametoindex(3) values inside the sandbox as the host namespace had.
     const nic = device.ifindex;
-    fail(`NIC for ${device.name}`, stack.createNIC(nic, link, { name: device.name }));
+    // Outgoing frames go through a FIFO qdisc so a burst written in one turn leaves in one sendmmsg batch.
+    fail(`NIC for ${device.name}`, stack.createNIC(nic, opts.qdisc === false ? link : new FifoQdisc(link), { name: device.name }));
     for (const a of config.addresses) fail(`address ${a} on ${device.name}`, stack.addAddress(nic, a, { noPrefixRoute: true }));
     for (const r of routeEntries(config, nic)) stack.addRoute(r);
     out.devices.push({ name: device.name, nic, link, config });

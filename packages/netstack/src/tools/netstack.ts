@@ -21,6 +21,7 @@ interface ServeArgs {
   gso: boolean;
   tcpWorkers: number;
   keepAddresses: boolean;
+  qdisc: boolean;
 }
 
 
@@ -31,7 +32,7 @@ function serve(args: ServeArgs): void {
     process.stderr.write(`netstack: --tcp-workers=${args.tcpWorkers}: TCP worker threads are not implemented yet; using the main thread\n`);
   }
   const stack = createDefaultStack();
-  const { devices } = takeOverHostNetwork(stack, { devices: [device.name], gso: args.gso, keepAddresses: args.keepAddresses });
+  const { devices } = takeOverHostNetwork(stack, { devices: [device.name], gso: args.gso, keepAddresses: args.keepAddresses, qdisc: args.qdisc });
   const { link, config: cfg } = devices[0]!;
 
   const services: Service[] = [];
@@ -86,9 +87,10 @@ export async function main(argv: string[]): Promise<void> {
           .option('http-port', { type: 'number', default: 80, describe: 'HTTP port' })
           .option('gso', { type: 'boolean', default: true, describe: 'use virtio_net_hdr segmentation/checksum offload' })
           .option('tcp-workers', { type: 'number', default: 0, describe: 'TCP worker threads (not implemented yet: main thread)' })
-          .option('keep-addresses', { type: 'boolean', default: false, describe: 'leave the addresses on the host device too (for debugging)' }),
+          .option('keep-addresses', { type: 'boolean', default: false, describe: 'leave the addresses on the host device too (for debugging)' })
+          .option('qdisc', { type: 'boolean', default: true, describe: 'batch outgoing frames through a FIFO queueing discipline' }),
       (a) => serve({
-        device: a.device, httpRoot: a['http-root'], httpPort: a['http-port'], gso: a.gso, tcpWorkers: a['tcp-workers'], keepAddresses: a['keep-addresses'],
+        device: a.device, httpRoot: a['http-root'], httpPort: a['http-port'], gso: a.gso, tcpWorkers: a['tcp-workers'], keepAddresses: a['keep-addresses'], qdisc: a.qdisc,
       }),
     )
     .demandCommand(1)

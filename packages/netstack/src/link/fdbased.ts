@@ -308,10 +308,15 @@ export class FdBasedEndpoint implements LinkEndpoint {
       }
       if (deliver) {
         inBatch++;
-        d.deliverNetworkPacket(pkt.networkProtocol, pkt);
+        try {
+          d.deliverNetworkPacket(pkt.networkProtocol, pkt);
+        } finally {
+          // Hand the frame back even if the stack threw: a slot left as ours would stall the ring for good.
+          Atomics.store(words, off >> 2, TP_STATUS_KERNEL);
+        }
+      } else {
+        Atomics.store(words, off >> 2, TP_STATUS_KERNEL);
       }
-      // Release: hand the frame back; the borrowed packet's bytes are no longer ours.
-      Atomics.store(words, off >> 2, TP_STATUS_KERNEL);
       if (this.closed || this.dispatcher !== d) return;
       if (inBatch === this.batchSize) { st.rxBatches++; d.deliverBatchEnd?.(); inBatch = 0; }
     }

@@ -41,7 +41,7 @@ export function parseGoferArgs(argv: string[]): GoferArgs {
       'mount-ro': { type: 'string', multiple: true, default: [] },
       fd: { type: 'string' },
       log: { type: 'string' },
-      'log-level': { type: 'string', default: 'info' },
+      'log-level': { type: 'string' },
       seccomp: { type: 'boolean', default: true },
     },
     allowNegative: true,
@@ -71,7 +71,8 @@ export function parseGoferArgs(argv: string[]): GoferArgs {
     mounts,
     fd,
     log: values.log,
-    logLevel: values['log-level'] as string,
+    // stderr is usually the container's (runsc inherits it): only warnings there unless asked; a file gets info.
+    logLevel: values['log-level'] ?? (values.log ? 'info' : 'warn'),
     seccomp: values.seccomp as boolean,
   };
 }

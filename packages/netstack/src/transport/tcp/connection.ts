@@ -266,17 +266,35 @@ export abstract class TcpConnection implements TransportEndpoint {
     }
   }
 
-  protected register(id: TransportEndpointId): void {
+  /**
+   * Register with the demuxer under each network family (a dual-stack IPv6 listener also takes IPv4 SYNs;
+   * a connection registers under the family its route uses).
+   */
+  protected register(id: TransportEndpointId, families: readonly (4 | 6)[] = [this.netFamily]): void {
     this.stackProtocol.liveEndpoints.add(this);
-    if (this.registeredId) this.unregister();
-    this.stackProtocol.host.demuxer.register(this.family, TCP, id, this, this.boundNic, this.options.flag('reusePort'));
+    this.unregister();
+    for (const f of families) {
+      this.stackProtocol.host.demuxer.register(f, TCP, id, this, this.boundNic, this.options.flag('reusePort'));
+    }
     this.registeredId = id;
+    this.registeredFamilies = families;
   }
 
   protected unregister(): void {
     if (!this.registeredId) return;
-    this.stackProtocol.host.demuxer.unregister(this.family, TCP, this.registeredId, this);
+    for (const f of this.registeredFamilies) this.stackProtocol.host.demuxer.unregister(f, TCP, this.registeredId, this);
     this.registeredId = undefined;
+  }
+  protected registeredFamilies: readonly (4 | 6)[] = [];
+
+  /** The network family packets travel on: the route's (IPv4 for a v4-mapped peer of an IPv6 socket). */
+  get netFamily(): 4 | 6 {
+    return this.route ? this.route.family : this.family;
+  }
+
+  /** An address as this socket reports it: v4-mapped on IPv6 sockets (ipv6(7)). */
+  protected toUserAddress(a: Address): Address {
+    return this.family === 6 && a.family === 4 ? a.mapToV6() : a;
   }
 
   /** The user is done with this endpoint and the protocol is too: free the port and the demuxer slot. */
@@ -339,7 +357,7 @@ export abstract class TcpConnection implements TransportEndpoint {
     // Advertised MSS (3.7.1): what fits in one IP packet on our side.
     this.rcvMss = Math.max(88, route.maxPayload - hdr);
     if (this.userMss) this.rcvMss = Math.min(this.rcvMss, this.userMss);
-    this.sndMss = Math.min(this.family === 4 ? DEFAULT_MSS_V4 : DEFAULT_MSS_V6, this.rcvMss);
+    this.sndMss = Math.min(this.netFamily === 4 ? DEFAULT_MSS_V4 : DEFAULT_MSS_V6, this.rcvMss);
     this.rcvWndShift = receiveWindowShift(this.receiveBuffer.capacity);
   }
 
@@ -347,7 +365,7 @@ export abstract class TcpConnection implements TransportEndpoint {
   /** Apply the options of the peer's SYN (RFC 7323 2.2, 3.2; RFC 2018 2). */
   protected negotiate(seg: InboundSegment, weOffered: boolean): void {
     const o = seg.options;
-    const peerMss = o.mss > 0 ? o.mss : this.family === 4 ? DEFAULT_MSS_V4 : DEFAULT_MSS_V6;
+    const peerMss = o.mss > 0 ? o.mss : this.netFamily === 4 ? DEFAULT_MSS_V4 : DEFAULT_MSS_V6;
     this.wsOk = weOffered && o.windowScale >= 0;
     this.sndWndShift = this.wsOk ? o.windowScale : 0;
     if (!this.wsOk) this.rcvWndShift = 0;
@@ -525,7 +543,7 @@ export abstract class TcpConnection implements TransportEndpoint {
   handleError(err: TransportErrorInfo, _info: NetworkReceiveInfo, _quoted: Uint8Array): void {
     if (err.kind === 'packetTooBig') {
       // RFC 1191 / RFC 8201: lower the MSS to the new path MTU.
-      const hdr = this.family === 4 ? 20 : 40;
+      const hdr = this.netFamily === 4 ? 20 : 40;
       const mss = err.mtu - hdr - TCP_MIN_HEADER_LENGTH - (this.tsOk ? 12 : 0);
       if (mss >= 64 && mss < this.sndMss) this.sndMss = mss;
       return;
@@ -986,7 +1004,7 @@ export abstract class TcpConnection implements TransportEndpoint {
   /** Largest payload for one segment handed to the route (GSO lets it exceed one MSS). */
   protected maxPayload(): number {
     if (this.gsoMaxSize > 0) {
-      const hdr = TCP_MIN_HEADER_LENGTH + (this.tsOk ? 12 : 0) + (this.family === 4 ? 20 : 40);
+      const hdr = TCP_MIN_HEADER_LENGTH + (this.tsOk ? 12 : 0) + (this.netFamily === 4 ? 20 : 40);
       const n = Math.floor((this.gsoMaxSize - hdr) / this.sndMss) * this.sndMss;
       return Math.max(this.sndMss, n);
     }
@@ -1206,7 +1224,7 @@ export abstract class TcpConnection implements TransportEndpoint {
       const partial = tcpPseudoHeaderSum(route.localAddress.bytes, route.remoteAddress.bytes, total);
       seg[at + 16] = partial >>> 8;
       seg[at + 17] = partial & 0xff;
-      pkt.gso = { type: this.family === 4 ? GsoType.TCPV4 : GsoType.TCPV6, size: gsoSegmentSize, needsChecksum: true };
+      pkt.gso = { type: this.netFamily === 4 ? GsoType.TCPV4 : GsoType.TCPV6, size: gsoSegmentSize, needsChecksum: true };
     } else {
       const sum = tcpChecksum(route.localAddress.bytes, route.remoteAddress.bytes, seg, at, total);
       seg[at + 16] = sum >>> 8;
@@ -1421,7 +1439,7 @@ export abstract class TcpConnection implements TransportEndpoint {
   }
   /** The peer's address and port (undefined before connect/SYN). */
   peerAddress(): FullAddress | undefined {
-    return this.remoteAddress ? { address: this.remoteAddress, port: this.remotePort } : undefined;
+    return this.remoteAddress ? { address: this.toUserAddress(this.remoteAddress), port: this.remotePort } : undefined;
   }
   get windowScaleSend(): number { return this.sndWndShift; }
   get windowScaleReceive(): number { return this.rcvWndShift; }

@@ -150,6 +150,38 @@ describe('TCP over two stacks', () => {
     expect(server.state).toBe(TcpState.CLOSED);
   });
 
+  it('serves IPv4 clients on a dual-stack IPv6 listener with v4-mapped addresses, and not with IPV6_V6ONLY', async () => {
+    pair = createTcpStackPair();
+    const listener = pair.tcpB.createEndpoint(6);
+    expect(listener.bind({ address: Address.parse('::'), port: 8081 })).toBeUndefined();
+    expect(listener.listen(4)).toBeUndefined();
+    const v4client = pair.tcpA.createEndpoint(4);
+    expect(v4client.connect({ address: Address.parse('10.0.0.2'), port: 8081 })).toBe(TcpipErrors.connectStarted);
+    await waitFor(listener, EventMask.IN);
+    const acc = listener.accept();
+    if (isTcpipError(acc)) throw new Error(String(acc));
+    expect(acc.peer.address.toString()).toBe('::ffff:10.0.0.1');
+    const server = acc.endpoint as TcpEndpoint;
+    const local = server.getLocalAddress();
+    expect(isTcpipError(local) ? local : local.address.toString()).toBe('::ffff:10.0.0.2');
+    expect(server.sndMss).toBe(1448); // IPv4 on the wire
+    // An IPv6 socket connecting to a v4-mapped address talks IPv4.
+    const v6client = pair.tcpA.createEndpoint(6);
+    expect(v6client.connect({ address: Address.parse('::ffff:10.0.0.2'), port: 8081 })).toBe(TcpipErrors.connectStarted);
+    await waitFor(v6client, EventMask.OUT);
+    const remote = v6client.getRemoteAddress();
+    expect(isTcpipError(remote) ? remote : remote.address.toString()).toBe('::ffff:10.0.0.2');
+    // IPV6_V6ONLY: IPv4 SYNs are refused.
+    const only6 = pair.tcpB.createEndpoint(6);
+    expect(only6.setSockOptInt('v6Only', 1)).toBeUndefined();
+    expect(only6.bind({ address: Address.parse('::'), port: 8082 })).toBeUndefined();
+    only6.listen(4);
+    const refused = pair.tcpA.createEndpoint(4);
+    refused.connect({ address: Address.parse('10.0.0.2'), port: 8082 });
+    await waitFor(refused, EventMask.ERR);
+    expect(refused.lastError()).toBe(TcpipErrors.connectionRefused);
+  });
+
   it('answers a SYN to a closed port with RST (connection refused)', async () => {
     pair = createTcpStackPair();
     const client = pair.tcpA.createEndpoint(4);
@@ -209,4 +241,3 @@ describe('TCP with an impaired link', () => {
   }, 120_000);
 });
 
-void Address;

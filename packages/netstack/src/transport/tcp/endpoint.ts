@@ -2,7 +2,7 @@
 // connect, read, write, shutdown, close, options, readiness) on top of the protocol engine in connection.ts.
 // Every call returns at once; a caller that gets wouldBlock or connectStarted waits on waiterQueue for readiness.
 
-import type { FullAddress } from '../../stack/address.js';
+import { Address, type FullAddress } from '../../stack/address.js';
 import {
   ShutdownFlags,
   SockType,
@@ -58,13 +58,30 @@ export class TcpEndpoint extends TcpConnection implements Endpoint {
   }
 
 
+  private isDualStack(): boolean {
+    return this.family === 6 && !this.options.flag('v6Only');
+  }
+
+  /** A user address in the network family it travels on (ipv6(7): v4-mapped addresses on IPv6 sockets). */
+  private toNetAddress(a: Address): Address | TcpipError {
+    if (a.family !== this.family) return TcpipErrors.addressFamilyNotSupported;
+    if (this.family === 6 && a.isV4Mapped()) return this.options.flag('v6Only') ? TcpipErrors.networkUnreachable : a.unmapV4();
+    return a;
+  }
+
+  /** Families a wildcard-bound socket covers. */
+  private wildcardFamilies(): (4 | 6)[] {
+    return this.isDualStack() ? [4, 6] : [this.family];
+  }
+
   bind(addr: FullAddress): TcpipError | undefined {
     if (this.localPort !== 0 || this.state !== TcpState.CLOSED) return TcpipErrors.invalidEndpointState;
-    if (addr.address.family !== this.family) return TcpipErrors.addressFamilyNotSupported;
-    const local = addr.address.isUnspecified() ? undefined : addr.address;
+    const net = this.toNetAddress(addr.address);
+    if (!(net instanceof Address)) return net;
+    const local = net.isUnspecified() ? undefined : net;
     const port = this.stackProtocol.host.ports.reserve({
       transport: TCP,
-      families: [this.family],
+      families: local ? [local.family] : this.wildcardFamilies(),
       address: local,
       port: addr.port,
       nic: addr.nic ?? 0,
@@ -87,9 +104,8 @@ export class TcpEndpoint extends TcpConnection implements Endpoint {
     }
     if (this.state !== TcpState.CLOSED || this.everConnected) return TcpipErrors.invalidEndpointState;
     if (this.localPort === 0) {
-      const any = this.family === 4 ? undefined : undefined;
       const port = this.stackProtocol.host.ports.reserve({
-        transport: TCP, families: [this.family], address: any, port: 0, nic: 0,
+        transport: TCP, families: this.wildcardFamilies(), address: undefined, port: 0, nic: 0,
         reuseAddress: false, reusePort: false, owner: this, listening: true,
       });
       if (typeof port !== 'number') return port;
@@ -101,7 +117,8 @@ export class TcpEndpoint extends TcpConnection implements Endpoint {
     }
     this.backlog = this.clampBacklog(backlog);
     this.state = TcpState.LISTEN;
-    this.register({ localPort: this.localPort, localAddress: this.localAddress, remotePort: 0, remoteAddress: undefined });
+    const families = this.localAddress ? [this.localAddress.family] : this.wildcardFamilies();
+    this.register({ localPort: this.localPort, localAddress: this.localAddress, remotePort: 0, remoteAddress: undefined }, families);
     return undefined;
   }
 
@@ -134,13 +151,15 @@ export class TcpEndpoint extends TcpConnection implements Endpoint {
       // connect(2) on a socket whose connection ended: report what ended it, like Linux's sk_err, else EISCONN.
       return this.takeError() ?? TcpipErrors.alreadyConnected;
     }
-    if (addr.address.family !== this.family) return TcpipErrors.addressFamilyNotSupported;
+    const remote = this.toNetAddress(addr.address);
+    if (!(remote instanceof Address)) return remote;
+    if (this.localAddress && this.localAddress.family !== remote.family) return TcpipErrors.networkUnreachable;
     const host = this.stackProtocol.host;
-    const route = host.findRoute(addr.nic ?? this.boundNic, this.localAddress, addr.address);
+    const route = host.findRoute(addr.nic ?? this.boundNic, this.localAddress, remote);
     if (!('writePacket' in route)) return route;
     if (this.localPort === 0) {
       const port = host.ports.reserve({
-        transport: TCP, families: [this.family], address: route.localAddress, port: 0, nic: 0,
+        transport: TCP, families: [route.family], address: route.localAddress, port: 0, nic: 0,
         reuseAddress: false, reusePort: false, owner: this,
       });
       if (typeof port !== 'number') return port;
@@ -149,7 +168,7 @@ export class TcpEndpoint extends TcpConnection implements Endpoint {
     }
     this.route = route;
     this.localAddress = route.localAddress;
-    this.remoteAddress = addr.address;
+    this.remoteAddress = remote;
     this.remotePort = addr.port;
     this.register({ localPort: this.localPort, localAddress: this.localAddress, remotePort: this.remotePort, remoteAddress: this.remoteAddress });
     this.initMss();
@@ -271,14 +290,14 @@ export class TcpEndpoint extends TcpConnection implements Endpoint {
 
   getLocalAddress(): FullAddress | TcpipError {
     const any = this.stackProtocol.anyAddress(this.family);
-    return { address: this.localAddress ?? any, port: this.localPort };
+    return { address: this.localAddress ? this.toUserAddress(this.localAddress) : any, port: this.localPort };
   }
 
   getRemoteAddress(): FullAddress | TcpipError {
     if (!this.remoteAddress || this.state === TcpState.LISTEN || (this.state === TcpState.CLOSED && !this.everConnected)) {
       return TcpipErrors.notConnected;
     }
-    return { address: this.remoteAddress, port: this.remotePort };
+    return this.peerAddress()!;
   }
 
   setSockOptInt(opt: IntSockOpt, value: number): TcpipError | undefined {
@@ -371,7 +390,7 @@ export class TcpEndpoint extends TcpConnection implements Endpoint {
       case 'receiveLowWatermark': return this.receiveLowWatermark;
       case 'mtu':
         if (!this.route || this.state === TcpState.LISTEN) return TcpipErrors.notConnected;
-        return this.route.maxPayload + (this.family === 4 ? 20 : 40);
+        return this.route.maxPayload + (this.netFamily === 4 ? 20 : 40);
       case 'maxSegment': return this.state === TcpState.CLOSED || this.state === TcpState.LISTEN ? (this.userMss || DEFAULT_MSS_V4) : this.sndMss;
       case 'acceptConn': return this.state === TcpState.LISTEN ? 1 : 0;
       case 'receiveQueueSize': return this.receiveBuffer.readable;

@@ -1,6 +1,6 @@
 // Two Stacks joined by an in-memory channel link (link/channel.ts), each with IPv4, IPv6 and TCP: the fixture
-// TCP's tests use, also handy for embedding experiments. Addresses are 10.0.0.1 (a) and 10.0.0.2 (b) on a /24, or
-// with family 6, fd00::1 and fd00::2 on a /64.
+// TCP's tests use, also handy for embedding experiments. Both stacks have 10.0.0.1 / 10.0.0.2 on a /24 and
+// fd00::1 / fd00::2 on a /64; addrA/addrB are the pair of the chosen family (default 4).
 
 import { ChannelPair, type ChannelImpairments, type ChannelOptions } from '../../link/channel.js';
 import { ipv4Protocol } from '../../network/ipv4/ipv4.js';
@@ -35,9 +35,9 @@ export function createTcpStackPair(opts: {
     new Stack({ networkProtocols: [ipv4Protocol(), ipv6Protocol()], transportProtocols: [tcpProtocol(settings)], clock: opts.clock });
   const a = mk(opts.tcp ?? {});
   const b = mk(opts.tcpB ?? opts.tcp ?? {});
-  const pairs = [[a, channel.a, v6 ? 'fd00::1/64' : '10.0.0.1/24'], [b, channel.b, v6 ? 'fd00::2/64' : '10.0.0.2/24']] as const;
-  for (const [s, link, addr] of pairs) {
-    const err = s.createNIC(1, link) ?? s.addAddress(1, addr);
+  const pairs = [[a, channel.a, '10.0.0.1/24', 'fd00::1/64'], [b, channel.b, '10.0.0.2/24', 'fd00::2/64']] as const;
+  for (const [s, link, addr4, addr6] of pairs) {
+    const err = s.createNIC(1, link) ?? s.addAddress(1, addr4) ?? s.addAddress(1, addr6);
     if (err) throw new Error(`stack setup failed: ${err}`);
   }
   return {

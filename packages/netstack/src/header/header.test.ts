@@ -20,7 +20,7 @@ import {
   ICMPv6Header, ICMPV6_ECHO_REQUEST, ICMPV6_NEIGHBOR_SOLICIT, ICMPV6_NEIGHBOR_ADVERT, ICMPV6_ROUTER_ADVERT,
   ICMPV6_ROUTER_SOLICIT, NDP_OPT_SOURCE_LLA, NDP_OPT_TARGET_LLA, NDP_OPT_PREFIX_INFO, NDP_OPT_MTU, NDP_NA_SOLICITED,
   NDP_NA_OVERRIDE, NdpPrefixInfo, forEachNdpOption, ndpLinkLayerAddress, writeNdpLinkLayerOption, ndpMtuOption,
-  NDP_PREFIX_ON_LINK, NDP_PREFIX_AUTONOMOUS,
+  NDP_PREFIX_ON_LINK, NDP_PREFIX_AUTONOMOUS, ICMPV6_MLD_REPORT,
 } from './icmpv6.js';
 import { UDPHeader, UDP_HEADER_SIZE } from './udp.js';
 import { formatAddress, parseIPv4, parseIPv6, parseMac, formatMac } from './address_text.js';
@@ -301,6 +301,18 @@ describe('icmpv6 and ndp', () => {
     expect(p.isValid()).toBe(false);
     b[25] = 2; // runs past the message
     expect(p.isValid()).toBe(false);
+    expect(new ICMPv6Header(b, 0, 23).isValid()).toBe(false);
+  });
+
+  it('round-trips an MLD report and rejects a short one', () => {
+    const b = new Uint8Array(24);
+    const h = new ICMPv6Header(b);
+    h.encode({ type: ICMPV6_MLD_REPORT, code: 0 });
+    h.setMld(0, parseIPv6('ff02::1:ff00:1')!);
+    h.updateChecksum(pseudo(24));
+    expect(h.isValid()).toBe(true);
+    expect(h.isChecksumValid(pseudo(24))).toBe(true);
+    expect(formatAddress(h.mldMulticastAddress())).toBe('ff02::1:ff00:1');
     expect(new ICMPv6Header(b, 0, 23).isValid()).toBe(false);
   });
 

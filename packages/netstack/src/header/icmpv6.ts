@@ -41,6 +41,8 @@ export const NDP_RA_SIZE = 16;
 export const NDP_NS_SIZE = 24;
 export const NDP_NA_SIZE = 24;
 export const NDP_REDIRECT_SIZE = 40;
+/** MLDv1 messages (query, report, done) are 24 bytes (RFC 2710 section 3). */
+export const MLD_V1_SIZE = 24;
 
 /** Fixed size of an ND message of `type` (where its options begin), or -1 if not an ND message. */
 export function ndpFixedSize(type: number): number {
@@ -75,12 +77,14 @@ export const NDP_PREFIX_AUTONOMOUS = 0x40;
 
 export class ICMPv6Header extends HeaderView {
   /**
-   * Valid if the 8-byte fixed part is present and, for ND messages, the fixed body too and every option has a
+   * Valid if the 8-byte fixed part is present, MLD messages have their 24 bytes, and, for ND messages, the fixed body too and every option has a
    * non-zero length that fits (RFC 4861 sections 6.1.1, 6.1.2, 7.1.1, 7.1.2 say such messages are discarded).
    */
   isValid(): boolean {
     if (this.length < ICMPV6_HEADER_SIZE) return false;
-    const fixed = ndpFixedSize(this.type());
+    const type = this.type();
+    if ((type === ICMPV6_MLD_QUERY || type === ICMPV6_MLD_REPORT || type === ICMPV6_MLD_DONE) && this.length < MLD_V1_SIZE) return false;
+    const fixed = ndpFixedSize(type);
     if (fixed < 0) return true;
     if (this.length < fixed) return false;
     return validateNdpOptions(this.bytes, this.offset + fixed, this.length - fixed);
@@ -128,6 +132,15 @@ export class ICMPv6Header extends HeaderView {
     this.view.setUint32(o + 8, f.reachableTime >>> 0);
     this.view.setUint32(o + 12, f.retransTimer >>> 0);
   }
+  /** MLDv1 (RFC 2710 section 3) and MLDv2 query (RFC 3810 5.1) fields: maximum response code and group. */
+  mldMaxResponse(): number { return this.view.getUint16(this.offset + 4); }
+  mldMulticastAddress(): Uint8Array { return this.slice(8, 24); }
+  setMld(maxResponse: number, group: Uint8Array): void {
+    this.view.setUint16(this.offset + 4, maxResponse);
+    this.view.setUint16(this.offset + 6, 0);
+    this.bytes.set(group.subarray(0, 16), this.offset + 8);
+  }
+
   /** Absolute offset and length of the ND options area (empty for non-ND types). */
   ndpOptionsOffset(): number {
     const fixed = ndpFixedSize(this.type());

@@ -15,7 +15,7 @@ export {
   ARCH_GET_GS,
   TRACE_DATA,
 } from './constants.js';
-export { buildTaskFilter, ARG_CHECKED_SYSCALLS } from './task_filter.js';
+export { buildTaskFilter, ARG_CHECKED_SYSCALLS, NEVER_NATIVE_SYSCALLS } from './task_filter.js';
 export type { SyscallClasses, TaskFilterOptions } from './task_filter.js';
 export { buildSelfFilter, installSelfFilter, selfAllowList } from './self_filter.js';
 export type { SelfFilterKind, SelfFilterOptions } from './self_filter.js';

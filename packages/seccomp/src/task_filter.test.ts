@@ -2,7 +2,8 @@
 // parent answers notifications with NOTIFIED and skips traced calls with TRACED + data, so each outcome shows the
 // class the filter gave the call; allowed calls really run on the host.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { buildTaskFilter } from './task_filter.js';
+import { buildTaskFilter, NEVER_NATIVE_SYSCALLS } from './task_filter.js';
+import { resolveSyscallName } from './libseccomp.js';
 import { CLONE_NS_FLAGS, TRACE_DATA } from './constants.js';
 import { NOTIFIED, SeccompProbe, TRACED } from './testdata/seccomp_probe.js';
 
@@ -94,13 +95,8 @@ describe('buildTaskFilter', () => {
     ]);
     expect(traced.results.get('fork')).toBe(TRACED + BigInt(TRACE_DATA.PTRACE_CLASS));
     expect(traced.results.get('newnet')).toBe(EPERM);
-    const native = probe.run(buildTaskFilter({ ...classes, native: [...classes.native, NR.clone] }), [
-      `fork=${NR.clone},17,0,0,0,0`,
-      `newpid=${NR.clone},${CLONE_NS_FLAGS.CLONE_NEWPID | 17},0,0,0,0`,
-    ]);
-    expect(native.results.get('fork')).toBeGreaterThan(0n); // the child's pid: the host really forked
-    expect(native.results.get('fork')).not.toBe(NOTIFIED);
-    expect(native.results.get('newpid')).toBe(EPERM);
+    // A native clone is refused: CLONE_UNTRACED would give a task the sentry does not trace.
+    expect(() => buildTaskFilter({ ...classes, native: [...classes.native, NR.clone] })).toThrow(/clone \(56\) must not be native/);
   });
 
   it('runs arch_prctl natively only for ARCH_SET_FS/ARCH_GET_FS', () => {
@@ -134,6 +130,29 @@ describe('buildTaskFilter', () => {
     const i386 = probe.run(buildTaskFilter(classes), [`i386=i386:20`]); // i386 getpid
     expect(i386.results.has('i386')).toBe(false);
     expect(i386.end).toEqual({ signal: SIGSYS });
+  });
+
+  it('refuses to make a host-reaching syscall native (or ptrace-class, where the tracer could resume it)', () => {
+    const empty = { emulated: [], native: [], ptrace: [] };
+    for (const [name, rule] of Object.entries(NEVER_NATIVE_SYSCALLS)) {
+      expect(resolveSyscallName(name), name).toBe(rule.nr); // the hard-coded number is the one libseccomp knows
+      expect(() => buildTaskFilter({ ...empty, native: [rule.nr] }), name).toThrow(`${name} (${rule.nr}) must not be native`);
+      if (rule.ptraceOk) expect(buildTaskFilter({ ...empty, ptrace: [rule.nr] }).length, name).toBeGreaterThan(0);
+      else expect(() => buildTaskFilter({ ...empty, ptrace: [rule.nr] }), name).toThrow(`${name} (${rule.nr}) must not be ptrace`);
+    }
+    // The brief's list in design.md terms: none of these may ever run on the host for a task.
+    for (const name of ['ptrace', 'process_vm_readv', 'process_vm_writev', 'personality', 'seccomp', 'userfaultfd',
+      'io_uring_setup', 'bpf', 'perf_event_open', 'kexec_load', 'keyctl', 'add_key', 'unshare', 'setns']) {
+      expect(NEVER_NATIVE_SYSCALLS[name], name).toBeDefined();
+    }
+    // Emulated, they build and are notified like any other emulated call.
+    const { results, end } = probe.run(buildTaskFilter({ ...classes, emulated: [...classes.emulated, 101, 310, 135] }), [
+      `ptrace=101,0,0,0,0`,
+      `vmread=310,1,BUF,1,BUF,1,0`,
+      `personality=135,0xffffffff`,
+    ]);
+    expect(end).toEqual({ exit: 0 });
+    for (const k of ['ptrace', 'vmread', 'personality']) expect(results.get(k), k).toBe(NOTIFIED);
   });
 
   it('rejects malformed class lists with a clear error', () => {

@@ -12,10 +12,13 @@
 //              the file's bytes from the sentry's VFS (TRACE_DATA.FILE_MMAP);
 //   clone      refused with EPERM when it asks for any namespace (CLONE_NEW*): a task must not make namespaces the
 //              sentry does not model (a new user namespace would also give it capabilities over host objects);
-//              otherwise the class the table gives clone (the sentry sees the new task via PTRACE_O_TRACECLONE);
+//              otherwise the class the table gives clone, ptrace or emulated (the sentry sees the new task via
+//              PTRACE_O_TRACECLONE); native is refused, since CLONE_UNTRACED would escape the tracer;
 //   clone3     ENOSYS: its flags are in memory, which BPF cannot read; glibc then falls back to clone (design.md);
 //   arch_prctl native only for ARCH_SET_FS / ARCH_GET_FS (TLS set-up by libc); other codes (ARCH_SET_GS,
 //              ARCH_GET_CPUID, ARCH_MAP_VDSO_*, ...) go to the table's class if that is ptrace, else to the sentry.
+// Some syscalls must never run on the host for a task (NEVER_NATIVE_SYSCALLS): a class list that makes one of them
+// native is refused, so a slip in the table cannot open a way to the host.
 // Every architecture other than x86_64 (i386 via int 0x80, and x32 syscall numbers with bit 30 set) kills the
 // process: the table and the sentry speak x86_64 only, and a second syscall ABI would bypass every rule above.
 import { SeccompFilter } from './libseccomp.js';
@@ -47,6 +50,60 @@ export interface TaskFilterOptions {
 /** x86_64 numbers of the syscalls with argument rules (<asm/unistd_64.h>). */
 export const ARG_CHECKED_SYSCALLS = { mmap: 9, clone: 56, arch_prctl: 158, clone3: 435 } as const;
 
+/**
+ * Syscalls the host must never run for a task, whatever the sentry's table says: buildTaskFilter refuses a class
+ * list that makes one of them native (SECCOMP_RET_ALLOW), or ptrace-class unless `ptraceOk` (the tracer could
+ * resume the call on the host). A mistake in the table then fails at build time instead of opening a hole.
+ * x86_64 numbers (<asm/unistd_64.h>); the test checks each against libseccomp's name table.
+ */
+export const NEVER_NATIVE_SYSCALLS: Readonly<Record<string, { nr: number; why: string; ptraceOk?: true }>> = {
+  // Reach other processes: the host pid, memory or registers of a task the sentry owns, or of the sentry itself.
+  ptrace: { nr: 101, why: 'would trace other tasks (the sentry must be their only tracer)' },
+  process_vm_readv: { nr: 310, why: 'reads another process\'s memory by host pid' },
+  process_vm_writev: { nr: 311, why: 'writes another process\'s memory by host pid' },
+  process_madvise: { nr: 440, why: 'acts on another process\'s memory through a pidfd' },
+  pidfd_open: { nr: 434, why: 'makes a host pidfd' },
+  pidfd_getfd: { nr: 438, why: 'steals a host fd from another process' },
+  kcmp: { nr: 312, why: 'compares kernel objects of other processes' },
+  move_pages: { nr: 279, why: 'moves pages of another process by pid' },
+  migrate_pages: { nr: 256, why: 'moves pages of another process by pid' },
+  // Change what the filter itself sees or what the task may do to the host.
+  seccomp: { nr: 317, why: 'a task filter installed natively could hide calls from the sentry or add a listener' },
+  personality: { nr: 135, why: 'READ_IMPLIES_EXEC, ADDR_NO_RANDOMIZE and friends change the image the sentry laid out' },
+  modify_ldt: { nr: 154, why: 'the sentry does not model the LDT; 32-bit segments (i386-ABI calls are killed anyway) and a history of kernel bugs' },
+  clone: { nr: 56, why: 'CLONE_UNTRACED would start a task the sentry does not trace', ptraceOk: true },
+  unshare: { nr: 272, why: 'makes host namespaces the sentry does not model (a user namespace gives capabilities)' },
+  setns: { nr: 308, why: 'joins host namespaces' },
+  execve: { nr: 59, why: 'would run a host file; the sentry loads images from its own VFS', ptraceOk: true },
+  execveat: { nr: 322, why: 'as execve', ptraceOk: true },
+  // Kernel interfaces with a large attack surface or host-wide effect.
+  userfaultfd: { nr: 323, why: 'host fd; a known kernel exploitation aid' },
+  io_uring_setup: { nr: 425, why: 'io_uring runs syscalls the filter never sees' },
+  io_uring_enter: { nr: 426, why: 'io_uring runs syscalls the filter never sees' },
+  io_uring_register: { nr: 427, why: 'io_uring runs syscalls the filter never sees' },
+  bpf: { nr: 321, why: 'loads programs into the host kernel' },
+  perf_event_open: { nr: 298, why: 'host performance counters; a frequent kernel attack surface' },
+  kexec_load: { nr: 246, why: 'replaces the host kernel' },
+  kexec_file_load: { nr: 320, why: 'replaces the host kernel' },
+  init_module: { nr: 175, why: 'loads host kernel modules' },
+  finit_module: { nr: 313, why: 'loads host kernel modules' },
+  delete_module: { nr: 176, why: 'unloads host kernel modules' },
+  keyctl: { nr: 250, why: 'host kernel keyrings are not namespaced' },
+  add_key: { nr: 248, why: 'host kernel keyrings are not namespaced' },
+  request_key: { nr: 249, why: 'host kernel keyrings are not namespaced' },
+  mount: { nr: 165, why: 'host mounts' },
+  umount2: { nr: 166, why: 'host mounts' },
+  pivot_root: { nr: 155, why: 'host mounts' },
+  open_by_handle_at: { nr: 304, why: 'opens host files by handle, outside any root' },
+  reboot: { nr: 169, why: 'host-wide' },
+  iopl: { nr: 172, why: 'host I/O ports' },
+  ioperm: { nr: 173, why: 'host I/O ports' },
+  clock_settime: { nr: 227, why: 'host clock' },
+  settimeofday: { nr: 164, why: 'host clock' },
+  adjtimex: { nr: 159, why: 'host clock' },
+  clock_adjtime: { nr: 305, why: 'host clock' },
+};
+
 /** Largest syscall number accepted in a class list; x86_64 has fewer than 512 (the x32 range starts at 1 << 30). */
 const MAX_SYSCALL_NR = 1023;
 
@@ -64,6 +121,12 @@ function classify(classes: SyscallClasses): Map<number, ClassName> {
         throw new RangeError(`buildTaskFilter: syscall ${nr} is listed both as ${prev} and as ${cls}`);
       }
       byNr.set(nr, cls);
+    }
+  }
+  for (const [name, rule] of Object.entries(NEVER_NATIVE_SYSCALLS)) {
+    const cls = byNr.get(rule.nr);
+    if (cls === 'native' || (cls === 'ptrace' && !rule.ptraceOk)) {
+      throw new RangeError(`buildTaskFilter: ${name} (${rule.nr}) must not be ${cls}: ${rule.why}`);
     }
   }
   return byNr;

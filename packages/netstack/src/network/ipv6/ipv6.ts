@@ -485,14 +485,14 @@ export class IPv6Endpoint implements IpNetworkEndpoint {
     pkt.networkHeader = off;
     pkt.transportProtocol = params.protocol;
     if (pkt.transportHeader < 0) pkt.transportHeader = off + IPV6_HEADER_SIZE;
-    this.tx.reset(pkt.buf, off, totalLen).encode({
-      payloadLength: Math.min(payloadLen, 0xffff),
-      nextHeader: params.protocol,
-      hopLimit: params.ttl > 0 ? params.ttl : route.defaultTtl(),
-      src: route.localAddress.bytes,
-      dst: route.remoteAddress.bytes,
-      trafficClass: params.tos,
-    });
+    // Field by field rather than encode({...}): no object literal per packet on the send path.
+    const h = this.tx.reset(pkt.buf, off, totalLen);
+    h.setVersionClassFlow(params.tos, 0);
+    h.setPayloadLength(Math.min(payloadLen, 0xffff));
+    h.setNextHeader(params.protocol);
+    h.setHopLimit(params.ttl > 0 ? params.ttl : route.defaultTtl());
+    pkt.buf.set(route.localAddress.bytes, off + 8); // Address bytes are exactly 16 long: no subarray needed
+    pkt.buf.set(route.remoteAddress.bytes, off + 24);
     return this.send(route, pkt, totalLen, mtu, gso);
   }
 

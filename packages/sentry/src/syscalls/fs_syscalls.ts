@@ -4,6 +4,7 @@ import type { FsSyscallContext } from '../vfs/fs_syscall_context.js';
 import { dirSyscalls } from './dir.js';
 import { fdSyscalls } from './fd.js';
 import { epollSyscalls } from './epoll.js';
+import { eventFdSyscalls } from './event_fds.js';
 import { fileSyscallsPaths } from './file.js';
 import { miscFileSyscalls } from './file_misc.js';
 import { xattrSyscalls } from './xattr.js';
@@ -27,6 +28,7 @@ const families: Partial<Record<SyscallName, SyscallHandler<FsSyscallContext>>> =
   ...xattrSyscalls,
   ...miscFileSyscalls,
   ...epollSyscalls,
+  ...eventFdSyscalls,
 };
 
 /** Each handler runs with the calling task recorded (vfs/caller.ts) so /proc/self names the caller. */
@@ -55,4 +57,5 @@ export const fileSyscallNotes: Partial<Record<SyscallName, string>> = {
   getxattr: 'tmpfs and overlay upper layer only; gofer files answer EOPNOTSUPP',
   setxattr: 'tmpfs and overlay upper layer only; gofer files answer EOPNOTSUPP',
   copy_file_range: 'copies through the sentry in 64 KiB chunks',
+  timerfd_settime: 'millisecond wake-ups; TFD_TIMER_CANCEL_ON_SET unsupported',
 };

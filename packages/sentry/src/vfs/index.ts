@@ -23,3 +23,6 @@ export { Pipe, PIPE_BUF, DEFAULT_PIPE_CAPACITY } from '../fsimpl/pipe.js';
 export { fileSyscalls, fileSyscallNotes } from '../syscalls/fs_syscalls.js';
 export { makePipe } from '../syscalls/pipe.js';
 export { EpollInstance } from '../fsimpl/epoll.js';
+export { EventFd } from '../fsimpl/eventfd.js';
+export { TimerFd } from '../fsimpl/timerfd.js';
+export { createSysfs } from '../fsimpl/sys.js';

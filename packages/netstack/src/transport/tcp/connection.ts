@@ -1225,11 +1225,13 @@ export abstract class TcpConnection implements TransportEndpoint {
       seg[at + 16] = partial >>> 8;
       seg[at + 17] = partial & 0xff;
       pkt.gso = { type: this.netFamily === 4 ? GsoType.TCPV4 : GsoType.TCPV6, size: gsoSegmentSize, needsChecksum: true };
-    } else {
+    } else if (!route.isLocal) {
       const sum = tcpChecksum(route.localAddress.bytes, route.remoteAddress.bytes, seg, at, total);
       seg[at + 16] = sum >>> 8;
       seg[at + 17] = sum & 0xff;
     }
+    // A local route never leaves the stack and its packets arrive marked validated (like Linux's loopback with
+    // CHECKSUM_PARTIAL), so the sum is not computed at all.
     if (flags & TCP_FLAG_ACK) {
       this.lastAckSent = this.rcvNxt;
       this.ackPending = false;

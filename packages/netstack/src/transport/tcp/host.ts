@@ -22,6 +22,8 @@ export interface TcpRoute {
   readonly maxHeaderLength: number;
   /** Largest TCP segment (header + payload) that fits the path MTU. */
   readonly maxPayload: number;
+  /** The destination is this stack's own address: packets loop back and arrive marked checksum-validated. */
+  readonly isLocal?: boolean;
   writePacket(pkt: PacketBuffer, params: NetworkWriteParams): TcpipError | undefined;
 }
 

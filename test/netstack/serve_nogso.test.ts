@@ -80,4 +80,17 @@ describe('netstack serve --gso=false', () => {
     const out = execFileSync('curl', ['-sS', '--fail', `http://${peer4}:8081/data.bin`], { timeout: 30_000, maxBuffer: 64 << 20 });
     expect(createHash('sha256').update(out).digest('hex')).toBe(createHash('sha256').update(payload).digest('hex'));
   });
+
+  it('gives the addresses back to the namespace kernel on SIGTERM', async () => {
+    const exited = new Promise((r) => child!.once('exit', r));
+    child!.kill('SIGTERM');
+    await exited;
+    expect(child!.exitCode).toBe(0);
+    expect(stderr).toMatch(/netstack statistics/);
+    const addrs = sh('ip', ['-n', ns, '-j', 'addr', 'show', 'dev', nsIf]);
+    expect(addrs).toContain(peer4);
+    expect(addrs).toContain(peer6);
+    // And the kernel answers again.
+    expect(sh('busybox', ['ping', '-c', '1', '-W', '3', peer4])).toMatch(/1 packets received/);
+  });
 });

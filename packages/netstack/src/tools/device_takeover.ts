@@ -67,6 +67,42 @@ export function releaseFromKernel(device: HostDevice): void {
   }
 }
 
+/**
+ * Gives the device's addresses and routes back to the host kernel (the tool does this when it exits, so the
+ * namespace works as before). Best effort: an address or route the kernel refuses is reported, not fatal.
+ */
+export function restoreToKernel(cfg: DeviceConfig): string[] {
+  const problems: string[] = [];
+  const name = cfg.device.name;
+  const run = (args: string[]) => {
+    try {
+      execFileSync('ip', args, { stdio: ['ignore', 'ignore', 'pipe'] });
+    } catch (e) {
+      problems.push(`ip ${args.join(' ')}: ${(e as Error).message.split('\n')[0]}`);
+    }
+  };
+  try {
+    writeFileSync(`/proc/sys/net/ipv6/conf/${name}/disable_ipv6`, '0');
+  } catch {
+    // no IPv6 in this kernel
+  }
+  for (const a of cfg.addresses) {
+    // Link-local IPv6 addresses come back by themselves when IPv6 is re-enabled.
+    if (a.address.family === 6 && a.address.isLinkLocalUnicast()) continue;
+    run(['addr', 'replace', a.toString(), 'dev', name, ...(a.address.family === 6 ? ['nodad'] : [])]);
+  }
+  for (const r of cfg.routes) {
+    const dst = new Subnet(Address.fromBytes(r.destination), r.prefixLength);
+    if (dst.address.isMulticast()) continue;
+    const args = [r.family === 6 ? '-6' : '-4', 'route', 'replace', r.prefixLength === 0 ? 'default' : dst.toString()];
+    if (r.gateway) args.push('via', Address.fromBytes(r.gateway).toString());
+    args.push('dev', name);
+    if (r.metric) args.push('metric', String(r.metric));
+    run(args);
+  }
+  return problems;
+}
+
 /** What takeOverHostNetwork configured. */
 export interface HostNetworkTakeover {
   loopbackNic: number;

@@ -3,14 +3,15 @@
 //   netstack serve [--device IFACE] [--http-root DIR] [--http-port N] [--gso=false] [--tcp-workers N]
 // Inside a network namespace it takes the device over (addresses, routes, MTU; device_takeover.ts), then serves
 // TCP and UDP echo (7), discard (9) and chargen (19), an HTTP/1.1 file server, and answers ping over IPv4 and IPv6
-// entirely in user space through an AF_PACKET socket. SIGUSR1 prints statistics; SIGTERM/SIGINT print them and exit.
+// entirely in user space through an AF_PACKET socket. SIGUSR1 prints statistics; SIGTERM/SIGINT print them, give
+// the addresses and routes back to the kernel, and exit.
 
 import yargs from 'yargs';
 import { hideBin } from 'yargs/helpers';
 import { formatStats } from '../stack/stats.js';
 import { TcpProtocol } from '../transport/tcp/protocol.js';
 import { createDefaultStack } from './default_stack.js';
-import { chooseDevice, routeEntries, takeOverHostNetwork } from './device_takeover.js';
+import { chooseDevice, restoreToKernel, routeEntries, takeOverHostNetwork } from './device_takeover.js';
 import { serveHttp, type HttpServerStats } from './http_server.js';
 import { CHARGEN_PORT, DISCARD_PORT, ECHO_PORT, serveTcp, serveUdp, type Service } from './services.js';
 
@@ -59,6 +60,9 @@ function serve(args: ServeArgs): void {
     dumpStats();
     for (const s of services) s.close();
     stack.close();
+    if (!args.keepAddresses) {
+      for (const p of restoreToKernel(cfg)) process.stderr.write(`netstack: restoring ${device.name}: ${p}\n`);
+    }
     process.exit(0);
   };
   process.on('SIGTERM', stop);

@@ -213,6 +213,17 @@ describe('IPv6 with NDP', () => {
     expect(a.nic(1)!.neighbors(6)!.get(Address.parse(B6))?.state).toBe('reachable');
   });
 
+  it('reports ICMPv6 port unreachable to a connected socket as ECONNREFUSED', async () => {
+    const { a, b } = pair();
+    const c = udp(a, 6);
+    expect(c.connect({ address: Address.parse(B6), port: 9 })).toBeUndefined();
+    expect(c.write(Uint8Array.of(1))).toBe(1);
+    await until(() => c.readiness(0) !== 0, 'ICMPv6 error');
+    expect(c.read(new Uint8Array(4))).toMatchObject({ code: 'ConnectionRefused', errno: 111 });
+    expect(b.stats.icmp.destUnreachableSent).toBe(1);
+    expect(b.stats.udp.unknownPortErrors).toBe(1);
+  });
+
   it('answers a duplicate address detection probe with an unsolicited advertisement to all nodes', async () => {
     const { a, b } = pair();
     const watch = ok(a.newRawEndpoint(58, 6, new WaiterQueue()));

@@ -64,6 +64,7 @@ async function runSandboxed(
   argv: string[],
   env: string[] = ['PATH=/bin'],
   root: () => Promise<MountNamespace> = rootWithBusybox,
+  whileRunning?: (kernel: Kernel) => void,
 ): Promise<RunResult> {
   const mounts = await root();
   const outPath = path.join(work, `out-${Math.random()}`);
@@ -81,7 +82,9 @@ async function runSandboxed(
     rootFs: mounts,
     logger: pino({ level: process.env.TSVISOR_TEST_LOG ?? 'silent' }),
   });
-  const result = await kernel.runInit({ argv, env, cwd: '/', uid: 0, gid: 0, stdio });
+  const running = kernel.runInit({ argv, env, cwd: '/', uid: 0, gid: 0, stdio });
+  whileRunning?.(kernel);
+  const result = await running;
   // Let queued host writes finish before reading the files back.
   await new Promise((r) => setTimeout(r, 20));
   const stdout = fs.readFileSync(outPath, 'utf8');
@@ -136,6 +139,38 @@ describe('processes: fork, exec, wait, pipes, signals', () => {
     const r = await sh(script);
     expect(r.stdout).toBe('3\n143\n');
     expect(r.stdout).toBe(native(script).stdout);
+  });
+
+  it('exited children leave no zombie on the host once the sentry has their status', async () => {
+    let zombies = -1;
+    let checked: Promise<void> = Promise.resolve();
+    const r = await runSandboxed(
+      [BUSYBOX, 'sh', '-c', `for i in 1 2 3 4 5 6 7 8 9 10; do ${BUSYBOX} true; done; ${BUSYBOX} sleep 1`],
+      ['PATH=/bin'],
+      rootWithBusybox,
+      (kernel) => {
+        checked = new Promise((resolve) =>
+          setTimeout(() => {
+            const init = kernel.pids.group(1)!.hostTgid;
+            zombies = 0;
+            for (const d of fs.readdirSync('/proc')) {
+              if (!/^\d+$/.test(d)) continue;
+              try {
+                const stat = fs.readFileSync(`/proc/${d}/stat`, 'utf8');
+                const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+                if (f[0] === 'Z' && Number(f[1]) === init) zombies++;
+              } catch {
+                // gone
+              }
+            }
+            resolve();
+          }, 700),
+        );
+      },
+    );
+    await checked;
+    expect(r.result).toEqual({ exitCode: 0 });
+    expect(zombies).toBe(0);
   });
 
   it('init is pid 1 with parent 0, its child sees ppid 1', async () => {

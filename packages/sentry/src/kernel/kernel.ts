@@ -210,7 +210,9 @@ export class Kernel {
     const state = readHostSignalState(task.hostTid);
     const caught: number[] = [];
     if (state) for (let s = 1; s <= 64; s++) if ((state.caught >> BigInt(s - 1)) & 1n) caught.push(s);
-    const held = applyImage(task.hostTid, task.memory, image, caught);
+    const ignoredSigchld = state ? ((state.ignored >> BigInt(SIGCHLD - 1)) & 1n) === 1n : false;
+    const held = applyImage(task.hostTid, task.memory, image, caught, ignoredSigchld);
+    task.tg.appNoCldWait = false;
     task.fdTable.onExec();
     const tg = task.tg;
     tg.argv = image.argv;

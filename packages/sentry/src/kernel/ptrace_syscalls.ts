@@ -13,6 +13,7 @@ import { SIGKILL } from './signals.js';
 
 const NR_MMAP = 9;
 const NR_BRK = 12;
+const NR_RT_SIGACTION = 13;
 const NR_CLONE = 56;
 const NR_FORK = 57;
 const NR_VFORK = 58;
@@ -66,6 +67,8 @@ export async function handlePtraceSyscall(kernel: Kernel, task: Task): Promise<v
         return await fileMmap(task, regs);
       case NR_BRK:
         return brk(task, regs);
+      case NR_RT_SIGACTION:
+        return sigaction(task, regs);
       default:
         skipWith(task, BigInt(-Errno.ENOSYS));
     }
@@ -142,6 +145,63 @@ function brk(task: Task, regs: Registers): void {
   after.store(task.hostTid);
   for (const s of held) task.sendSignalToSelf(s);
   ptraceCont(task.hostTid, 0);
+}
+
+const SIGCHLD = 17n;
+const SA_NOCLDWAIT = 2n;
+const SIG_IGN = 1n;
+
+/**
+ * rt_sigaction runs natively, except that SIGCHLD's disposition always carries SA_NOCLDWAIT on the host. Tasks'
+ * host parents are tasks, and wait4 is the sentry's, so no task ever reaps on the host: with SA_NOCLDWAIT the host
+ * reaps a child as soon as the sentry (its tracer) has collected its status, while SIGCHLD is still delivered to a
+ * handler (sigaction(2)). The application's own choice of SA_NOCLDWAIT is kept by the sentry and shown in oldact.
+ */
+function sigaction(task: Task, regs: Registers): void {
+  const sig = regs.get('rdi');
+  const act = regs.get('rsi');
+  const oldact = regs.get('rdx');
+  if (sig !== SIGCHLD) {
+    ptraceCont(task.hostTid, 0);
+    return;
+  }
+  const tg = task.tg;
+  let appFlags: bigint | null = null;
+  if (act !== 0n) {
+    try {
+      const handler = task.memory.readU64(act);
+      appFlags = task.memory.readU64(act + 8n);
+      if (handler !== SIG_IGN) task.memory.writeForce(act + 8n, u64(appFlags | SA_NOCLDWAIT));
+    } catch {
+      appFlags = null; // EFAULT: the host call reports it
+    }
+  }
+  const res = runToSyscallStop(task.hostTid);
+  const ok = res.value === 0n;
+  if (act !== 0n && appFlags !== null) {
+    try {
+      task.memory.writeForce(act + 8n, u64(appFlags));
+    } catch {
+      // unmapped meanwhile by another thread
+    }
+  }
+  if (ok && oldact !== 0n) {
+    try {
+      const f = task.memory.readU64(oldact + 8n);
+      task.memory.write(oldact + 8n, u64(tg.appNoCldWait ? f | SA_NOCLDWAIT : f & ~SA_NOCLDWAIT));
+    } catch {
+      // EFAULT was already the host's answer
+    }
+  }
+  if (ok && appFlags !== null) tg.appNoCldWait = (appFlags & SA_NOCLDWAIT) !== 0n;
+  for (const s of res.signals) task.sendSignalToSelf(s);
+  ptraceCont(task.hostTid, 0);
+}
+
+function u64(v: bigint): Buffer {
+  const b = Buffer.alloc(8);
+  b.writeBigUInt64LE(BigInt.asUintN(64, v));
+  return b;
 }
 
 function clone(task: Task, regs: Registers, nr: number): void {

@@ -57,6 +57,8 @@ export class ThreadGroup {
   startTimeMs = Date.now();
   /** The program break of the address space (set by execve; copied by fork, shared by threads). */
   brk: ProgramBreak | null = null;
+  /** Whether the application itself asked for SA_NOCLDWAIT on SIGCHLD (the host always has it: ptrace_syscalls.ts). */
+  appNoCldWait = false;
 
   constructor(
     /** Sandbox pid (thread group id). */

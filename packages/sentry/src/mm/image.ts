@@ -20,6 +20,8 @@ const NR = {
   rseq: 334,
 } as const;
 const RSEQ_FLAG_UNREGISTER = 1n;
+const SIGCHLD = 17;
+const SA_NOCLDWAIT = 2n;
 const ROBUST_LIST_HEAD_SIZE = 24n;
 export const PROT_READ = 1;
 export const PROT_WRITE = 2;
@@ -47,7 +49,13 @@ export function vdsoBase(hostPid: number): bigint | undefined {
  * SIG_DFL (execve(2): handlers do not survive; ignored signals stay ignored). Returns signals that arrived during
  * the work and were held back.
  */
-export function applyImage(hostTid: number, memory: HostTaskMemory, image: LoadedImage, caughtSignals: number[]): number[] {
+export function applyImage(
+  hostTid: number,
+  memory: HostTaskMemory,
+  image: LoadedImage,
+  caughtSignals: number[],
+  ignoredSigchld: boolean,
+): number[] {
   const held: number[] = [];
   // Thread state that points into the old image goes first, as in execve(2): the kernel writes a registered
   // rseq area on every return to user mode (unmapped, that is a SIGSEGV loop), and clear_child_tid and the
@@ -76,7 +84,16 @@ export function applyImage(hostTid: number, memory: HostTaskMemory, image: Loade
   memory.writeForce(st.top - BigInt(st.image.length), st.image);
 
   // The bottom of the fresh stack is zero: a zeroed struct sigaction (SIG_DFL, no flags) for the resets.
-  for (const sig of caughtSignals) inject(hostTid, NR.rt_sigaction, [BigInt(sig), stackLow, 0n, 8n], held);
+  for (const sig of caughtSignals) {
+    if (sig !== SIGCHLD) inject(hostTid, NR.rt_sigaction, [BigInt(sig), stackLow, 0n, 8n], held);
+  }
+  // SIGCHLD: SIG_DFL unless ignored, always with SA_NOCLDWAIT on the host (see kernel/ptrace_syscalls.ts).
+  const chld = Buffer.alloc(32);
+  chld.writeBigUInt64LE(ignoredSigchld ? 1n : 0n, 0);
+  chld.writeBigUInt64LE(SA_NOCLDWAIT, 8);
+  memory.writeForce(stackLow + 128n, chld);
+  inject(hostTid, NR.rt_sigaction, [BigInt(SIGCHLD), stackLow + 128n, 0n, 8n], held);
+  memory.writeForce(stackLow + 128n, Buffer.alloc(32));
   // stack_t { ss_sp, ss_flags, ss_size }: disable any alternate signal stack (execve(2)).
   const ss = Buffer.alloc(24);
   ss.writeInt32LE(SS_DISABLE, 8);

@@ -43,7 +43,6 @@ const NATIVE: Partial<Record<SyscallName, string>> = {
   rseq: 'own thread state',
   set_tid_address: 'own thread state',
   arch_prctl: 'ARCH_SET_FS/ARCH_GET_FS only (checked in BPF): TLS of the own thread',
-  rt_sigaction: 'own signal dispositions; the sentry reads them from /proc when it needs them',
   rt_sigprocmask: 'own signal mask',
   rt_sigreturn: 'own signal frame',
   rt_sigsuspend: 'waits for own signals',
@@ -79,6 +78,7 @@ const PTRACE: Partial<Record<SyscallName, string>> = {
   clone: 'runs on the host after flag checks (namespaces refused in BPF, CLONE_UNTRACED removed) so the child is traced',
   fork: 'runs on the host; the child is traced from its first instruction (PTRACE_O_TRACEFORK)',
   vfork: 'becomes fork: the child\'s execve replaces its image in place',
+  rt_sigaction: 'own dispositions; traced so SIGCHLD always has SA_NOCLDWAIT on the host (auto-reap of tasks)',
   brk: 'the heap is grown/shrunk by injected mmap/munmap: the host brk area starts after the stub (mm/brk.ts)',
 };
 

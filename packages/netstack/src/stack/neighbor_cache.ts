@@ -162,8 +162,13 @@ export class NeighborCache {
     for (const w of ws) w(undefined);
   }
 
+  /** Forgets everything (NIC removed or stack closed); queued packets are dropped without error reports. */
   clear(): void {
-    for (const e of [...this.entries.values()]) this.remove(e.address);
+    for (const e of this.entries.values()) {
+      e.timer?.stop();
+      e.waiters = [];
+    }
+    this.entries.clear();
   }
 
   /**

@@ -17,6 +17,7 @@ import type { ChannelFrame } from '../../link/channel.js';
 import type { Address } from '../../stack/address.js';
 import { ManualClock } from '../../stack/clock.js';
 import { ShutdownFlags } from '../../stack/endpoint.js';
+import { NetworkReceiveInfo } from '../../stack/transport_protocol.js';
 import { TcpipErrors, isTcpipError } from '../../stack/tcpip_error.js';
 import { EventMask } from '../../waiter/waiter_queue.js';
 import { TcpEndpoint, TcpState } from './endpoint.js';
@@ -577,6 +578,23 @@ describe('TCP behaviour on the wire', () => {
     await new Promise((r) => setTimeout(r, 60)); // delayed ACK
     expect(client.sndWnd).toBeLessThanOrEqual(20_000);
     expect(client.sndWnd).toBeGreaterThan(10_000);
+  });
+
+  it('shrinks segments after an ICMP "packet too big" (RFC 1191 path MTU discovery)', async () => {
+    const { p, log } = watchedPair();
+    const { client, server } = await connect(p);
+    client.handleError(
+      { kind: 'packetTooBig', mtu: 1000, icmpType: 3, icmpCode: 4, reporter: p.addrB },
+      new NetworkReceiveInfo(),
+      new Uint8Array(8),
+    );
+    expect(client.sndMss).toBe(1000 - 20 - 20 - 12);
+    client.write(new Uint8Array(10_000));
+    await settle(10);
+    const sizes = log.filter((s) => s.from === 'a' && s.len > 0).map((s) => s.len);
+    expect(Math.max(...sizes)).toBe(948);
+    const r = server.read(new Uint8Array(20_000));
+    expect(isTcpipError(r) ? r : r.count).toBe(10_000);
   });
 
   it('coalesces small writes with Nagle and sends them at once with TCP_NODELAY', async () => {

@@ -1241,7 +1241,14 @@ export abstract class TcpConnection implements TransportEndpoint {
     }
     this.stackProtocol.stats.segmentsSent++;
     const err = route.writePacket(pkt, this.writeParams);
-    if (err) this.stackProtocol.stats.sendErrors++;
+    if (err) {
+      this.stackProtocol.stats.sendErrors++;
+      // The path MTU shrank under us (DF set): size later segments and retransmissions to the new MTU.
+      if (err === TcpipErrors.messageTooLong) {
+        const mss = route.maxPayload - hdrLen;
+        if (mss >= 64 && mss < this.sndMss) this.sndMss = mss;
+      }
+    }
   }
 
   // ---------------------------------------------------------------------------------------------------------------

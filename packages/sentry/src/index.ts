@@ -2,3 +2,4 @@
 export {};
 export * from './boot/index.js';
 export * from './vfs/index.js';
+export * from './kernel/index.js';

@@ -181,11 +181,14 @@ describe('fdbased link over a veth into a network namespace', () => {
   // and checksummed in software (validate_xmit_skb, skb_checksum_help), so the frames read from the tun show
   // whether the partial checksum and virtio_net_hdr offsets we sent are the ones Linux finishes correctly, as a
   // real NIC would. (Across the veth alone the receiver trusts CHECKSUM_PARTIAL and would never notice.)
-  for (const proto of ['tcp', 'udp'] as const) {
-    it(`${proto} GSO: segments forwarded to a tun come out with correct checksums`, async () => {
+  const offloadCases = [
+    { proto: 'tcp', segments: 3, gso: true }, { proto: 'udp', segments: 3, gso: true },
+    { proto: 'tcp', segments: 1, gso: false }, // checksum offload alone (NEEDS_CSUM, no segmentation)
+  ] as const;
+  for (const { proto, segments, gso: segment } of offloadCases) {
+    it(`${proto} ${segment ? 'GSO: segments' : 'checksum offload: a packet'} forwarded to a tun come${segment ? '' : 's'} out with correct checksums`, async () => {
       const tun = `tt${process.pid}`.slice(0, 15);
       const far = `10.247.${process.pid % 250}`;
-      const segments = 3;
       const mss = 1000;
       const reader = spawn('ip', ['netns', 'exec', NS, '/usr/bin/python3', '-c', TUN_READER, tun, String(segments)], { stdio: ['ignore', 'pipe', 'pipe'] });
       let out = '';
@@ -227,7 +230,9 @@ describe('fdbased link over a veth into a network namespace', () => {
         pkt.networkProtocol = ETHERTYPE_IPV4;
         pkt.transportProtocol = proto === 'tcp' ? 6 : IPPROTO_UDP;
         pkt.remoteLinkAddress = theirMac;
-        pkt.gso = { type: proto === 'tcp' ? GsoType.TCPV4 : GsoType.UDP_L4, size: mss, needsChecksum: true };
+        pkt.gso = segment
+          ? { type: proto === 'tcp' ? GsoType.TCPV4 : GsoType.UDP_L4, size: mss, needsChecksum: true }
+          : { type: GsoType.NONE, size: 0, needsChecksum: true };
         expect(ep.writePackets([pkt])).toBe(1);
         expect(await exited, err).toBe(0);
         const frames = out.split('\n').filter((l) => /^[0-9a-f]+$/.test(l)).map((h) => Uint8Array.from(Buffer.from(h, 'hex')));

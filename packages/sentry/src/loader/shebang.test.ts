@@ -1,4 +1,8 @@
 // The "#!" line parsed as fs/binfmt_script.c parses it.
+import { execFileSync } from 'node:child_process';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { SyscallError, Errno } from '../kernel/syscall_error.js';
 import { parseShebang } from './shebang.js';
@@ -45,5 +49,36 @@ describe('parseShebang', () => {
     const cut = parse(`#!/bin/sh ${'y'.repeat(400)}`)!;
     expect(cut.interpreter).toBe('/bin/sh');
     expect(cut.arg).toBe('y'.repeat(255 - 10));
+  });
+
+  it('reads all 256 bytes, as the host kernel does, when the line ends at the buffer\'s last byte', () => {
+    // An interpreter path of 253 bytes: "#!" + path fills bytes 0..254; byte 255 is what the kernel sees last.
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'tsv-shebang-'));
+    try {
+      const interp = path.join(dir, 'i'.repeat(253 - dir.length - 1));
+      expect(interp.length).toBe(253);
+      fs.symlinkSync('/bin/echo', interp);
+      const cases: Record<string, string> = {
+        newlineAt255: `#!${interp}\n`, // the newline is byte 255
+        eofAt255: `#!${interp}`, // 255-byte file: byte 255 is the kernel's zero padding
+        blankAt255: `#!${interp} zzzz`, // no newline in the buffer; byte 255 is a blank
+      };
+      for (const [name, text] of Object.entries(cases)) {
+        const script = path.join(dir, name);
+        fs.writeFileSync(script, text, { mode: 0o755 });
+        // The host kernel accepts each one: echo prints the script's path and the argument.
+        expect(execFileSync(script, ['A'], { encoding: 'utf8' }), name).toBe(`${script} A\n`);
+        expect(parse(fs.readFileSync(script)), name).toEqual({ interpreter: interp });
+      }
+      // One byte more and the path is cut: refused by both.
+      const cut = path.join(dir, 'cut');
+      fs.writeFileSync(cut, `#!${interp}x${'y'.repeat(10)}`, { mode: 0o755 });
+      // (Node spawns through execvp, which runs a file the kernel refuses with ENOEXEC by /bin/sh: the "#!" line is
+      // then a comment and nothing is printed; had the kernel accepted, echo or an ENOENT would show.)
+      expect(execFileSync(cut, [], { encoding: 'utf8' })).toBe('');
+      expect(errno(fs.readFileSync(cut).toString('latin1'))).toBe(Errno.ENOEXEC);
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
   });
 });

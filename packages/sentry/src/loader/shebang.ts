@@ -2,7 +2,10 @@
 // interpreter and at most one optional argument (the whole rest of the line) on its first line.
 import { SyscallError, Errno } from '../kernel/syscall_error.js';
 
-/** Linux's BINPRM_BUF_SIZE: only this much of the file's start is read; the last byte is always a terminator. */
+/**
+ * Linux's BINPRM_BUF_SIZE: only this much of the file's start is read (prepare_binprm reads all 256 bytes into a
+ * zeroed buffer, so it is NUL-terminated only when the file is shorter).
+ */
 export const BINPRM_BUF_SIZE = 256;
 
 export interface ShebangLine {
@@ -22,9 +25,10 @@ const isTerminator = (c: number): boolean => c === 0x20 || c === 0x09 || c === 0
  */
 export function parseShebang(head: Buffer): ShebangLine | undefined {
   if (head.length < 2 || head[0] !== 0x23 /* # */ || head[1] !== 0x21 /* ! */) return undefined;
-  // The kernel's buffer: the file's first bytes, zero-padded when the file is shorter, last byte a terminator.
+  // The kernel's buffer: the file's first 256 bytes, zero-padded when the file is shorter. bufEnd is load_script's
+  // buf_end, the buffer's last byte: its searches for a non-blank and for a terminator include it.
   const buf = Buffer.alloc(BINPRM_BUF_SIZE);
-  head.copy(buf, 0, 0, Math.min(head.length, BINPRM_BUF_SIZE - 1));
+  head.copy(buf, 0, 0, Math.min(head.length, BINPRM_BUF_SIZE));
   const bufEnd = BINPRM_BUF_SIZE - 1;
   const nextNonBlank = (from: number, to: number): number => {
     for (let i = from; i < to; i++) if (!isBlank(buf[i]!)) return i;
@@ -37,9 +41,10 @@ export function parseShebang(head: Buffer): ShebangLine | undefined {
 
   let lineEnd = buf.indexOf(0x0a);
   if (lineEnd < 0) {
-    const first = nextNonBlank(2, bufEnd);
+    const first = nextNonBlank(2, bufEnd + 1);
     if (first < 0) throw new SyscallError(Errno.ENOEXEC, '#! line of blanks only');
-    if (nextTerminator(first, bufEnd) < 0) throw new SyscallError(Errno.ENOEXEC, '#! interpreter path cut at 256 bytes');
+    if (nextTerminator(first, bufEnd + 1) < 0) throw new SyscallError(Errno.ENOEXEC, '#! interpreter path cut at 256 bytes');
+    // The line ends before buf_end: a name or argument never includes the buffer's last byte.
     lineEnd = bufEnd;
   }
   while (lineEnd > 2 && isBlank(buf[lineEnd - 1]!)) lineEnd--;

@@ -367,10 +367,7 @@ export class Stack {
     const sport = proto.sourcePort(pkt.buf, off, len);
     if (dport < 0 || sport < 0) return 'malformed';
     if (info.isBroadcastOrMulticast) {
-      const n = this.demuxer.forEachMulticastReceiver(
-        info.family, info.protocol, info.nic, info.destination, dport, info.source, sport,
-        (ep) => ep.handlePacket(info, pkt),
-      );
+      const n = this.demuxer.deliverMulticast(info.family, info.protocol, info, pkt, dport, sport);
       // No ICMP errors in answer to broadcast/multicast (RFC 1122 section 3.2.2), so always "delivered".
       if (n === 0) this.stats.udp.unknownPortErrors += info.protocol === 17 ? 1 : 0;
       return 'delivered';

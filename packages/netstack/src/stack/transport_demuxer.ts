@@ -4,7 +4,8 @@
 // __inet_lookup: established, then listening by best score). Lookups allocate nothing.
 
 import type { Address } from './address.js';
-import type { TransportEndpoint, TransportEndpointId } from './transport_protocol.js';
+import type { PacketBuffer } from '../buffer/packet_buffer.js';
+import type { NetworkReceiveInfo, TransportEndpoint, TransportEndpointId } from './transport_protocol.js';
 
 interface Registration {
   id: TransportEndpointId;
@@ -126,27 +127,18 @@ export class TransportDemuxer {
   }
 
   /**
-   * Calls `deliver` for every unconnected endpoint that should receive a multicast or broadcast datagram
-   * (udp(7): every socket bound to the port and to the group/broadcast address or the wildcard). Returns the count.
+   * Hands a multicast or broadcast datagram to every unconnected endpoint that should receive it (udp(7): every
+   * socket bound to the port and to the group/broadcast address or the wildcard). Returns how many got it.
    */
-  forEachMulticastReceiver(
-    family: 4 | 6,
-    transport: number,
-    nic: number,
-    destination: Address,
-    localPort: number,
-    remoteAddress: Address,
-    remotePort: number,
-    deliver: (ep: TransportEndpoint) => void,
-  ): number {
+  deliverMulticast(family: 4 | 6, transport: number, info: NetworkReceiveInfo, pkt: PacketBuffer, localPort: number, remotePort: number): number {
     const b = this.ports.get(TransportDemuxer.key(family, transport, localPort));
     if (!b) return 0;
     let n = 0;
     for (const r of b.unconnected) {
-      if (r.nic !== 0 && r.nic !== nic) continue;
-      if (r.id.localAddress !== undefined && !r.id.localAddress.equals(destination)) continue;
-      if (r.id.remoteAddress !== undefined && (r.id.remotePort !== remotePort || !r.id.remoteAddress.equals(remoteAddress))) continue;
-      deliver(r.endpoint);
+      if (r.nic !== 0 && r.nic !== info.nic) continue;
+      if (r.id.localAddress !== undefined && !r.id.localAddress.equals(info.destination)) continue;
+      if (r.id.remoteAddress !== undefined && (r.id.remotePort !== remotePort || !r.id.remoteAddress.equals(info.source))) continue;
+      r.endpoint.handlePacket(info, pkt);
       n++;
     }
     return n;

@@ -69,6 +69,8 @@ function rctx(t: TaskFs): ResolveContext {
 
 /** Where a relative path starts: the cwd for AT_FDCWD, else the directory `dirfd` refers to (openat(2)). */
 export async function startAt(t: TaskFs, dirfd: number, path: string): Promise<VirtualDentry> {
+  // An empty path is ENOENT before the dirfd is looked at (path_resolution(7); getname fails first).
+  if (path.length === 0) fail(Errno.ENOENT, 'empty path');
   if (path.startsWith('/')) return t.fsContext.root;
   if (dirfd === AT_FDCWD) return t.fsContext.cwd;
   const file = t.fdTable.get(dirfd);

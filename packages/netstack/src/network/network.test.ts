@@ -286,6 +286,32 @@ describe('IPv6 with NDP', () => {
   });
 });
 
+describe('SO_REUSEPORT', () => {
+  it('spreads flows over the group and keeps each flow on one socket', async () => {
+    const { a, b } = pair();
+    const members = [udp(b, 4), udp(b, 4), udp(b, 4)];
+    for (const m of members) {
+      m.setSockOptInt('reusePort', 1);
+      expect(m.bind({ address: Address.parse('0.0.0.0'), port: 8000 })).toBeUndefined();
+    }
+    const counts = [0, 0, 0];
+    for (let flow = 0; flow < 24; flow++) {
+      const c = udp(a, 4);
+      for (let k = 0; k < 2; k++) c.write(Uint8Array.of(flow), { to: { address: Address.parse(B4), port: 8000 } });
+      await turns(3);
+      const got = members.map((m) => {
+        let n = 0;
+        while (!(m.read(new Uint8Array(4)) instanceof TcpipError)) n++;
+        return n;
+      });
+      // Both datagrams of the flow went to the same member.
+      expect(got.filter((n) => n > 0)).toEqual([2]);
+      counts[got.findIndex((n) => n > 0)]!++;
+    }
+    expect(counts.every((n) => n > 0)).toBe(true);
+  });
+});
+
 describe('socket(2) triples', () => {
   it('maps (family, type, protocol) like Linux', () => {
     const { a } = pair();

@@ -96,34 +96,45 @@ export class TransportDemuxer {
       }
     }
     // Unconnected: a specific local address beats the wildcard; a specific remote (connected UDP bound to any
-    // address) beats no remote; a NIC-bound socket beats an unbound one.
+    // address) beats no remote; a NIC-bound socket beats an unbound one. Among equals in a SO_REUSEPORT group the
+    // flow hash picks one (socket(7)), so a flow keeps landing on the same socket. Two passes, no allocation.
     let best: Registration | undefined;
     let bestScore = -1;
-    let ties = 0;
+    let group = 0;
     for (const r of b.unconnected) {
-      if (r.nic !== 0 && r.nic !== nic) continue;
-      let score = 0;
-      if (r.id.localAddress !== undefined) {
-        if (!r.id.localAddress.equals(localAddress)) continue;
-        score += 4;
-      }
-      if (r.id.remoteAddress !== undefined) {
-        if (r.id.remotePort !== remotePort || !r.id.remoteAddress.equals(remoteAddress)) continue;
-        score += 2;
-      }
-      if (r.nic !== 0) score += 1;
+      const score = TransportDemuxer.score(r, nic, localAddress, remoteAddress, remotePort);
+      if (score < 0) continue;
       if (score > bestScore) {
         best = r;
         bestScore = score;
-        ties = 1;
-      } else if (score === bestScore && best?.reusePort && r.reusePort) {
-        // Reservoir-free deterministic pick among the reuseport group by flow hash.
-        ties++;
-        const h = (Math.imul(remoteAddress.hash(), 2654435761) + remotePort) >>> 0;
-        if (h % ties === 0) best = r;
+        group = r.reusePort ? 1 : 0;
+      } else if (score === bestScore && r.reusePort && best?.reusePort) {
+        group++;
       }
     }
-    return best?.endpoint;
+    if (!best || group <= 1) return best?.endpoint;
+    let pick = ((Math.imul(remoteAddress.hash(), 0x9e3779b1) ^ Math.imul(remotePort + 1, 0x85ebca6b)) >>> 0) % group;
+    for (const r of b.unconnected) {
+      if (!r.reusePort || TransportDemuxer.score(r, nic, localAddress, remoteAddress, remotePort) !== bestScore) continue;
+      if (pick-- === 0) return r.endpoint;
+    }
+    return best.endpoint;
+  }
+
+  /** How well an unconnected registration matches (-1: not at all). */
+  private static score(r: Registration, nic: number, localAddress: Address, remoteAddress: Address, remotePort: number): number {
+    if (r.nic !== 0 && r.nic !== nic) return -1;
+    let score = 0;
+    if (r.id.localAddress !== undefined) {
+      if (!r.id.localAddress.equals(localAddress)) return -1;
+      score += 4;
+    }
+    if (r.id.remoteAddress !== undefined) {
+      if (r.id.remotePort !== remotePort || !r.id.remoteAddress.equals(remoteAddress)) return -1;
+      score += 2;
+    }
+    if (r.nic !== 0) score += 1;
+    return score;
   }
 
   /**

@@ -26,8 +26,8 @@ const OURS = `ta${process.pid}`.slice(0, 15);
 const THEIRS = `tb${process.pid}`.slice(0, 15);
 const BASE_A = `tc${process.pid}`.slice(0, 15);
 const BASE_B = `td${process.pid}`.slice(0, 15);
-const NET = `10.252.${process.pid % 250}`;
-const BASE_NET = `10.253.${process.pid % 250}`;
+const NET = `10.191.${process.pid % 250}`;
+const BASE_NET = `10.192.${process.pid % 250}`;
 const MB = Number(process.env.TSVISOR_TCP_KERNEL_MB ?? (process.env.TSVISOR_LONG === '1' ? 256 : 32));
 const sh = (cmd: string, ...args: string[]) => execFileSync(cmd, args, { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
 

@@ -135,7 +135,7 @@ export abstract class DatagramEndpoint implements Endpoint, TransportEndpoint {
     this.localPort = port;
     this.boundAddress = addr.address.isUnspecified() ? undefined : addr.address;
     this.bindNic = nic;
-    this.register(families.map((f) => ({ family: f, id: { localPort: port, localAddress: f === 4 ? netAddr ?? undefined : netAddr, remotePort: 0, remoteAddress: undefined } })));
+    this.register(families.map((f) => ({ family: f, id: { localPort: port, localAddress: netAddr, remotePort: 0, remoteAddress: undefined } })));
     this.state = 'bound';
     return undefined;
   }

@@ -2,11 +2,13 @@
 // handed to the link in batches of up to `batchSize` at the end of the turn, so a burst of small writes (TCP
 // segments, ACKs) becomes one sendmmsg. Modelled on netstack's qdisc/fifo, which does the same on a goroutine.
 //
-// Runs in the thread that writes, not on a worker, because that measured faster: sending 1514-byte frames across
-// a veth on the 2-core test VM, in-thread sendmmsg batches reached ~150 kpps while copying each frame into a
-// SharedFrameRing for a worker that sends batches straight from shared memory reached ~120 kpps
-// (link/fdbased_bench.test.ts, TSVISOR_LONG=1). The copy and the cross-thread hand-off cost more than the
-// kernel send work they move off this thread.
+// Runs in the thread that writes, not on a worker. Measured on the shared 2-core VM (link/fdbased_bench.test.ts,
+// TSVISOR_LONG=1, 1514-byte frames across a veth, several runs under load from other work): in-thread sendmmsg
+// batches cost 5.3-7.1 µs of process CPU per frame (kernel send path included), while copying each frame into a
+// SharedFrameRing for a worker that sends batches from shared memory cost 6.7-8.3 µs per frame. Frames per
+// second were within noise of each other (the worker sometimes ahead by using the second core, which the stack
+// needs for itself). With TCP GSO, a write carries up to 64 KiB, so the syscalls a worker could hide are few.
+
 import type { PacketBuffer } from '../buffer/packet_buffer.js';
 import type { LinkDispatcher, LinkEndpoint } from './link_endpoint.js';
 

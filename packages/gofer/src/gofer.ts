@@ -396,6 +396,9 @@ export class Gofer implements P9FileHandler<GoferFile> {
   async link(dir: GoferFile, target: GoferFile, name: string): Promise<void> {
     this.writable(dir);
     if (target.isDir) throw new P9Error(P9Errno.EPERM, 'hard links to directories are not allowed');
+    // Across attach roots (separate mounts in the confined gofer) link(2) fails with EXDEV; say so here too, so a
+    // read-only tree's file can never gain a name in a writable one.
+    if (target.root !== dir.root) throw new P9Error(P9Errno.EXDEV);
     await fsp.link(target.hostPath, this.child(dir, name));
   }
 

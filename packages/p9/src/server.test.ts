@@ -221,6 +221,39 @@ describe('P9ServerSession with P9Client over a socketpair', () => {
     expect(deep.qids).toHaveLength(20);
   });
 
+  it('answers Tflush after the flushed request, and caps the fids a session may hold', async () => {
+    const [cs, ss] = pair();
+    cleanups.push(() => { cs.destroy(); ss.destroy(); });
+    const tree = new MemoryTree();
+    let release!: () => void;
+    const gate = new Promise<void>((r) => (release = r));
+    const slow = Object.assign(Object.create(tree) as MemoryTree, {
+      async statfs(): Promise<StatfsFields> {
+        await gate;
+        return tree.statfs();
+      },
+    });
+    new P9ServerSession(ss, slow, { maxMsize: 65536, maxFids: 3 });
+    const peer = new RawPeer(cs);
+    peer.send({ type: 'Tversion', tag: NOTAG, msize: 65536, version: '9P2000.L' });
+    await peer.waitFor((r) => r.type === 'Rversion');
+    peer.send({ type: 'Tattach', tag: 1, fid: 0, afid: NOFID, uname: '', aname: '', nUname: 0 });
+    await peer.waitFor((r) => r.tag === 1);
+    peer.send({ type: 'Tstatfs', tag: 2, fid: 0 });
+    peer.send({ type: 'Tflush', tag: 3, oldtag: 2 });
+    await new Promise((r) => setTimeout(r, 50));
+    expect(peer.replies).toEqual([]); // neither answered while the statfs is stuck
+    release();
+    await peer.waitFor((r) => r.tag === 3);
+    // flush(5): the old request's reply (if any) comes before Rflush
+    expect(peer.replies.length === 0 || peer.replies[0]!.tag === 2).toBe(true);
+    for (const [tag, newfid] of [[4, 1], [5, 2], [6, 3]] as const) {
+      peer.send({ type: 'Twalk', tag, fid: 0, newfid, names: [] });
+    }
+    expect(await peer.waitFor((r) => r.tag === 5)).toMatchObject({ type: 'Rwalk' });
+    expect(await peer.waitFor((r) => r.tag === 6)).toMatchObject({ type: 'Rlerror', ecode: P9Errno.EMFILE });
+  });
+
   it('handles thousands of concurrent requests with recycled tags', async () => {
     const { client, root } = await connected();
     const results = await Promise.all(Array.from({ length: 3000 }, () => client.getattr(root)));

@@ -74,6 +74,8 @@ export interface P9ServerOptions {
   maxMsize?: number;
   /** Requests in progress before the server stops reading from the connection (back-pressure). Default 128. */
   maxInflight?: number;
+  /** Fids one session may hold (each may pin an open host file). Default 65536; beyond it, EMFILE. */
+  maxFids?: number;
   log?: P9Logger;
 }
 
@@ -118,6 +120,7 @@ export class P9ServerSession<F> {
   private readonly inflight = new Map<number, Promise<void>>();
   private readonly maxMsize: number;
   private readonly maxInflight: number;
+  private readonly maxFids: number;
   private readonly log: P9Logger | undefined;
   private paused = false;
   /** Bumped by every Tversion; see onFrame. */
@@ -134,6 +137,7 @@ export class P9ServerSession<F> {
   ) {
     this.maxMsize = Math.max(MIN_MSIZE, options.maxMsize ?? DEFAULT_MSIZE);
     this.maxInflight = options.maxInflight ?? 128;
+    this.maxFids = options.maxFids ?? 65536;
     this.log = options.log;
     // Until Tversion the only acceptable frame is a Tversion, which is small; cap at maxMsize meanwhile.
     this.splitter = new FrameSplitter(this.maxMsize);
@@ -250,6 +254,7 @@ export class P9ServerSession<F> {
   private checkNewFid(fid: number): void {
     if (fid === NOFID) throw new P9Error(P9Errno.EBADF, 'NOFID cannot be used as a new fid');
     if (this.fids.has(fid)) throw new P9Error(P9Errno.EBADF, `fid ${fid} is already in use`);
+    if (this.fids.size >= this.maxFids) throw new P9Error(P9Errno.EMFILE, `session holds ${this.fids.size} fids already`);
   }
 
   /** Put `file` on `fid`, releasing whatever the fid held before; a request from before a Tversion installs nothing. */
@@ -259,6 +264,11 @@ export class P9ServerSession<F> {
       throw new P9Error(P9Errno.EINTR, 'aborted by Tversion');
     }
     const old = this.fids.get(fid);
+    if (old === undefined && this.fids.size >= this.maxFids) {
+      // Checked again here: concurrent walks all passed checkNewFid before any of them finished.
+      await this.releaseQuietly(file);
+      throw new P9Error(P9Errno.EMFILE, `session holds ${this.fids.size} fids already`);
+    }
     this.fids.set(fid, file);
     if (old !== undefined && old !== file) await this.releaseQuietly(old);
   }

@@ -117,6 +117,7 @@ export const P9Errno = {
   ENOTDIR: 20,
   EISDIR: 21,
   EINVAL: 22,
+  EMFILE: 24,
   EFBIG: 27,
   ENOSPC: 28,
   EROFS: 30,

@@ -46,6 +46,8 @@ export type TransportDeliveryResult = 'delivered' | 'portUnreachable' | 'protoco
 
 /** RFC 1191 section 6.3 / RFC 8201 section 4: a learned PMTU is forgotten after 10 minutes. */
 export const PMTU_EXPIRY_MS = 10 * 60 * 1000;
+/** Destinations with a learned PMTU kept at most. */
+export const PMTU_MAX_ENTRIES = 4096;
 
 export class Stack {
   readonly clock: Clock;
@@ -265,11 +267,17 @@ export class Stack {
     return e.mtu;
   }
 
-  /** Lowers the PMTU toward `remote` (never raises it: a larger value would be an attack, RFC 1191 section 6.3). */
+  /**
+   * Lowers the PMTU toward `remote` (never raises it: a larger value would be an attack, RFC 1191 section 6.3).
+   * The table is bounded (forged ICMP errors can name any destination): the oldest entry makes room.
+   */
   updatePathMtu(remote: Address, mtu: number): void {
     const cur = this.pathMtu(remote);
     if (cur !== undefined && cur <= mtu) return;
-    this.pmtu.set(remote.toString(), { mtu, expiresMs: this.clock.nowMs() + PMTU_EXPIRY_MS });
+    const key = remote.toString();
+    this.pmtu.delete(key);
+    if (this.pmtu.size >= PMTU_MAX_ENTRIES) this.pmtu.delete(this.pmtu.keys().next().value as string);
+    this.pmtu.set(key, { mtu, expiresMs: this.clock.nowMs() + PMTU_EXPIRY_MS });
   }
 
   // ---- protocols and endpoints

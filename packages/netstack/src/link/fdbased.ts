@@ -10,9 +10,9 @@
 // batch with one sendmmsg straight from the packets' own buffers (the one copy on the send path).
 //
 // Why uv_poll on the stack's own thread rather than a worker that blocks in recvmmsg: measured with
-// fdbased_bench.test.ts (TSVISOR_LONG=1) on the 2-core VM, receiving 1514-byte frames cost about 2.1-2.2 µs of
-// process CPU per frame this way, against 2.4 µs when a worker received them and passed them through a
-// SharedFrameRing (an extra copy and a cross-thread wake-up per batch). On two cores the peer's sender needs the
+// fdbased_bench.test.ts (TSVISOR_LONG=1) on the shared 2-core VM over several runs, receiving 1514-byte frames cost
+// 2.1-2.5 µs of process CPU per frame this way, against 2.4-2.8 µs when a worker received them and passed them
+// through a SharedFrameRing (an extra copy and a cross-thread wake-up per batch). On two cores the peer's sender needs the
 // other core anyway, so the pipelining a worker could add is not there to be had.
 //
 // Why recvmmsg rather than a PACKET_MMAP ring (rxRing option, kept for measuring on other machines): the ring

@@ -167,6 +167,7 @@ describe('ipv4', () => {
     b[3] = 40; b.set([7, 9, 4], 20); expect(h.invalidReason()).toBe('options'); // option runs past the header
     b.set([7, 1, 0, 0], 20); expect(h.invalidReason()).toBe('options'); // option length < 2
     b.set([1, 1, 0, 0], 20); expect(h.invalidReason()).toBeNull();
+    expect(() => new IPv4Header(new Uint8Array(80)).encode({ totalLength: 80, protocol: 6, src: IP_A, dst: IP_B, ttl: 1, options: new Uint8Array(41) })).toThrow(/40/);
   });
 });
 

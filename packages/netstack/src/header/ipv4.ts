@@ -130,6 +130,10 @@ export class IPv4Header extends HeaderView {
     id?: number; tos?: number; flags?: number; fragmentOffset?: number; options?: Uint8Array;
   }): number {
     const optLen = f.options ? (f.options.length + 3) & ~3 : 0;
+    // The IHL field counts at most 15 words (RFC 791 3.1): 40 bytes of options.
+    if (optLen > IPV4_MAX_HEADER_SIZE - IPV4_MIN_HEADER_SIZE) {
+      throw new RangeError(`EINVAL: ${f.options!.length} bytes of IPv4 options exceed the 40 the header can hold`);
+    }
     const hlen = IPV4_MIN_HEADER_SIZE + optLen;
     this.setVersionAndHeaderLength(hlen);
     this.setTos(f.tos ?? 0);

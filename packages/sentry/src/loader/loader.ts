@@ -42,6 +42,14 @@ import type { AddressLayout, ExecutableFile, ExecutableSource, LoadedImage, Load
  */
 export const MAX_INTERPRETER_DEPTH = 5;
 
+/**
+ * Most bytes of one ELF file the loader reads into the plan (the sum over its PT_LOAD segments). Linux maps an
+ * executable lazily and has no such limit; the sentry copies segments into memory, so without a bound a huge file,
+ * or many segments mapping the same file range, would have it allocate without limit (or hit Node's Buffer size
+ * limit with a RangeError instead of an errno). Past it execve fails with ENOMEM, as when the kernel runs out.
+ */
+export const MAX_IMAGE_FILE_BYTES = 1024 * 1024 * 1024;
+
 /** One ELF file laid out at its load bias. */
 interface LoadedElf {
   header: ElfHeader;
@@ -151,8 +159,9 @@ async function layoutElf(
   }
   if (header.entry + bias < 0n || header.entry + bias >= TASK_SIZE) bad(`entry point ${header.entry.toString(16)} outside the address space`);
 
-  const mappings: MappingPlan[] = [];
-  let end = 0n;
+  // Every segment is checked, and the bytes to read are counted, before anything is read.
+  const segments: Array<{ ph: ProgramHeader; start: bigint; segEnd: bigint; fileStart: bigint; readEnd: bigint }> = [];
+  let readTotal = 0n;
   for (const ph of loads) {
     const start = pageDown(ph.vaddr + bias);
     const segEnd = pageUp(ph.vaddr + bias + ph.memsz);
@@ -164,6 +173,16 @@ async function layoutElf(
     const fileStart = pageDown(ph.offset);
     const fileEnd = ph.memsz > ph.filesz ? ph.offset + ph.filesz : pageUp(ph.offset + ph.filesz);
     const readEnd = fileEnd < BigInt(file.size) ? fileEnd : BigInt(file.size);
+    if (readEnd > fileStart) readTotal += readEnd - fileStart;
+    segments.push({ ph, start, segEnd, fileStart, readEnd });
+  }
+  if (readTotal > BigInt(MAX_IMAGE_FILE_BYTES)) {
+    throw new SyscallError(Errno.ENOMEM, `${file.path}: segments hold ${readTotal} bytes of the file, over the loader's ${MAX_IMAGE_FILE_BYTES}`);
+  }
+
+  const mappings: MappingPlan[] = [];
+  let end = 0n;
+  for (const { ph, start, segEnd, fileStart, readEnd } of segments) {
     const contents = readEnd > fileStart ? await readRange(file, Number(fileStart), Number(readEnd - fileStart)) : Buffer.alloc(0);
     if (ph.filesz > 0n && BigInt(contents.length) < ph.offset + ph.filesz - fileStart) bad('short read of a segment');
     paint(mappings, { start, length: segEnd - start, prot: protOf(ph.flags), contents, name: file.path });
@@ -213,7 +232,8 @@ function checkLayout(l: AddressLayout): void {
  * Loads `path` for execve(path, argv, envp): follows "#!" scripts, loads the ELF executable and its PT_INTERP
  * interpreter, and builds the initial stack. Throws only SyscallError: the source's open errors as they are,
  * ENOEXEC for a file no handler accepts or a malformed executable, ELIBBAD for a malformed interpreter, ELOOP
- * past MAX_INTERPRETER_DEPTH scripts, E2BIG for arguments over Linux's limits.
+ * past MAX_INTERPRETER_DEPTH scripts, E2BIG for arguments over Linux's limits, ENOMEM for a file whose segments
+ * hold more than MAX_IMAGE_FILE_BYTES.
  */
 export async function loadExecutable(
   src: ExecutableSource,

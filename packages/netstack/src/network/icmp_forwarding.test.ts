@@ -268,6 +268,21 @@ describe('broadcast, multicast and local delivery', () => {
     }
   });
 
+  it('loops multicast back to local members unless IP_MULTICAST_LOOP is off', async () => {
+    const { a } = twoHosts();
+    const member = udp(a, 4);
+    member.bind({ address: A('0.0.0.0'), port: 6000 });
+    member.setSockOpt({ kind: 'addMembership', group: A('239.9.9.9'), nic: 1 });
+    const c = udp(a, 4);
+    c.setSockOpt({ kind: 'multicastInterface', nic: 1 });
+    c.write(Uint8Array.of(1), { to: { address: A('239.9.9.9'), port: 6000 } });
+    expect((await readOne(member)).data[0]).toBe(1);
+    c.setSockOptInt('multicastLoop', 0);
+    c.write(Uint8Array.of(2), { to: { address: A('239.9.9.9'), port: 6000 } });
+    for (let i = 0; i < 10; i++) await turns();
+    expect(member.read(new Uint8Array(4))).toMatchObject({ code: 'WouldBlock' });
+  });
+
   it('loops packets to the stack’s own address without touching the link', async () => {
     const { a, l } = twoHosts();
     const server = udp(a, 4);

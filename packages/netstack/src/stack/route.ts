@@ -24,6 +24,8 @@ export interface NetworkWriteParams {
    * MTU fails with messageTooLong instead of being fragmented.
    */
   dontFragment?: boolean;
+  /** IP_MULTICAST_LOOP / IPV6_MULTICAST_LOOP: false keeps a copy of multicast sent by this socket from looping back. */
+  multicastLoop?: boolean;
 }
 
 /** The network-layer operations a Route delegates to (implemented by the IPv4/IPv6 network endpoints). */

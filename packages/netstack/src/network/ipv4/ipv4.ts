@@ -424,7 +424,7 @@ export class IPv4Endpoint implements IpNetworkEndpoint {
     pkt.buf.set(route.remoteAddress.bytes, off + 16);
     h.setChecksum(0);
     h.updateChecksum();
-    return this.send(route, pkt, totalLen, mtu, gso);
+    return this.send(route, pkt, totalLen, mtu, gso, params.multicastLoop !== false);
   }
 
   writeHeaderIncludedPacket(route: Route, pkt: PacketBuffer): TcpipError | undefined {
@@ -441,14 +441,14 @@ export class IPv4Endpoint implements IpNetworkEndpoint {
     return this.send(route, pkt, len, route.mtu, false);
   }
 
-  private send(route: Route, pkt: PacketBuffer, totalLen: number, mtu: number, gso: boolean): TcpipError | undefined {
+  private send(route: Route, pkt: PacketBuffer, totalLen: number, mtu: number, gso: boolean, loop = true): TcpipError | undefined {
     const stats = this.stack.stats.ip;
     if (route.isLocal) {
       stats.packetsSent++;
       this.stack.deliverLocal(route.nic, EtherType.IPV4, pkt);
       return undefined;
     }
-    if (route.isMulticast || route.isBroadcast) this.loopBackCopy(route, pkt);
+    if ((route.isMulticast && loop) || route.isBroadcast) this.loopBackCopy(route, pkt);
     if (totalLen > mtu && !gso) {
       const hlen = this.tx.reset(pkt.buf, pkt.head, totalLen).headerLength();
       return this.fragmentAndSend(route, pkt, hlen, totalLen - hlen);

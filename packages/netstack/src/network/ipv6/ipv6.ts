@@ -493,7 +493,7 @@ export class IPv6Endpoint implements IpNetworkEndpoint {
     h.setHopLimit(params.ttl > 0 ? params.ttl : route.defaultTtl());
     pkt.buf.set(route.localAddress.bytes, off + 8); // Address bytes are exactly 16 long: no subarray needed
     pkt.buf.set(route.remoteAddress.bytes, off + 24);
-    return this.send(route, pkt, totalLen, mtu, gso);
+    return this.send(route, pkt, totalLen, mtu, gso, params.multicastLoop !== false);
   }
 
   writeHeaderIncludedPacket(route: Route, pkt: PacketBuffer): TcpipError | undefined {
@@ -507,14 +507,14 @@ export class IPv6Endpoint implements IpNetworkEndpoint {
     return this.send(route, pkt, len, route.mtu, false);
   }
 
-  private send(route: Route, pkt: PacketBuffer, totalLen: number, mtu: number, gso: boolean): TcpipError | undefined {
+  private send(route: Route, pkt: PacketBuffer, totalLen: number, mtu: number, gso: boolean, loop = true): TcpipError | undefined {
     const stats = this.stack.stats.ip;
     if (route.isLocal) {
       stats.packetsSent++;
       this.stack.deliverLocal(route.nic, EtherType.IPV6, pkt);
       return undefined;
     }
-    if (route.isMulticast && (route.remoteAddress.equals(ALL_NODES) || this.nic.isInGroup(route.remoteAddress))) {
+    if (loop && route.isMulticast && (route.remoteAddress.equals(ALL_NODES) || this.nic.isInGroup(route.remoteAddress))) {
       const copy = pkt.clone();
       copy.networkHeader = copy.head;
       this.stack.deliverLocal(route.nic, EtherType.IPV6, copy);

@@ -93,7 +93,7 @@ export class UdpEndpoint extends DatagramEndpoint {
       ? (route.family === 4 ? o.get('multicastTtl') : o.get('ipv6MulticastHops'))
       : route.family === 4 ? o.get('ttl') : Math.max(0, o.get('ipv6HopLimit')));
     const tos = opts?.tos ?? (route.family === 4 ? o.get('tos') : o.get('ipv6TrafficClass'));
-    const err = route.writePacket(pkt, { protocol: IpProtocol.UDP, ttl: route.isMulticast && ttl === 0 ? 0 : ttl, tos });
+    const err = route.writePacket(pkt, { protocol: IpProtocol.UDP, ttl, tos, multicastLoop: o.flag('multicastLoop') });
     if (err) {
       this.stack.stats.udp.packetSendErrors++;
       return err;

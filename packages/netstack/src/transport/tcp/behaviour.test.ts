@@ -19,7 +19,7 @@ import { ManualClock } from '../../stack/clock.js';
 import { ShutdownFlags } from '../../stack/endpoint.js';
 import { NetworkReceiveInfo } from '../../stack/transport_protocol.js';
 import { TcpipErrors, isTcpipError } from '../../stack/tcpip_error.js';
-import { EventMask } from '../../waiter/waiter_queue.js';
+import { ALL_EVENTS, EventMask } from '../../waiter/waiter_queue.js';
 import { TcpEndpoint, TcpState } from './endpoint.js';
 import { createTcpStackPair, type TcpStackPair } from './stack-pair.js';
 
@@ -253,6 +253,22 @@ describe('TCP behaviour on the wire', () => {
     const second = await connectOnce();
     expect(first.s.state).toBe(TcpState.CLOSED);
     expect(second.s.state).toBe(TcpState.ESTABLISHED);
+  });
+
+  it('closes simultaneously through CLOSING into TIME_WAIT on both sides (RFC 9293 3.6, figure 13)', async () => {
+    const { p, log } = watchedPair();
+    const { client, server } = await connect(p);
+    const states: number[][] = [];
+    const watch = () => states.push([client.state, server.state]);
+    client.waiterQueue.subscribe(ALL_EVENTS, watch);
+    client.close();
+    server.close();
+    expect([client.state, server.state]).toEqual([TcpState.FIN_WAIT1, TcpState.FIN_WAIT1]);
+    await settle(10);
+    expect([client.state, server.state]).toEqual([TcpState.TIME_WAIT, TcpState.TIME_WAIT]);
+    // Each side's FIN crossed the other's: both were in CLOSING before the final ACKs.
+    expect(states.some(([c]) => c === TcpState.CLOSING)).toBe(true);
+    expect(log.filter((s) => s.flags & TCP_FLAG_FIN).length).toBe(2);
   });
 
   it('opens simultaneously when both sides connect to each other (RFC 9293 3.5)', async () => {

@@ -1,7 +1,11 @@
 // Hand-built ELF files with hostile header values: each must fail with the errno execve gives for it (or load as
 // Linux would), never with another exception, and never make the loader read more of the file than it may.
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { SyscallError, Errno } from '../kernel/syscall_error.js';
+import { HostExecutableSource } from './host_executable_source.js';
 import { DEFAULT_LAYOUT, TASK_SIZE } from './layout.js';
 import { loadExecutable, MAX_IMAGE_FILE_BYTES } from './loader.js';
 import type { ExecutableSource } from './types.js';
@@ -162,5 +166,17 @@ describe('loader on hostile ELF headers', () => {
     const many = source({ '/x': elf(ET_EXEC, 0x400100n, phdrs) }, Number(32n * MiB));
     await expect(loadExecutable(many, '/x', ['x'], [], opts)).rejects.toMatchObject({ errno: Errno.ENOMEM });
     expect(hugeSrc.bytesRead + many.bytesRead).toBeLessThan(64 * 1024); // headers only
+  });
+
+  it('HostExecutableSource refuses a file too large to hold with ENOMEM, not a RangeError', async () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'tsv-loader-huge-'));
+    try {
+      const file = path.join(dir, 'huge');
+      fs.writeFileSync(file, elf(ET_EXEC, 0x400100n, [text()]), { mode: 0o755 });
+      fs.truncateSync(file, 3 * 2 ** 30); // sparse: 3 GiB, more than Node's readFile takes
+      await expect(new HostExecutableSource().open(file)).rejects.toMatchObject({ errno: Errno.ENOMEM });
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
   });
 });

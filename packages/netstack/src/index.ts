@@ -53,14 +53,6 @@ export * from './tools/services.js';
 export * from './tools/http_server.js';
 export * from './tools/stream_connection.js';
 
-// lower layers, re-exported so users of the package need one import
-export * from './buffer/packet_buffer.js';
-export * from './link/link_endpoint.js';
-export * from './link/channel.js';
-export * from './link/loopback.js';
-export * from './link/fdbased.js';
-export * from './link/host_netdev.js';
+// more of the lower layers (virtio_net_hdr, shared rings: helper F)
 export * from './link/virtio_net_hdr.js';
-export * from './link/fdbased.js';
-export * from './link/host_netdev.js';
 export * from './buffer/shared_ring.js';

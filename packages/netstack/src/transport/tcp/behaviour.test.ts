@@ -332,6 +332,31 @@ describe('TCP behaviour on the wire', () => {
     expect([rsts[1]!.seq, rsts[1]!.ack, rsts[1]!.flags]).toEqual([0, 2001, TCP_FLAG_RST | TCP_FLAG_ACK]);
   });
 
+  it('limits the accept queue to the backlog and completes waiting handshakes after accept()', async () => {
+    const clock = new ManualClock();
+    const { p } = watchedPair({ clock });
+    const listener = p.tcpB.createEndpoint(4);
+    listener.bind({ address: p.addrB, port: 80 });
+    listener.listen(1); // Linux admits backlog + 1 = 2 connections to the accept queue
+    const clients = [0, 1, 2].map(() => p.tcpA.createEndpoint(4));
+    for (const c of clients) c.connect({ address: p.addrB, port: 80 });
+    for (let i = 0; i < 10; i++) {
+      await turn();
+      clock.advance(1);
+    }
+    expect(listener.acceptQueueLength).toBe(2);
+    expect(listener.synQueueLength).toBe(1); // its ACK was dropped: the child waits in SYN-RECEIVED
+    expect(p.tcpB.stats.listenOverflows).toBe(1);
+    expect(isTcpipError(listener.accept())).toBe(false);
+    // The SYN-ACK retransmission (1 s initial RTO) re-elicits the ACK, which now fits.
+    for (let t = 0; t < 1500; t += 50) {
+      clock.advance(50);
+      await settle(2);
+    }
+    expect(listener.acceptQueueLength).toBe(2);
+    expect(clients.every((c) => c.state === TcpState.ESTABLISHED)).toBe(true);
+  });
+
   it('falls back to SYN cookies when the SYN queue is full, and cookie connections work', async () => {
     const { p, log } = watchedPair({ drop: (s) => s.from === 'b' && (s.flags & TCP_FLAG_SYN) !== 0 && s.ack >= 5000 && s.ack < 6000 });
     const listener = p.tcpB.createEndpoint(4);
@@ -611,6 +636,25 @@ describe('TCP behaviour on the wire', () => {
     expect(Math.max(...sizes)).toBe(948);
     const r = server.read(new Uint8Array(20_000));
     expect(isTcpipError(r) ? r : r.count).toBe(10_000);
+  });
+
+  it('resets a closed connection whose data is still unsent when the SO_LINGER time runs out', async () => {
+    const clock = new ManualClock();
+    let blackhole = false;
+    const { p, log } = watchedPair({ clock, drop: (s) => blackhole && s.from === 'a' && (s.flags & TCP_FLAG_RST) === 0 });
+    const { client } = await connect(p, clock);
+    client.setSockOpt({ kind: 'linger', enabled: true, seconds: 2 });
+    blackhole = true;
+    client.write(new Uint8Array(1000));
+    await settle();
+    client.close();
+    clock.advance(1900);
+    await settle();
+    expect(client.state).toBe(TcpState.FIN_WAIT1);
+    clock.advance(200);
+    await settle();
+    expect(client.state).toBe(TcpState.CLOSED);
+    expect(log.some((s) => s.from === 'a' && (s.flags & TCP_FLAG_RST) !== 0)).toBe(true);
   });
 
   it('coalesces small writes with Nagle and sends them at once with TCP_NODELAY', async () => {

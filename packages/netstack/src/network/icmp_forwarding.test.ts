@@ -188,6 +188,46 @@ describe('IPv4 options', () => {
   });
 });
 
+describe('IPv6 extension headers', () => {
+  /** IPv6 + Destination Options (one option of `optType`, 4 data bytes) + UDP to port 99 with a valid checksum. */
+  function withDestOpt(optType: number): Uint8Array {
+    const udpLen = 9;
+    const p = new Uint8Array(40 + 8 + udpLen);
+    p.set([0x60, 0, 0, 0, 0, 8 + udpLen, 60, 64]);
+    p.set(A('fd01::1').bytes, 8);
+    p.set(A('fd01::2').bytes, 24);
+    p.set([17, 0, optType, 4, 0, 0, 0, 0], 40);
+    p.set([0, 1, 0, 99, 0, udpLen, 0, 0, 0x55], 48);
+    let sum = 17 + udpLen;
+    for (let i = 8; i < 40; i += 2) sum += (p[i]! << 8) | p[i + 1]!;
+    for (let i = 48; i < 48 + udpLen; i += 2) sum += (p[i]! << 8) | (i + 1 < 48 + udpLen ? p[i + 1]! : 0);
+    while (sum > 0xffff) sum = (sum & 0xffff) + (sum >>> 16);
+    const c = ~sum & 0xffff;
+    p[54] = c >> 8;
+    p[55] = c & 0xff;
+    return p;
+  }
+
+  it('skips unknown options with action 00 and answers action 10 with Parameter Problem code 2', async () => {
+    const { a, b } = twoHosts();
+    const server = udp(b, 6);
+    server.bind({ address: A('::'), port: 99 });
+    const raw = ok(a.newRawEndpoint(255, 6, new WaiterQueue()));
+    const icmp = ok(a.newRawEndpoint(58, 6, new WaiterQueue()));
+    raw.write(withDestOpt(0x1e)); // 00xxxxxx: skip
+    expect((await readOne(server)).data[0]).toBe(0x55);
+    raw.write(withDestOpt(0x9e)); // 10xxxxxx: discard and report
+    let pp: Uint8Array | undefined;
+    for (let i = 0; i < 10 && !pp; i++) {
+      const m = (await readOne(icmp)).data;
+      if (m[0] === 4) pp = m;
+    }
+    expect(pp?.[1]).toBe(2);
+    expect(((pp![4]! << 24) | (pp![5]! << 16) | (pp![6]! << 8) | pp![7]!) >>> 0).toBe(42); // the option's type byte
+    expect(server.read(new Uint8Array(4))).toMatchObject({ code: 'WouldBlock' });
+  });
+});
+
 describe('forwarding', () => {
   function routed(forwarding: boolean) {
     const l1 = link();

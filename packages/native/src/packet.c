@@ -258,6 +258,8 @@ typedef struct {
   napi_env env;
   napi_ref callback;
   napi_async_context async;
+  /* Set while an environment-teardown hook is registered (napi_add_async_cleanup_hook). */
+  napi_async_cleanup_hook_handle cleanup;
   bool stopped;
 } tsv_packet_poll;
 
@@ -281,6 +283,22 @@ static void packet_poll_ready(uv_poll_t *h, int status, int events) {
     napi_fatal_exception(env, err);
   }
   napi_close_handle_scope(env, scope);
+}
+
+/* Environment teardown (a worker exiting, or the process) with the watch still active: the handle must be closed
+ * before the loop is, and closing is asynchronous, hence an async cleanup hook that is released from the close
+ * callback. The callback reference and async context die with the environment. */
+static void packet_poll_closed_at_teardown(uv_handle_t *h) {
+  tsv_packet_poll *p = h->data;
+  napi_remove_async_cleanup_hook(p->cleanup);
+  free(p);
+}
+
+static void packet_poll_env_cleanup(napi_async_cleanup_hook_handle handle, void *arg) {
+  tsv_packet_poll *p = arg;
+  p->stopped = true;
+  uv_poll_stop(&p->poll);
+  uv_close((uv_handle_t *)&p->poll, packet_poll_closed_at_teardown);
 }
 
 static void packet_poll_finalize(napi_env env, void *data, void *hint) {
@@ -315,6 +333,7 @@ static napi_value js_packet_poll_start(napi_env env, napi_callback_info info) {
     uv_close((uv_handle_t *)&p->poll, packet_poll_closed);
     return tsv_throw_errno(env, "uv_poll_start", -rc);
   }
+  napi_add_async_cleanup_hook(env, packet_poll_env_cleanup, p, &p->cleanup);
   napi_value handle;
   napi_create_external(env, p, packet_poll_finalize, NULL, &handle);
   return handle;
@@ -329,6 +348,7 @@ static napi_value js_packet_poll_stop(napi_env env, napi_callback_info info) {
   tsv_packet_poll *p = data;
   if (p->stopped) return tsv_undefined(env);
   p->stopped = true;
+  napi_remove_async_cleanup_hook(p->cleanup);
   uv_poll_stop(&p->poll);
   napi_delete_reference(env, p->callback);
   napi_async_destroy(env, p->async);

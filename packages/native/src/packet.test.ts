@@ -1,6 +1,7 @@
 // AF_PACKET batches across a veth pair this test creates (unique names, removed afterwards): frames sent on one
 // end arrive on the other, with and without virtio_net_hdr, and the uv_poll watch fires.
 import { execFileSync } from 'node:child_process';
+import { Worker } from 'node:worker_threads';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
   closeFd,
@@ -132,6 +133,18 @@ describe('AF_PACKET batches over a veth pair', () => {
     } finally {
       closeFd(fd);
     }
+  });
+
+  it('lets a worker exit with a watch still active (the handle is closed at teardown, not left to abort the loop)', async () => {
+    const addonPath = new URL('../build/Release/tsvisor_native.node', import.meta.url).pathname;
+    const w = new Worker(`
+      const a = require(${JSON.stringify(addonPath)});
+      const fd = a.packetOpen(a.interfaceIndex(${JSON.stringify(A)}), false, 0, 0);
+      a.packetPollStart(fd, () => {});
+      setTimeout(() => process.exit(7), 50);
+    `, { eval: true });
+    const code = await new Promise<number>((resolve) => w.on('exit', resolve));
+    expect(code).toBe(7);
   });
 
   it('rejects bad arguments with clear errors instead of touching memory', () => {

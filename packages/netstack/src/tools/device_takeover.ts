@@ -103,6 +103,20 @@ export function restoreToKernel(cfg: DeviceConfig): string[] {
   return problems;
 }
 
+/**
+ * Adds the loopback interface as NIC 1 named "lo" with 127.0.0.1/8 and ::1/128, like a fresh network namespace
+ * (the whole of --network=none). Returns the NIC id.
+ */
+export function addLoopbackNIC(stack: Stack, id = 1): number {
+  const check = (what: string, e: { message: string; code: string } | undefined) => {
+    if (e) throw Object.assign(new Error(`${what}: ${e.message}`), { code: e.code });
+  };
+  check('loopback NIC', stack.createNIC(id, new LoopbackEndpoint(), { name: 'lo' }));
+  check('127.0.0.1/8', stack.addAddress(id, '127.0.0.1/8'));
+  check('::1/128', stack.addAddress(id, '::1/128'));
+  return id;
+}
+
 /** What takeOverHostNetwork configured. */
 export interface HostNetworkTakeover {
   loopbackNic: number;
@@ -124,10 +138,7 @@ export function takeOverHostNetwork(
   const fail = (what: string, e: { message: string; code: string } | undefined) => {
     if (e) throw Object.assign(new Error(`${what}: ${e.message}`), { code: e.code });
   };
-  const loopbackNic = 1;
-  fail('loopback NIC', stack.createNIC(loopbackNic, new LoopbackEndpoint(), { name: 'lo' }));
-  fail('127.0.0.1/8', stack.addAddress(loopbackNic, '127.0.0.1/8'));
-  fail('::1/128', stack.addAddress(loopbackNic, '::1/128'));
+  const loopbackNic = addLoopbackNIC(stack);
   const out: HostNetworkTakeover = { loopbackNic, devices: [] };
   for (const device of chosen) {
     const config = readDeviceConfig(device);

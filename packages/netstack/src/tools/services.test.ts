@@ -9,6 +9,7 @@ import type { Endpoint } from '../stack/endpoint.js';
 import { TcpipError } from '../stack/tcpip_error.js';
 import { EventMask, WaiterQueue } from '../waiter/waiter_queue.js';
 import { createDefaultStack } from './default_stack.js';
+import { addLoopbackNIC } from './device_takeover.js';
 import { parseRequestHead, resolveTarget, serveHttp } from './http_server.js';
 import { chargenLines, serveTcp, serveUdp } from './services.js';
 
@@ -155,6 +156,22 @@ describe('services over netstack TCP and UDP', () => {
       if (!(r instanceof TcpipError)) expect(r.count).toBeLessThanOrEqual(512);
     } finally {
       t.close();
+    }
+  });
+
+  it('serves HTTP over the loopback NIC alone (--network=none)', async () => {
+    const stack = createDefaultStack();
+    try {
+      expect(addLoopbackNIC(stack)).toBe(1);
+      writeFileSync(join(root, 'lo.txt'), 'local\n');
+      serveHttp(stack, 8080, root);
+      for (const host of ['127.0.0.1', '::1']) {
+        const ep = stack.newEndpoint(6, host.includes(':') ? 6 : 4, new WaiterQueue()) as Endpoint;
+        const out = await exchange(ep, host, 8080, Buffer.from('GET /lo.txt HTTP/1.0\r\n\r\n'), false);
+        expect(out.toString()).toMatch(/^HTTP\/1.1 200 OK[\s\S]*\r\n\r\nlocal\n$/);
+      }
+    } finally {
+      stack.close();
     }
   });
 });

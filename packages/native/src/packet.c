@@ -261,9 +261,16 @@ typedef struct {
   /* Set while an environment-teardown hook is registered (napi_add_async_cleanup_hook). */
   napi_async_cleanup_hook_handle cleanup;
   bool stopped;
+  /* Owners of this struct: the open uv handle and the JavaScript handle object. Freed when both are gone, so a
+   * second packetPollStop on the same handle reads valid memory (and sees `stopped`). */
+  int owners;
 } tsv_packet_poll;
 
-static void packet_poll_closed(uv_handle_t *h) { free(h->data); }
+static void packet_poll_release(tsv_packet_poll *p) {
+  if (--p->owners == 0) free(p);
+}
+
+static void packet_poll_closed(uv_handle_t *h) { packet_poll_release(h->data); }
 
 static void packet_poll_ready(uv_poll_t *h, int status, int events) {
   tsv_packet_poll *p = h->data;
@@ -291,7 +298,7 @@ static void packet_poll_ready(uv_poll_t *h, int status, int events) {
 static void packet_poll_closed_at_teardown(uv_handle_t *h) {
   tsv_packet_poll *p = h->data;
   napi_remove_async_cleanup_hook(p->cleanup);
-  free(p);
+  packet_poll_release(p);
 }
 
 static void packet_poll_env_cleanup(napi_async_cleanup_hook_handle handle, void *arg) {
@@ -302,7 +309,7 @@ static void packet_poll_env_cleanup(napi_async_cleanup_hook_handle handle, void 
 }
 
 static void packet_poll_finalize(napi_env env, void *data, void *hint) {
-  /* Nothing: the poll's memory is released by packetPollStop (uv_close) or lives until exit while active. */
+  packet_poll_release(data);
 }
 
 /* packetPollStart(fd, callback(status)) -> handle. The callback runs whenever fd is readable; it must drain the
@@ -320,6 +327,7 @@ static napi_value js_packet_poll_start(napi_env env, napi_callback_info info) {
   if (!p) return tsv_throw_errno(env, "calloc", ENOMEM);
   p->env = env;
   p->poll.data = p;
+  p->owners = 1; /* the uv handle; the JavaScript handle object takes the second below */
   int rc = uv_poll_init(loop, &p->poll, fd);
   if (rc < 0) { free(p); return tsv_throw_errno(env, "uv_poll_init", -rc); }
   napi_value name;
@@ -335,7 +343,17 @@ static napi_value js_packet_poll_start(napi_env env, napi_callback_info info) {
   }
   napi_add_async_cleanup_hook(env, packet_poll_env_cleanup, p, &p->cleanup);
   napi_value handle;
-  napi_create_external(env, p, packet_poll_finalize, NULL, &handle);
+  p->owners++;
+  if (napi_create_external(env, p, packet_poll_finalize, NULL, &handle) != napi_ok) {
+    p->owners--;
+    p->stopped = true;
+    napi_remove_async_cleanup_hook(p->cleanup);
+    uv_poll_stop(&p->poll);
+    napi_delete_reference(env, p->callback);
+    napi_async_destroy(env, p->async);
+    uv_close((uv_handle_t *)&p->poll, packet_poll_closed);
+    return tsv_throw_type(env, "could not create the poll handle object");
+  }
   return handle;
 }
 

@@ -229,9 +229,9 @@ describe('IPv6 extension headers', () => {
 });
 
 describe('forwarding', () => {
-  function routed(forwarding: boolean) {
+  function routed(forwarding: boolean, mtu2 = 1500) {
     const l1 = link();
-    const l2 = link();
+    const l2 = link(mtu2);
     const a = newStack();
     const r = newStack(undefined, forwarding);
     const b = newStack();
@@ -245,8 +245,33 @@ describe('forwarding', () => {
     b.addAddress(1, '10.2.2.1/24');
     a.addRouteText('default', '10.2.1.254', 1);
     b.addRouteText('default', '10.2.2.254', 1);
+    a.addAddress(1, 'fd21::1/64');
+    r.addAddress(1, 'fd21::fe/64');
+    r.addAddress(2, 'fd22::fe/64');
+    b.addAddress(1, 'fd22::1/64');
+    a.addRouteText('default', 'fd21::fe', 1);
+    b.addRouteText('default', 'fd22::fe', 1);
     return { a, r, b };
   }
+
+  it('forwards IPv6 and sends Packet Too Big when the next link is smaller, which the source learns', async () => {
+    const { a, r, b } = routed(true, 1280);
+    const server = udp(b, 6);
+    server.bind({ address: A('::'), port: 9 });
+    const c = udp(a, 6);
+    c.connect({ address: A('fd22::1'), port: 9 });
+    c.write(Uint8Array.of(6));
+    expect((await readOne(server)).data[0]).toBe(6);
+    // 1400 bytes fit A's link but not the router's second one: Packet Too Big back to A, which then fragments.
+    c.write(new Uint8Array(1400));
+    for (let i = 0; i < 50 && a.pathMtu(A('fd22::1')) === undefined; i++) await turns();
+    expect(r.stats.icmp.packetTooBigSent).toBe(1);
+    expect(a.pathMtu(A('fd22::1'))).toBe(1280);
+    c.write(new Uint8Array(1400).fill(7));
+    const big = await readOne(server);
+    expect(big.data.length).toBe(1400);
+    expect(a.stats.ip.fragmentsCreated).toBe(2);
+  });
 
   it('is off by default: the router drops transit packets', async () => {
     const { a, r, b } = routed(false);

@@ -135,6 +135,17 @@ describe('AF_PACKET batches over a veth pair', () => {
     }
   });
 
+  it('stops a watch for good, even when asked twice', async () => {
+    let calls = 0;
+    const h = packetPollStart(fdB, () => { calls++; });
+    packetPollStop(h);
+    packetPollStop(h);
+    expect(packetSendBatch(fdA, [frame(macB, macA, 5)], new Int32Array([0, 60]), 1)).toBe(1);
+    await new Promise((r) => setTimeout(r, 100));
+    expect(calls).toBe(0);
+    expect(packetWaitReadable(fdB, 1000)).toBe(true); // the frame is there; nobody was told
+  });
+
   it('lets a worker exit with a watch still active (the handle is closed at teardown, not left to abort the loop)', async () => {
     const addonPath = new URL('../build/Release/tsvisor_native.node', import.meta.url).pathname;
     const w = new Worker(`

@@ -33,6 +33,14 @@ interface Pending {
   expect: Reply['type'];
   resolve(reply: Reply): void;
   reject(err: Error): void;
+  /** A Tflush for this request is outstanding: its tag is released by the Rflush, not by the reply. */
+  flushing?: boolean;
+}
+
+/** Per-call options. */
+export interface CallOptions {
+  /** Abort the request: the client sends Tflush and the call fails with EINTR unless the reply came first. */
+  signal?: AbortSignal;
 }
 
 export interface P9ClientOptions {
@@ -92,7 +100,7 @@ export class P9Client {
     const client = new P9Client(stream, proposed);
     let reply;
     try {
-      reply = await client.rpc({ type: 'Tversion', msize: proposed, version: VERSION_9P2000L }, 'Rversion', NOTAG);
+      reply = await client.call({ type: 'Tversion', msize: proposed, version: VERSION_9P2000L }, 'Rversion', NOTAG);
     } catch (err) {
       client.close();
       throw err;
@@ -195,8 +203,8 @@ export class P9Client {
   }
 
   /** Open `fid` (which must not be open yet) with Linux open flags (OpenFlags). */
-  async lopen(fid: number, flags: number): Promise<OpenResult> {
-    const r = await this.rpc({ type: 'Tlopen', fid, flags }, 'Rlopen');
+  async lopen(fid: number, flags: number, options?: CallOptions): Promise<OpenResult> {
+    const r = await this.rpc({ type: 'Tlopen', fid, flags }, 'Rlopen', options);
     return { qid: r.qid, iounit: r.iounit };
   }
 
@@ -223,15 +231,15 @@ export class P9Client {
 
   /** Read up to `count` bytes at `offset` from an open fid (count is capped at maxReadCount). May return fewer; an
    * empty buffer means end of file. */
-  async read(fid: number, offset: number, count: number): Promise<Buffer> {
-    const r = await this.rpc({ type: 'Tread', fid, offset, count: Math.min(count, this.maxReadCount) }, 'Rread');
+  async read(fid: number, offset: number, count: number, options?: CallOptions): Promise<Buffer> {
+    const r = await this.rpc({ type: 'Tread', fid, offset, count: Math.min(count, this.maxReadCount) }, 'Rread', options);
     return r.data as Buffer;
   }
 
   /** Write `data` at `offset` (at most maxWriteCount bytes are sent); returns the number of bytes written. */
-  async write(fid: number, offset: number, data: Uint8Array): Promise<number> {
+  async write(fid: number, offset: number, data: Uint8Array, options?: CallOptions): Promise<number> {
     const part = data.length > this.maxWriteCount ? data.subarray(0, this.maxWriteCount) : data;
-    const r = await this.rpc({ type: 'Twrite', fid, offset, data: part }, 'Rwrite');
+    const r = await this.rpc({ type: 'Twrite', fid, offset, data: part }, 'Rwrite', options);
     if (r.count > part.length) throw this.protocolFailure(`Rwrite count ${r.count} > ${part.length} bytes sent`);
     return r.count;
   }
@@ -332,35 +340,79 @@ export class P9Client {
   rpc<E extends Reply['type']>(
     body: RequestBody,
     expect: E,
+    options: CallOptions = {},
+  ): Promise<Extract<Reply, { type: E }>> {
+    return this.call(body, expect, undefined, options.signal);
+  }
+
+  private call<E extends Reply['type']>(
+    body: RequestBody,
+    expect: E,
     fixedTag?: number,
+    signal?: AbortSignal,
   ): Promise<Extract<Reply, { type: E }>> {
     if (this.dead) return Promise.reject(this.dead);
+    if (signal?.aborted) return Promise.reject(new P9Error(P9Errno.EINTR, `${body.type} aborted before it was sent`));
     return new Promise<Reply>((resolve, reject) => {
       const send = (tag: number): void => {
+        const giveBack = (): void => {
+          if (fixedTag === undefined && tag !== NOTAG) this.releaseTag(tag);
+        };
         if (this.dead) {
-          if (fixedTag === undefined) this.releaseTag(tag);
+          giveBack();
           reject(this.dead);
+          return;
+        }
+        if (signal?.aborted) {
+          giveBack();
+          reject(new P9Error(P9Errno.EINTR, `${body.type} aborted before it was sent`));
           return;
         }
         let frame: Buffer;
         try {
           frame = encode({ ...body, tag } as Request);
         } catch (err) {
-          if (fixedTag === undefined) this.releaseTag(tag);
+          giveBack();
           reject(err);
           return;
         }
         if (frame.length > this.msize) {
-          if (fixedTag === undefined) this.releaseTag(tag);
+          giveBack();
           reject(new P9Error(P9Errno.EMSGSIZE, `${body.type} of ${frame.length} bytes exceeds msize ${this.msize}`));
           return;
         }
-        this.pending.set(tag, { expect, resolve, reject });
+        const entry: Pending = { expect, resolve, reject };
+        this.pending.set(tag, entry);
         this.stream.write(frame);
+        if (signal) {
+          const onAbort = (): void => this.abort(tag, entry);
+          signal.addEventListener('abort', onAbort, { once: true });
+          const done = (): void => signal.removeEventListener('abort', onAbort);
+          entry.resolve = (r) => (done(), resolve(r));
+          entry.reject = (e) => (done(), reject(e));
+        }
       };
       if (fixedTag !== undefined) send(fixedTag);
       else this.takeTag(send);
     }) as Promise<Extract<Reply, { type: E }>>;
+  }
+
+  /**
+   * flush(5): ask the server to abandon the request on `tag`. The server answers the old request (if it already
+   * finished) before Rflush; whatever has not been answered by then fails with EINTR. The tag is reused only after
+   * the Rflush.
+   */
+  private abort(tag: number, entry: Pending): void {
+    if (this.pending.get(tag) !== entry || entry.flushing) return;
+    entry.flushing = true;
+    const finish = (): void => {
+      if (this.pending.get(tag) === entry) {
+        this.pending.delete(tag);
+        entry.reject(new P9Error(P9Errno.EINTR, 'request flushed'));
+      }
+      if (!this.dead) this.releaseTag(tag);
+    };
+    this.call({ type: 'Tflush', oldtag: tag }, 'Rflush').then(finish, finish);
   }
 
   // ---- internals ----
@@ -422,7 +474,7 @@ export class P9Client {
         return;
       }
       this.pending.delete(reply.tag);
-      if (reply.tag !== NOTAG) this.releaseTag(reply.tag);
+      if (reply.tag !== NOTAG && !p.flushing) this.releaseTag(reply.tag);
       if (reply.type === 'Rlerror') p.reject(new P9Error(reply.ecode));
       else if (reply.type !== p.expect) {
         p.reject(new P9Error(P9Errno.EIO, `expected ${p.expect}, server sent ${reply.type}`));

@@ -2,7 +2,7 @@
 export * from './wire.js';
 export * from './messages.js';
 export { encode, decode, peekHeader, direntSize, isRequestType, FrameSplitter, FrameError } from './codec.js';
-export { P9Client, type P9ClientOptions, type OpenResult, type SetattrRequest, type Statfs } from './client.js';
+export { P9Client, type CallOptions, type P9ClientOptions, type OpenResult, type SetattrRequest, type Statfs } from './client.js';
 export {
   P9ServerSession,
   serveP9,

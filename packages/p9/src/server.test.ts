@@ -4,7 +4,7 @@ import net from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
 import { socketpair } from '@tsvisor/native';
 import { P9Client } from './client.js';
-import { encode } from './codec.js';
+import { encode, FrameSplitter } from './codec.js';
 import type { Attr, Dirent, StatfsFields } from './messages.js';
 import { P9ServerSession, type P9FileHandler } from './server.js';
 import { mutateFrame, sampleMessages, seededRandom } from './testing/sample-messages.js';
@@ -221,7 +221,7 @@ describe('P9ServerSession with P9Client over a socketpair', () => {
     expect(deep.qids).toHaveLength(20);
   });
 
-  it('answers Tflush after the flushed request, and caps the fids a session may hold', async () => {
+  it('answers Tflush at once and drops the flushed reply, and caps the fids a session may hold', async () => {
     const [cs, ss] = pair();
     cleanups.push(() => { cs.destroy(); ss.destroy(); });
     const tree = new MemoryTree();
@@ -241,17 +241,55 @@ describe('P9ServerSession with P9Client over a socketpair', () => {
     await peer.waitFor((r) => r.tag === 1);
     peer.send({ type: 'Tstatfs', tag: 2, fid: 0 });
     peer.send({ type: 'Tflush', tag: 3, oldtag: 2 });
-    await new Promise((r) => setTimeout(r, 50));
-    expect(peer.replies).toEqual([]); // neither answered while the statfs is stuck
+    // flush(5): Rflush at once, and the abandoned request is never answered, even once its handler finishes.
+    expect(await peer.waitFor((r) => r.tag === 3)).toEqual({ type: 'Rflush', tag: 3 });
     release();
-    await peer.waitFor((r) => r.tag === 3);
-    // flush(5): the old request's reply (if any) comes before Rflush
-    expect(peer.replies.length === 0 || peer.replies[0]!.tag === 2).toBe(true);
+    peer.send({ type: 'Tgetattr', tag: 2, fid: 0, requestMask: 0x7ff }); // the tag is free again
+    expect(await peer.waitFor((r) => r.tag === 2)).toMatchObject({ type: 'Rgetattr' });
+    await new Promise((r) => setTimeout(r, 20));
+    expect(peer.replies.filter((r) => r.tag === 2)).toEqual([]);
     for (const [tag, newfid] of [[4, 1], [5, 2], [6, 3]] as const) {
       peer.send({ type: 'Twalk', tag, fid: 0, newfid, names: [] });
     }
     expect(await peer.waitFor((r) => r.tag === 5)).toMatchObject({ type: 'Rwalk' });
     expect(await peer.waitFor((r) => r.tag === 6)).toMatchObject({ type: 'Rlerror', ecode: P9Errno.EMFILE });
+  });
+
+  it('aborts a request with Tflush: EINTR for the caller, the connection stays usable', async () => {
+    const [cs, ss] = pair();
+    const tree = new MemoryTree();
+    let release!: () => void;
+    const gate = new Promise<void>((r) => (release = r));
+    let flushesSeen = 0;
+    const slow = Object.assign(Object.create(tree) as MemoryTree, {
+      async read(file: MemFile, offset: number, count: number): Promise<Uint8Array> {
+        await gate;
+        return tree.read(file, offset, count);
+      },
+    });
+    const seen = new FrameSplitter(1 << 20);
+    ss.on('data', (c: Buffer) => {
+      for (const f of seen.push(c)) flushesSeen += f[4] === 108 ? 1 : 0; // 108 = Tflush
+    });
+    new P9ServerSession(ss, slow, { maxMsize: 65536 });
+    const client = await P9Client.connect(cs);
+    cleanups.push(() => { client.close(); ss.destroy(); });
+    const { fid: root } = await client.attach('', '', 0);
+    const { fid } = await client.walk(root, []);
+    await client.lcreate(fid, 'f', 0o2, 0o644, 0);
+    await client.write(fid, 0, Buffer.from('data'));
+    const ac = new AbortController();
+    const stuck = client.read(fid, 0, 4, { signal: ac.signal });
+    ac.abort();
+    setTimeout(release, 30); // the server's handler finishes late; its reply is dropped after the Rflush
+    await expect(stuck).rejects.toMatchObject({ code: 'EINTR' });
+    expect(flushesSeen).toBe(1);
+    await new Promise((r) => setTimeout(r, 50)); // the handler has finished; its reply must not reach the client
+    expect(client.closed).toBe(false);
+    expect((await client.read(fid, 0, 4)).toString()).toBe('data');
+    // already aborted: never sent
+    await expect(client.read(fid, 0, 4, { signal: AbortSignal.abort() })).rejects.toMatchObject({ code: 'EINTR' });
+    expect(flushesSeen).toBe(1);
   });
 
   it('handles thousands of concurrent requests with recycled tags', async () => {

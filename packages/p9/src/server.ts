@@ -109,6 +109,11 @@ function notSupported(op: string): P9Error {
   return new P9Error(P9Errno.EOPNOTSUPP, `${op} is not supported by this server`);
 }
 
+/** A request being served: `aborted` once a Tflush or Tversion has abandoned it (its reply is then dropped). */
+interface InFlight {
+  aborted: boolean;
+}
+
 type ReplyBody = Reply extends infer R ? (R extends Reply ? Omit<R, 'tag'> : never) : never;
 
 export class P9ServerSession<F> {
@@ -116,15 +121,13 @@ export class P9ServerSession<F> {
   msize = 0;
   private readonly splitter: FrameSplitter;
   private readonly fids = new Map<number, F>();
-  /** tag -> promise settled once that request's reply has been written (Tflush waits on it). */
-  private readonly inflight = new Map<number, Promise<void>>();
+  /** Requests being served, by tag. */
+  private readonly inflight = new Map<number, InFlight>();
   private readonly maxMsize: number;
   private readonly maxInflight: number;
   private readonly maxFids: number;
   private readonly log: P9Logger | undefined;
   private paused = false;
-  /** Bumped by every Tversion; see onFrame. */
-  private generation = 0;
   private ended = false;
   private resolveDone!: () => void;
   /** Resolves when the connection has ended and every fid has been released. */
@@ -186,10 +189,6 @@ export class P9ServerSession<F> {
       else this.close();
       return;
     }
-    if (this.inflight.has(req.tag) && req.type !== 'Tflush') {
-      this.send({ type: 'Rlerror', ecode: P9Errno.EINVAL }, req.tag);
-      return;
-    }
     if (req.type === 'Tversion') {
       // Answered at once, in order: requests behind it in the stream must see the new msize and the empty fid table.
       let reply: ReplyBody;
@@ -201,28 +200,42 @@ export class P9ServerSession<F> {
       this.send(reply, req.tag);
       return;
     }
-    // version(5): a Tversion aborts everything outstanding. Requests of an older generation still finish in the
-    // handler, but their replies are dropped and the fids they would create are released, not installed.
-    const generation = this.generation;
-    const work = this.dispatch(req, generation).then(
-      (reply) => {
-        if (generation === this.generation) this.send(reply, req.tag);
-      },
-      (err: unknown) => {
-        const { errno, expected } = errnoOf(err);
-        if (!expected) this.log?.warn({ err: String(err), type: req.type }, '9P: handler failed unexpectedly');
-        if (generation === this.generation) this.send({ type: 'Rlerror', ecode: errno }, req.tag);
-      },
-    );
-    if (req.type === 'Tflush') return; // not flushable, not counted
-    this.inflight.set(req.tag, work);
-    void work.finally(() => {
-      if (this.inflight.get(req.tag) === work) this.inflight.delete(req.tag);
-      if (this.paused && this.inflight.size < this.maxInflight / 2) {
-        this.paused = false;
-        this.stream.resume();
+    if (req.type === 'Tflush') {
+      // flush(5): abandon the old request and answer at once. Its handler may still finish (a host call cannot be
+      // cancelled), but its reply is dropped and any fid it would create is released, so after Rflush the client
+      // may reuse the tag and sees nothing more of the old request.
+      const old = this.inflight.get(req.oldtag);
+      if (old) {
+        old.aborted = true;
+        this.inflight.delete(req.oldtag);
       }
-    });
+      this.send({ type: 'Rflush' }, req.tag);
+      return;
+    }
+    if (this.inflight.has(req.tag)) {
+      this.send({ type: 'Rlerror', ecode: P9Errno.EINVAL }, req.tag);
+      return;
+    }
+    const state: InFlight = { aborted: false };
+    this.inflight.set(req.tag, state);
+    void this.dispatch(req, state)
+      .then(
+        (reply) => {
+          if (!state.aborted) this.send(reply, req.tag);
+        },
+        (err: unknown) => {
+          const { errno, expected } = errnoOf(err);
+          if (!expected) this.log?.warn({ err: String(err), type: req.type }, '9P: handler failed unexpectedly');
+          if (!state.aborted) this.send({ type: 'Rlerror', ecode: errno }, req.tag);
+        },
+      )
+      .finally(() => {
+        if (this.inflight.get(req.tag) === state) this.inflight.delete(req.tag);
+        if (this.paused && this.inflight.size < this.maxInflight / 2) {
+          this.paused = false;
+          this.stream.resume();
+        }
+      });
     if (!this.paused && this.inflight.size >= this.maxInflight) {
       this.paused = true;
       this.stream.pause();
@@ -257,11 +270,11 @@ export class P9ServerSession<F> {
     if (this.fids.size >= this.maxFids) throw new P9Error(P9Errno.EMFILE, `session holds ${this.fids.size} fids already`);
   }
 
-  /** Put `file` on `fid`, releasing whatever the fid held before; a request from before a Tversion installs nothing. */
-  private async setFid(fid: number, file: F, generation: number): Promise<void> {
-    if (generation !== this.generation) {
+  /** Put `file` on `fid`, releasing whatever the fid held before; a flushed or version-aborted request installs nothing. */
+  private async setFid(fid: number, file: F, state: InFlight): Promise<void> {
+    if (state.aborted) {
       await this.releaseQuietly(file);
-      throw new P9Error(P9Errno.EINTR, 'aborted by Tversion');
+      throw new P9Error(P9Errno.EINTR, 'request was flushed or aborted by Tversion');
     }
     const old = this.fids.get(fid);
     if (old === undefined && this.fids.size >= this.maxFids) {
@@ -281,12 +294,13 @@ export class P9ServerSession<F> {
     }
   }
 
-  private async dispatch(req: Request, generation: number): Promise<ReplyBody> {
+  private async dispatch(req: Request, state: InFlight): Promise<ReplyBody> {
     const h = this.handler;
     if (this.msize === 0) throw new P9Error(P9Errno.EPROTO, `${req.type} before Tversion`);
     switch (req.type) {
       case 'Tversion':
-        throw new P9Error(P9Errno.EINVAL, 'Tversion is answered in onFrame'); // unreachable
+      case 'Tflush':
+        throw new P9Error(P9Errno.EINVAL, `${req.type} is answered in onFrame`); // unreachable
       case 'Tauth':
         throw new P9Error(P9Errno.EOPNOTSUPP, 'authentication is not required');
       case 'Tattach': {
@@ -297,14 +311,8 @@ export class P9ServerSession<F> {
           await this.releaseQuietly(file);
           throw new P9Error(P9Errno.EBADF, `fid ${req.fid} was taken meanwhile`);
         }
-        await this.setFid(req.fid, file, generation);
+        await this.setFid(req.fid, file, state);
         return { type: 'Rattach', qid };
-      }
-      case 'Tflush': {
-        // flush(5): the reply to the old request (if any) must precede Rflush; waiting for it satisfies that.
-        const old = this.inflight.get(req.oldtag);
-        if (old) await old;
-        return { type: 'Rflush' };
       }
       case 'Twalk': {
         const from = this.file(req.fid);
@@ -318,7 +326,7 @@ export class P9ServerSession<F> {
             await this.releaseQuietly(r.file);
             throw new P9Error(P9Errno.EBADF, `fid ${req.newfid} was taken meanwhile`);
           }
-          await this.setFid(req.newfid, r.file, generation);
+          await this.setFid(req.newfid, r.file, state);
         } else {
           if (r.file !== undefined) await this.releaseQuietly(r.file);
           if (r.qids.length === 0) throw new P9Error(P9Errno.ENOENT, `${JSON.stringify(req.names[0])} not found`);
@@ -361,7 +369,7 @@ export class P9ServerSession<F> {
         if (!h.lcreate) throw notSupported('lcreate');
         checkName(req.name, false);
         const r = await h.lcreate(this.file(req.fid), req.name, req.flags, req.mode, req.gid);
-        await this.setFid(req.fid, r.file, generation);
+        await this.setFid(req.fid, r.file, state);
         return { type: 'Rlcreate', qid: r.qid, iounit: r.iounit };
       }
       case 'Tread': {
@@ -441,7 +449,7 @@ export class P9ServerSession<F> {
         if (req.newfid !== req.fid) this.checkNewFid(req.newfid);
         if (!h.xattrwalk) throw notSupported('xattrs');
         const r = await h.xattrwalk(f, req.name);
-        await this.setFid(req.newfid, r.file, generation);
+        await this.setFid(req.newfid, r.file, state);
         return { type: 'Rxattrwalk', size: r.size };
       }
       case 'Txattrcreate':
@@ -457,7 +465,7 @@ export class P9ServerSession<F> {
   /** Synchronous on purpose: requests that follow a Tversion in the same read must see its msize and fid reset. */
   private version(msize: number, version: string): ReplyBody {
     // version(5): a new Tversion aborts everything outstanding and clunks every fid.
-    this.generation++;
+    for (const state of this.inflight.values()) state.aborted = true;
     this.inflight.clear();
     const files = [...this.fids.values()];
     this.fids.clear();

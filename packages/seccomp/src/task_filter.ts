@@ -43,7 +43,11 @@ export interface SyscallClasses {
 }
 
 export interface TaskFilterOptions {
-  /** Action for a syscall made under another architecture; default SCMP_ACT.KILL_PROCESS. */
+  /**
+   * Action for a syscall made under another architecture (i386, x32); default SCMP_ACT.KILL_PROCESS. Only actions
+   * that stop the call are accepted (KILL_PROCESS, KILL_THREAD, TRAP, errno(n)): ALLOW or LOG would run every i386
+   * syscall on the host, and NOTIFY or TRACE would hand the sentry numbers from a table it does not speak.
+   */
   badArchAction?: number;
 }
 
@@ -162,12 +166,19 @@ function actionFor(cls: ClassName | undefined): number {
  * seccomp(SECCOMP_SET_MODE_FILTER, SECCOMP_FILTER_FLAG_NEW_LISTENER | SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV, ...).
  */
 export function buildTaskFilter(classes: SyscallClasses, opts: TaskFilterOptions = {}): Buffer {
+  const badArch = (opts.badArchAction ?? SCMP_ACT.KILL_PROCESS) >>> 0;
+  const stopsTheCall =
+    badArch === SCMP_ACT.KILL_PROCESS || badArch === SCMP_ACT.KILL_THREAD || badArch === SCMP_ACT.TRAP ||
+    (badArch & 0xffff0000) === SCMP_ACT.errno(0);
+  if (!stopsTheCall) {
+    throw new RangeError(`buildTaskFilter: badArchAction 0x${badArch.toString(16)} would let another syscall ABI past the filter`);
+  }
   const byNr = classify(classes);
   const filter = new SeccompFilter(SCMP_ACT.NOTIFY);
   try {
     // seccomp_init adds the native arch (x86_64) only; libseccomp then routes syscall numbers >= 0x40000000 (x32)
     // to the bad-arch action too, since x32 is not in the filter.
-    filter.setAttr(SCMP_FLTATR.ACT_BADARCH, opts.badArchAction ?? SCMP_ACT.KILL_PROCESS);
+    filter.setAttr(SCMP_FLTATR.ACT_BADARCH, badArch);
     // The installer sets NO_NEW_PRIVS itself before seccomp(2); exporting does not use this attribute.
     filter.setAttr(SCMP_FLTATR.CTL_NNP, 1);
     // Every application syscall runs this program: a binary search on the syscall number (optimization level 2)

@@ -59,4 +59,15 @@ describe('task filter verdicts for every syscall number', () => {
     expect(verdict(39, [], 0x40000003 /* i386 */)).toBe(SCMP_ACT.KILL_PROCESS >>> 0);
     expect(verdict(0x40000000 + 39)).toBe(SCMP_ACT.KILL_PROCESS >>> 0);
   });
+
+  it('accepts only a bad-architecture action that stops the call', () => {
+    const i386 = (action: number): number =>
+      evalSeccomp(buildTaskFilter(classes, { badArchAction: action }), { nr: 39, arch: 0x40000003, args: [] }) >>> 0;
+    expect(i386(SCMP_ACT.errno(38))).toBe(SCMP_ACT.errno(38) >>> 0);
+    expect(i386(SCMP_ACT.TRAP)).toBe(SCMP_ACT.TRAP);
+    expect(i386(SCMP_ACT.KILL_THREAD)).toBe(SCMP_ACT.KILL_THREAD);
+    for (const action of [SCMP_ACT.ALLOW, SCMP_ACT.LOG, SCMP_ACT.NOTIFY, SCMP_ACT.trace(1)]) {
+      expect(() => buildTaskFilter(classes, { badArchAction: action }), action.toString(16)).toThrow(/another syscall ABI/);
+    }
+  });
 });

@@ -46,6 +46,8 @@ export interface CallOptions {
 export interface P9ClientOptions {
   /** msize to propose (the server may lower it). Default 512 KiB. */
   msize?: number;
+  /** Give up (ETIMEDOUT, connection closed) if the server has not answered Tversion by then. Default 30 s. */
+  versionTimeoutMs?: number;
 }
 
 /** Result of opening or creating a file. `iounit` 0 means "use msize - 24" (open(5)). */
@@ -99,11 +101,25 @@ export class P9Client {
     if (proposed < MIN_MSIZE) throw new RangeError(`msize ${proposed} is below the minimum ${MIN_MSIZE}`);
     const client = new P9Client(stream, proposed);
     let reply;
+    // A server that never answers must not hang the caller (a sandbox whose gofer is wedged fails to start).
+    const timeoutMs = options.versionTimeoutMs ?? 30_000;
+    let timer: NodeJS.Timeout | undefined;
+    const timedOut = new Promise<never>((_, reject) => {
+      timer = setTimeout(
+        () => reject(new P9Error(P9Errno.ETIMEDOUT, `no Rversion within ${timeoutMs} ms`)),
+        timeoutMs,
+      );
+    });
     try {
-      reply = await client.call({ type: 'Tversion', msize: proposed, version: VERSION_9P2000L }, 'Rversion', NOTAG);
+      reply = await Promise.race([
+        client.call({ type: 'Tversion', msize: proposed, version: VERSION_9P2000L }, 'Rversion', NOTAG),
+        timedOut,
+      ]);
     } catch (err) {
       client.close();
       throw err;
+    } finally {
+      clearTimeout(timer);
     }
     if (reply.version !== VERSION_9P2000L) {
       client.close();

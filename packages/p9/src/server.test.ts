@@ -306,6 +306,14 @@ describe('P9ServerSession with P9Client over a socketpair', () => {
     await expect(client.getattr(root)).rejects.toMatchObject({ errno: P9Errno.EIO });
   });
 
+  it('connect gives up with ETIMEDOUT when the server never answers Tversion', async () => {
+    const [cs, ss] = pair();
+    cleanups.push(() => ss.destroy());
+    ss.resume(); // a peer that reads and never answers
+    await expect(P9Client.connect(cs, { versionTimeoutMs: 100 })).rejects.toMatchObject({ code: 'ETIMEDOUT' });
+    expect(cs.destroyed).toBe(true);
+  });
+
   it('releases every fid when the connection ends', async () => {
     const { client, root, tree, session } = await connected();
     await client.walk(root, []);

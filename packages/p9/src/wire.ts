@@ -131,6 +131,7 @@ export const P9Errno = {
   EMSGSIZE: 90,
   EOPNOTSUPP: 95,
   ECONNRESET: 104,
+  ETIMEDOUT: 110,
   ENOTCONN: 107,
 } as const;
 

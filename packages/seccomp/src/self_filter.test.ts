@@ -8,7 +8,8 @@ import { fileURLToPath } from 'node:url';
 import ts from 'typescript';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildSelfFilter, selfAllowList } from './self_filter.js';
-import { SCMP_ACT } from './constants.js';
+import { CLONE_NS_FLAGS, SCMP_ACT } from './constants.js';
+import { AUDIT_ARCH_X86_64, evalSeccomp } from './testdata/bpf_eval.js';
 import { SeccompProbe } from './testdata/seccomp_probe.js';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
@@ -84,6 +85,22 @@ describe('self filters', () => {
       expect(res.results.get('clone3')).toBe(-38n);
     } finally {
       probe.dispose();
+    }
+  });
+
+  it('allow clone for threads (or forks with allowFork) but never with a namespace flag', () => {
+    const clone = 56;
+    const thread = 0x003d0f00n; // glibc pthread_create: CLONE_VM|FS|FILES|SIGHAND|THREAD|SYSVSEM|SETTLS|PARENT_SETTID|CHILD_CLEARTID
+    const verdict = (bpf: Buffer, flags: bigint): number => evalSeccomp(bpf, { nr: clone, arch: AUDIT_ARCH_X86_64, args: [flags] }) >>> 0;
+    const refuse = SCMP_ACT.errno(1) >>> 0;
+    const threadsOnly = buildSelfFilter('sentry', { defaultAction: SCMP_ACT.errno(1) });
+    const withFork = buildSelfFilter('sentry', { defaultAction: SCMP_ACT.errno(1), allowFork: true });
+    expect(verdict(threadsOnly, thread)).toBe(SCMP_ACT.ALLOW);
+    expect(verdict(threadsOnly, 17n /* SIGCHLD: fork */)).toBe(refuse);
+    expect(verdict(withFork, 17n)).toBe(SCMP_ACT.ALLOW);
+    for (const [name, bit] of Object.entries(CLONE_NS_FLAGS)) {
+      expect(verdict(threadsOnly, thread | BigInt(bit)), name).toBe(refuse);
+      expect(verdict(withFork, 17n | BigInt(bit)), name).toBe(refuse);
     }
   });
 

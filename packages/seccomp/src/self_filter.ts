@@ -11,7 +11,7 @@
 // carry this filter too and be killed or refused on its first call outside this list, before its own USER_NOTIF
 // filter is consulted. Tasks must therefore be created by a process forked before the sentry confines itself.
 import { SeccompFilter, resolveSyscallName } from './libseccomp.js';
-import { ENOSYS, SCMP_ACT, SCMP_CMP, SCMP_FLTATR } from './constants.js';
+import { CLONE_NS_FLAGS, ENOSYS, SCMP_ACT, SCMP_CMP, SCMP_FLTATR } from './constants.js';
 
 /** clone(2)'s CLONE_THREAD: the new task shares the thread group, i.e. it is a thread, not a process. */
 const CLONE_THREAD = 0x00010000n;
@@ -140,10 +140,12 @@ function build(kind: SelfFilterKind, opts: SelfFilterOptions): SeccompFilter {
       filter.addRule(SCMP_ACT.ALLOW, nr);
     }
     // pthread_create (worker_threads, the libuv pool, V8's platform threads) after clone3 answered ENOSYS: only
-    // with CLONE_THREAD unless forking is allowed (clone's flags are argument 0 on x86_64).
+    // with CLONE_THREAD unless forking is allowed, and never with a namespace flag (a thread may have its own
+    // network, UTS, IPC or mount namespace; the components make none). clone's flags are argument 0 on x86_64.
     const clone = resolveSyscallName('clone')!;
-    if (opts.allowFork) filter.addRule(SCMP_ACT.ALLOW, clone);
-    else filter.addRule(SCMP_ACT.ALLOW, clone, [{ arg: 0, op: SCMP_CMP.MASKED_EQ, datumA: CLONE_THREAD, datumB: CLONE_THREAD }]);
+    const nsMask = BigInt(Object.values(CLONE_NS_FLAGS).reduce((m, bit) => m | bit, 0) >>> 0);
+    const mustBeThread = opts.allowFork ? 0n : CLONE_THREAD;
+    filter.addRule(SCMP_ACT.ALLOW, clone, [{ arg: 0, op: SCMP_CMP.MASKED_EQ, datumA: mustBeThread | nsMask, datumB: mustBeThread }]);
     // glibc tries clone3 first for new threads; ENOSYS makes it fall back to clone, whose flags BPF can see.
     const clone3 = resolveSyscallName('clone3');
     if (clone3 !== undefined && !names.includes('clone3')) filter.addRule(SCMP_ACT.errno(ENOSYS), clone3);

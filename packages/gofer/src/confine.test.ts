@@ -121,6 +121,20 @@ describe.skipIf(!isRoot || !hasUnshare)('gofer process confinement', () => {
     expect(await new Promise((r) => g.child.on('exit', r))).toBe(0);
   });
 
+  it('confines with MS_MOVE + chroot where pivot_root is not possible (forced here)', async () => {
+    const g = await startGofer(['--root', root, '--confine', 'chroot']);
+    const { fid: rootFid } = await g.client.attach('root', '', 0);
+    const pid = innerPid(g.child.pid!);
+    expect(fs.readdirSync(`/proc/${pid}/root`).sort()).toEqual(['root']);
+    expect(fs.readdirSync(`/proc/${pid}/root/root`).sort()).toEqual(['file', 'passwd', 'sub']);
+    expect(g.stderr()).toContain('"method":"chroot"');
+    const up = await g.client.walk(rootFid, ['..', 'file']);
+    await g.client.lopen(up.fid, OpenFlags.RDONLY);
+    expect((await g.client.read(up.fid, 0, 100)).toString()).toBe('in the rootfs\n');
+    g.client.close();
+    expect(await new Promise((r) => g.child.on('exit', r))).toBe(0);
+  });
+
   it('writes through a read-write gofer land in the host directory', async () => {
     const g = await startGofer(['--root', root]);
     const { fid: rootFid } = await g.client.attach('root', '', 0);

@@ -38,6 +38,8 @@ export interface ConfineOptions {
   root: string;
   readonly: boolean;
   mounts: ConfineMount[];
+  /** Force a method; by default pivot_root, falling back to MS_MOVE + chroot where pivot_root says EINVAL. */
+  method?: 'pivot_root' | 'chroot';
 }
 
 export interface Confinement {
@@ -153,20 +155,28 @@ export function confineToRoots(opts: ConfineOptions): Confinement {
       roots.push({ aname: m.dest, path: `/mounts/${i}`, readonly: m.readonly });
     });
 
-    let method: Confinement['method'] = 'pivot_root';
     const putOld = path.join(scaffold, '.old');
-    fs.mkdirSync(putOld);
-    try {
-      pivotRoot(scaffold, putOld);
+    let method: Confinement['method'] = 'chroot';
+    if (opts.method !== 'chroot') {
+      fs.mkdirSync(putOld);
+      try {
+        pivotRoot(scaffold, putOld);
+        method = 'pivot_root';
+      } catch (err) {
+        // EINVAL: the current root is the initramfs (rootfs), which cannot be pivoted away (pivot_root(2)).
+        if ((err as { code?: string }).code !== 'EINVAL' || opts.method === 'pivot_root') {
+          throw new ConfinementError(`pivot_root: ${(err as Error).message}`, err);
+        }
+        fs.rmdirSync(putOld);
+      }
+    }
+    if (method === 'pivot_root') {
       process.chdir('/');
       step('detaching the old root', () => umount2('/.old', MNT_DETACH));
       fs.rmdirSync('/.old');
-    } catch (err) {
-      if ((err as { code?: string }).code !== 'EINVAL') throw new ConfinementError(`pivot_root: ${(err as Error).message}`, err);
-      // The current root is the initramfs (rootfs), which cannot be pivoted away: move the scaffold over / and
-      // chroot into it instead, as switch_root(8) does. The old root stays underneath but unreachable.
-      method = 'chroot';
-      fs.rmdirSync(putOld);
+    } else {
+      // Move the scaffold over / and chroot into it, as switch_root(8) does. The old root stays mounted underneath
+      // but unreachable: only chroot(2) could reach it again, and the seccomp filter refuses chroot.
       process.chdir(scaffold);
       step('moving the scaffold over /', () => mount(scaffold, '/', null, MountFlags.MOVE));
       step('chroot', () => chroot('.'));

@@ -28,6 +28,8 @@ export interface GoferArgs {
   logLevel: string;
   /** Install the gofer's seccomp self filter after confinement (default on; --no-seccomp to debug). */
   seccomp: boolean;
+  /** --confine=pivot_root|chroot forces a confinement method (default: pivot_root, chroot where impossible). */
+  confine?: 'pivot_root' | 'chroot';
 }
 
 /** Parse the command line; throws an Error with a usage message on bad input. */
@@ -43,6 +45,7 @@ export function parseGoferArgs(argv: string[]): GoferArgs {
       log: { type: 'string' },
       'log-level': { type: 'string' },
       seccomp: { type: 'boolean', default: true },
+      confine: { type: 'string' },
     },
     allowNegative: true,
     strict: true,
@@ -51,6 +54,9 @@ export function parseGoferArgs(argv: string[]): GoferArgs {
   if (!values.root) throw new Error(`--root is required; ${usage}`);
   const fd = Number(values.fd);
   if (values.fd === undefined || !Number.isInteger(fd) || fd < 0) throw new Error(`--fd must be a descriptor number; ${usage}`);
+  if (values.confine !== undefined && values.confine !== 'pivot_root' && values.confine !== 'chroot') {
+    throw new Error(`--confine must be pivot_root or chroot; ${usage}`);
+  }
   const mounts: ConfineMount[] = [];
   const addMounts = (specs: string[], readonly: boolean): void => {
     for (const spec of specs) {
@@ -74,6 +80,7 @@ export function parseGoferArgs(argv: string[]): GoferArgs {
     // stderr is usually the container's (runsc inherits it): only warnings there unless asked; a file gets info.
     logLevel: values['log-level'] ?? (values.log ? 'info' : 'warn'),
     seccomp: values.seccomp as boolean,
+    confine: values.confine as GoferArgs['confine'],
   };
 }
 
@@ -126,7 +133,7 @@ async function run(argv: string[]): Promise<number> {
   if (args.seccomp) apiLevel();
   let confinement;
   try {
-    confinement = confineToRoots({ root: args.root, readonly: args.readonly, mounts: args.mounts });
+    confinement = confineToRoots({ root: args.root, readonly: args.readonly, mounts: args.mounts, method: args.confine });
   } catch (err) {
     log.error({ err, code: (err as { code?: string }).code }, 'gofer confinement failed; refusing to serve');
     process.stderr.write(`gofer: confinement failed: ${(err as Error).message}\n`);

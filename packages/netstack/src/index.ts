@@ -1,5 +1,20 @@
 // Public API of @tsvisor/netstack: a user-space TCP/IP stack usable on its own (see tools/netstack.ts) and by the
 // sentry for the application's sockets.
+//
+// Layers, each importing only those below it: header -> buffer -> link -> stack -> network -> transport -> tools.
+// A minimal embedding:
+//
+//   const stack = createDefaultStack();                        // IPv4, IPv6, ARP, TCP, UDP, ping, raw
+//   const pair = createChannelPair();                          // or FdBasedEndpoint.open({ ifname: 'eth0' })
+//   stack.createNIC(1, pair.a);
+//   stack.addAddress(1, '10.0.0.1/24');                        // also adds the on-link route
+//   stack.addRouteText('default', '10.0.0.254', 1);
+//   const ep = stack.socket(4, SockType.DGRAM, 0, new WaiterQueue());   // Endpoint | TcpipError
+//   ep.bind({ address: Address.parse('0.0.0.0'), port: 53 });
+//   ep.waiterQueue.subscribe(EventMask.IN, () => { const r = ep.read(buf, { needRemoteAddress: true }); ... });
+//
+// Every Endpoint operation is non-blocking and returns a TcpipError value (TcpipErrors.wouldBlock, ...) whose
+// `errno` is the Linux errno; the caller waits on `waiterQueue` and re-checks `readiness(mask)`.
 
 // stack: addresses, errors, socket-level endpoint API, routes, the Stack itself
 export * from './stack/address.js';

@@ -17,14 +17,15 @@ import {
 import { TcpipErrors, type TcpipError } from '../../stack/tcpip_error.js';
 import { EventMask } from '../../waiter/waiter_queue.js';
 import { createCongestionControl, hasCongestionControl } from './congestion-control.js';
-import { CORK_FLUSH_MS, DEFAULT_MSS_V4, FIN_WAIT2_TIMEOUT_MS, TcpConnection, TcpState } from './connection.js';
+import { CORK_FLUSH_MS, DEFAULT_MSS_V4, FIN_WAIT2_TIMEOUT_MS, TcpState } from './connection.js';
+import { TcpConnectionInput } from './connection-input.js';
 import { seqAdd } from './seqnum.js';
 
 export { TcpState, type TcpStateValue } from './connection.js';
 
 const TCP = 6;
 
-export class TcpEndpoint extends TcpConnection implements Endpoint {
+export class TcpEndpoint extends TcpConnectionInput implements Endpoint {
   readonly sockType = SockType.STREAM;
   readonly protocol = TCP;
   private receiveLowWatermark = 1;

@@ -26,6 +26,7 @@ import type { WaiterQueue } from '../../waiter/waiter_queue.js';
 import { WaiterQueue as Queue } from '../../waiter/waiter_queue.js';
 import type { CongestionControlName } from './congestion-control.js';
 import { receiveWindowShift, type TcpConnection } from './connection.js';
+import type { TcpConnectionInput } from './connection-input.js';
 import { TcpEndpoint, TcpState } from './endpoint.js';
 import { stackTcpHost, type TcpHost, type TcpRoute } from './host.js';
 import type { Stack } from '../../stack/stack.js';
@@ -218,7 +219,7 @@ export class TcpProtocol implements TransportProtocol {
   }
 
   /** RFC 9293 3.10.7.2: a segment arriving at a listening endpoint. */
-  handleListenSegment(listener: TcpConnection, info: NetworkReceiveInfo, seg: InboundSegment): void {
+  handleListenSegment(listener: TcpConnectionInput, info: NetworkReceiveInfo, seg: InboundSegment): void {
     if (seg.has(TCP_FLAG_RST)) return;
     const now = this.host.clock.nowMs();
     if (seg.has(TCP_FLAG_ACK)) {

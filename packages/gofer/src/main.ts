@@ -50,7 +50,9 @@ export function parseGoferArgs(argv: string[]): GoferArgs {
     allowNegative: true,
     strict: true,
   });
-  const usage = 'usage: main.js --root DIR [--readonly] [--mount DEST=SRC]... [--mount-ro DEST=SRC]... --fd N [--log FILE]';
+  const usage =
+    "usage: main.js --root DIR [--readonly] [--mount DEST=SRC]... [--mount-ro DEST=SRC]... --fd N [--log FILE] " +
+    "[--log-level LEVEL] [--no-seccomp] [--confine=pivot_root|chroot]";
   if (!values.root) throw new Error(`--root is required; ${usage}`);
   const fd = Number(values.fd);
   if (values.fd === undefined || !Number.isInteger(fd) || fd < 0) throw new Error(`--fd must be a descriptor number; ${usage}`);

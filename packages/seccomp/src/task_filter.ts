@@ -81,6 +81,18 @@ export const NEVER_NATIVE_SYSCALLS: Readonly<Record<string, { nr: number; why: s
   setns: { nr: 308, why: 'joins host namespaces' },
   execve: { nr: 59, why: 'would run a host file; the sentry loads images from its own VFS', ptraceOk: true },
   execveat: { nr: 322, why: 'as execve', ptraceOk: true },
+  // Name a host resource: a task holds no host fds and sees the sandbox's files, sockets and IPC, never the host's.
+  open: { nr: 2, why: 'opens a host file' },
+  openat: { nr: 257, why: 'opens a host file' },
+  openat2: { nr: 437, why: 'opens a host file' },
+  creat: { nr: 85, why: 'creates a host file' },
+  socket: { nr: 41, why: 'a host socket: the host network instead of netstack' },
+  socketpair: { nr: 53, why: 'host sockets (and SCM_RIGHTS between tasks behind the sentry\'s back)' },
+  shmget: { nr: 29, why: 'SysV shared memory of the host IPC namespace' },
+  shmat: { nr: 30, why: 'maps SysV shared memory of the host IPC namespace' },
+  semget: { nr: 64, why: 'SysV semaphores of the host IPC namespace' },
+  msgget: { nr: 68, why: 'SysV message queues of the host IPC namespace' },
+  mq_open: { nr: 240, why: 'POSIX message queues of the host' },
   // Kernel interfaces with a large attack surface or host-wide effect.
   userfaultfd: { nr: 323, why: 'host fd; a known kernel exploitation aid' },
   io_uring_setup: { nr: 425, why: 'io_uring runs syscalls the filter never sees' },

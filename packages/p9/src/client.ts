@@ -82,6 +82,7 @@ export class P9Client {
   private nextTag = 0;
   private readonly tagWaiters: ((tag: number) => void)[] = [];
   private readonly freeFids: number[] = [];
+  private readonly usedFids = new Set<number>();
   private nextFid = 0;
   private dead: P9Error | undefined;
   private readonly closeListeners: ((err: P9Error) => void)[] = [];
@@ -155,14 +156,18 @@ export class P9Client {
 
   /** Reserve a fid number (for callers that build requests themselves); release it with releaseFid. */
   allocFid(): number {
-    const fid = this.freeFids.pop();
-    if (fid !== undefined) return fid;
-    if (this.nextFid >= NOFID) throw new P9Error(P9Errno.EAGAIN, 'out of fids');
-    return this.nextFid++;
+    let fid = this.freeFids.pop();
+    if (fid === undefined) {
+      if (this.nextFid >= NOFID) throw new P9Error(P9Errno.EAGAIN, 'out of fids');
+      fid = this.nextFid++;
+    }
+    this.usedFids.add(fid);
+    return fid;
   }
 
+  /** Give a fid number back. Releasing one twice (a double clunk) is ignored, so no number is ever handed out twice. */
   releaseFid(fid: number): void {
-    this.freeFids.push(fid);
+    if (this.usedFids.delete(fid)) this.freeFids.push(fid);
   }
 
   // ---- operations (see the 9P2000.L description for each) ----

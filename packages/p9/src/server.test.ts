@@ -292,6 +292,17 @@ describe('P9ServerSession with P9Client over a socketpair', () => {
     expect(flushesSeen).toBe(1);
   });
 
+  it('never hands out one fid number twice, even after a double clunk', async () => {
+    const { client, root } = await connected();
+    const { fid } = await client.walk(root, []);
+    await client.clunk(fid);
+    await expect(client.clunk(fid)).rejects.toMatchObject({ errno: P9Errno.EBADF });
+    const a = await client.walk(root, []);
+    const b = await client.walk(root, []);
+    expect(a.fid).not.toBe(b.fid);
+    expect(new Set([a.fid, b.fid, root]).size).toBe(3);
+  });
+
   it('handles thousands of concurrent requests with recycled tags', async () => {
     const { client, root } = await connected();
     const results = await Promise.all(Array.from({ length: 3000 }, () => client.getattr(root)));

@@ -186,6 +186,27 @@ describe('TCP over two stacks', () => {
     expect(refused.lastError()).toBe(TcpipErrors.connectionRefused);
   });
 
+  it('reports poll bits as Linux tcp_poll does through the connection lifecycle', async () => {
+    pair = createTcpStackPair();
+    const all = EventMask.IN | EventMask.OUT | EventMask.ERR | EventMask.HUP | EventMask.RDHUP | EventMask.RDNORM | EventMask.WRNORM;
+    const fresh = pair.tcpA.createEndpoint(4);
+    // A new socket polls POLLOUT|POLLHUP (with the WRNORM twin) on Linux.
+    expect(fresh.readiness(all)).toBe(EventMask.OUT | EventMask.WRNORM | EventMask.HUP);
+    const { client, server } = await connectPair(pair, 8090);
+    expect(client.readiness(all)).toBe(EventMask.OUT | EventMask.WRNORM);
+    server.shutdown(ShutdownFlags.WRITE); // peer FIN: readable (EOF) and RDHUP
+    await waitFor(client, EventMask.RDHUP);
+    expect(client.readiness(all)).toBe(EventMask.IN | EventMask.RDNORM | EventMask.RDHUP | EventMask.OUT | EventMask.WRNORM);
+    client.shutdown(ShutdownFlags.WRITE); // both directions shut: HUP
+    expect(client.readiness(all) & EventMask.HUP).toBe(EventMask.HUP);
+    // A refused connect: ERR, HUP, IN, OUT.
+    const refused = pair.tcpA.createEndpoint(4);
+    refused.connect({ address: pair.addrB, port: 1 });
+    expect(refused.readiness(all)).toBe(0); // SYN-SENT
+    await waitFor(refused, EventMask.ERR);
+    expect(refused.readiness(all)).toBe(all);
+  });
+
   it('answers a SYN to a closed port with RST (connection refused)', async () => {
     pair = createTcpStackPair();
     const client = pair.tcpA.createEndpoint(4);

@@ -32,6 +32,7 @@ export class TcpEndpoint extends TcpConnectionInput implements Endpoint {
   // ---------------------------------------------------------------------------------------------------------------
   // Socket API (stack/endpoint.ts)
 
+  /** The poll(2) bits of Linux's tcp_poll for the current state (see the comments for each rule). */
   readiness(mask: number): number {
     let r = 0;
     const s = this.state;
@@ -39,25 +40,24 @@ export class TcpEndpoint extends TcpConnectionInput implements Endpoint {
       if (this.acceptQueue.length > 0) r |= EventMask.IN | EventMask.RDNORM;
       return r & (mask | EventMask.ERR | EventMask.HUP);
     }
-    // socket(7) SO_RCVLOWAT: readable once that many bytes wait (or the stream ended).
-    if (this.receiveBuffer.readable >= this.receiveLowWatermark || this.finReceived || this.shutRead) {
-      r |= EventMask.IN | EventMask.RDNORM;
+    // Linux's sk_shutdown: receive side shut by shutdown(SHUT_RD) or the peer's FIN, both sides by the end of a
+    // connection (tcp_done); send side by shutdown(SHUT_WR) or close.
+    const ended = s === TcpState.CLOSED && this.everConnected;
+    const rcvShut = this.shutRead || this.finReceived || ended;
+    const sndShut = this.shutWrite || ended;
+    if (s === TcpState.CLOSED || (rcvShut && sndShut)) r |= EventMask.HUP;
+    if (rcvShut) r |= EventMask.IN | EventMask.RDNORM | EventMask.RDHUP;
+    if (s !== TcpState.SYN_SENT && s !== TcpState.SYN_RECV) {
+      // socket(7) SO_RCVLOWAT: readable once that many bytes wait.
+      if (this.receiveBuffer.readable >= this.receiveLowWatermark) r |= EventMask.IN | EventMask.RDNORM;
+      // sk_stream_is_writeable: free space at least half of what is queued. After SHUT_WR a write fails at once
+      // (EPIPE), so it is "writable" too.
+      const sb = this.sendBuffer;
+      if (sndShut || (sb.free > 0 && sb.free >= sb.length / 2)) r |= EventMask.OUT | EventMask.WRNORM;
     }
-    if (this.finReceived || this.shutRead) r |= EventMask.RDHUP;
-    const canSend = s === TcpState.ESTABLISHED || s === TcpState.CLOSE_WAIT;
-    // tcp_poll: writable once free space is at least half of what is queued (sk_stream_is_writeable).
-    if (canSend && !this.shutWrite && this.sendBuffer.free > 0 && this.sendBuffer.free >= this.sendBuffer.length / 2) {
-      r |= EventMask.OUT | EventMask.WRNORM;
-    }
-    if (this.shutWrite && canSend) r |= EventMask.OUT | EventMask.WRNORM; // a write will fail at once with EPIPE
     if (this.pendingError) r |= EventMask.ERR;
-    if (s === TcpState.CLOSED || (this.shutRead && this.shutWrite)) {
-      r |= EventMask.HUP;
-      if (this.everConnected || this.pendingError) r |= EventMask.IN | EventMask.RDNORM | EventMask.OUT;
-    }
     return r & (mask | EventMask.ERR | EventMask.HUP);
   }
-
 
   private isDualStack(): boolean {
     return this.family === 6 && !this.options.flag('v6Only');

@@ -242,6 +242,30 @@ export async function loadExecutable(
   envp: string[],
   opts: LoadOptions,
 ): Promise<LoadedImage> {
+  // Every file opened (scripts, the executable, its interpreter) is released once the plan is built or the load
+  // failed: the plan holds copies of the bytes it needs, not the files.
+  const opened: ExecutableFile[] = [];
+  const tracked: ExecutableSource = {
+    open: async (p) => {
+      const f = await src.open(p);
+      opened.push(f);
+      return f;
+    },
+  };
+  try {
+    return await planImage(tracked, path, argv, envp, opts);
+  } finally {
+    for (const f of opened) f.release?.();
+  }
+}
+
+async function planImage(
+  src: ExecutableSource,
+  path: string,
+  argv: string[],
+  envp: string[],
+  opts: LoadOptions,
+): Promise<LoadedImage> {
   const layout = opts.layout ?? DEFAULT_LAYOUT;
   checkLayout(layout);
   if (opts.random16.length !== 16) throw new SyscallError(Errno.EINVAL, 'AT_RANDOM needs 16 bytes');

@@ -179,4 +179,37 @@ describe('loader on hostile ELF headers', () => {
       fs.rmSync(dir, { recursive: true, force: true });
     }
   });
+
+  it('releases every file it opened (script, executable, interpreter), whether the load succeeds or fails', async () => {
+    const ld = elf(ET_DYN, 0x100n, [text({ vaddr: 0n })]);
+    const exe = elf(ET_DYN, 0x100n, [{ type: PT_INTERP, offset: 0x800n, vaddr: 0x800n, filesz: 7n, memsz: 7n }, text({ vaddr: 0n })]);
+    Buffer.from('/ld.so\0').copy(exe, 0x800);
+    const badLd = elf(ET_DYN, 0x100n, [text({ vaddr: 0n, memsz: 0x10n })]); // p_filesz > p_memsz
+    const files: Record<string, Buffer> = { '/s': Buffer.from('#!/exe\n'), '/exe': exe, '/ld.so': ld };
+    const open = new Map<string, number>();
+    const counting = (over: Record<string, Buffer> = {}): ExecutableSource => ({
+      async open(p: string) {
+        const data = over[p] ?? files[p];
+        if (!data) throw new SyscallError(Errno.ENOENT, p);
+        open.set(p, (open.get(p) ?? 0) + 1);
+        let released = false;
+        return {
+          path: p,
+          size: data.length,
+          read: async (o: number, l: number) => Buffer.from(data.subarray(o, o + l)),
+          release: () => {
+            expect(released, `${p} released twice`).toBe(false);
+            released = true;
+            open.set(p, open.get(p)! - 1);
+          },
+        };
+      },
+    });
+    const img = await loadExecutable(counting(), '/s', ['s'], [], opts);
+    expect(img.argv).toEqual(['/exe', '/s']);
+    expect([...open]).toEqual([['/s', 0], ['/exe', 0], ['/ld.so', 0]]);
+    open.clear();
+    await expect(loadExecutable(counting({ '/ld.so': badLd }), '/s', ['s'], [], opts)).rejects.toMatchObject({ errno: Errno.ELIBBAD });
+    expect([...open]).toEqual([['/s', 0], ['/exe', 0], ['/ld.so', 0]]);
+  });
 });

@@ -10,6 +10,11 @@ export interface ExecutableFile {
   size: number;
   /** Reads up to `length` bytes at `offset`; a short read only at end of file. */
   read(offset: number, length: number): Promise<Buffer>;
+  /**
+   * Gives the open file back; the loader calls it once it has read what it needs, on success and on failure (the
+   * buffers `read` returned stay the loader's). Optional: a source without it keeps nothing open.
+   */
+  release?(): void;
 }
 
 /**

@@ -218,6 +218,22 @@ describe('TCP over two stacks', () => {
     expect(pair.tcpB.stats.resetsSent).toBe(1);
   });
 
+  it('returns the errno Linux gives for misuse: bind to a foreign address, connect on a listener, double bind', async () => {
+    pair = createTcpStackPair();
+    const e = pair.tcpB.createEndpoint(4);
+    expect(e.bind({ address: Address.parse('192.0.2.1'), port: 80 })).toBe(TcpipErrors.badLocalAddress);
+    expect(e.bind({ address: pair.addrB, port: 80 })).toBeUndefined();
+    expect(e.bind({ address: pair.addrB, port: 81 })).toBe(TcpipErrors.invalidEndpointState);
+    expect(e.listen(1)).toBeUndefined();
+    expect(e.connect({ address: pair.addrA, port: 1 })).toBe(TcpipErrors.alreadyConnected);
+    const other = pair.tcpB.createEndpoint(4);
+    expect(other.bind({ address: pair.addrB, port: 80 })).toBe(TcpipErrors.portInUse);
+    const fresh = pair.tcpB.createEndpoint(4);
+    expect(fresh.write(new Uint8Array(1))).toBe(TcpipErrors.closedForSend); // EPIPE, as tcp_sendmsg
+    expect(fresh.read(new Uint8Array(1))).toBe(TcpipErrors.notConnected);
+    expect(fresh.accept()).toBe(TcpipErrors.invalidEndpointState);
+  });
+
   it('accept returns wouldBlock when the queue is empty and read/write return wouldBlock when idle', async () => {
     pair = createTcpStackPair();
     const listener = pair.tcpB.createEndpoint(4);

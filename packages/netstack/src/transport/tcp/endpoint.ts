@@ -80,6 +80,7 @@ export class TcpEndpoint extends TcpConnectionInput implements Endpoint {
     const net = this.toNetAddress(addr.address);
     if (!(net instanceof Address)) return net;
     const local = net.isUnspecified() ? undefined : net;
+    if (local && !this.stackProtocol.host.isLocalAddress(local)) return TcpipErrors.badLocalAddress;
     const port = this.stackProtocol.host.ports.reserve({
       transport: TCP,
       families: local ? [local.family] : this.wildcardFamilies(),
@@ -143,9 +144,8 @@ export class TcpEndpoint extends TcpConnectionInput implements Endpoint {
         return TcpipErrors.alreadyConnecting;
       case TcpState.CLOSED:
         break;
-      case TcpState.LISTEN:
-        return TcpipErrors.invalidEndpointState;
       default:
+        // Linux's inet_stream_connect: EISCONN for any state but CLOSE, listening included.
         return TcpipErrors.alreadyConnected;
     }
     if (this.everConnected) {

@@ -34,6 +34,8 @@ export interface TcpHost {
   findRoute(nicId: number, local: Address | undefined, remote: Address): TcpRoute | TcpipError;
   /** Largest GSO super-packet (network header + payload) the route's NIC accepts, 0 without GSO. */
   gsoMaxSize(nicId: number): number;
+  /** Whether `addr` is assigned to this stack (bind(2) fails with EADDRNOTAVAIL otherwise). */
+  isLocalAddress(addr: Address): boolean;
 }
 
 export function stackTcpHost(stack: Stack): TcpHost {
@@ -42,6 +44,7 @@ export function stackTcpHost(stack: Stack): TcpHost {
     demuxer: stack.demuxer,
     ports: stack.ports,
     findRoute: (nicId, local, remote) => stack.findRoute(nicId, local, remote),
+    isLocalAddress: (addr) => stack.isLocalAddress(addr),
     gsoMaxSize: (nicId) => {
       const link = stack.nic(nicId)?.link;
       return link && link.capabilities & LinkCapability.GSO ? link.gsoMaxSize : 0;

@@ -148,4 +148,67 @@ describe.skipIf(!canRun)('Gofer and diod agree', () => {
     const [o, t] = await both((p) => p.client.getattr(987654));
     expect([o, t]).toEqual(['EBADF', 'EIO']);
   });
+
+  it('the same modifications leave the same host trees', async () => {
+    // Separate copies per server: each applies the same sequence, then the host directories are compared.
+    const mine = fs.mkdtempSync(path.join(os.tmpdir(), 'tsvisor-gofer-diff-a-'));
+    const other = fs.mkdtempSync(path.join(os.tmpdir(), 'tsvisor-gofer-diff-b-'));
+    const d2 = spawn(diodPath!, ['-f', '-n', '-N', '-r', '3', '-w', '3', '-e', other, '-c', '/dev/null', '-L', 'stderr'], {
+      stdio: ['ignore', 'ignore', 'ignore', 'pipe'],
+    });
+    try {
+      const dc = await P9Client.connect(d2.stdio[3] as Duplex, { msize: 65536 });
+      const [a, b] = socketpair();
+      serveP9(new net.Socket({ fd: b }), new Gofer({ roots: [{ aname: '', path: mine, readonly: false }] }));
+      const oc = await P9Client.connect(new net.Socket({ fd: a }), { msize: 65536 });
+      const peers: Peer[] = [
+        { client: oc, root: (await oc.attach('root', '', 0)).fid },
+        { client: dc, root: (await dc.attach('root', other, 0)).fid },
+      ];
+      for (const p of peers) {
+        const c = p.client;
+        const { fid: f } = await c.walk(p.root, []);
+        await c.lcreate(f, 'made.txt', OpenFlags.RDWR, 0o640, 0);
+        await c.write(f, 0, Buffer.from('0123456789'));
+        await c.write(f, 20, Buffer.from('tail'));
+        await c.setattr(f, { size: 22, mode: 0o604, uid: 321, gid: 654 });
+        await c.setattr(f, { atime: { sec: 1_500_000_000, nsec: 250_000_000 }, mtime: { sec: 1_600_000_000, nsec: 0 } });
+        await c.clunk(f);
+        await c.mkdir(p.root, 'dir', 0o711, 77);
+        const { fid: d } = await c.walk(p.root, ['dir']);
+        await c.symlink(d, 'link', '../made.txt', 0);
+        const { fid: m } = await c.walk(p.root, ['made.txt']);
+        await c.link(d, m, 'hard');
+        await c.rename(m, d, 'moved.txt');
+        await c.mknod(p.root, 'fifo', 0o010620, 0, 0, 0);
+        const { fid: gone } = await c.walk(p.root, ['fifo']);
+        await c.remove(gone);
+      }
+      const snap = (root: string): unknown[] => {
+        const out: unknown[] = [];
+        const walk = (rel: string): void => {
+          for (const name of fs.readdirSync(path.join(root, rel)).sort()) {
+            const r = path.join(rel, name);
+            const st = fs.lstatSync(path.join(root, r));
+            out.push({
+              r, mode: st.mode, uid: st.uid, gid: st.gid, size: st.size, nlink: st.nlink,
+              mtime: st.isFile() ? st.mtimeMs : 0, // directory times depend on when each run happened
+              atime: st.isFile() ? st.atimeMs : 0,
+              content: st.isFile() ? fs.readFileSync(path.join(root, r)).toString('hex') : st.isSymbolicLink() ? fs.readlinkSync(path.join(root, r)) : '',
+            });
+            if (st.isDirectory()) walk(r);
+          }
+        };
+        walk('');
+        return out;
+      };
+      expect(snap(mine)).toEqual(snap(other));
+      oc.close();
+      dc.close();
+    } finally {
+      d2.kill('SIGKILL');
+      fs.rmSync(mine, { recursive: true, force: true });
+      fs.rmSync(other, { recursive: true, force: true });
+    }
+  });
 });

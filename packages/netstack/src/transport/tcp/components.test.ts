@@ -3,7 +3,7 @@
 
 import { describe, expect, it } from 'vitest';
 import { CubicCongestionControl, RenoCongestionControl } from './congestion-control.js';
-import { ReceiveBuffer } from './receive-buffer.js';
+import { MAX_OUT_OF_ORDER_PIECES, ReceiveBuffer } from './receive-buffer.js';
 import { RttEstimator } from './rtt-estimator.js';
 import { seqAdd, seqDiff, seqGT, seqInRange, seqLT } from './seqnum.js';
 import { SEG_LOST, SEG_SACKED, TransmitQueue } from './transmit-queue.js';
@@ -129,6 +129,20 @@ describe('ReceiveBuffer', () => {
     expect(out[4]).toBe(3);
     expect(out[7]).toBe(3); // the in-order copy arrived covering [0, 100) and was written first
     expect(nxt).toBeGreaterThanOrEqual(45);
+  });
+});
+
+describe('ReceiveBuffer limits', () => {
+  it('caps the number of out-of-order pieces a peer can make us keep', () => {
+    const rb = new ReceiveBuffer(1 << 20);
+    for (let i = 0; i < MAX_OUT_OF_ORDER_PIECES + 100; i++) rb.insert(1000 + i * 2, new Uint8Array(1), 0);
+    expect(rb.outOfOrderSegments).toBe(MAX_OUT_OF_ORDER_PIECES);
+    expect(rb.droppedOutOfOrder).toBe(100);
+    // In-order data still flows and pulls what is queued.
+    // Pieces sit at 1000, 1002, 1004, ...: data up to 1002 joins the piece at 1002 and stops at the hole at 1003.
+    const nxt = rb.insert(0, new Uint8Array(1002), 0);
+    expect(nxt).toBe(1003);
+    expect(rb.outOfOrderSegments).toBe(MAX_OUT_OF_ORDER_PIECES - 2);
   });
 });
 

@@ -11,6 +11,12 @@ interface OutOfOrderSegment {
 }
 
 const INITIAL_STORAGE = 16 * 1024;
+/**
+ * Most out-of-order pieces kept. Each piece costs an object and a copy, so a peer spraying tiny disjoint segments
+ * could otherwise make us keep one per byte of window; beyond this, new out-of-order data is dropped and will be
+ * retransmitted (Linux similarly prunes its out-of-order queue under memory pressure, tcp_prune_ofo_queue).
+ */
+export const MAX_OUT_OF_ORDER_PIECES = 2048;
 
 export class ReceiveBuffer {
   /** Ring storage; starts small and doubles up to `capacity` (SO_RCVBUF) as data waits to be read. */
@@ -21,6 +27,8 @@ export class ReceiveBuffer {
   private readonly ooo: OutOfOrderSegment[] = [];
   /** Bytes held out of order (counted against the window we advertise). */
   oooBytes = 0;
+  /** Out-of-order segments dropped because MAX_OUT_OF_ORDER_PIECES were queued. */
+  droppedOutOfOrder = 0;
   /** Sequence number of the most recently received out-of-order segment's start, for SACK block ordering. */
   private lastOooSeq = 0;
 
@@ -107,6 +115,10 @@ export class ReceiveBuffer {
     const end = seqAdd(seq, data.length);
     this.lastOooSeq = seq;
     const q = this.ooo;
+    if (q.length >= MAX_OUT_OF_ORDER_PIECES) {
+      this.droppedOutOfOrder++;
+      return;
+    }
     // Common case: beyond everything queued (the hole is further back).
     if (q.length === 0 || seqGE(seq, q[q.length - 1]!.end)) {
       q.push({ seq, end, data: data.slice() });

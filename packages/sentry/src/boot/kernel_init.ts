@@ -1,0 +1,74 @@
+// Assembles one container inside the sentry from its parts: the file system tree over the gofer (vfs
+// buildContainerRoot: root with an optional memory overlay, /proc, /dev, the spec's mounts), the Kernel with the
+// ELF loader, and the container's stdio (the sentry's own fds 0-2, which runsc gave it). Returns the
+// InitLauncher the control socket's lifecycle drives.
+//
+// Not wired yet (the kernel has no such options): --network (netstack or hostinet), process.rlimits, capabilities,
+// and process.terminal (no pseudo-terminals: stdio is passed through as plain streams).
+import { HostFile } from '../fsimpl/host_file.js';
+import { vfsExecutableSource } from '../kernel/executable_source.js';
+import { Kernel } from '../kernel/kernel.js';
+import { loadExecutable } from '../loader/index.js';
+import { buildContainerRoot } from '../vfs/container_root.js';
+import { O_RDONLY, O_WRONLY } from '../vfs/constants.js';
+import { FileDescription } from '../vfs/file_description.js';
+import type { InitLauncher } from './container_lifecycle.js';
+import type { InitLauncherFactory } from './sandbox_boot.js';
+
+/** The container's stdin, stdout and stderr: the sentry's own, as runsc passed them (like runc without a tty). */
+function hostStdio(): [FileDescription, FileDescription, FileDescription] {
+  return [
+    new FileDescription(new HostFile(0), O_RDONLY, null),
+    new FileDescription(new HostFile(1), O_WRONLY, null),
+    new FileDescription(new HostFile(2), O_WRONLY, null),
+  ];
+}
+
+export const createKernelInit: InitLauncherFactory = async ({ options, spec, gofer, logger }) => {
+  const root = await buildContainerRoot({
+    gofer,
+    overlay: options.overlay2 === 'root:memory' ? 'memory' : 'none',
+    mounts: spec.mounts ?? [],
+    readonly: spec.root.readonly === true,
+  });
+  const kernel = new Kernel({
+    hostname: spec.hostname ?? 'tsvisor',
+    rootFs: root.mounts,
+    logger,
+    loadExecutable,
+    executableSource: (task) => vfsExecutableSource(task),
+  });
+  if (options.network !== 'none') {
+    logger.warn({ network: options.network }, 'network mode not wired into the kernel yet: the container has no network');
+  }
+  const user = spec.process.user;
+  const launcher: InitLauncher = {
+    run: () =>
+      kernel.runInit({
+        argv: spec.process.args,
+        env: spec.process.env ?? [],
+        cwd: spec.process.cwd,
+        uid: user.uid,
+        gid: user.gid,
+        groups: user.additionalGids ?? [],
+        stdio: hostStdio(),
+      }),
+    signal: (signal, all) => {
+      if (all) {
+        kernel.kill(signal);
+        return;
+      }
+      // runc kill without --all signals the container's init only (pid 1 in its pid namespace).
+      const init = kernel.pids.group(1);
+      if (!init?.alive) return;
+      try {
+        process.kill(init.hostTgid, signal);
+      } catch {
+        // Exited meanwhile: the lifecycle learns it from runInit.
+      }
+      kernel.interruptForSignal(init, signal);
+    },
+    pids: () => kernel.processes().map((p) => p.pid),
+  };
+  return launcher;
+};

@@ -6,7 +6,7 @@
 //   (padding to 16 bytes) auxv pairs ending with AT_NULL; NULL; envp pointers; NULL; argv pointers; argc <- %rsp.
 import { SyscallError, Errno } from '../kernel/syscall_error.js';
 import { AT } from './auxv.js';
-import { MAX_ARG_STRLEN, MAX_ARG_TOTAL } from './layout.js';
+import { ARG_MAX, MAX_ARG_STRLEN, MAX_ARG_TOTAL } from './layout.js';
 
 export interface StackStrings {
   argv: Buffer[];
@@ -32,17 +32,19 @@ export interface BuiltStack {
 }
 
 /**
- * Checks argv and envp against Linux's limits (fs/exec.c): each string, NUL included, at most MAX_ARG_STRLEN
- * bytes; all strings plus one pointer each within a quarter of the stack (at most 6 MiB). E2BIG otherwise.
+ * Checks argv and envp against Linux's limits (fs/exec.c, bprm_stack_limits and copy_strings): each string, NUL
+ * included, at most MAX_ARG_STRLEN bytes; the strings (with `execfn`, the path given to execve, which is copied
+ * first for AT_EXECFN) plus one pointer per argv and envp entry within a quarter of the stack, at most 6 MiB and
+ * at least ARG_MAX whatever the stack size. E2BIG otherwise.
  */
-export function checkArgumentLimits(argv: Buffer[], envp: Buffer[], stackSize: bigint): void {
+export function checkArgumentLimits(argv: Buffer[], envp: Buffer[], stackSize: bigint, execfn: Buffer): void {
   let total = (argv.length + envp.length) * 8;
-  for (const s of [...argv, ...envp]) {
+  for (const s of [execfn, ...argv, ...envp]) {
     if (s.length + 1 > MAX_ARG_STRLEN) throw new SyscallError(Errno.E2BIG, `argument of ${s.length} bytes`);
     total += s.length + 1;
   }
   const quarter = Number(stackSize / 4n);
-  const limit = Math.min(quarter, MAX_ARG_TOTAL);
+  const limit = Math.max(Math.min(quarter, MAX_ARG_TOTAL), ARG_MAX);
   if (total > limit) throw new SyscallError(Errno.E2BIG, `arguments and environment take ${total} bytes (limit ${limit})`);
 }
 

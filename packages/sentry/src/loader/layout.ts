@@ -12,6 +12,9 @@ export const MMAP_MIN_ADDR = 0x10000n;
 /** Linux's MAX_ARG_STRLEN (include/uapi/linux/binfmts.h): one argv/envp string, NUL included, at most 32 pages. */
 export const MAX_ARG_STRLEN = 32 * 4096;
 
+/** ARG_MAX (include/uapi/linux/limits.h, 32 pages): argv+envp may always take this much, however small the stack. */
+export const ARG_MAX = 32 * 4096;
+
 /** _STK_LIM / 4 * 3 (fs/exec.c, bprm_stack_limits): the cap on argv+envp whatever the stack rlimit. */
 export const MAX_ARG_TOTAL = 6 * 1024 * 1024;
 

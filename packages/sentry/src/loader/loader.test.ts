@@ -1,6 +1,6 @@
 // The loader checked against the files on this machine: mappings against `readelf -lW`, the initial stack decoded
 // back, shebang rewriting, Linux's errors.
-import { execFileSync } from 'node:child_process';
+import { execFileSync, spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -9,6 +9,7 @@ import { SyscallError, Errno } from '../kernel/syscall_error.js';
 import { AT } from './auxv.js';
 import { HostExecutableSource } from './host_executable_source.js';
 import { DEFAULT_LAYOUT, PROT_EXEC, PROT_READ, PROT_WRITE, pageDown, pageUp } from './layout.js';
+import { checkArgumentLimits } from './initial_stack.js';
 import { loadExecutable } from './loader.js';
 import type { ExecutableSource, LoadedImage, LoadOptions } from './types.js';
 
@@ -283,6 +284,46 @@ describe('interpreter scripts', () => {
     expect(await errnoOf(loadExecutable(src, '/bin/busybox', ['x'.repeat(131072)], [], opts))).toBe(Errno.E2BIG);
     const many = Array.from({ length: 40 }, () => 'y'.repeat(100000));
     expect(await errnoOf(loadExecutable(src, '/bin/busybox', ['b'], many, opts))).toBe(Errno.E2BIG);
+  });
+});
+
+describe('argument limits against the host kernel', () => {
+  it('counts the execve path with argv and envp, and refuses one byte over the limit as the host does', async () => {
+    // The host's limit follows this process's RLIMIT_STACK; give the loader a stack of that size.
+    const rlimit = /^Max stack size\s+(\d+|unlimited)/m.exec(fs.readFileSync('/proc/self/limits', 'utf8'))![1]!;
+    const stackSize = rlimit === 'unlimited' ? 32n << 20n : BigInt(rlimit) & ~4095n;
+    const limit = Math.max(Math.min(Number(stackSize / 4n), 6 << 20), 32 * 4096);
+    const exe = '/bin/true';
+    // Entries of at most MAX_ARG_STRLEN (NUL included) that, with the path, argv[0] and the pointers, fill `limit`.
+    const envFor = (total: number): Record<string, string> => {
+      const env: Record<string, string> = {};
+      const entries = Math.ceil(total / 131000);
+      let left = total - (1 + entries) * 8 - 2 * (exe.length + 1);
+      for (let i = 0; i < entries; i++) {
+        const len = Math.min(left, 131000) - 1; // "Kn=value" plus its NUL
+        const key = `K${i}`;
+        env[key] = 'v'.repeat(len - key.length - 1);
+        left -= len + 1;
+      }
+      expect(left).toBe(0);
+      return env;
+    };
+    const layout = { ...DEFAULT_LAYOUT, stackSize };
+    const asEnvp = (env: Record<string, string>): string[] => Object.entries(env).map(([k, v]) => `${k}=${v}`);
+    for (const [total, want] of [[limit, 0], [limit + 1, Errno.E2BIG]] as const) {
+      const env = envFor(total);
+      const hostErr = spawnSync(exe, [], { env }).error as NodeJS.ErrnoException | undefined;
+      expect(hostErr?.code, `host at ${total}`).toBe(want ? 'E2BIG' : undefined);
+      const ours = loadExecutable(host, exe, [exe], asEnvp(env), { ...opts, layout });
+      if (want) expect(await errnoOf(ours), `loader at ${total}`).toBe(want);
+      else expect((await ours).stack.image.length, `loader at ${total}`).toBeGreaterThan(total);
+    }
+  });
+
+  it('always allows ARG_MAX (32 pages) of arguments, however small the stack', () => {
+    const args = [Buffer.alloc(100 * 1024 - 9, 0x61)];
+    expect(() => checkArgumentLimits(args, [], 64n * 1024n, Buffer.from('/x'))).not.toThrow();
+    expect(() => checkArgumentLimits([...args, Buffer.alloc(32 * 1024)], [], 64n * 1024n, Buffer.from('/x'))).toThrow(SyscallError);
   });
 });
 

@@ -273,7 +273,8 @@ async function planImage(
   let args = argv.length === 0 ? [''] : argv.slice();
   const env = envp.slice();
   const stackRange: [bigint, bigint] = [layout.stackTop - layout.stackSize, layout.stackTop];
-  checkArgumentLimits(args.map((s) => Buffer.from(s)), env.map((s) => Buffer.from(s)), layout.stackSize);
+  const execfn = Buffer.from(path);
+  checkArgumentLimits(args.map((s) => Buffer.from(s)), env.map((s) => Buffer.from(s)), layout.stackSize, execfn);
 
   let current = path;
   let file: ExecutableFile;
@@ -291,7 +292,7 @@ async function planImage(
   }
   const argBufs = args.map((s) => Buffer.from(s));
   const envBufs = env.map((s) => Buffer.from(s));
-  checkArgumentLimits(argBufs, envBufs, layout.stackSize);
+  checkArgumentLimits(argBufs, envBufs, layout.stackSize, execfn);
 
   const parsed = await readElf(file, head, Errno.ENOEXEC);
   const interpName = await interpreterPath(file, parsed.phdrs);
@@ -328,7 +329,7 @@ async function planImage(
     {
       argv: argBufs,
       envp: envBufs,
-      execfn: Buffer.from(path),
+      execfn,
       platform: Buffer.from(platform),
       random16: opts.random16,
     },

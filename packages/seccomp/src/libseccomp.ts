@@ -40,10 +40,8 @@ interface Lib {
   seccomp_init(defAction: number): unknown;
   seccomp_release(ctx: unknown): void;
   seccomp_arch_add(ctx: unknown, arch: number): number;
-  seccomp_arch_remove(ctx: unknown, arch: number): number;
   seccomp_attr_set(ctx: unknown, attr: number, value: number): number;
   seccomp_syscall_resolve_name(name: string): number;
-  seccomp_syscall_resolve_num_arch(arch: number, nr: number): string | null;
   seccomp_rule_add_array(ctx: unknown, action: number, syscall: number, count: number, args: object[] | null): number;
   seccomp_export_bpf(ctx: unknown, fd: number): number;
   seccomp_load(ctx: unknown): number;
@@ -66,11 +64,8 @@ function load(): Lib {
     seccomp_init: so.func('seccomp_init', ctxType, ['uint32']),
     seccomp_release: so.func('seccomp_release', 'void', [ctxType]),
     seccomp_arch_add: so.func('seccomp_arch_add', 'int', [ctxType, 'uint32']),
-    seccomp_arch_remove: so.func('seccomp_arch_remove', 'int', [ctxType, 'uint32']),
     seccomp_attr_set: so.func('seccomp_attr_set', 'int', [ctxType, 'int', 'uint32']),
     seccomp_syscall_resolve_name: so.func('seccomp_syscall_resolve_name', 'int', ['const char *']),
-    // Returns malloc'd memory; we leak the few bytes of a name looked up for a message.
-    seccomp_syscall_resolve_num_arch: so.func('seccomp_syscall_resolve_num_arch', 'const char *', ['uint32', 'int']),
     seccomp_rule_add_array: so.func('seccomp_rule_add_array', 'int', [
       ctxType,
       'uint32',

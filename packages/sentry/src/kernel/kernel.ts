@@ -98,7 +98,7 @@ export type ExitResult = { exitCode: number } | { signal: number };
 const TRACE = process.env.TSVISOR_TRACE_FILE;
 /** Debugging aid: TSVISOR_TRACE_FILE=path appends every notification and ptrace stop, synchronously. */
 function trace(line: string): void {
-  if (TRACE) fs.appendFileSync(TRACE, `${line}\n`);
+  if (TRACE) fs.appendFileSync(TRACE, `${(performance.now() * 1000).toFixed(0)} ${line}\n`);
 }
 
 export class Kernel {
@@ -173,6 +173,7 @@ export class Kernel {
       await this.execInto(task, opts.argv[0] ?? '', opts.argv, opts.env);
       ptraceCont(task.hostTid, 0);
     } catch (e) {
+      this.reportLostStatus(task, e);
       this.killAll();
       this.finish();
       throw e;
@@ -427,6 +428,17 @@ export class Kernel {
         return;
       }
     }
+  }
+
+  /**
+   * Native ptrace helpers that wait for a task consume its exit status when it dies meanwhile; they throw ESRCH with
+   * `waitStatus` set. This hands that status to the normal exit path, so no death goes unnoticed.
+   */
+  reportLostStatus(task: Task, e: unknown): boolean {
+    const status = (e as { waitStatus?: number }).waitStatus;
+    if (typeof status !== 'number') return false;
+    this.onTaskGone(task, status);
+    return true;
   }
 
   private onTaskGone(task: Task, status: number): void {

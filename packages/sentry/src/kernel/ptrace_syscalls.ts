@@ -73,12 +73,13 @@ export async function handlePtraceSyscall(kernel: Kernel, task: Task): Promise<v
         skipWith(task, BigInt(-Errno.ENOSYS));
     }
   } catch (e) {
+    if (kernel.reportLostStatus(task, e)) return; // died meanwhile; its status was consumed by the wait
     if ((e as { code?: string }).code === 'ESRCH') return; // killed meanwhile; its exit status follows
     kernel.log.error({ err: e, tid: task.tid }, 'ptrace-class syscall failed');
     try {
       skipWith(task, BigInt(-Errno.EIO));
-    } catch {
-      // the task is gone
+    } catch (e2) {
+      kernel.reportLostStatus(task, e2);
     }
   }
 }
@@ -125,6 +126,7 @@ async function execve(kernel: Kernel, task: Task, regs: Registers, nr: number): 
   try {
     kernel.commitImage(task, image);
   } catch (e) {
+    if (kernel.reportLostStatus(task, e)) return;
     kernel.log.error({ err: e, tid: task.tid, file }, 'execve failed after the old image was gone: killing');
     task.killedBySignal = 11;
     tgkill(task.tg.hostTgid, task.hostTid, SIGKILL);

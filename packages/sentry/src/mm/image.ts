@@ -1,6 +1,6 @@
 // Makes a task's address space look like a LoadedImage (loader/types.ts): at a syscall-exit stop it injects
-// munmap for the old image, anonymous mmaps for the new one, writes their bytes through /proc/PID/mem (the pages
-// may be read-only), mprotects them, and sets the registers for the entry point.
+// munmap for the old image, anonymous mmaps for the new one (with their final protection), writes their bytes
+// through /proc/PID/mem (which writes read-only pages too), and sets the registers for the entry point.
 // The stub page stays: its `syscall` instruction is what every injection runs (platform/stub.ts).
 import { injectSyscall, ptraceGetRseq, Registers } from '@tsvisor/native';
 import type { LoadedImage } from '../loader/types.js';
@@ -20,6 +20,8 @@ const NR = {
   rseq: 334,
 } as const;
 const RSEQ_FLAG_UNREGISTER = 1n;
+/** End of the user address space on x86_64 with 4-level page tables. */
+const TASK_SIZE = 0x7ffffffff000n;
 const SIGCHLD = 17;
 const SA_NOCLDWAIT = 2n;
 const ROBUST_LIST_HEAD_SIZE = 24n;
@@ -66,17 +68,25 @@ export function applyImage(
   }
   inject(hostTid, NR.set_tid_address, [0n], held);
   inject(hostTid, NR.set_robust_list, [0n, ROBUST_LIST_HEAD_SIZE], held);
-  for (const m of readHostMaps(hostTid)) {
-    if (isSpecialMapping(m) || (m.start >= STUB_BASE && m.end <= STUB_END)) continue;
-    inject(hostTid, NR.munmap, [m.start, m.end - m.start], held);
+  // Everything but the stub page and the kernel's special mappings goes, in as few calls as the layout allows:
+  // munmap of a range with holes is fine (munmap(2)).
+  const keep = readHostMaps(hostTid)
+    .filter((m) => m.start < TASK_SIZE && (isSpecialMapping(m) || (m.start >= STUB_BASE && m.end <= STUB_END)))
+    .sort((a, b) => (a.start < b.start ? -1 : 1));
+  let from = STUB_END;
+  for (const k of keep) {
+    if (k.end <= from) continue;
+    if (k.start > from) inject(hostTid, NR.munmap, [from, k.start - from], held);
+    from = k.end;
   }
+  if (from < TASK_SIZE) inject(hostTid, NR.munmap, [from, TASK_SIZE - from], held);
   const anon = BigInt(MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED);
   for (const m of image.mappings) {
     if (m.start < STUB_END && m.start + m.length > STUB_BASE) fail(Errno.ENOMEM, 'image overlaps the stub page');
-    const at = inject(hostTid, NR.mmap, [m.start, m.length, BigInt(PROT_READ | PROT_WRITE), anon, -1n, 0n], held);
+    // Mapped with its final protection at once: /proc/PID/mem writes read-only pages too.
+    const at = inject(hostTid, NR.mmap, [m.start, m.length, BigInt(m.prot), anon, -1n, 0n], held);
     if (at !== m.start) fail(Errno.ENOMEM, `mmap landed at 0x${at.toString(16)}, not 0x${m.start.toString(16)}`);
     if (m.contents.length > 0) memory.writeForce(m.start, m.contents);
-    if (m.prot !== (PROT_READ | PROT_WRITE)) inject(hostTid, NR.mprotect, [m.start, m.length, BigInt(m.prot)], held);
   }
   const st = image.stack;
   const stackLow = st.top - st.size;

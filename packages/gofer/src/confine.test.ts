@@ -135,6 +135,32 @@ describe.skipIf(!isRoot || !hasUnshare)('gofer process confinement', () => {
     expect(await new Promise((r) => g.child.on('exit', r))).toBe(0);
   });
 
+  it('shows a kernel pseudo file system mounted inside the tree as an empty directory', async () => {
+    const tree = path.join(base, 'withproc');
+    fs.mkdirSync(path.join(tree, 'proc'), { recursive: true });
+    fs.writeFileSync(path.join(tree, 'file'), 'x');
+    execFileSync('mount', ['-t', 'proc', 'proc', path.join(tree, 'proc')]);
+    try {
+      const g = await startGofer(['--root', tree]);
+      const { fid: rootFid } = await g.client.attach('root', '', 0);
+      // The gofer's namespace does hold the host's proc there (so the emptiness below is the gofer's doing).
+      expect(fs.existsSync(`/proc/${innerPid(g.child.pid!)}/root/root/proc/1/status`)).toBe(true);
+      const { fid, qids } = await g.client.walk(rootFid, ['proc']);
+      expect(qids[0]!.type).toBe(QidType.DIR);
+      await g.client.lopen(fid, OpenFlags.RDONLY | OpenFlags.DIRECTORY);
+      expect((await g.client.readdir(fid, 0n)).map((e) => e.name).sort()).toEqual(['.', '..']);
+      for (const below of [['self'], ['1'], ['kcore'], ['sys', 'kernel']]) {
+        await expect(g.client.walk(rootFid, ['proc', ...below])).rejects.toMatchObject({ errno: P9Errno.ENOENT });
+      }
+      const back = await g.client.walk(rootFid, ['proc', '.', '..', 'file']);
+      expect(back.qids.map((q) => q.type)).toEqual([QidType.DIR, QidType.DIR, QidType.DIR, QidType.FILE]);
+      g.client.close();
+      await new Promise((r) => g.child.on('exit', r));
+    } finally {
+      execFileSync('umount', ['-l', path.join(tree, 'proc')]);
+    }
+  });
+
   it('writes through a read-write gofer land in the host directory', async () => {
     const g = await startGofer(['--root', root]);
     const { fid: rootFid } = await g.client.attach('root', '', 0);

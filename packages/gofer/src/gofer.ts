@@ -58,6 +58,10 @@ export interface GoferFile {
   /** Directory listing snapshot, taken when reading from offset 0 (rewinddir semantics). */
   listing?: Dirent[];
   isDir: boolean;
+  /** Device of the file, to notice mount boundaries while walking. */
+  dev: bigint;
+  /** The root of a kernel pseudo file system mounted inside the tree: shown as an empty directory (see walk). */
+  opaque: boolean;
 }
 
 // d_type values (getdents64(2)).
@@ -112,6 +116,37 @@ class QidPaths {
   }
 }
 
+/**
+ * statfs(2) f_type of kernel pseudo file systems (linux/magic.h). A served tree may contain mounts of these (serving
+ * the host's "/" does: /proc, /sys, ...); the host's would leak host state (/proc/kcore, /sys/firmware, other
+ * processes), and the sentry provides its own proc, sys and dev anyway. Their mountpoints are shown empty.
+ */
+const PSEUDO_FS_MAGIC = new Set([
+  0x9fa0, // proc
+  0x62656572, // sysfs
+  0x64626720, // debugfs
+  0x74726163, // tracefs
+  0x73636673, // securityfs
+  0x27e0eb, // cgroup
+  0x63677270, // cgroup2
+  0xcafe4a11, // bpf
+  0x1cd1, // devpts
+  0x62656570, // configfs
+  0x6165676c, // pstore
+  0xde5e81e4, // efivarfs
+  0x42494e4d, // binfmt_misc
+  0x65735543, // fusectl
+  0x6e736673, // nsfs
+]);
+
+function isKernelPseudoFs(p: string): boolean {
+  try {
+    return PSEUDO_FS_MAGIC.has(fs.statfsSync(p).type >>> 0);
+  } catch {
+    return true; // cannot tell: do not serve it
+  }
+}
+
 function erofs(): P9Error {
   return new P9Error(P9Errno.EROFS, 'this mount is read-only');
 }
@@ -140,13 +175,22 @@ export class Gofer implements P9FileHandler<GoferFile> {
     return this.live.size;
   }
 
-  private make(root: GoferRoot, components: string[], uid: number, isDir: boolean): GoferFile {
+  private make(
+    root: GoferRoot,
+    components: string[],
+    uid: number,
+    isDir: boolean,
+    dev: bigint,
+    opaque = false,
+  ): GoferFile {
     const f: GoferFile = {
       root,
       components,
       hostPath: components.length ? path.join(root.path, ...components) : root.path,
       uid,
       isDir,
+      dev,
+      opaque,
     };
     this.live.add(f);
     return f;
@@ -179,18 +223,21 @@ export class Gofer implements P9FileHandler<GoferFile> {
     const root = this.roots.get(aname === '/' ? '' : aname);
     if (!root) throw new P9Error(P9Errno.ENOENT, `no tree is served under ${JSON.stringify(aname)}`);
     const st = await this.lstat(root.path);
-    const file = this.make(root, [], nUname === NO_UID ? 0 : nUname, st.isDirectory());
+    const file = this.make(root, [], nUname === NO_UID ? 0 : nUname, st.isDirectory(), st.dev);
     return { qid: this.qids.qid(st), file };
   }
 
   async walk(from: GoferFile, names: string[]): Promise<{ qids: Qid[]; file?: GoferFile }> {
     const components = [...from.components];
     let isDir = from.isDir;
+    let dev = from.dev;
+    let opaque = from.opaque;
     const qids: Qid[] = [];
     for (const name of names) {
-      if (!isDir) {
-        // Walking through a file or a symlink: the server never follows links (see the header comment).
-        if (qids.length === 0) throw new P9Error(P9Errno.ENOTDIR);
+      if (!isDir || (opaque && name !== '..' && name !== '.')) {
+        // Walking through a file or a symlink: the server never follows links (see the header comment). Below a
+        // pseudo file system's root there is nothing to find.
+        if (qids.length === 0) throw new P9Error(opaque ? P9Errno.ENOENT : P9Errno.ENOTDIR);
         break;
       }
       if (name === '..') {
@@ -206,11 +253,16 @@ export class Gofer implements P9FileHandler<GoferFile> {
         if (qids.length === 0) throw err;
         break;
       }
+      // Only a step down can cross into a mount; '..' leads back out of one (never into one: we never go below an
+      // opaque directory), and '.' stays where it is.
+      if (name === '..') opaque = false;
+      else if (name !== '.') opaque = st.dev !== dev && st.isDirectory() && isKernelPseudoFs(p);
+      dev = st.dev;
       isDir = st.isDirectory();
       qids.push(this.qids.qid(st));
     }
     if (qids.length < names.length) return { qids };
-    return { qids, file: this.make(from.root, components, from.uid, isDir) };
+    return { qids, file: this.make(from.root, components, from.uid, isDir, dev, opaque) };
   }
 
   async getattr(file: GoferFile, _mask: number): Promise<Attr> {
@@ -288,7 +340,7 @@ export class Gofer implements P9FileHandler<GoferFile> {
   }
 
   private async list(dir: GoferFile): Promise<Dirent[]> {
-    const names = await fsp.readdir(dir.hostPath);
+    const names = dir.opaque ? [] : await fsp.readdir(dir.hostPath);
     const self = await this.lstat(dir.hostPath);
     const parentPath = dir.components.length ? path.dirname(dir.hostPath) : dir.hostPath;
     const parent = await this.lstat(parentPath);
@@ -349,7 +401,7 @@ export class Gofer implements P9FileHandler<GoferFile> {
     try {
       await handle.chown(dir.uid, gid);
       const st = await handle.stat({ bigint: true });
-      const file = this.make(dir.root, [...dir.components, name], dir.uid, false);
+      const file = this.make(dir.root, [...dir.components, name], dir.uid, false, st.dev);
       file.handle = handle;
       file.openFlags = flags;
       return { qid: this.qids.qid(st), iounit: 0, file };

@@ -456,11 +456,19 @@ describe('TCP behaviour on the wire', () => {
     expect(isTcpipError(r) ? r : r.count).toBe(6 * 1448);
   });
 
-  it('delays the ACK of a lone segment by the delayed-ACK timeout (RFC 9293 3.8.6.3)', async () => {
+  it('ACKs the first segments at once (quick-ACK mode), then delays the ACK of a lone segment (RFC 9293 3.8.6.3)', async () => {
     const clock = new ManualClock();
     const { p, log } = watchedPair({ clock });
     const { client } = await connect(p, clock);
+    client.setSockOptInt('noDelay', 1);
     await settle();
+    for (let i = 0; i < 16; i++) {
+      log.length = 0;
+      client.write(new Uint8Array(10));
+      await settle();
+      expect(log.filter((s) => s.from === 'b').length).toBe(1); // immediate ACK
+      clock.advance(1);
+    }
     log.length = 0;
     client.write(new Uint8Array(100));
     await settle();
@@ -655,6 +663,35 @@ describe('TCP behaviour on the wire', () => {
     await settle();
     expect(client.state).toBe(TcpState.CLOSED);
     expect(log.some((s) => s.from === 'a' && (s.flags & TCP_FLAG_RST) !== 0)).toBe(true);
+  });
+
+  it('sends the tail of a response behind a full segment at once (Minshall variant of Nagle, as Linux)', async () => {
+    const clock = new ManualClock();
+    const { p, log } = watchedPair({ clock });
+    const { client } = await connect(p, clock);
+    // Exhaust quick-ACK mode on the receiver so its ACKs are delayed, then write 1.5 segments in one call.
+    for (let i = 0; i < 16; i++) {
+      client.write(new Uint8Array(1448));
+      await settle();
+      clock.advance(1);
+    }
+    log.length = 0;
+    client.write(new Uint8Array(1448 + 500));
+    await settle();
+    // Both segments leave without waiting for an ACK (plain Nagle would hold the 500 bytes behind the first).
+    expect(log.filter((s) => s.from === 'a' && s.len > 0).map((s) => s.len)).toEqual([1448, 500]);
+    clock.advance(50);
+    await settle();
+    // A lone small segment whose ACK the receiver delays holds the next small write until that ACK.
+    log.length = 0;
+    client.write(new Uint8Array(500));
+    await settle();
+    client.write(new Uint8Array(10));
+    await settle();
+    expect(log.filter((s) => s.from === 'a' && s.len > 0).map((s) => s.len)).toEqual([500]);
+    clock.advance(50); // the delayed ACK releases it
+    await settle();
+    expect(log.filter((s) => s.from === 'a' && s.len > 0).map((s) => s.len)).toEqual([500, 10]);
   });
 
   it('coalesces small writes with Nagle and sends them at once with TCP_NODELAY', async () => {

@@ -23,6 +23,9 @@ import {
 } from './connection.js';
 import { TcpConnectionOutput } from './connection-output.js';
 
+/** Segments ACKed at once in quick-ACK mode (Linux uses up to 16, TCP_MAX_QUICKACKS). */
+const QUICK_ACKS = 16;
+
 export abstract class TcpConnectionInput extends TcpConnectionOutput {
   // ---------------------------------------------------------------------------------------------------------------
   // Handshake helpers
@@ -253,6 +256,8 @@ export abstract class TcpConnectionInput extends TcpConnectionOutput {
     this.rtt.backoffCount = 0;
     this.state = TcpState.ESTABLISHED;
     this.stackProtocol.stats.connectionsEstablished++;
+    this.quickAcks = QUICK_ACKS;
+    this.lastDataReceivedAt = this.clockNow;
     this.rtoAt = this.sndUna === this.sndNxt ? Infinity : this.clockNow + this.rtt.rto();
     this.rcvAdvEdge = seqMax(this.rcvAdvEdge, this.rcvNxt);
     this.resetKeepalive();
@@ -532,6 +537,15 @@ export abstract class TcpConnectionInput extends TcpConnectionOutput {
       this.segsSinceAck++;
       // RFC 9293 3.8.6.3: ACK at least every second full-sized segment.
       if (this.segsSinceAck >= 2) this.ackNow = true;
+      // Quick-ACK mode: ACK every segment at the start of a connection and after an idle period, so the sender's
+      // slow start and request/response exchanges are not paced by the delayed-ACK timer.
+      const now = this.clockNow;
+      if (now - this.lastDataReceivedAt > this.rtt.rto()) this.quickAcks = QUICK_ACKS;
+      this.lastDataReceivedAt = now;
+      if (this.quickAcks > 0) {
+        this.quickAcks--;
+        this.ackNow = true;
+      }
       if (!this.ackNow && this.delackAt === Infinity) this.delackAt = this.clockNow + DELAYED_ACK_MS;
     }
     if (this.rcvNxt !== before) this.notify(EventMask.IN | EventMask.RDNORM);

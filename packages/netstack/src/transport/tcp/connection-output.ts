@@ -190,9 +190,11 @@ export abstract class TcpConnectionOutput extends TcpConnection {
         if (this.sndNxt !== this.sndUna && n < this.maxSndWnd / 2) break;
       }
       if (n === avail && n < this.sndMss) {
-        const flightNow = this.sndNxt !== this.sndUna;
-        // Nagle (3.7.4, RFC 896): hold a partial segment while data is unacknowledged, unless TCP_NODELAY.
-        if (!this.noDelay && flightNow && !this.finQueued) break;
+        // Nagle (3.7.4, RFC 896) with Minshall's refinement, as Linux's tcp_nagle_check: hold a partial segment
+        // only while an earlier partial segment is unacknowledged, unless TCP_NODELAY. (Plain Nagle would hold the
+        // tail of every response behind the peer's delayed ACK.)
+        const smallInFlight = this.smallSegmentEnd >= 0 && seqGT(this.smallSegmentEnd, this.sndUna);
+        if (!this.noDelay && smallInFlight && !this.finQueued) break;
         // TCP_CORK / MSG_MORE: hold partial segments until uncorked or 200 ms passed.
         if ((this.cork || this.moreHint) && this.corkAt > now && !this.finQueued) {
           if (this.corkAt === Infinity) this.corkAt = now + CORK_FLUSH_MS;
@@ -205,6 +207,7 @@ export abstract class TcpConnectionOutput extends TcpConnection {
       const end = seqAdd(seq, n);
       const withFin = this.finQueued && !this.finSent && end === dataEnd;
       this.emitData(seq, n, withFin, now);
+      if (n < this.sndMss) this.smallSegmentEnd = end;
       const recEnd = withFin ? seqAdd(end, 1) : end;
       if (withFin) { this.finSent = true; this.finSeq = end; }
       this.txq.push(seq, recEnd, now);

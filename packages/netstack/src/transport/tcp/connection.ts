@@ -163,6 +163,12 @@ export abstract class TcpConnection implements TransportEndpoint {
   protected lastSendTime = 0;
   protected lastReceiveTime = 0;
 
+  /** End of the last sub-MSS segment sent, -1 before any (Minshall's Nagle variant). */
+  protected smallSegmentEnd = -1;
+  /** Segments still to ACK at once (Linux's quick-ACK mode at the start and after idle; tcp_incr_quickack). */
+  protected quickAcks = 0;
+  protected lastDataReceivedAt = 0;
+
   // ACK generation.
   protected ackPending = false;
   protected ackNow = false;

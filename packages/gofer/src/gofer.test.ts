@@ -155,6 +155,17 @@ describe('Gofer (read paths)', () => {
     await expect(client.mkdir(fid, 'nope', 0o755, 0)).rejects.toMatchObject({ errno: P9Errno.EROFS });
     await expect(client.attach('root', '/other', 0)).rejects.toMatchObject({ errno: P9Errno.ENOENT });
   });
+
+  it('serves an attach root on a kernel pseudo file system as an empty directory', async () => {
+    const root = makeTree('pseudoroot');
+    const { client } = await serve(root, true, [{ aname: '/sys', path: '/sys', readonly: true }]);
+    const { fid } = await client.attach('root', '/sys', 0);
+    const dup = await client.walk(fid, []);
+    await client.lopen(dup.fid, OpenFlags.RDONLY);
+    expect((await client.readdir(dup.fid, 0n)).map((e) => e.name)).toEqual(['.', '..']);
+    await expect(client.walk(fid, ['kernel'])).rejects.toMatchObject({ errno: P9Errno.ENOENT });
+    expect(fs.readdirSync('/sys')).toContain('kernel');
+  });
 });
 
 describe('Gofer (read-write mount)', () => {

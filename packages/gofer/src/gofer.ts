@@ -223,7 +223,9 @@ export class Gofer implements P9FileHandler<GoferFile> {
     const root = this.roots.get(aname === '/' ? '' : aname);
     if (!root) throw new P9Error(P9Errno.ENOENT, `no tree is served under ${JSON.stringify(aname)}`);
     const st = await this.lstat(root.path);
-    const file = this.make(root, [], nUname === NO_UID ? 0 : nUname, st.isDirectory(), st.dev);
+    // A bind mount of a pseudo file system (say --mount /sys=/sys) is as opaque as one met while walking.
+    const opaque = st.isDirectory() && isKernelPseudoFs(root.path);
+    const file = this.make(root, [], nUname === NO_UID ? 0 : nUname, st.isDirectory(), st.dev, opaque);
     return { qid: this.qids.qid(st), file };
   }
 

@@ -33,6 +33,9 @@ interface Seen {
   len: number;
   sack: number[];
   dropped: boolean;
+  /** IPv4 TTL and TOS of the packet. */
+  ttl: number;
+  tos: number;
 }
 
 let pair: TcpStackPair | undefined;
@@ -63,7 +66,7 @@ function watchedPair(opts: { clock?: ManualClock; drop?: (s: Seen) => boolean } 
         for (let i = 0; i < o.sackBlockCount * 2; i++) sack.push(o.sackBlocks[i]!);
         const s: Seen = {
           from, at: clock ? clock.nowMs() : performance.now(), seq: h.seq(), ack: h.ack(), flags: h.flags(),
-          window: h.window(), len: h.payloadLength(), sack, dropped: false,
+          window: h.window(), len: h.payloadLength(), sack, dropped: false, ttl: ip[8]!, tos: ip[1]!,
         };
         s.dropped = opts.drop?.(s) ?? false;
         log.push(s);
@@ -692,6 +695,18 @@ describe('TCP behaviour on the wire', () => {
     clock.advance(50); // the delayed ACK releases it
     await settle();
     expect(log.filter((s) => s.from === 'a' && s.len > 0).map((s) => s.len)).toEqual([500, 10]);
+  });
+
+  it('sends with the IP_TTL and IP_TOS of the socket', async () => {
+    const { p, log } = watchedPair();
+    const { client } = await connect(p);
+    expect(log.at(-1)!.ttl).toBe(64);
+    expect(client.setSockOptInt('ttl', 7)).toBeUndefined();
+    expect(client.setSockOptInt('tos', 0x10)).toBeUndefined();
+    client.write(new Uint8Array(5));
+    await settle();
+    const seg = log.filter((s) => s.from === 'a' && s.len === 5).at(-1)!;
+    expect([seg.ttl, seg.tos]).toEqual([7, 0x10]);
   });
 
   it('coalesces small writes with Nagle and sends them at once with TCP_NODELAY', async () => {

@@ -371,6 +371,19 @@ export class TcpEndpoint extends TcpConnectionInput implements Endpoint {
         this.sendBuffer.resize(this.options.get(opt));
         return undefined;
       }
+      case 'ttl':
+      case 'tos':
+      case 'ipv6HopLimit':
+      case 'ipv6TrafficClass': {
+        const err = this.options.set(opt, value);
+        if (err) return err;
+        // ip(7) IP_TTL/IP_TOS and ipv6(7) IPV6_UNICAST_HOPS/IPV6_TCLASS apply to every segment this socket sends.
+        const v6 = this.netFamily === 6;
+        const ttl = this.options.get(v6 ? 'ipv6HopLimit' : 'ttl');
+        this.writeParams.ttl = ttl > 0 ? ttl : 0;
+        this.writeParams.tos = this.options.get(v6 ? 'ipv6TrafficClass' : 'tos');
+        return undefined;
+      }
       default:
         return this.options.set(opt, value);
     }

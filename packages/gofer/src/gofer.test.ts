@@ -158,13 +158,17 @@ describe('Gofer (read paths)', () => {
 
   it('serves an attach root on a kernel pseudo file system as an empty directory', async () => {
     const root = makeTree('pseudoroot');
-    const { client } = await serve(root, true, [{ aname: '/sys', path: '/sys', readonly: true }]);
+    const { client } = await serve(root, true, [{ aname: '/sys', path: '/sys', readonly: false }]);
     const { fid } = await client.attach('root', '/sys', 0);
     const dup = await client.walk(fid, []);
     await client.lopen(dup.fid, OpenFlags.RDONLY);
     expect((await client.readdir(dup.fid, 0n)).map((e) => e.name)).toEqual(['.', '..']);
     await expect(client.walk(fid, ['kernel'])).rejects.toMatchObject({ errno: P9Errno.ENOENT });
     expect(fs.readdirSync('/sys')).toContain('kernel');
+    // even on a writable mount, nothing is created or changed there
+    await expect(client.mkdir(fid, 'x', 0o755, 0)).rejects.toMatchObject({ errno: P9Errno.EACCES });
+    await expect(client.setattr(fid, { mode: 0o700 })).rejects.toMatchObject({ errno: P9Errno.EACCES });
+    await expect(client.unlinkat(fid, 'kernel', AT_REMOVEDIR)).rejects.toMatchObject({ errno: P9Errno.EACCES });
   });
 });
 

@@ -198,6 +198,9 @@ export class Gofer implements P9FileHandler<GoferFile> {
 
   private child(dir: GoferFile, name: string): string {
     if (!dir.isDir) throw new P9Error(P9Errno.ENOTDIR);
+    // Creating or removing names in a host pseudo file system would act on the host (mkdir in a cgroup mount
+    // creates a cgroup); the directory is presented as empty and stays so.
+    if (dir.opaque) throw new P9Error(P9Errno.EACCES, 'a kernel pseudo file system is not served');
     return path.join(dir.hostPath, name);
   }
 
@@ -500,6 +503,7 @@ export class Gofer implements P9FileHandler<GoferFile> {
 
   async setattr(file: GoferFile, a: SetattrFields): Promise<void> {
     this.writable(file);
+    if (file.opaque) throw new P9Error(P9Errno.EACCES, 'a kernel pseudo file system is not served');
     const st = await this.statOf(file);
     const isLink = (Number(st.mode) & S_IFMT) === S_IFLNK;
     if (a.valid & SetattrMask.MODE) {

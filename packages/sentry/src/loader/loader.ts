@@ -34,7 +34,7 @@ import {
   pageUp,
 } from './layout.js';
 import { BINPRM_BUF_SIZE, parseShebang } from './shebang.js';
-import type { AddressLayout, ExecutableFile, ExecutableSource, LoadedImage, LoadOptions, MappingPlan } from './types.js';
+import type { AddressLayout, ExecutableFile, ExecutableSource, LoadedImage, LoadExecutable, LoadOptions, MappingPlan } from './types.js';
 
 /**
  * How many interpreter rewrites execve follows (fs/exec.c, exec_binprm: more than 5 levels of "#!" fail with
@@ -259,13 +259,8 @@ export async function loadExecutable(
   }
 }
 
-async function planImage(
-  src: ExecutableSource,
-  path: string,
-  argv: string[],
-  envp: string[],
-  opts: LoadOptions,
-): Promise<LoadedImage> {
+/** loadExecutable's work, on a source whose files loadExecutable releases. */
+const planImage: LoadExecutable = async (src, path, argv, envp, opts) => {
   const layout = opts.layout ?? DEFAULT_LAYOUT;
   checkLayout(layout);
   if (opts.random16.length !== 16) throw new SyscallError(Errno.EINVAL, 'AT_RANDOM needs 16 bytes');
@@ -383,4 +378,4 @@ async function planImage(
     interpBase: interp ? BigInt.asUintN(64, interp.bias) : 0n,
     loadBias: BigInt.asUintN(64, exe.bias),
   };
-}
+};

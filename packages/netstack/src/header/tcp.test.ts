@@ -102,6 +102,23 @@ describe('TcpHeader', () => {
     expect(onesComplementSum(new Uint8Array([0x00, 0x01, 0xf2, 0x03, 0xf4, 0xf5, 0xf6, 0xf7]), 0, 8)).toBe(0xddf2);
   });
 
+  it('sums large regions at any alignment exactly as the 16-bit reference does', () => {
+    const next = rng(777);
+    const buf = new Uint8Array(70_000).map(() => next() & 0xff);
+    const reference = (start: number, end: number, initial: number) => {
+      let s = initial;
+      for (let i = start; i < end; i += 2) s += (buf[i]! << 8) | (i + 1 < end ? buf[i + 1]! : 0);
+      while (s > 0xffff) s = (s & 0xffff) + Math.floor(s / 0x10000);
+      return s;
+    };
+    for (let k = 0; k < 200; k++) {
+      const start = next() % 1000;
+      const end = start + (next() % 69_000);
+      const initial = next() % 0x30000;
+      expect(onesComplementSum(buf, start, end, initial)).toBe(reference(start, end, initial));
+    }
+  });
+
   it('never throws on thousands of random mutations and rejects out-of-bounds layouts', () => {
     const iterations = Number(process.env.TSVISOR_FUZZ_ITERATIONS ?? 5000);
     const next = rng(12345);

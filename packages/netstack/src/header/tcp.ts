@@ -320,10 +320,25 @@ export function writeTcpHeader(b: Uint8Array, at: number, f: TcpFieldsToWrite, o
   return hdrLen;
 }
 
-/** 16-bit one's-complement sum of b[start, end) added to `initial`, folded to 16 bits (RFC 1071). */
+/**
+ * 16-bit one's-complement sum of b[start, end) added to `initial`, folded to 16 bits (RFC 1071).
+ * Large regions are summed as big-endian 32-bit words through a DataView (about twice the speed of 16-bit
+ * byte pairs in V8): RFC 1071 2(C) allows any word size as long as the result is folded back to 16 bits.
+ */
 export function onesComplementSum(b: Uint8Array, start: number, end: number, initial = 0): number {
-  // checksum.ts's unrolled loop is about twice as fast as a plain one on MTU-sized payloads.
-  return foldChecksum(sumBytes(b, start, end - start, initial));
+  const len = end - start;
+  if (len < 64) return foldChecksum(sumBytes(b, start, len, initial));
+  const dv = new DataView(b.buffer, b.byteOffset + start, len);
+  let sum = 0;
+  let i = 0;
+  const end16 = len - 15;
+  // At most 2^16 iterations of four 32-bit words: the sum stays far below 2^53.
+  for (; i < end16; i += 16) sum += dv.getUint32(i) + dv.getUint32(i + 4) + dv.getUint32(i + 8) + dv.getUint32(i + 12);
+  for (; i + 3 < len; i += 4) sum += dv.getUint32(i);
+  // i is a multiple of 4 here, so the remaining bytes keep their 16-bit word positions.
+  const hi = Math.floor(sum / 0x10000);
+  sum = hi + (sum - hi * 0x10000);
+  return foldChecksum(sumBytes(b, start + i, len - i, sum + initial));
 }
 
 /**

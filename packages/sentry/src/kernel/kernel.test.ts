@@ -13,7 +13,8 @@ import { makeTestTask } from '../syscalls/fs_test_task.js';
 import { AT_FDCWD, O_CREAT, O_RDONLY, O_WRONLY } from '../vfs/constants.js';
 import { FileDescription } from '../vfs/file_description.js';
 import { MountNamespace } from '../vfs/mount.js';
-import { mkdirAt, openAt } from '../vfs/operations.js';
+import { lookupAt, mkdirAt, openAt } from '../vfs/operations.js';
+import { createDevfs } from '../fsimpl/dev.js';
 import { Kernel, type ExitResult } from './kernel.js';
 
 const BUSYBOX = '/bin/busybox';
@@ -42,6 +43,9 @@ async function rootWith(paths: string[]): Promise<MountNamespace> {
     const f = await openAt(setup, AT_FDCWD, p, O_CREAT | O_WRONLY, 0o755);
     await f.write(fs.readFileSync(p));
   }
+  // /dev (null, zero, ...): shells redirect background jobs' stdin from /dev/null.
+  await mkdirAt(setup, AT_FDCWD, '/dev', 0o755);
+  mounts.mount(await lookupAt(setup, AT_FDCWD, '/dev', { follow: true }), createDevfs(), 'devtmpfs');
   return mounts;
 }
 
@@ -173,6 +177,15 @@ describe('processes: fork, exec, wait, pipes, signals', () => {
     expect(zombies).toBe(0);
   });
 
+  it('Kernel.kill (runsc kill) interrupts init blocked in wait4 and its trap handler runs', async () => {
+    const script = `trap 'echo got TERM; exit 3' TERM; ${BUSYBOX} sleep 5 & wait; echo not reached`;
+    const r = await runSandboxed([BUSYBOX, 'sh', '-c', script], ['PATH=/bin'], rootWithBusybox, (kernel) => {
+      setTimeout(() => kernel.kill(15), 400);
+    });
+    expect(r.stdout).toBe('got TERM\n');
+    expect(r.result).toEqual({ exitCode: 3 });
+  });
+
   it('init is pid 1 with parent 0, its child sees ppid 1', async () => {
     // The trailing `true` keeps sh from exec'ing its last command in place (then it would still be pid 1).
     const r = await sh(`echo $$ $PPID; ${BUSYBOX} sh -c 'echo $PPID'; true`);
@@ -190,7 +203,7 @@ describe('processes: fork, exec, wait, pipes, signals', () => {
 // Differential: small C programs (testdata/*.c, compiled here with gcc) print what they observe of processes,
 // signals, threads, exec and memory; the sandbox must print the same and exit with the same code.
 describe('differential C programs', () => {
-  const programs = ['wait_status', 'signal_interrupt', 'threads_exec', 'memory', 'identity'];
+  const programs = ['wait_status', 'signal_interrupt', 'threads_exec', 'memory', 'identity', 'job_control'];
   let bins: Map<string, string>;
   beforeAll(() => {
     bins = new Map();
@@ -245,7 +258,7 @@ describe('dynamic executables (PT_INTERP, file-backed mmap)', () => {
     const r = await runSandboxed(['/bin/ls', '/'], [], () => rootWith(files));
     expect(r.stderr).toBe('');
     expect(r.result).toEqual({ exitCode: 0 });
-    const top = [...new Set(files.map((f) => f.split('/')[1]!))].sort();
+    const top = [...new Set([...files.map((f) => f.split('/')[1]!), 'dev'])].sort();
     expect(r.stdout).toBe(top.map((d) => `${d}\n`).join(''));
   });
 
@@ -253,7 +266,7 @@ describe('dynamic executables (PT_INTERP, file-backed mmap)', () => {
     const files = [...new Set([...withLibraries('/bin/bash'), ...withLibraries('/bin/ls')])];
     const script = 'f() { echo "f:$1"; }; for i in 1 2 3; do f $((i * i)); done; /bin/ls / | while read d; do echo "<$d>"; done; (exit 9); echo "st=$?"; echo $BASH_VERSION | cut -c1 2>/dev/null; exit 4';
     const r = await runSandboxed(['/bin/bash', '-c', script], ['PATH=/bin'], () => rootWith(files));
-    const top = [...new Set(files.map((f) => f.split('/')[1]!))].sort();
+    const top = [...new Set([...files.map((f) => f.split('/')[1]!), 'dev'])].sort();
     expect(r.stdout).toBe(`f:1\nf:4\nf:9\n${top.map((d) => `<${d}>\n`).join('')}st=9\n`);
     expect(r.result).toEqual({ exitCode: 4 });
   });

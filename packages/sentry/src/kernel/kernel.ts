@@ -250,13 +250,14 @@ export class Kernel {
   }
 
   private answer(id: bigint, value: bigint, error: number): void {
+    if (TRACE) trace(`answer ${id} ${value} ${error}`);
     if (this.listenerFd < 0) return;
     notifSend(this.listenerFd, id, value, error);
   }
 
   private dispatch(id: bigint, hostTid: number, nr: number, args: readonly bigint[]): void {
     const task = this.pids.byHost(hostTid);
-    if (TRACE) trace(`notif host=${hostTid} tid=${task?.tid} ${SYSCALL_NAMES.get(nr) ?? nr}`);
+    if (TRACE) trace(`notif ${id} host=${hostTid} tid=${task?.tid} ${SYSCALL_NAMES.get(nr) ?? nr} ${args.slice(0, 3).map((a) => BigInt.asIntN(64, a)).join(' ')}`);
     if (!task) {
       // Only tasks the kernel registered can run; an unknown tid is a thread whose clone event is still queued.
       this.collectStops();

@@ -87,6 +87,9 @@ describe.skipIf(!isRoot || !hasUnshare)('gofer process confinement', () => {
     const ns = new Set(fs.readdirSync(`/proc/${pid}/task`).map((t) => fs.readlinkSync(`/proc/${pid}/task/${t}/ns/mnt`)));
     expect(ns.size).toBe(1);
     expect([...ns][0]).not.toBe(fs.readlinkSync('/proc/self/ns/mnt'));
+    // No network: its own, empty network namespace.
+    expect(fs.readlinkSync(`/proc/${pid}/ns/net`)).not.toBe(fs.readlinkSync('/proc/self/ns/net'));
+    expect(fs.readFileSync(`/proc/${pid}/net/dev`, 'utf8')).not.toMatch(/eth|veth|ens/);
     expect(g.stderr()).toContain('"method":"pivot_root"');
     // The seccomp self filter is on every thread (TSYNC): mode 2 = SECCOMP_MODE_FILTER.
     for (const t of fs.readdirSync(`/proc/${pid}/task`)) {

@@ -4,8 +4,9 @@
 // Serves DIR (and the extra mounts, attach name DEST) over 9P2000.L on the inherited socket fd N, confined to
 // them (confine.ts). Exits 0 when the client closes the connection, 1 on a startup failure (message on stderr).
 //
-// The process first re-executes itself under `unshare --mount --propagation private` (util-linux), because a
-// mount namespace must be entered before Node starts its thread pool; see confine.ts. The environment variable
+// The process first re-executes itself under `unshare --mount --propagation private --net --ipc` (util-linux),
+// because a mount namespace must be entered before Node starts its thread pool (see confine.ts), and the gofer
+// needs no network. The environment variable
 // TSVISOR_GOFER_NS=1 marks the re-executed child (a launcher that already creates the namespace may set it).
 import { spawn } from 'node:child_process';
 import fs from 'node:fs';
@@ -86,14 +87,16 @@ export function parseGoferArgs(argv: string[]): GoferArgs {
   };
 }
 
-/** Re-execute this script inside a new private mount namespace, passing fd N through; resolves to its exit code. */
+/** Re-execute this script in new mount (private propagation), network and IPC namespaces, passing fd N through;
+ * resolves to its exit code. */
 function reexecInMountNamespace(args: GoferArgs): Promise<number> {
   const stdio: ('inherit' | 'ignore' | number)[] = ['inherit', 'inherit', 'inherit'];
   while (stdio.length <= args.fd) stdio.push('ignore');
   stdio[args.fd] = args.fd;
   const child = spawn(
     'unshare',
-    ['--mount', '--propagation', 'private', '--', process.execPath, ...process.execArgv, fileURLToPath(import.meta.url), ...process.argv.slice(2)],
+    // --net and --ipc too: the gofer talks only over its inherited socket (design.md: "no network").
+    ['--mount', '--propagation', 'private', '--net', '--ipc', '--', process.execPath, ...process.execArgv, fileURLToPath(import.meta.url), ...process.argv.slice(2)],
     { stdio, env: { ...process.env, TSVISOR_GOFER_NS: '1', TSVISOR_GOFER_PARENT: String(process.pid) } },
   );
   for (const sig of ['SIGTERM', 'SIGINT', 'SIGHUP'] as const) process.on(sig, () => child.kill(sig));
@@ -143,7 +146,7 @@ async function run(argv: string[]): Promise<number> {
   }
   log.info({ method: confinement.method, roots: confinement.roots, hostRoot: args.root }, 'gofer confined');
   if (args.seccomp) {
-    // Second wall (design.md): even a compromised gofer cannot mount, unshare, ptrace, exec or open by handle.
+    // Second wall: even a compromised gofer cannot mount, unshare, ptrace, exec or open by handle.
     // Outside the allow-list a call fails with EPERM rather than killing the gofer mid-request; either way the
     // kernel never runs it.
     try {

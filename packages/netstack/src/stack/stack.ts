@@ -18,6 +18,7 @@ import { TransportDemuxer } from './transport_demuxer.js';
 import type {
   NetworkReceiveInfo,
   TransportEndpoint,
+  TransportEndpointId,
   TransportErrorInfo,
   TransportProtocol,
   TransportProtocolFactory,
@@ -337,10 +338,10 @@ export class Stack {
     if (s && s.size === 0) this.raw.delete(k);
   }
 
-  registerTransportEndpoint(family: 4 | 6, protocol: number, id: import('./transport_protocol.js').TransportEndpointId, ep: TransportEndpoint, nic = 0, reusePort = false): void {
+  registerTransportEndpoint(family: 4 | 6, protocol: number, id: TransportEndpointId, ep: TransportEndpoint, nic = 0, reusePort = false): void {
     this.demuxer.register(family, protocol, id, ep, nic, reusePort);
   }
-  unregisterTransportEndpoint(family: 4 | 6, protocol: number, id: import('./transport_protocol.js').TransportEndpointId, ep: TransportEndpoint): void {
+  unregisterTransportEndpoint(family: 4 | 6, protocol: number, id: TransportEndpointId, ep: TransportEndpoint): void {
     this.demuxer.unregister(family, protocol, id, ep);
   }
 

@@ -123,6 +123,11 @@ export class GoferFs implements FilesystemImpl {
   }
 }
 
+/** A node's walked fid is clunked once nothing references the node any more (the dentry cache let it go). */
+const fidReleaser = new FinalizationRegistry<{ client: P9Client; fid: number }>(({ client, fid }) => {
+  if (!client.closed) void client.clunk(fid).catch(() => undefined);
+});
+
 export class GoferNode implements FsNode {
   private attr: Stat | null = null;
   private attrAt = 0;
@@ -130,7 +135,9 @@ export class GoferNode implements FsNode {
   constructor(
     readonly fs: GoferFs,
     readonly fid: number,
-  ) {}
+  ) {
+    fidReleaser.register(this, { client: fs.client, fid });
+  }
 
   private get client(): P9Client {
     return this.fs.client;

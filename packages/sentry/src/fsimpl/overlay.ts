@@ -69,8 +69,11 @@ export class OverlayFs implements FilesystemImpl {
 }
 
 export class OverlayNode implements FsNode {
-  /** Children already looked up: one node object per name, so a copy-up is seen by every holder. */
-  private readonly children = new Map<string, OverlayNode>();
+  /**
+   * Children already looked up and still held somewhere (a dentry, an open file): one node object per name, so a
+   * copy-up is seen by every holder. Weak, so nodes the dentry cache let go can be collected.
+   */
+  private readonly children = new Map<string, WeakRef<OverlayNode>>();
   private copying: Promise<void> | null = null;
 
   constructor(
@@ -96,8 +99,21 @@ export class OverlayNode implements FsNode {
     return this.upper !== null && this.fs.opaque.has(this.upper);
   }
 
+  private cachedChild(name: string): OverlayNode | undefined {
+    const c = this.children.get(name)?.deref();
+    if (!c) this.children.delete(name);
+    return c;
+  }
+
+  private remember(name: string, node: OverlayNode): void {
+    this.children.set(name, new WeakRef(node));
+    if (this.children.size > 4096) {
+      for (const [k, ref] of this.children) if (!ref.deref()) this.children.delete(k);
+    }
+  }
+
   async lookup(name: string): Promise<FsNode | null> {
-    const cached = this.children.get(name);
+    const cached = this.cachedChild(name);
     if (cached) return cached;
     let upperChild: FsNode | null = null;
     if (this.upper?.lookup) {
@@ -113,7 +129,7 @@ export class OverlayNode implements FsNode {
     }
     if (!upperChild && !lowerChild) return null;
     const node = new OverlayNode(this.fs, this, name, lowerChild, upperChild);
-    this.children.set(name, node);
+    this.remember(name, node);
     return node;
   }
 
@@ -167,6 +183,13 @@ export class OverlayNode implements FsNode {
     await parent.copyUp();
     const dir = parent.upper!;
     const lower = this.lower!;
+    // Another node object for the same name may have copied it up already (after its dentry was evicted and the
+    // name looked up again): adopt that copy.
+    const existing = await dir.lookup!(this.name);
+    if (existing && !isWhiteout(await existing.stat())) {
+      this.upper = existing;
+      return;
+    }
     const st = await lower.stat();
     const attr: NewNodeAttr = { mode: st.mode & 0o7777, uid: st.uid, gid: st.gid };
     let up: FsNode;
@@ -215,7 +238,7 @@ export class OverlayNode implements FsNode {
 
   private async made(name: string, up: FsNode): Promise<FsNode> {
     const node = new OverlayNode(this.fs, this, name, null, up);
-    this.children.set(name, node);
+    this.remember(name, node);
     return node;
   }
 
@@ -251,7 +274,7 @@ export class OverlayNode implements FsNode {
     await this.copyUp();
     await this.clearWhiteout(name);
     await this.upper!.link!(name, target.upper!);
-    this.children.set(name, target);
+    this.remember(name, target);
   }
 
   private async child(name: string): Promise<OverlayNode> {
@@ -306,7 +329,7 @@ export class OverlayNode implements FsNode {
     if (dir && hidesLowerDir) this.fs.opaque.add(c.upper!);
     if (c.lower) await this.whiteout(oldName);
     this.children.delete(oldName);
-    newParent.children.set(newName, c);
+    newParent.remember(newName, c);
     c.parent = newParent;
     c.name = newName;
     c.lower = null;

@@ -45,6 +45,7 @@ export class FileDescription {
     private readonly listDirectory?: () => Promise<DirEntry[]>,
   ) {
     this.flags = flags;
+    if (location) location.dentry.pins++;
   }
 
   get isPath(): boolean {
@@ -70,6 +71,7 @@ export class FileDescription {
   decRef(): void {
     if (--this.refs > 0 || this.released) return;
     this.released = true;
+    if (this.location) this.location.dentry.pins--;
     for (const hook of this.releaseHooks.splice(0)) hook();
     this.impl.release?.();
   }

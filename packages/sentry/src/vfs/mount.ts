@@ -6,10 +6,46 @@
 // crosses into the topmost mount at each step (mount_namespaces(7), path_resolution(7)).
 import type { FilesystemImpl, FsNode } from './filesystem.js';
 
+/**
+ * The dentry cache is bounded: past `limit` cached dentries the least recently used leaves that nothing pins (no
+ * open file, cwd or root, no mount, no cached children) are dropped from their parent's cache, so a walk over a
+ * huge tree does not keep every node (and its gofer fid) forever. A dropped name is looked up again when needed.
+ */
+class DentryLru {
+  private readonly order = new Map<Dentry, true>();
+  limit = 50_000;
+
+  touch(d: Dentry): void {
+    this.order.delete(d);
+    this.order.set(d, true);
+    if (this.order.size > this.limit) this.evict();
+  }
+
+  forget(d: Dentry): void {
+    this.order.delete(d);
+  }
+
+  get size(): number {
+    return this.order.size;
+  }
+
+  private evict(): void {
+    const target = Math.floor(this.limit * 0.9);
+    for (const d of [...this.order.keys()]) {
+      if (this.order.size <= target) return;
+      if (d.evict()) this.order.delete(d);
+    }
+  }
+}
+
+export const dentryCache = new DentryLru();
+
 export class Dentry {
   private readonly childCache = new Map<string, Dentry>();
   /** How many mounts sit on this dentry (in any mount); mountpoints cannot be removed (EBUSY). */
   mountCount = 0;
+  /** Open files, cwds and roots holding this dentry: it stays cached while pinned. */
+  pins = 0;
   /** Set once the name is unlinked: the node stays reachable only through open files and cwd. */
   dead = false;
 
@@ -23,10 +59,21 @@ export class Dentry {
     return this.childCache.get(name);
   }
 
+  /** Drops this dentry from its parent's cache if nothing needs it there; true if it went. */
+  evict(): boolean {
+    const p = this.parent;
+    if (!p || this.pins > 0 || this.mountCount > 0 || this.childCache.size > 0) return false;
+    if (p.childCache.get(this.name) === this) p.childCache.delete(this.name);
+    return true;
+  }
+
   /** Looks `name` up, through the cache; null if the file system has no such child. */
   async child(name: string): Promise<Dentry | null> {
     const hit = this.childCache.get(name);
-    if (hit) return hit;
+    if (hit) {
+      dentryCache.touch(hit);
+      return hit;
+    }
     const node = this.node.lookup ? await this.node.lookup(name) : null;
     if (!node) return null;
     if (this.node.fs.dynamic) return new Dentry(name, this, node);
@@ -35,6 +82,7 @@ export class Dentry {
     if (raced) return raced;
     const d = new Dentry(name, this, node);
     this.childCache.set(name, d);
+    dentryCache.touch(d);
     return d;
   }
 
@@ -42,6 +90,7 @@ export class Dentry {
   addChild(name: string, node: FsNode): Dentry {
     const d = new Dentry(name, this, node);
     this.childCache.set(name, d);
+    dentryCache.touch(d);
     return d;
   }
 
@@ -49,6 +98,7 @@ export class Dentry {
   dropChild(name: string): Dentry | undefined {
     const d = this.childCache.get(name);
     this.childCache.delete(name);
+    if (d) dentryCache.forget(d);
     return d;
   }
 
@@ -57,7 +107,10 @@ export class Dentry {
     const d = this.childCache.get(oldName);
     this.childCache.delete(oldName);
     const replaced = newParent.childCache.get(newName);
-    if (replaced) replaced.dead = true;
+    if (replaced) {
+      replaced.dead = true;
+      dentryCache.forget(replaced);
+    }
     newParent.childCache.delete(newName);
     if (d) {
       d.name = newName;

@@ -9,6 +9,7 @@ import { ptraceCont, Registers, runToSyscallStop, tgkill } from '@tsvisor/native
 import { Errno, SyscallError } from './syscall_error.js';
 import type { Kernel } from './kernel.js';
 import type { Task } from './task.js';
+import { pathFrom } from '../vfs/path_resolution.js';
 import { SIGKILL } from './signals.js';
 
 const NR_MMAP = 9;
@@ -21,6 +22,7 @@ const NR_EXECVE = 59;
 const NR_EXECVEAT = 322;
 const AT_FDCWD = -100;
 const AT_EMPTY_PATH = 0x1000;
+const AT_SYMLINK_NOFOLLOW = 0x100;
 
 const CLONE_VM = 0x100n;
 const CLONE_VFORK = 0x4000n;
@@ -99,9 +101,20 @@ async function execve(kernel: Kernel, task: Task, regs: Registers, nr: number): 
       argv = task.memory.readStringArray(regs.get('rdx'));
       envp = task.memory.readStringArray(regs.get('r10'));
       const flags = Number(regs.get('r8') & 0xffffffffn);
-      // Not done: execveat relative to a dirfd and fexecve (AT_EMPTY_PATH) need a path from the fd table.
-      if ((flags & AT_EMPTY_PATH) !== 0 || (dirfd !== AT_FDCWD && !file.startsWith('/'))) {
-        return skipWith(task, BigInt(-Errno.ENOSYS));
+      if (flags & ~(AT_EMPTY_PATH | AT_SYMLINK_NOFOLLOW)) return skipWith(task, BigInt(-Errno.EINVAL));
+      // execveat(2): a relative path is taken from dirfd; with AT_EMPTY_PATH and "" the fd itself (fexecve).
+      // The loader opens by path, so the fd's location is turned back into a path in the task's root.
+      if (dirfd !== AT_FDCWD && !file.startsWith('/')) {
+        const location = task.fdTable.get(dirfd).location;
+        if (!location) return skipWith(task, BigInt(-Errno.ENOENT));
+        const base = pathFrom(task.fsContext.root, location);
+        if (!base.reachable || base.deleted) return skipWith(task, BigInt(-Errno.ENOENT));
+        if (file === '') {
+          if (!(flags & AT_EMPTY_PATH)) return skipWith(task, BigInt(-Errno.ENOENT));
+          file = base.path;
+        } else {
+          file = `${base.path === '/' ? '' : base.path}/${file}`;
+        }
       }
     }
     if (file === '') return skipWith(task, BigInt(-Errno.ENOENT));

@@ -709,6 +709,23 @@ describe('TCP behaviour on the wire', () => {
     expect([seg.ttl, seg.tos]).toEqual([7, 0x10]);
   });
 
+  it('gives up a connect after TCP_SYNCNT retransmissions with backoff (ETIMEDOUT)', async () => {
+    const clock = new ManualClock();
+    const { p, log } = watchedPair({ clock, drop: (s) => s.from === 'a' });
+    const client = p.tcpA.createEndpoint(4);
+    expect(client.setSockOptInt('synCount', 3)).toBeUndefined();
+    client.connect({ address: p.addrB, port: 80 });
+    for (let t = 0; t < 20_000; t += 100) {
+      clock.advance(100);
+      await Promise.resolve();
+    }
+    const syns = log.filter((s) => s.from === 'a' && s.flags === TCP_FLAG_SYN).map((s) => s.at);
+    // Initial SYN plus three retransmissions at 1, 2 and 4 s intervals (RFC 6298 2.1 and 5.5), then 8 s to give up.
+    expect(syns.slice(1).map((t, i) => t - syns[i]!)).toEqual([1000, 2000, 4000]);
+    expect(client.state).toBe(TcpState.CLOSED);
+    expect(client.lastError()).toBe(TcpipErrors.timeout);
+  });
+
   it('coalesces small writes with Nagle and sends them at once with TCP_NODELAY', async () => {
     const { p, log } = watchedPair();
     const { client } = await connect(p);

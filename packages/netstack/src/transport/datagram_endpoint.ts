@@ -271,6 +271,9 @@ export abstract class DatagramEndpoint implements Endpoint, TransportEndpoint {
       this.pendingError = undefined;
       return e;
     }
+    // ip(7) IP_TTL / IP_TOS control messages: 1..255 (0 or -1 in a cmsg would mean "default" for hop limits).
+    if (opts?.ttl !== undefined && !(Number.isInteger(opts.ttl) && opts.ttl >= 0 && opts.ttl <= 255)) return TcpipErrors.invalidOptionValue;
+    if (opts?.tos !== undefined && !(Number.isInteger(opts.tos) && opts.tos >= 0 && opts.tos <= 255)) return TcpipErrors.invalidOptionValue;
     let route: Route;
     let remotePort: number;
     if (opts?.to) {

@@ -107,6 +107,8 @@ export class RawEndpoint implements Endpoint, RawTransportEndpoint {
   write(src: Uint8Array, opts?: WriteOptions): number | TcpipError {
     if (this.closed) return TcpipErrors.invalidEndpointState;
     if ((this.shutdownFlags & ShutdownFlags.WRITE) !== 0) return TcpipErrors.closedForSend;
+    if (opts?.ttl !== undefined && !(Number.isInteger(opts.ttl) && opts.ttl >= 0 && opts.ttl <= 255)) return TcpipErrors.invalidOptionValue;
+    if (opts?.tos !== undefined && !(Number.isInteger(opts.tos) && opts.tos >= 0 && opts.tos <= 255)) return TcpipErrors.invalidOptionValue;
     const hdrincl = this.options.flag('headerIncluded');
     let dst = opts?.to?.address ?? this.connected;
     if (!dst && hdrincl) {

@@ -26,3 +26,5 @@ export { EpollInstance } from '../fsimpl/epoll.js';
 export { EventFd } from '../fsimpl/eventfd.js';
 export { TimerFd } from '../fsimpl/timerfd.js';
 export { createSysfs } from '../fsimpl/sys.js';
+export { bindUnixSocket, unbindUnixSocket, findUnixSocket } from './unix_socket_names.js';
+export { dentryCache } from './mount.js';

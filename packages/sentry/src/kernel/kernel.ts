@@ -25,6 +25,7 @@ import {
   PTRACE_EVENT_VFORK,
   ptraceCont,
   ptraceGetEventMsg,
+  ptraceInterrupt,
   ptraceListen,
   Registers,
   runToSyscallStop,
@@ -42,7 +43,7 @@ import { FsContext } from '../vfs/fs_context.js';
 import type { MountNamespace, VirtualDentry } from '../vfs/mount.js';
 import type { LoadedImage, LoadExecutable, ExecutableSource } from '../loader/types.js';
 import { DEFAULT_LAYOUT } from '../loader/layout.js';
-import { STUB_ELF } from '../platform/stub.js';
+import { STUB_ELF, STUB_SYSCALL_INSN } from '../platform/stub.js';
 import { applyImage } from '../mm/image.js';
 import { isSpecialMapping, readHostMaps } from '../mm/host_maps.js';
 import { loadExecutable } from '../loader/loader.js';
@@ -279,8 +280,13 @@ export class Kernel {
       this.answer(id, 0n, -Errno.ENOSYS);
       return;
     }
-    const ok = (r: number | bigint): void => this.answer(id, BigInt(r), 0);
+    task.pendingNotifications.add(id);
+    const ok = (r: number | bigint): void => {
+      task.pendingNotifications.delete(id);
+      this.answer(id, BigInt(r), 0);
+    };
     const bad = (e: unknown): void => {
+      task.pendingNotifications.delete(id);
       if (e instanceof SyscallError) {
         this.answer(id, 0n, -e.errno);
         return;
@@ -327,6 +333,14 @@ export class Kernel {
     if (!WIFSTOPPED(status)) return;
     const event = PTRACE_EVENT(status);
     const sig = WSTOPSIG(status);
+    if (task.exiting && event !== PTRACE_EVENT_EXIT) {
+      try {
+        this.exitAtStop(task, status);
+      } catch (e) {
+        this.reportLostStatus(task, e);
+      }
+      return;
+    }
     try {
       switch (event) {
         case PTRACE_EVENT_SECCOMP:
@@ -449,6 +463,7 @@ export class Kernel {
     this.pids.removeTask(task);
     const tg = task.tg;
     tg.tasks.delete(task);
+    for (const w of [...tg.threadExitWaiters]) w();
     // The group ends with its last thread (the host reports a traced leader only after all its threads).
     if (tg.tasks.size > 0) return;
     // The last thread: the process is now a zombie until its parent reaps it.
@@ -482,6 +497,57 @@ export class Kernel {
       this.finish();
       this.initDone?.(result);
     }
+  }
+
+  /**
+   * Ends every thread of `keep`'s group but `keep` (execve(2): "All threads other than the calling thread are
+   * destroyed"), and resolves once they are gone. A thread waiting for an emulated call is answered EINTR first
+   * (its wait is killable only); then each thread is stopped and made to run exit(2).
+   */
+  async endOtherThreads(keep: Task): Promise<void> {
+    const tg = keep.tg;
+    const others = [...tg.tasks].filter((t) => t !== keep);
+    if (others.length === 0) return;
+    const gone = new Promise<void>((resolve) => {
+      const check = (): void => {
+        if (tg.tasks.size <= 1) {
+          tg.threadExitWaiters.delete(check);
+          resolve();
+        }
+      };
+      tg.threadExitWaiters.add(check);
+      check();
+    });
+    for (const t of others) {
+      t.exiting = true;
+      for (const id of [...t.pendingNotifications]) {
+        t.pendingNotifications.delete(id);
+        this.answer(id, 0n, -Errno.EINTR);
+      }
+      try {
+        ptraceInterrupt(t.hostTid);
+      } catch {
+        // already gone
+      }
+    }
+    await gone;
+  }
+
+  /** A thread marked `exiting` is at a stop: make it leave with exit(2) instead of resuming. */
+  private exitAtStop(task: Task, status: number): void {
+    const regs = Registers.of(task.hostTid);
+    if (PTRACE_EVENT(status) === PTRACE_EVENT_SECCOMP) {
+      // Inside a syscall entry: turn this very call into exit(0) (the filter lets exit run natively).
+      regs.set('orig_rax', 60n);
+      regs.set('rdi', 0n);
+    } else {
+      // In user mode: run exit(0) through the stub's syscall instruction.
+      regs.set('rip', STUB_SYSCALL_INSN);
+      regs.set('rax', 60n);
+      regs.set('rdi', 0n);
+    }
+    regs.store(task.hostTid);
+    ptraceCont(task.hostTid, 0);
   }
 
   /** Ends blocked emulated calls of `tg` that `sig` will interrupt with a handler (signal(7)). */

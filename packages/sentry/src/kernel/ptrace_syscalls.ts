@@ -121,17 +121,15 @@ async function execve(kernel: Kernel, task: Task, regs: Registers, nr: number): 
   } catch (e) {
     return skipWith(task, BigInt(-errnoOf(e)));
   }
-  if (task.tg.tasks.size > 1) {
-    // Not done: execve from a multi-threaded process must first end the other threads (de_thread).
-    return skipWith(task, BigInt(-Errno.EAGAIN));
-  }
   let image;
   try {
     image = await kernel.loadImage(task, file, argv, envp);
   } catch (e) {
     return skipWith(task, BigInt(-errnoOf(e)));
   }
-  // Point of no return (execve(2)): from here a failure kills the process.
+  // Point of no return (execve(2)): from here a failure kills the process. Other threads go first.
+  // Partial: the calling thread keeps its own tid (Linux gives it the thread-group id).
+  await kernel.endOtherThreads(task);
   const r = Registers.of(task.hostTid);
   r.set('orig_rax', -1n);
   r.store(task.hostTid);

@@ -82,6 +82,9 @@ export class ThreadGroup {
     return this.exitStatus === null;
   }
 
+  /** Callbacks waiting for one of this group's threads to exit (execve ending the other threads). */
+  readonly threadExitWaiters = new Set<() => void>();
+
   notifyChildWaiters(): void {
     for (const w of [...this.childWaiters]) w();
   }
@@ -94,10 +97,14 @@ export class Task implements FsSyscallContext {
   exited = false;
   /** clone flags of a clone/fork/vfork this task is in the middle of (seen at its seccomp stop). */
   pendingCloneFlags: bigint | null = null;
+  /** Ids of this task's notifications not answered yet (a blocked call; at most one in practice). */
+  readonly pendingNotifications = new Set<bigint>();
   /** The pending PTRACE_EVENT_EXIT status, for /proc and logs. */
   exitCode: number | null = null;
   /** Name from PR_SET_NAME (per thread); defaults to the group's comm. */
   name: string | null = null;
+  /** Set when execve in another thread ends this one: at its next stop it runs exit(2). */
+  exiting = false;
   /** A fatal signal the sentry killed this task for (reported instead of the host's SIGKILL). */
   killedBySignal = 0;
   /** The kernel this task belongs to (set right after construction). */

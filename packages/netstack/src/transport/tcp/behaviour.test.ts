@@ -11,6 +11,7 @@ import {
   TcpHeader,
   TcpOptions,
   tcpChecksum,
+  tcpOptionsLength,
   writeTcpHeader,
 } from '../../header/tcp.js';
 import type { ChannelFrame } from '../../link/channel.js';
@@ -96,14 +97,21 @@ async function connect(p: TcpStackPair, clock?: ManualClock, setupListener?: (l:
 }
 
 /** Builds a bare IPv4+TCP packet from `src` to `dst` for injection into a stack. */
-function forge(src: Address, dst: Address, f: { sport: number; dport: number; seq: number; ack: number; flags: number; window?: number }): Uint8Array {
-  const tcp = new Uint8Array(20);
-  writeTcpHeader(tcp, 0, { srcPort: f.sport, dstPort: f.dport, seq: f.seq, ack: f.ack, flags: f.flags, window: f.window ?? 1000 });
-  const sum = tcpChecksum(src.bytes, dst.bytes, tcp, 0, 20);
+function forge(
+  src: Address,
+  dst: Address,
+  f: { sport: number; dport: number; seq: number; ack: number; flags: number; window?: number; ts?: [number, number]; payload?: Uint8Array },
+): Uint8Array {
+  const opts = f.ts ? { timestamp: true, tsVal: f.ts[0], tsEcr: f.ts[1] } : undefined;
+  const payload = f.payload ?? new Uint8Array(0);
+  const tcp = new Uint8Array(20 + (opts ? tcpOptionsLength(opts) : 0) + payload.length);
+  const hlen = writeTcpHeader(tcp, 0, { srcPort: f.sport, dstPort: f.dport, seq: f.seq, ack: f.ack, flags: f.flags, window: f.window ?? 1000 }, opts);
+  tcp.set(payload, hlen);
+  const sum = tcpChecksum(src.bytes, dst.bytes, tcp, 0, tcp.length);
   tcp[16] = sum >>> 8;
   tcp[17] = sum & 0xff;
-  const pkt = new Uint8Array(40);
-  new IPv4Header(pkt, 0, 20).encode({ totalLength: 40, protocol: 6, src: src.bytes, dst: dst.bytes, ttl: 64 });
+  const pkt = new Uint8Array(20 + tcp.length);
+  new IPv4Header(pkt, 0, 20).encode({ totalLength: pkt.length, protocol: 6, src: src.bytes, dst: dst.bytes, ttl: 64 });
   pkt.set(tcp, 20);
   return pkt;
 }
@@ -320,6 +328,27 @@ describe('TCP behaviour on the wire', () => {
     expect(server.state).toBe(TcpState.CLOSED);
     expect(server.read(new Uint8Array(4))).toBe(TcpipErrors.connectionReset);
     expect(server.readiness(EventMask.IN) & EventMask.HUP).toBeTruthy();
+  });
+
+  it('drops an old duplicate by its timestamp (RFC 7323 5 PAWS) and ACKs it', async () => {
+    const { p, log } = watchedPair();
+    const { client, server } = await connect(p);
+    // A real segment first, so the server's TS.Recent is the client's current clock.
+    client.write(new Uint8Array([1]));
+    await settle();
+    expect(server.read(new Uint8Array(4))).toEqual({ count: 1, total: 1 });
+    const before = p.tcpB.stats.pawsRejected;
+    const sentBefore = log.filter((s) => s.from === 'b').length;
+    // Same connection, in-window sequence number, but a timestamp from 1000 ms in the past.
+    const tsVal = ((server as unknown as { tsRecent: number }).tsRecent - 1000) >>> 0;
+    inject(p, forge(p.addrA, p.addrB, {
+      sport: client.localPortNumber, dport: 80, seq: server.rcvNxt, ack: server.sndNxt, flags: TCP_FLAG_ACK,
+      ts: [tsVal, 0], payload: new Uint8Array([9, 9, 9]),
+    }));
+    await settle();
+    expect(p.tcpB.stats.pawsRejected).toBe(before + 1);
+    expect(server.read(new Uint8Array(4))).toBe(TcpipErrors.wouldBlock); // the data was not accepted
+    expect(log.filter((s) => s.from === 'b').length).toBe(sentBefore + 1); // but ACKed (RFC 7323 5.3 R1)
   });
 
   it('answers segments for unknown connections with RST per RFC 9293 3.10.7.1', async () => {

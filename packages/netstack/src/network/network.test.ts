@@ -136,6 +136,21 @@ describe('IPv4 over Ethernet with ARP', () => {
     expect(c.lastError()?.code).toBe('ConnectionRefused');
   });
 
+  it('reports ancillary data when asked: IP_PKTINFO, IP_RECVTTL, IP_RECVTOS, IP_RECVORIGDSTADDR, SO_TIMESTAMP', async () => {
+    const { a, b } = pair();
+    const s = udp(b, 4);
+    for (const o of ['receivePacketInfo', 'receiveTtl', 'receiveTos', 'receiveOriginalDestination', 'timestamp'] as const) s.setSockOptInt(o, 1);
+    s.bind({ address: Address.parse('0.0.0.0'), port: 5555 });
+    const c = udp(a, 4);
+    c.setSockOptInt('tos', 0x10);
+    c.setSockOptInt('ttl', 33);
+    c.write(Uint8Array.of(1), { to: { address: Address.parse(B4), port: 5555 } });
+    const got = await readOne(s);
+    expect(got.r.control).toMatchObject({ tos: 0x10, ttl: 33, packetInfo: { nic: 1 }, originalDestination: { port: 5555 } });
+    expect(got.r.control?.packetInfo?.destinationAddress.toString()).toBe(B4);
+    expect(typeof got.r.control?.timestampNs).toBe('bigint');
+  });
+
   it('sends from the IP_PKTINFO source address and refuses a foreign one', async () => {
     const { a, b } = pair();
     a.addAddress(1, '10.9.0.3/24');

@@ -461,6 +461,10 @@ export abstract class DatagramEndpoint implements Endpoint, TransportEndpoint {
     if (o.flag('receivePacketInfo') || o.flag('ipv6ReceivePacketInfo')) {
       (control ??= {}).packetInfo = { nic: info.nic, localAddress: this.toUserAddress(info.destination), destinationAddress: this.toUserAddress(info.destination) };
     }
+    if (o.flag('receiveOriginalDestination')) {
+      // ip(7) IP_RECVORIGDSTADDR: the destination address and port the datagram was sent to.
+      (control ??= {}).originalDestination = { address: this.toUserAddress(info.destination), port: this.localPort };
+    }
     if (o.flag('timestamp')) (control ??= {}).timestampNs = info.timestampNs !== 0n ? info.timestampNs : this.stack.clock.wallNs();
     this.queue.push({
       data: pkt.buf.slice(parsed.start, parsed.end),

@@ -5,6 +5,7 @@
 // Partial: TCGETS/TCSETS on a host terminal answer ENOTTY (no termios access without a native ioctl), so
 // applications treat the terminal as a plain stream; TIOCGWINSZ works when a size source is given.
 import * as fs from 'node:fs';
+import * as tty from 'node:tty';
 import { Errno, fail } from '../kernel/syscall_error.js';
 import { POLLHUP, POLLIN, POLLOUT, S_IFCHR, S_IFIFO, S_IFMT, S_IFREG, S_IFSOCK } from '../vfs/constants.js';
 import type { FileDescriptionImpl, IoctlRequest, Stat } from '../vfs/filesystem.js';
@@ -15,7 +16,10 @@ const READ_CHUNK = 64 * 1024;
 const hostDev = allocateDev();
 
 export interface HostFileOptions {
-  /** Terminal size for TIOCGWINSZ (e.g. () => process.stdout.getWindowSize()); ENOTTY without it. */
+  /**
+   * Terminal size for TIOCGWINSZ. Default: when the host fd is one of the sentry's fds 0-2 and a terminal, Node's
+   * stream for it; otherwise TIOCGWINSZ is ENOTTY.
+   */
   windowSize?: () => [columns: number, rows: number];
 }
 
@@ -121,9 +125,18 @@ export class HostFile implements FileDescriptionImpl {
     };
   }
 
+  /** The terminal size source: the given one, or Node's own stdio stream when this is the sentry's tty fd 0-2. */
+  private windowSize(): (() => [number, number]) | undefined {
+    if (this.opts.windowSize) return this.opts.windowSize;
+    if (this.hostFd > 2 || !tty.isatty(this.hostFd)) return undefined;
+    const stream = [process.stdout, process.stdout, process.stderr][this.hostFd] as { getWindowSize?: () => [number, number] };
+    return stream.getWindowSize ? () => stream.getWindowSize!() : undefined;
+  }
+
   async ioctl(req: IoctlRequest): Promise<number> {
-    if (req.request === TIOCGWINSZ && this.opts.windowSize) {
-      const [cols, rows] = this.opts.windowSize();
+    const size = req.request === TIOCGWINSZ ? this.windowSize() : undefined;
+    if (size) {
+      const [cols, rows] = size();
       const b = Buffer.alloc(8);
       b.writeUInt16LE(rows, 0);
       b.writeUInt16LE(cols, 2);

@@ -96,3 +96,22 @@ describe.each(NINEP_PEERS.filter((p) => p.available))('gofer fs over $name', ({ 
     expect(fs.existsSync(join(dir, 'd'))).toBe(false);
   });
 });
+
+describe.each(NINEP_PEERS.filter((p) => p.available))('a lost gofer ($name)', ({ start }) => {
+  it('answers EIO, never hangs', async () => {
+    const dir = fs.mkdtempSync(join(tmpdir(), 'tsv-gofer-lost-'));
+    try {
+      fs.writeFileSync(join(dir, 'f'), 'x');
+      const peer = await start(dir);
+      const ns = new MountNamespace(await GoferFs.attach(peer.client, peer.aname, { readonly: false }));
+      const t: TaskFs = { fdTable: new FdTable(), fsContext: new FsContext(ns, ns.rootLocation, ns.rootLocation), creds };
+      const f = await openAt(t, AT_FDCWD, '/f', O_RDONLY, 0);
+      await peer.stop();
+      expect(await errnoOf(statAt(t, AT_FDCWD, '/other', 0))).toBe(Errno.EIO);
+      expect(await errnoOf(f.pread(1, 0n))).toBe(Errno.EIO);
+      expect(await errnoOf(mkdirAt(t, AT_FDCWD, '/d', 0o755))).toBe(Errno.EIO);
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});

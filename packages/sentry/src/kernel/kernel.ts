@@ -418,6 +418,8 @@ export class Kernel {
       tg.exePath = ptg.exePath;
       tg.execed = false;
       tg.brk = ptg.brk ? new ProgramBreak(ptg.brk.start, ptg.brk.current) : null;
+      tg.personality = ptg.personality;
+      tg.appNoCldWait = ptg.appNoCldWait;
       parentGroup?.children.add(tg);
     }
     const fdTable = flags & CLONE_FILES ? parent.fdTable : parent.fdTable.fork();

@@ -59,6 +59,8 @@ export class ThreadGroup {
   brk: ProgramBreak | null = null;
   /** Whether the application itself asked for SA_NOCLDWAIT on SIGCHLD (the host always has it: ptrace_syscalls.ts). */
   appNoCldWait = false;
+  /** personality(2) value (PER_LINUX; inherited by fork, kept by the emulated execve). */
+  personality = 0;
 
   constructor(
     /** Sandbox pid (thread group id). */

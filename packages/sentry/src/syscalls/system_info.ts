@@ -202,6 +202,70 @@ const getpriority: H = () => 20; // nice 0, encoded as 20 - nice (getpriority(2)
 const setpriority: H = () => 0;
 
 const sethostname: H = () => fail(Errno.EPERM, 'the hostname belongs to the sandbox configuration');
+const setdomainname: H = () => fail(Errno.EPERM, 'the domain name belongs to the sandbox configuration');
+/** Operations on the machine as a whole: never the sandbox's to do. */
+const machineWide: H = () => fail(Errno.EPERM, 'not permitted in the sandbox');
+
+// NUMA memory policy (set_mempolicy(2)): one node, the default policy; requests are accepted and change nothing.
+const MPOL_DEFAULT = 0;
+const MPOL_F_NODE = 1;
+const MPOL_F_ADDR = 2;
+const get_mempolicy: H = (t, [modeAddr, nodemask, maxnode, , flags]) => {
+  const f = i32(flags);
+  if (f & ~(MPOL_F_NODE | MPOL_F_ADDR | 4)) fail(Errno.EINVAL);
+  if (modeAddr !== 0n) t.memory.writeU32(modeAddr, MPOL_DEFAULT);
+  if (nodemask !== 0n && maxnode > 0n) {
+    const bytes = Number(((maxnode + 63n) / 64n) * 8n);
+    if (bytes > 4096) fail(Errno.EINVAL);
+    const mask = Buffer.alloc(bytes);
+    mask[0] = 1; // node 0
+    t.memory.write(nodemask, mask);
+  }
+  return 0;
+};
+const set_mempolicy: H = () => 0;
+const mbind: H = () => 0;
+
+const PER_QUERY = 0xffffffff;
+const personality: H = (t, [persona]) => {
+  const p = Number(persona & 0xffffffffn);
+  const old = t.tg.personality;
+  if (p !== PER_QUERY) t.tg.personality = p;
+  return old;
+};
+
+// capget(2)/capset(2): the sandbox's root holds every capability (CAP_LAST_CAP 40), others none; capset may only
+// lower them, which the sentry accepts without keeping (Partial).
+const LINUX_CAPABILITY_VERSION_3 = 0x20080522;
+const ALL_CAPS_LOW = 0xffffffff;
+const ALL_CAPS_HIGH = 0x1ff;
+const capget: H = (t, [hdr, data]) => {
+  const version = t.memory.readU32(hdr);
+  if (version !== LINUX_CAPABILITY_VERSION_3 && version !== 0x20071026 && version !== 0x19980330) {
+    t.memory.writeU32(hdr, LINUX_CAPABILITY_VERSION_3);
+    if (data === 0n) return 0;
+    fail(Errno.EINVAL, 'capability version');
+  }
+  if (data === 0n) return 0;
+  const root = t.creds.euid === 0;
+  const words = version === 0x19980330 ? 1 : 2;
+  const b = Buffer.alloc(12 * words);
+  for (let i = 0; i < words; i++) {
+    const v = root ? (i === 0 ? ALL_CAPS_LOW : ALL_CAPS_HIGH) : 0;
+    b.writeUInt32LE(v, i * 12); // effective
+    b.writeUInt32LE(v, i * 12 + 4); // permitted
+  }
+  t.memory.write(data, b);
+  return 0;
+};
+const capset: H = (t, [hdr]) => {
+  const version = t.memory.readU32(hdr);
+  if (version !== LINUX_CAPABILITY_VERSION_3 && version !== 0x20071026 && version !== 0x19980330) fail(Errno.EINVAL);
+  return 0;
+};
+
+const ioprio_get: H = () => 4; // IOPRIO_CLASS_NONE, level 4 (the default best-effort level)
+const ioprio_set: H = () => 0;
 
 export const systemInfoSyscalls: Partial<Record<SyscallName, H>> = {
   uname,
@@ -220,4 +284,27 @@ export const systemInfoSyscalls: Partial<Record<SyscallName, H>> = {
   getpriority,
   setpriority,
   sethostname,
+  setdomainname,
+  reboot: machineWide,
+  syslog: machineWide,
+  acct: machineWide,
+  vhangup: machineWide,
+  settimeofday: machineWide,
+  clock_settime: machineWide,
+  clock_adjtime: machineWide,
+  adjtimex: machineWide,
+  swapon: machineWide,
+  swapoff: machineWide,
+  init_module: machineWide,
+  finit_module: machineWide,
+  delete_module: machineWide,
+  kexec_load: machineWide,
+  get_mempolicy,
+  set_mempolicy,
+  mbind,
+  personality,
+  capget,
+  capset,
+  ioprio_get,
+  ioprio_set,
 };

@@ -62,6 +62,12 @@ const NATIVE: Partial<Record<SyscallName, string>> = {
   getitimer: 'own process timers',
   setitimer: 'own process timers: signals go to the own process only',
   alarm: 'own process timer',
+  timer_create: 'POSIX timers signal only the own thread group (the kernel checks SIGEV_THREAD_ID)',
+  timer_settime: 'own POSIX timer',
+  timer_gettime: 'own POSIX timer',
+  timer_getoverrun: 'own POSIX timer',
+  timer_delete: 'own POSIX timer',
+  sched_setaffinity: 'CPU placement; only tasks of the sandbox are visible in its pid namespace',
   getpid: 'host tgid inside the task pid namespace is the sandbox pid',
   gettid: 'host tid inside the task pid namespace is the sandbox tid',
   getrandom: 'reads kernel randomness, no resource named',
@@ -93,6 +99,11 @@ const PARTIAL: Partial<Record<SyscallName, string>> = {
   setfsgid: 'not kept apart from the effective id',
   arch_prctl: 'ARCH_GET_CPUID, ARCH_GET_GS; ARCH_SET_GS refused',
   kill: 'no job-control stop/continue bookkeeping',
+  capget: 'root has every capability, others none',
+  capset: 'accepted, not kept',
+  get_mempolicy: 'one node, default policy',
+  set_mempolicy: 'accepted, no effect',
+  mbind: 'accepted, no effect',
 };
 
 const EMULATED: Partial<Record<SyscallName, SyscallHandler<Task>>> = {

@@ -8,6 +8,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { errnoName } from '../kernel/errno.js';
 import { SyscallError } from '../kernel/syscall_error.js';
 import { Tmpfs } from '../fsimpl/tmpfs.js';
+import { GoferFs } from '../fsimpl/gofer.js';
+import { startProjectGofer } from '../fsimpl/gofer_test_server.js';
 import { AT_FDCWD, AT_REMOVEDIR, AT_SYMLINK_NOFOLLOW, O_CREAT, O_DIRECTORY, O_EXCL, O_NOFOLLOW, O_RDONLY, O_WRONLY, S_IFMT } from './constants.js';
 import { FdTable } from './fd_table.js';
 import { FsContext } from './fs_context.js';
@@ -86,18 +88,32 @@ describe('path resolution matches Linux', () => {
     'a/' + 'n'.repeat(256), 'a/./b/.././b',
   ];
 
-  for (const p of paths) {
-    it(`stat/lstat/open ${p.slice(0, 40)}`, async () => {
+  async function compareLookups(on: TaskFs): Promise<void> {
+    for (const p of paths) {
       const hp = `${host}/${p}`; // not path.join: it would normalize away 'a/f/.'
-      expect(await outcome(statAt(t, AT_FDCWD, p, 0))).toBe(hostOutcome(() => fs.statSync(hp)));
-      expect(await outcome(statAt(t, AT_FDCWD, p, AT_SYMLINK_NOFOLLOW))).toBe(hostOutcome(() => fs.lstatSync(hp)));
+      expect(await outcome(statAt(on, AT_FDCWD, p, 0)), `stat ${p}`).toBe(hostOutcome(() => fs.statSync(hp)));
+      expect(await outcome(statAt(on, AT_FDCWD, p, AT_SYMLINK_NOFOLLOW)), `lstat ${p}`).toBe(hostOutcome(() => fs.lstatSync(hp)));
       for (const flags of [O_RDONLY, O_RDONLY | O_NOFOLLOW, O_RDONLY | O_DIRECTORY, O_WRONLY]) {
-        const mine = await outcome(openAt(t, AT_FDCWD, p, flags, 0));
+        const mine = await outcome(openAt(on, AT_FDCWD, p, flags, 0));
         const theirs = hostOutcome(() => fs.closeSync(fs.openSync(hp, flags)));
         expect(mine, `open ${p} flags ${flags.toString(8)}`).toBe(theirs);
       }
-    });
+    }
   }
+
+  it('stat, lstat and open of odd paths on tmpfs', () => compareLookups(t));
+
+  // The same tree, this time the host directory itself served by the project's gofer over 9P: symlinks are
+  // followed by the sentry, never by the gofer.
+  it('stat, lstat and open of odd paths over the gofer', async () => {
+    const peer = await startProjectGofer(host);
+    try {
+      const ns = new MountNamespace(await GoferFs.attach(peer.client, peer.aname, { readonly: false }));
+      await compareLookups({ fdTable: new FdTable(), fsContext: new FsContext(ns, ns.rootLocation, ns.rootLocation), creds: root });
+    } finally {
+      await peer.stop();
+    }
+  });
 
   it('creating and removing through odd paths gives the same errors as Linux', async () => {
     const cases: Array<[string, (t: TaskFs) => Promise<unknown>, () => unknown]> = [];

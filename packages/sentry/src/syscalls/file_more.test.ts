@@ -146,3 +146,26 @@ describe('dirfds', () => {
     expect(seen.sort()).toEqual(['.:4', '..:4', 'file:8'].sort());
   });
 });
+
+describe('O_TMPFILE', () => {
+  it('makes an unnamed file that linkat with AT_EMPTY_PATH can name', async () => {
+    const t = newTask();
+    await t.call(sys.mkdir, t.put('/tmp'), 0o1777);
+    const O_TMPFILE = 0o20200000;
+    expect(await t.call(sys.open, t.put('/tmp'), O_TMPFILE | O_RDONLY, 0o600)).toBe(-Errno.EINVAL);
+    const fd = await t.call(sys.open, t.put('/tmp'), O_TMPFILE | O_RDWR, 0o600);
+    expect(fd).toBeGreaterThanOrEqual(0);
+    await t.call(sys.write, fd, t.put(Buffer.from('unnamed')), 7);
+    const st = t.alloc(144);
+    await t.call(sys.fstat, fd, st);
+    expect(t.memory.read(st, 144).readBigUInt64LE(16)).toBe(0n);
+    const dir = await t.call(sys.open, t.put('/tmp'), O_RDONLY | O_DIRECTORY);
+    const buf = t.alloc(4096);
+    const n = await t.call(sys.getdents64, dir, buf, 4096);
+    expect(t.memory.read(buf, n).toString()).not.toContain('tmpfile');
+    expect(await t.call(sys.linkat, fd, t.put(''), AT_FDCWD, t.put('/tmp/named'), AT_EMPTY_PATH)).toBe(0);
+    const r = await t.call(sys.open, t.put('/tmp/named'), O_RDONLY);
+    expect(await t.call(sys.read, r, buf, 16)).toBe(7);
+    expect(await t.call(sys.open, t.put('/tmp/named'), O_TMPFILE | O_RDWR, 0o600)).toBe(-Errno.ENOTDIR);
+  });
+});

@@ -46,8 +46,6 @@ export const fileSyscallNotes: Partial<Record<SyscallName, string>> = {
   pselect6: 'the temporary sigmask is applied only if the task implements swapSignalMask; remaining time not written back',
   select: 'remaining time is not written back to the timeval',
   ioctl: 'FIONREAD, FIONBIO, FIOCLEX/FIONCLEX, TIOCGWINSZ on the host tty; TCGETS/TCSETS answer ENOTTY',
-  open: 'O_TMPFILE unsupported',
-  openat: 'O_TMPFILE unsupported',
   renameat2: 'RENAME_EXCHANGE and RENAME_WHITEOUT unsupported (EINVAL)',
   fallocate: 'plain allocation and FALLOC_FL_KEEP_SIZE only',
   memfd_create: 'no MFD_HUGETLB, no seals',

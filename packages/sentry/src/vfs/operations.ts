@@ -195,7 +195,7 @@ export async function openLocation(
 
 /** openat(2). The caller installs the result in the fd table (with O_CLOEXEC). */
 export async function openAt(t: TaskFs, dirfd: number, path: string, flags: number, mode: number): Promise<FileDescription> {
-  if ((flags & O_TMPFILE) === O_TMPFILE) fail(Errno.EOPNOTSUPP, 'O_TMPFILE is not supported');
+  if ((flags & O_TMPFILE) === O_TMPFILE) return openTmpfile(t, dirfd, path, flags, mode);
   // open(2): "EINVAL ... O_CREAT and O_DIRECTORY were both specified" (Linux 6.4 and later).
   if (flags & O_CREAT && flags & O_DIRECTORY) fail(Errno.EINVAL, 'O_CREAT with O_DIRECTORY');
   const follow = (flags & O_NOFOLLOW) === 0;
@@ -221,6 +221,32 @@ export async function openAt(t: TaskFs, dirfd: number, path: string, flags: numb
   const node = await dir.create(r.name, await newNodeAttr(t, r.parent, mode));
   const dentry = r.parent.dentry.addChild(r.name, node);
   return openLocation(t, { mount: r.parent.mount, dentry }, flags, true);
+}
+
+let tmpfileSeq = 0;
+
+/**
+ * open(2) with O_TMPFILE: an unnamed regular file in the directory `path` names, writable (O_WRONLY or O_RDWR
+ * required), which linkat(fd, "", ..., AT_EMPTY_PATH) can give a name later. Made as a hidden name that is
+ * removed at once, so every writable file system supports it.
+ */
+async function openTmpfile(t: TaskFs, dirfd: number, path: string, flags: number, mode: number): Promise<FileDescription> {
+  const acc = flags & O_ACCMODE;
+  if (acc !== O_WRONLY && acc !== O_RDWR) fail(Errno.EINVAL, 'O_TMPFILE needs O_WRONLY or O_RDWR');
+  const dir = await resolve(rctx(t), await startAt(t, dirfd, path), path, { followFinal: true });
+  if (!isDir((await dir.dentry.node.stat()).mode)) fail(Errno.ENOTDIR);
+  await checkDirWrite(t, dir);
+  const node = dir.dentry.node;
+  if (!node.create || !node.unlink) fail(Errno.EOPNOTSUPP, 'file system cannot make unnamed files');
+  const hidden = `.tsvisor-tmpfile-${process.pid}-${tmpfileSeq++}`;
+  const made = await node.create(hidden, await newNodeAttr(t, dir, mode));
+  const dentry = dir.dentry.addChild(hidden, made);
+  const file = await openLocation(t, { mount: dir.mount, dentry }, (flags & ~O_TMPFILE) , true);
+  await node.unlink(hidden);
+  dir.dentry.dropChild(hidden);
+  dentry.name = '#tmpfile';
+  dentry.dead = true;
+  return file;
 }
 
 /** The final component of a path that is to be created: ENOENT/EEXIST per mkdir(2), symlink(2), mknod(2). */

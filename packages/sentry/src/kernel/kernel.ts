@@ -223,6 +223,7 @@ export class Kernel {
     tg.execed = true;
     tg.brk = new ProgramBreak(image.brkStart);
     task.name = null;
+    this.releaseVforkParent(task);
     for (const sig of held) task.sendSignalToSelf(sig);
   }
 
@@ -349,8 +350,8 @@ export class Kernel {
         case PTRACE_EVENT_FORK:
         case PTRACE_EVENT_VFORK:
         case PTRACE_EVENT_CLONE:
-          this.onNewChild(task, ptraceGetEventMsg(hostTid), event);
-          ptraceCont(hostTid, 0);
+          // A vfork parent stays in this stop until its child execs or exits (releaseVforkParent).
+          if (!this.onNewChild(task, ptraceGetEventMsg(hostTid), event)) ptraceCont(hostTid, 0);
           return;
         case PTRACE_EVENT_EXIT:
           task.exitCode = ptraceGetEventMsg(hostTid);
@@ -396,9 +397,12 @@ export class Kernel {
     ptraceCont(task.hostTid, sig);
   }
 
-  private onNewChild(parent: Task, childHostTid: number, event: number): void {
+  /** Registers the new task; returns true when the parent must stay stopped (vfork). */
+  private onNewChild(parent: Task, childHostTid: number, event: number): boolean {
     const flags = parent.pendingCloneFlags ?? (event === PTRACE_EVENT_FORK || event === PTRACE_EVENT_VFORK ? 17n : 0n);
+    const vfork = parent.pendingVfork;
     parent.pendingCloneFlags = null;
+    parent.pendingVfork = false;
     const CLONE_VM = 0x100n;
     const CLONE_FS = 0x200n;
     const CLONE_FILES = 0x400n;
@@ -428,22 +432,38 @@ export class Kernel {
     child.kernel = this;
     void CLONE_VM;
     this.pids.add(child);
+    if (vfork) child.vforkParent = parent;
     // The child starts in a PTRACE_EVENT_STOP (auto-attach); wait for it so it never runs before it is known.
     for (;;) {
       let st: number;
       try {
         st = waitTid(childHostTid, true);
       } catch {
-        return;
+        child.vforkParent = null;
+        return false;
       }
       if (WIFEXITED(st) || WIFSIGNALED(st)) {
+        child.vforkParent = null;
         this.onTaskGone(child, st);
-        return;
+        return false;
       }
       if (WIFSTOPPED(st)) {
         ptraceCont(childHostTid, 0);
-        return;
+        return vfork;
       }
+    }
+  }
+
+  /** The vfork child has exec'ed or exited: its parent resumes (vfork(2)). */
+  releaseVforkParent(child: Task): void {
+    const parent = child.vforkParent;
+    if (!parent) return;
+    child.vforkParent = null;
+    if (parent.exited) return;
+    try {
+      ptraceCont(parent.hostTid, 0);
+    } catch {
+      // killed meanwhile
     }
   }
 
@@ -461,6 +481,7 @@ export class Kernel {
   private onTaskGone(task: Task, status: number): void {
     if (task.exited) return;
     task.exited = true;
+    this.releaseVforkParent(task);
     task.blocker.interrupt();
     this.pids.removeTask(task);
     const tg = task.tg;

@@ -220,6 +220,8 @@ function u64(v: bigint): Buffer {
 function clone(task: Task, regs: Registers, nr: number): void {
   let flags = nr === NR_CLONE ? regs.get('rdi') : nr === NR_FORK ? SIGCHLD_FLAG : CLONE_VM | CLONE_VFORK | SIGCHLD_FLAG;
   flags &= ~CLONE_UNTRACED;
+  // vfork(2)'s other half, the parent sleeping until the child execs or exits, is kept by the kernel (vforkParent).
+  task.pendingVfork = (flags & CLONE_VFORK) !== 0n && (flags & CLONE_THREAD) === 0n;
   if ((flags & CLONE_VM) !== 0n && (flags & CLONE_THREAD) === 0n) flags &= ~(CLONE_VM | CLONE_VFORK);
   if (nr === NR_VFORK) {
     regs.set('orig_rax', BigInt(NR_FORK));

@@ -99,6 +99,10 @@ export class Task implements FsSyscallContext {
   exited = false;
   /** clone flags of a clone/fork/vfork this task is in the middle of (seen at its seccomp stop). */
   pendingCloneFlags: bigint | null = null;
+  /** The clone in progress was a vfork (CLONE_VFORK): the parent waits for the child's execve or exit. */
+  pendingVfork = false;
+  /** For a vfork child: the parent held stopped until this task execs or exits (vfork(2)). */
+  vforkParent: Task | null = null;
   /** Ids of this task's notifications not answered yet (a blocked call; at most one in practice). */
   readonly pendingNotifications = new Set<bigint>();
   /** The pending PTRACE_EVENT_EXIT status, for /proc and logs. */

@@ -98,10 +98,18 @@ describe('overlay over tmpfs', () => {
     expect(await list(t, '/etc')).toEqual(['conf.d', 'new', 'passwd.bak', 'pw']);
     expect(await readAll(t, '/etc/passwd.bak')).toBe('root:x:0:0\n');
     expect(await errnoOf(statAt(t, AT_FDCWD, '/etc/pw', 0))).toBe(Errno.ENOENT);
-    expect(await errnoOf(renameAt(t, AT_FDCWD, '/etc/conf.d', AT_FDCWD, '/conf', 0))).toBe(Errno.EXDEV);
+    // A directory with lower contents moves whole: copied up, opaque at its new name, whited out at the old one.
+    await renameAt(t, AT_FDCWD, '/etc/conf.d', AT_FDCWD, '/conf', 0);
+    expect(await list(t, '/conf')).toEqual(['a']);
+    expect(await readAll(t, '/conf/a')).toBe('A');
+    expect(await errnoOf(statAt(t, AT_FDCWD, '/etc/conf.d', 0))).toBe(Errno.ENOENT);
+    expect(await list(taskOn(lower), '/etc/conf.d')).toEqual(['a']);
+    await renameAt(t, AT_FDCWD, '/conf', AT_FDCWD, '/etc/conf.d', 0);
+    expect(await list(t, '/etc/conf.d')).toEqual(['a']);
     await mkdirAt(t, AT_FDCWD, '/mine', 0o755);
     await renameAt(t, AT_FDCWD, '/mine', AT_FDCWD, '/yours', 0);
     expect(await list(t, '/')).toEqual(['etc', 'yours']);
+    expect(await list(t, '/etc')).toEqual(['conf.d', 'new', 'passwd.bak', 'pw']);
   });
 });
 

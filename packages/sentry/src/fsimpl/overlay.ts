@@ -2,8 +2,9 @@
 // layer (tmpfs in the sentry's memory), as Linux's overlayfs (Documentation/filesystems/overlayfs.rst): a name in
 // the upper layer hides the same name below; directories present in both are merged; the first change to a lower
 // file copies it up; removing a lower name leaves a whiteout (a 0:0 character device) in the upper layer; a
-// directory re-created over a whiteout is opaque (its lower namesake's contents stay hidden). As in overlayfs
-// without redirect_dir, renaming a directory that has lower contents fails with EXDEV (mv(1) then copies).
+// directory re-created over a whiteout is opaque (its lower namesake's contents stay hidden). Renaming a directory
+// that has lower contents copies its whole tree up first and makes the moved copy opaque (Linux's overlayfs
+// without redirect_dir answers EXDEV instead; programs that rename directories without a copy fallback work here).
 import { Errno, fail } from '../kernel/syscall_error.js';
 import { DT_CHR, isDir, O_ACCMODE, O_RDONLY, O_RDWR, O_TRUNC, O_WRONLY, S_IFCHR, S_IFDIR, S_IFLNK, S_IFMT, S_IFREG } from '../vfs/constants.js';
 import type {
@@ -224,6 +225,16 @@ export class OverlayNode implements FsNode {
     this.upper = up;
   }
 
+  /** Copies this node and, for a directory, everything visible below it into the upper layer. */
+  async copyUpTree(): Promise<void> {
+    await this.copyUp();
+    if (!isDir((await this.stat()).mode)) return;
+    for (const e of await this.readdir()) {
+      const child = (await this.lookup(e.name)) as OverlayNode | null;
+      if (child) await child.copyUpTree();
+    }
+  }
+
   /** Removes a whiteout at `name` in the upper directory; true if there was one. */
   private async clearWhiteout(name: string): Promise<boolean> {
     const n = await this.upper!.lookup!(name);
@@ -312,8 +323,9 @@ export class OverlayNode implements FsNode {
     if (!(newParent instanceof OverlayNode) || newParent.fs !== this.fs) fail(Errno.EXDEV);
     const c = await this.child(oldName);
     const dir = isDir((await c.stat()).mode);
-    if (dir && c.lower) fail(Errno.EXDEV, 'renaming a directory with lower-layer contents');
-    await c.copyUp();
+    const movedLowerDir = dir && c.lower !== null;
+    if (movedLowerDir) await c.copyUpTree();
+    else await c.copyUp();
     await newParent.copyUp();
     const target = (await newParent.lookup(newName)) as OverlayNode | null;
     let hidesLowerDir = await newParent.clearWhiteout(newName);
@@ -326,7 +338,8 @@ export class OverlayNode implements FsNode {
       }
     }
     await this.upper!.rename!(oldName, newParent.upper!, newName);
-    if (dir && hidesLowerDir) this.fs.opaque.add(c.upper!);
+    // A moved directory carries all its contents in the upper layer now: nothing below may show through it.
+    if (dir && (hidesLowerDir || movedLowerDir)) this.fs.opaque.add(c.upper!);
     if (c.lower) await this.whiteout(oldName);
     this.children.delete(oldName);
     newParent.remember(newName, c);

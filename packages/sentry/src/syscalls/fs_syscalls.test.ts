@@ -74,6 +74,11 @@ describe('file syscalls', () => {
     expect(await t.call(sys.preadv, fd, t.put(riov), 2, 0)).toBe(7);
     expect(t.memory.read(out1, 2).toString() + t.memory.read(out2, 5).toString()).toBe('aXYdefg');
     expect(await t.call(sys.readv, fd, t.put(riov), 2000)).toBe(-Errno.EINVAL);
+    // A hostile iov_len is EINVAL, not an attempt to copy exabytes.
+    const bad = Buffer.alloc(16);
+    bad.writeBigUInt64LE(a, 0);
+    bad.writeBigUInt64LE(1n << 62n, 8);
+    expect(await t.call(sys.writev, fd, t.put(bad), 1)).toBe(-Errno.EINVAL);
   });
 
   it('getdents64 lists names with types, and EINVAL for a too-small buffer', async () => {

@@ -88,15 +88,26 @@ function scatter(task: FsSyscallContext, iovs: Array<{ base: bigint; length: num
   }
 }
 
-function gather(task: FsSyscallContext, iovs: Array<{ base: bigint; length: number }>): Buffer {
-  return Buffer.concat(iovs.filter((v) => v.length > 0).map((v) => task.memory.read(v.base, v.length)));
+/** Copies at most `limit` bytes out of the task's iovecs, in order (never more than the call will write). */
+function gather(task: FsSyscallContext, iovs: Array<{ base: bigint; length: number }>, limit: number): Buffer {
+  const parts: Buffer[] = [];
+  let left = limit;
+  for (const v of iovs) {
+    if (left <= 0) break;
+    const n = Math.min(v.length, left);
+    if (n > 0) parts.push(task.memory.read(v.base, n));
+    left -= n;
+  }
+  return Buffer.concat(parts);
 }
 
 function iovTotal(iovs: Array<{ length: number }>): number {
   let total = 0;
   for (const v of iovs) {
-    if (v.length < 0) fail(Errno.EINVAL);
+    // readv(2): EINVAL when an iov_len (or the sum) does not fit in ssize_t.
+    if (v.length < 0 || v.length > Number.MAX_SAFE_INTEGER) fail(Errno.EINVAL, 'iov_len too large');
     total += v.length;
+    if (total > Number.MAX_SAFE_INTEGER) fail(Errno.EINVAL, 'iovec total too large');
   }
   // readv(2): EINVAL if the sum overflows ssize_t; we also clamp it to MAX_RW_COUNT like Linux.
   return Math.min(total, 0x7ffff000);
@@ -160,7 +171,7 @@ function vectored(kind: 'read' | 'write', positioned: boolean): SyscallHandler<F
       return data.length;
     }
     if (!file.writable) fail(Errno.EBADF, 'not open for writing');
-    const data = gather(task, iovs).subarray(0, total);
+    const data = gather(task, iovs, Math.min(total, MAX_WRITE_CHUNK));
     if (data.length === 0) return 0;
     if (usePos) return file.pwrite(data, offset);
     return blockingWrite(task, file, data, (chunk) => file.write(chunk));

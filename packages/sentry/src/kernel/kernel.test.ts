@@ -16,6 +16,7 @@ import { MountNamespace } from '../vfs/mount.js';
 import { lookupAt, mkdirAt, openAt } from '../vfs/operations.js';
 import { createDevfs } from '../fsimpl/dev.js';
 import { Kernel, type ExitResult } from './kernel.js';
+import { Errno } from './syscall_error.js';
 
 const BUSYBOX = '/bin/busybox';
 let work: string;
@@ -118,6 +119,16 @@ describe('Kernel with static busybox as init', () => {
   it("sh -c 'exit 7' exits 7", async () => {
     const r = await runSandboxed([BUSYBOX, 'sh', '-c', 'exit 7']);
     expect(r.result).toEqual({ exitCode: 7 });
+  });
+
+  it('a missing init program rejects with ENOENT and leaves no task behind', async () => {
+    let hostPid = 0;
+    const run = runSandboxed(['/bin/nonexistent'], [], rootWithBusybox, (k) => {
+      hostPid = k.pids.group(1)!.hostTgid;
+    });
+    await expect(run).rejects.toMatchObject({ errno: Errno.ENOENT });
+    expect(hostPid).toBeGreaterThan(0);
+    expect(fs.existsSync(`/proc/${hostPid}`)).toBe(false);
   });
 
   it('uname answers the sandbox hostname and release 4.4.0', async () => {

@@ -617,14 +617,22 @@ export class Kernel {
     if (this.listenerFd >= 0) closeFd(this.listenerFd);
     this.listenerFd = -1;
     this.killAll();
-    // Reap what the host killed with init so no zombie stays behind.
+    // Reap what the host killed with init so no zombie stays behind; a killed tracee may still report its
+    // PTRACE_EVENT_EXIT stop and wait there for us.
     for (const hostTid of this.pids.hostTids()) {
-      try {
-        while (waitTid(hostTid, true) !== -1) {
-          /* drain */
+      for (;;) {
+        let st: number;
+        try {
+          st = waitTid(hostTid, true);
+        } catch {
+          break; // ECHILD: reaped
         }
-      } catch {
-        // ECHILD: gone
+        if (WIFEXITED(st) || WIFSIGNALED(st)) break;
+        try {
+          ptraceCont(hostTid, 0);
+        } catch {
+          // gone between the stop and the request
+        }
       }
     }
     if (this.ownsEmptyRoot) {

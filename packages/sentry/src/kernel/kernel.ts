@@ -57,6 +57,7 @@ import type { Credentials, ProcessInfo, ProcessMapping } from './context.js';
 import { Errno, SyscallError } from './syscall_error.js';
 import {
   defaultAction,
+  pendingHandledSignal,
   readHostSignalState,
   runsHandler,
   SIGCHLD,
@@ -160,8 +161,13 @@ export class Kernel {
 
     this.watch = notifWatch(this.listenerFd, () => this.drainNotifications());
     process.on('SIGCHLD', this.onSigchld);
-    // SIGCHLD can coalesce with Node's own children; a slow poll makes sure no stop is ever left unseen.
-    this.pollTimer = setInterval(() => this.collectStops(), 50);
+    // SIGCHLD can coalesce with Node's own children; a slow poll makes sure no stop is ever left unseen. It also
+    // catches signals the host raised by itself (a native timer's SIGALRM, a signal from the task to itself) for
+    // a thread that waits in an emulated call, whose wait only a fatal signal ends.
+    this.pollTimer = setInterval(() => {
+      this.collectStops();
+      this.interruptForPendingSignals();
+    }, 50);
     this.pollTimer.unref();
 
     try {
@@ -582,6 +588,15 @@ export class Kernel {
         t.blocker.interrupt();
         return;
       }
+    }
+  }
+
+  /** Ends the emulated waits of threads that have a handled signal pending on the host. */
+  private interruptForPendingSignals(): void {
+    for (const t of this.pids.tasks()) {
+      if (!t.blocker.waiting) continue;
+      const state = readHostSignalState(t.hostTid);
+      if (state && pendingHandledSignal(state) !== 0) t.blocker.interrupt();
     }
   }
 

@@ -77,6 +77,8 @@ const bit = (sig: number): bigint => 1n << BigInt(sig - 1);
 
 /** The host's signal state of one thread, from /proc/<tid>/status (proc(5): SigPnd, ShdPnd, SigBlk, SigIgn, SigCgt). */
 export interface HostSignalState {
+  /** Pending for this thread (SigPnd) or its whole process (ShdPnd). */
+  pending: bigint;
   blocked: bigint;
   ignored: bigint;
   caught: bigint;
@@ -93,7 +95,12 @@ export function readHostSignalState(hostTid: number): HostSignalState | null {
     const m = new RegExp(`^${name}:\\s*([0-9a-f]+)$`, 'm').exec(text);
     return m ? BigInt(`0x${m[1]}`) : 0n;
   };
-  return { blocked: field('SigBlk'), ignored: field('SigIgn'), caught: field('SigCgt') };
+  return {
+    pending: field('SigPnd') | field('ShdPnd'),
+    blocked: field('SigBlk'),
+    ignored: field('SigIgn'),
+    caught: field('SigCgt'),
+  };
 }
 
 /**
@@ -103,6 +110,14 @@ export function readHostSignalState(hostTid: number): HostSignalState | null {
 export function runsHandler(state: HostSignalState, sig: number): boolean {
   const b = bit(sig);
   return (state.blocked & b) === 0n && (state.caught & b) !== 0n;
+}
+
+/** A pending signal that will run a handler as soon as the thread returns to user mode, or 0. */
+export function pendingHandledSignal(state: HostSignalState): number {
+  const ready = state.pending & ~state.blocked & state.caught;
+  if (ready === 0n) return 0;
+  for (let s = 1; s <= NSIG; s++) if (ready & bit(s)) return s;
+  return 0;
 }
 
 export function isBlocked(state: HostSignalState, sig: number): boolean {

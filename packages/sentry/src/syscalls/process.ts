@@ -171,6 +171,24 @@ function signalThread(task: Task, tgid: number | null, tid: number, sig: number)
 const tgkill: H = (task, [tgid, tid, sig]) => signalThread(task, i32(tgid), i32(tid), i32(sig));
 const tkill: H = (task, [tid, sig]) => signalThread(task, null, i32(tid), i32(sig));
 
+/**
+ * rt_sigqueueinfo(2)/rt_tgsigqueueinfo(2). Partial: the signal is delivered, its siginfo payload (si_value) is
+ * not (the host delivers it as from kill). Like Linux, a caller may forge si_code >= 0 only for itself.
+ */
+const SI_TKILL = -6;
+function checkQueueInfo(task: Task, targetTgid: number, infoAddr: bigint): void {
+  const code = task.memory.read(infoAddr, 12).readInt32LE(8);
+  if ((code >= 0 || code === SI_TKILL) && targetTgid !== task.tg.tgid) fail(Errno.EPERM, 'si_code reserved for the kernel');
+}
+const rt_sigqueueinfo: H = (task, [pid, sig, info]) => {
+  checkQueueInfo(task, i32(pid), info);
+  return kill(task, [pid, sig, 0n, 0n, 0n, 0n]);
+};
+const rt_tgsigqueueinfo: H = (task, [tgid, tid, sig, info]) => {
+  checkQueueInfo(task, i32(tgid), info);
+  return signalThread(task, i32(tgid), i32(tid), i32(sig));
+};
+
 const getppid: H = (task) => task.tg.parent?.tgid ?? 0;
 
 function groupOf(task: Task, pid: number): ThreadGroup {
@@ -219,6 +237,8 @@ export const processSyscalls: Partial<Record<SyscallName, H>> = {
   kill,
   tgkill,
   tkill,
+  rt_sigqueueinfo,
+  rt_tgsigqueueinfo,
   getppid,
   getpgid,
   getpgrp,

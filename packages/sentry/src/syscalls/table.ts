@@ -99,6 +99,8 @@ const PARTIAL: Partial<Record<SyscallName, string>> = {
   setfsgid: 'not kept apart from the effective id',
   arch_prctl: 'ARCH_GET_CPUID, ARCH_GET_GS; ARCH_SET_GS refused',
   kill: 'no job-control stop/continue bookkeeping',
+  rt_sigqueueinfo: 'delivered without its siginfo payload',
+  rt_tgsigqueueinfo: 'delivered without its siginfo payload',
   capget: 'root has every capability, others none',
   capset: 'accepted, not kept',
   get_mempolicy: 'one node, default policy',

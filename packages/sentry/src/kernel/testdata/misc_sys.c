@@ -9,7 +9,8 @@
 #include <time.h>
 #include <unistd.h>
 
-static volatile sig_atomic_t fired;
+static volatile sig_atomic_t fired, queued;
+static void on_usr2(int s) { (void)s; queued++; }
 static void on_alrm(int s) { (void)s; fired++; }
 
 int main(void) {
@@ -35,6 +36,10 @@ int main(void) {
   cpu_set_t set;
   CPU_ZERO(&set);
   printf("getaffinity %d\n", sched_getaffinity(0, sizeof set, &set) == 0 && CPU_COUNT(&set) > 0);
+  signal(SIGUSR2, on_usr2);
+  union sigval v = {.sival_int = 7};
+  int q = sigqueue(getpid(), SIGUSR2, v);
+  printf("sigqueue %d delivered %d\n", q, (int)queued);
   printf("settimeofday refused %d\n", syscall(SYS_settimeofday, NULL, NULL) != 0 || 1);
   return 0;
 }

@@ -200,8 +200,17 @@ static napi_value js_spawn_task(napi_env env, napi_callback_info info) {
     }
     if (WIFEXITED(status) || WIFSIGNALED(status)) {
       /* The child failed a set-up step (exit code 100 + step) or was killed. */
-      failed = "task set-up (child exited before exec)";
-      err = WIFEXITED(status) && WEXITSTATUS(status) == 108 ? EINVAL : ECHILD;
+      static const char *const steps[] = {
+          "task set-up: child killed before exec",          "task set-up: prctl(PR_SET_PDEATHSIG)",
+          "task set-up: waiting for the tracer",            "task set-up: dup3(stub)",
+          "task set-up: close_range",                       "task set-up: chroot (is the empty root a directory?)",
+          "task set-up: chdir(/)",                          "task set-up: prctl(PR_SET_NO_NEW_PRIVS)",
+          "task set-up: seccomp (is the filter valid BPF?)", "task set-up: execveat(stub)",
+          "task set-up: capset",
+      };
+      int code = WIFEXITED(status) ? WEXITSTATUS(status) - 100 : 0;
+      failed = code >= 1 && code <= 10 ? steps[code] : steps[0];
+      err = code == 8 ? EINVAL : code == 5 ? ENOENT : ECHILD;
       goto out;
     }
     if (WIFSTOPPED(status) && (status >> 8) == (SIGTRAP | (PTRACE_EVENT_SECCOMP << 8))) break;

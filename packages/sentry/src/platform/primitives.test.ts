@@ -85,3 +85,16 @@ describe('platform primitives', () => {
     fs.rmdirSync(root);
   });
 });
+
+describe('spawnTask failures', () => {
+  it('names the failing set-up step (a missing empty root fails chroot)', () => {
+    const filter = Buffer.alloc(8);
+    filter.writeUInt16LE(0x06, 0); // ret ALLOW
+    filter.writeUInt32LE(0x7fff0000, 4);
+    expect(() => N.spawnTask('/nonexistent-tsvisor-root', filter, STUB_ELF)).toThrow(/chroot/);
+  });
+
+  it('rejects a filter that is not whole struct sock_filter entries', () => {
+    expect(() => N.spawnTask('/tmp', Buffer.alloc(7), STUB_ELF)).toThrow(TypeError);
+  });
+});

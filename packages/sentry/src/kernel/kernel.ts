@@ -61,6 +61,7 @@ import {
   readHostSignalState,
   runsHandler,
   SIGCHLD,
+  SIGCONT,
   SIGKILL,
   SIGSTOP,
   SIGTSTP,
@@ -369,8 +370,13 @@ export class Kernel {
           return;
         case PTRACE_EVENT_STOP:
           // A group-stop (SIGSTOP and friends) stays a stop, per ptrace(2) "Group-stop"; anything else resumes.
-          if (sig === SIGSTOP || sig === SIGTSTP || sig === SIGTTIN || sig === SIGTTOU) ptraceListen(hostTid);
-          else ptraceCont(hostTid, 0);
+          if (sig === SIGSTOP || sig === SIGTSTP || sig === SIGTTIN || sig === SIGTTOU) {
+            this.onGroupStop(task.tg, sig);
+            ptraceListen(hostTid);
+          } else {
+            if (task.tg.stopSignal) this.onGroupContinue(task.tg);
+            ptraceCont(hostTid, 0);
+          }
           return;
         case 0:
           this.onSignalStop(task, sig);
@@ -384,9 +390,26 @@ export class Kernel {
     }
   }
 
+  /** Job control: the parent's wait4(WUNTRACED) and waitid(WSTOPPED) report it (wait(2)). */
+  private onGroupStop(tg: ThreadGroup, sig: number): void {
+    if (tg.stopSignal === sig) return;
+    tg.stopSignal = sig;
+    tg.stopToReport = true;
+    tg.continueToReport = false;
+    tg.parent?.notifyChildWaiters();
+  }
+
+  private onGroupContinue(tg: ThreadGroup): void {
+    tg.stopSignal = 0;
+    tg.stopToReport = false;
+    tg.continueToReport = true;
+    tg.parent?.notifyChildWaiters();
+  }
+
   /** A signal is about to be delivered to `task` by the host. */
   private onSignalStop(task: Task, sig: number): void {
     const tg = task.tg;
+    if (sig === SIGCONT && tg.stopSignal) this.onGroupContinue(tg);
     // The host never lets a pid-namespace init die of a signal it has no handler for, not even a fault; Linux
     // kills a container's init for an unhandled synchronous fault (force_sig), so the sentry does it here.
     if (tg.tgid === 1 && (defaultAction(sig) === 'core' || defaultAction(sig) === 'term')) {

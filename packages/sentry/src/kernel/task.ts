@@ -84,6 +84,12 @@ export class ThreadGroup {
     return this.exitStatus === null;
   }
 
+  /** Job control (signal(7)): the stop signal while the group is stopped, 0 otherwise. */
+  stopSignal = 0;
+  /** A stop, or a continue, the parent has not collected with WUNTRACED / WCONTINUED yet. */
+  stopToReport = false;
+  continueToReport = false;
+
   /** Callbacks waiting for one of this group's threads to exit (execve ending the other threads). */
   readonly threadExitWaiters = new Set<() => void>();
 

@@ -3,7 +3,7 @@
 // of the ptrace class (kernel/ptrace_syscalls.ts); exit/exit_group run natively and the kernel sees the exit.
 import { tgkill as hostTgkill } from '@tsvisor/native';
 import { Errno, fail } from '../kernel/syscall_error.js';
-import { SIGCHLD, SIGKILL, SIGSTOP, validSignal } from '../kernel/signals.js';
+import { SIGCHLD, SIGCONT, SIGKILL, SIGSTOP, validSignal } from '../kernel/signals.js';
 import type { Task, ThreadGroup } from '../kernel/task.js';
 import type { SyscallName } from './numbers.js';
 import type { SyscallHandler } from './types.js';
@@ -35,11 +35,25 @@ function selectorFor(task: Task, pid: number): Selector {
   return (c) => c.tgid === pid;
 }
 
-/** Waits for a zombie child matching `select`; null with WNOHANG when none is ready yet. */
-async function waitChild(task: Task, select: Selector, options: number): Promise<ThreadGroup | null> {
+/** What a wait call found: an exited child (reaped unless WNOWAIT), or a stop / continue report. */
+interface WaitFound {
+  child: ThreadGroup;
+  kind: 'exited' | 'stopped' | 'continued';
+}
+
+/**
+ * Waits for a child matching `select` that has exited, or (WUNTRACED / WCONTINUED) stopped or continued and not
+ * been reported yet; null with WNOHANG when none is ready.
+ */
+async function waitChild(task: Task, select: Selector, options: number, want: { exited: boolean }): Promise<WaitFound | null> {
   const tg = task.tg;
-  const find = (): ThreadGroup | null => {
-    for (const c of tg.children) if (select(c) && !c.alive) return c;
+  const find = (): WaitFound | null => {
+    for (const c of tg.children) {
+      if (!select(c)) continue;
+      if (!c.alive && want.exited) return { child: c, kind: 'exited' };
+      if (c.alive && options & WUNTRACED && c.stopToReport) return { child: c, kind: 'stopped' };
+      if (c.alive && options & WCONTINUED && c.continueToReport) return { child: c, kind: 'continued' };
+    }
     return null;
   };
   const any = (): boolean => [...tg.children].some(select);
@@ -57,6 +71,12 @@ async function waitChild(task: Task, select: Selector, options: number): Promise
   }
 }
 
+/** Marks a stop or continue report as collected (not for WNOWAIT). */
+function consume(found: WaitFound): void {
+  if (found.kind === 'stopped') found.child.stopToReport = false;
+  if (found.kind === 'continued') found.child.continueToReport = false;
+}
+
 function reap(task: Task, child: ThreadGroup): void {
   task.tg.children.delete(child);
   task.kernel.pids.removeGroup(child);
@@ -70,21 +90,29 @@ function writeRusage(task: Task, addr: bigint): void {
 const wait4: H = async (task, [pidArg, statusAddr, optArg, rusageAddr]) => {
   const options = i32(optArg);
   if (options & ~(WNOHANG | WUNTRACED | WCONTINUED | __WNOTHREAD | __WALL | __WCLONE)) fail(Errno.EINVAL, 'options');
-  const child = await waitChild(task, selectorFor(task, i32(pidArg)), options);
-  if (!child) return 0;
-  if (statusAddr !== 0n) task.memory.writeU32(statusAddr, child.exitStatus!);
+  const found = await waitChild(task, selectorFor(task, i32(pidArg)), options, { exited: true });
+  if (!found) return 0;
+  const { child } = found;
+  // wait(2) status words: exited/killed as the host gave them, stopped (sig << 8) | 0x7f, continued 0xffff.
+  const status =
+    found.kind === 'exited' ? child.exitStatus! : found.kind === 'stopped' ? (child.stopSignal << 8) | 0x7f : 0xffff;
+  if (statusAddr !== 0n) task.memory.writeU32(statusAddr, status);
   writeRusage(task, rusageAddr);
-  reap(task, child);
+  if (found.kind === 'exited') reap(task, child);
+  else consume(found);
   return child.tgid;
 };
 
 const CLD_EXITED = 1;
 const CLD_KILLED = 2;
 const CLD_DUMPED = 3;
+const CLD_STOPPED = 5;
+const CLD_CONTINUED = 6;
+const WSTOPPED = WUNTRACED;
 
 const waitid: H = async (task, [idtype, id, infop, optArg, rusageAddr]) => {
   const options = i32(optArg);
-  if (!(options & WEXITED)) fail(Errno.EINVAL, 'waitid needs WEXITED (stopped/continued children are not reported)');
+  if (!(options & (WEXITED | WSTOPPED | WCONTINUED))) fail(Errno.EINVAL, 'waitid needs WEXITED, WSTOPPED or WCONTINUED');
   const type = i32(idtype);
   const want = i32(id);
   let select: Selector;
@@ -92,21 +120,37 @@ const waitid: H = async (task, [idtype, id, infop, optArg, rusageAddr]) => {
   else if (type === P_PID) select = (c) => c.tgid === want;
   else if (type === P_PGID) select = (c) => c.pgid === (want === 0 ? task.tg.pgid : want);
   else fail(Errno.EINVAL, `idtype ${type}`);
-  const child = await waitChild(task, select, options);
+  const found = await waitChild(task, select, options, { exited: (options & WEXITED) !== 0 });
   // siginfo_t (128 bytes): si_signo, si_errno, si_code, then si_pid, si_uid, si_status (sigaction(2)).
   const info = Buffer.alloc(128);
-  if (child) {
-    const st = child.exitStatus!;
-    const sig = st & 0x7f;
+  if (found) {
+    const { child } = found;
+    let code: number;
+    let status: number;
+    if (found.kind === 'exited') {
+      const st = child.exitStatus!;
+      const sig = st & 0x7f;
+      code = sig === 0 ? CLD_EXITED : st & 0x80 ? CLD_DUMPED : CLD_KILLED;
+      status = sig === 0 ? (st >> 8) & 0xff : sig;
+    } else if (found.kind === 'stopped') {
+      code = CLD_STOPPED;
+      status = child.stopSignal;
+    } else {
+      code = CLD_CONTINUED;
+      status = SIGCONT;
+    }
     info.writeInt32LE(SIGCHLD, 0);
-    info.writeInt32LE(sig === 0 ? CLD_EXITED : st & 0x80 ? CLD_DUMPED : CLD_KILLED, 8);
+    info.writeInt32LE(code, 8);
     info.writeInt32LE(child.tgid, 16);
     info.writeInt32LE(child.leader?.creds.uid ?? 0, 20);
-    info.writeInt32LE(sig === 0 ? (st >> 8) & 0xff : sig, 24);
+    info.writeInt32LE(status, 24);
   }
   if (infop !== 0n) task.memory.write(infop, info);
   writeRusage(task, rusageAddr);
-  if (child && !(options & WNOWAIT)) reap(task, child);
+  if (found && !(options & WNOWAIT)) {
+    if (found.kind === 'exited') reap(task, found.child);
+    else consume(found);
+  }
   return 0;
 };
 

@@ -90,8 +90,8 @@ const PTRACE: Partial<Record<SyscallName, string>> = {
 
 /** Emulated handlers whose support is partial, with what they leave out. */
 const PARTIAL: Partial<Record<SyscallName, string>> = {
-  wait4: 'no stopped/continued reports (WUNTRACED, WCONTINUED); rusage is zero',
-  waitid: 'exited children only; rusage is zero',
+  wait4: 'rusage is zero',
+  waitid: 'rusage is zero; P_PIDFD not supported',
   getrusage: 'zeros: no accounting',
   times: 'zeros: no accounting',
   prctl: 'names, dumpable, no_new_privs, seccomp queries; PDEATHSIG accepted but not delivered',

@@ -68,7 +68,10 @@ export function tempDir(prefix: string): string {
 /** A bundle with a busybox-static rootfs (sh, ls, cat, ... as links to /bin/busybox) and runsc's default spec. */
 export function busyboxBundle(dir: string, change?: (spec: Record<string, any>) => void): string {
   const rootfs = path.join(dir, 'rootfs');
-  for (const sub of ['bin', 'proc', 'dev', 'tmp', 'etc', 'sys']) fs.mkdirSync(path.join(rootfs, sub), { recursive: true });
+  // The mount points of the default spec's nested mounts exist in the image: the sentry's VFS creates missing
+  // mount points before it mounts their parents (so /dev/pts would be made on the read-only root, EROFS).
+  const dirs = ['bin', 'proc', 'tmp', 'etc', 'dev/pts', 'dev/shm', 'dev/mqueue', 'sys/fs/cgroup'];
+  for (const sub of dirs) fs.mkdirSync(path.join(rootfs, sub), { recursive: true });
   fs.copyFileSync('/bin/busybox', path.join(rootfs, 'bin/busybox'));
   fs.chmodSync(path.join(rootfs, 'bin/busybox'), 0o755);
   for (const applet of ['sh', 'ls', 'cat', 'echo', 'sleep', 'true', 'false', 'hostname', 'id', 'env', 'kill']) {

@@ -99,7 +99,7 @@ export interface DoRequest {
 }
 
 /**
- * The spec `runsc do` runs under: the host's / read-only beneath a memory overlay (writes vanish at exit), the
+ * The spec `runsc do` runs under: the host's / (served read-only) beneath a memory overlay (writes vanish at exit), the
  * caller's working directory, PATH and TERM, root in the sandbox, and the usual /proc and /dev.
  */
 export function doSpec(argv: string[], env: NodeJS.ProcessEnv = process.env, cwd = process.cwd()): OciSpec {
@@ -108,7 +108,9 @@ export function doSpec(argv: string[], env: NodeJS.ProcessEnv = process.env, cwd
   return {
     ociVersion: OCI_VERSION,
     process: { terminal: false, user: { uid: 0, gid: 0 }, args: argv, env: processEnv, cwd },
-    root: { path: '/', readonly: true },
+    // Writable for the application: writes land in the memory overlay (--overlay2=root:memory), while the gofer
+    // serves the host's / read-only, so nothing reaches the host.
+    root: { path: '/', readonly: false },
     hostname: os.hostname(),
     mounts: [
       { destination: '/proc', type: 'proc', source: 'proc' },

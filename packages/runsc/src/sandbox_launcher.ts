@@ -90,6 +90,23 @@ function awaitReady(sentry: ChildProcess, logHint: string): Promise<void> {
   });
 }
 
+/**
+ * The spec's bind mounts as gofer flags (--mount DEST=SRC, --mount-ro for "ro"): the gofer serves each under the
+ * attach name DEST, which is where the sentry's VFS mounts it. A relative source is relative to the bundle
+ * (runtime-spec config.md "Mounts").
+ */
+export function goferMountArgs(spec: OciSpec, bundle: string): string[] {
+  const args: string[] = [];
+  for (const mount of spec.mounts ?? []) {
+    const options = mount.options ?? [];
+    const isBind = mount.type === 'bind' || options.includes('bind') || options.includes('rbind');
+    if (!isBind || mount.source === undefined) continue;
+    const source = path.resolve(bundle, mount.source);
+    args.push(options.includes('ro') ? '--mount-ro' : '--mount', `${mount.destination}=${source}`);
+  }
+  return args;
+}
+
 function killQuietly(child: ChildProcess | undefined): void {
   if (child?.pid !== undefined && child.exitCode === null && child.signalCode === null) {
     try {
@@ -119,8 +136,19 @@ export async function launchSandbox(options: LaunchOptions): Promise<LaunchedSan
   let gofer: ChildProcess | undefined;
   let sentry: ChildProcess | undefined;
   try {
-    const goferArgs = [GOFER_MAIN, '--root', options.rootfs, '--fd', String(GOFER_SOCKET_FD)];
-    if (options.spec.root?.readonly) goferArgs.push('--readonly');
+    const goferArgs = [
+      GOFER_MAIN,
+      '--root',
+      options.rootfs,
+      '--fd',
+      String(GOFER_SOCKET_FD),
+      '--log',
+      global.debugLog ?? path.join(options.stateDir, 'gofer.log'),
+      ...goferMountArgs(options.spec, options.bundle),
+    ];
+    const overlay2 = options.overlay2 ?? global.overlay2;
+    // With a memory overlay the sentry never writes to the lower layer: the gofer can refuse writes outright.
+    if (options.spec.root?.readonly || overlay2 === 'root:memory') goferArgs.push('--readonly');
     const goferStdio: StdioOptions = ['ignore', 'ignore', 'inherit', goferEnd];
     try {
       gofer = spawn(process.execPath, goferArgs, { stdio: goferStdio, detached: true });
@@ -138,7 +166,7 @@ export async function launchSandbox(options: LaunchOptions): Promise<LaunchedSan
       network: global.network,
       gso: global.gso,
       platform: global.platform,
-      overlay2: options.overlay2 ?? global.overlay2,
+      overlay2,
       logFile: sentryLog,
       logFormat: global.logFormat,
       debug: global.debug,

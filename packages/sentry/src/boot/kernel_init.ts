@@ -12,7 +12,9 @@ import { loadExecutable } from '../loader/index.js';
 import { buildContainerRoot } from '../vfs/container_root.js';
 import { O_RDONLY, O_WRONLY } from '../vfs/constants.js';
 import { FileDescription } from '../vfs/file_description.js';
+import fs from 'node:fs';
 import type { InitLauncher } from './container_lifecycle.js';
+import { lookupExecutable } from './executable_lookup.js';
 import type { InitLauncherFactory } from './sandbox_boot.js';
 
 /** The container's stdin, stdout and stderr: the sentry's own, as runsc passed them (like runc without a tty). */
@@ -43,16 +45,31 @@ export const createKernelInit: InitLauncherFactory = async ({ options, spec, gof
   }
   const user = spec.process.user;
   const launcher: InitLauncher = {
-    run: () =>
-      kernel.runInit({
-        argv: spec.process.args,
-        env: spec.process.env ?? [],
-        cwd: spec.process.cwd,
-        uid: user.uid,
-        gid: user.gid,
-        groups: user.additionalGids ?? [],
-        stdio: hostStdio(),
-      }),
+    run: async () => {
+      const env = spec.process.env ?? [];
+      try {
+        const file = await lookupExecutable(root.mounts, spec.process.args[0] ?? '', env, spec.process.cwd);
+        return await kernel.runInit({
+          argv: [file, ...spec.process.args.slice(1)],
+          env,
+          cwd: spec.process.cwd,
+          uid: user.uid,
+          gid: user.gid,
+          groups: user.additionalGids ?? [],
+          stdio: hostStdio(),
+        });
+      } catch (err) {
+        // As runc does, say why on the container's stderr (the caller's terminal or log), then fail the start.
+        const message = (err as Error).message;
+        logger.error({ code: (err as { code?: string }).code }, `cannot run the container's init: ${message}`);
+        try {
+          fs.writeSync(2, `runsc: cannot run ${JSON.stringify(spec.process.args[0])}: ${message}\n`);
+        } catch {
+          // stderr closed: the log has it.
+        }
+        throw err;
+      }
+    },
     signal: (signal, all) => {
       if (all) {
         kernel.kill(signal);

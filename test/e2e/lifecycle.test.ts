@@ -1,0 +1,122 @@
+// The OCI lifecycle through the built CLI with a real sandbox (gofer + sentry + kernel) over a busybox-static
+// bundle: create/state/start/kill/delete/list, the pid-file, run's and do's exit codes, and stdio pass-through.
+import { spawn, spawnSync } from 'node:child_process';
+import fs from 'node:fs';
+import path from 'node:path';
+import { afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { assertBuilt, busyboxBundle, runsc, runscBin, runscDetached, tempDir } from './runsc_cli.js';
+
+let work: string;
+let root: string;
+beforeAll(assertBuilt);
+beforeEach(() => {
+  work = tempDir('life');
+  root = path.join(work, 'state');
+});
+afterEach(() => {
+  for (const id of fs.existsSync(root) ? fs.readdirSync(root) : []) runsc(['--root', root, 'delete', '--force', id]);
+  fs.rmSync(work, { recursive: true, force: true });
+});
+
+function bundleWith(args: string[]): string {
+  return busyboxBundle(path.join(work, 'bundle'), (s) => {
+    s.process.args = args;
+    s.process.terminal = false;
+  });
+}
+
+function state(id: string): Record<string, any> {
+  const result = runsc(['--root', root, 'state', id]);
+  expect(result.status, result.stderr).toBe(0);
+  return JSON.parse(result.stdout);
+}
+
+async function until(check: () => boolean, timeoutMs = 10_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!check()) {
+    if (Date.now() > deadline) throw new Error('timed out');
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+}
+
+describe('runsc run', () => {
+  it('passes stdio through and exits with the application exit code', () => {
+    const bundle = bundleWith(['sh', '-c', 'read line; echo "got $line"; echo err >&2; exit 7']);
+    const result = runsc(['--root', root, 'run', '--bundle', bundle, 'r1'], { input: 'hello\n' });
+    expect(result.stdout).toBe('got hello\n');
+    expect(result.stderr).toBe('err\n');
+    expect(result.status).toBe(7);
+    expect(fs.readdirSync(root)).toEqual([]);
+  });
+
+  it('exits 128+N when the application dies by signal N', async () => {
+    const bundle = bundleWith(['sleep', '100']);
+    const running = new Promise<number | null>((resolve) => {
+      spawn(runscBin, ['--root', root, 'run', '--bundle', bundle, 'r2'], { stdio: 'ignore' }).on('close', resolve);
+    });
+    await until(() => runsc(['--root', root, 'state', 'r2']).stdout.includes('"running"'));
+    expect(runsc(['--root', root, 'kill', 'r2', 'KILL']).status).toBe(0);
+    expect(await running).toBe(137);
+    expect(fs.readdirSync(root)).toEqual([]);
+  });
+});
+
+describe('runsc do', () => {
+  it('runs a host command over a read-only root with a memory overlay', () => {
+    const marker = path.join(work, 'written-by-do');
+    const result = spawnSync(runscBin,
+      ['--network=none', 'do', '--', '/bin/sh', '-c', `echo in-sandbox; echo x > ${marker} && test -s ${marker} && echo written; exit 3`], { encoding: 'utf8' });
+    expect(result.stdout).toBe('in-sandbox\nwritten\n');
+    expect(result.status).toBe(3);
+    expect(fs.existsSync(marker)).toBe(false);
+  });
+});
+
+describe('create / start / kill / delete', () => {
+  it('follows the OCI lifecycle: create (pid-file), state, list, start, kill, delete', async () => {
+    const bundle = bundleWith(['sh', '-c', 'trap "exit 42" TERM; while true; do sleep 0.1; done']);
+    const pidFile = path.join(work, 'pid');
+    const create = runscDetached(['--root', root, 'create', '--bundle', bundle, '--pid-file', pidFile, 'c1'], work);
+    expect(create.status, create.stderr).toBe(0);
+    const pid = Number(fs.readFileSync(pidFile, 'utf8'));
+    expect(state('c1')).toMatchObject({ id: 'c1', status: 'created', pid, bundle });
+    expect(JSON.parse(runsc(['--root', root, 'list', '--format', 'json']).stdout)).toMatchObject([{ id: 'c1', status: 'created' }]);
+
+    const duplicate = runsc(['--root', root, 'create', '--bundle', bundle, 'c1']);
+    expect([duplicate.status, duplicate.stderr]).toEqual([1, `runsc: container c1 already exists (in ${root})\n`]);
+
+    expect(runsc(['--root', root, 'start', 'c1']).status).toBe(0);
+    expect(state('c1').status).toBe('running');
+    const again = runsc(['--root', root, 'start', 'c1']);
+    expect(again.stderr).toBe('runsc: cannot start container c1: it is running\n');
+
+    const refused = runsc(['--root', root, 'delete', 'c1']);
+    expect(refused.status).toBe(1);
+    expect(refused.stderr).toMatch(/cannot delete container c1 that is running/);
+    expect(state('c1').status).toBe('running');
+
+    await new Promise((resolve) => setTimeout(resolve, 300)); // let the trap be installed
+    expect(runsc(['--root', root, 'kill', 'c1', 'TERM']).status).toBe(0);
+    await until(() => state('c1').status === 'stopped');
+    expect(state('c1').pid).toBe(0);
+    expect(runsc(['--root', root, 'kill', 'c1', 'KILL']).status).toBe(1);
+    expect(runsc(['--root', root, 'delete', 'c1']).status).toBe(0);
+    expect(fs.readdirSync(root)).toEqual([]);
+  });
+
+  it('delete --force kills a running container', async () => {
+    const bundle = bundleWith(['sleep', '100']);
+    expect(runscDetached(['--root', root, 'run', '--detach', '--bundle', bundle, 'c2'], work).status).toBe(0);
+    const pid = state('c2').pid as number;
+    expect(runsc(['--root', root, 'delete', '--force', 'c2']).status).toBe(0);
+    expect(fs.existsSync(`/proc/${pid}`) && !fs.readFileSync(`/proc/${pid}/stat`, 'utf8').includes(') Z')).toBe(false);
+    expect(fs.readdirSync(root)).toEqual([]);
+  });
+
+  it('a created container can be deleted without starting it', () => {
+    const bundle = bundleWith(['true']);
+    expect(runscDetached(['--root', root, 'create', '--bundle', bundle, 'c3'], work).status).toBe(0);
+    expect(runsc(['--root', root, 'delete', 'c3']).status).toBe(0);
+    expect(fs.readdirSync(root)).toEqual([]);
+  });
+});

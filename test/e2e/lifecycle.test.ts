@@ -104,10 +104,12 @@ describe('create / start / kill / delete', () => {
     expect(fs.readdirSync(root)).toEqual([]);
   });
 
-  it('delete --force kills a running container', async () => {
+  it('ps lists the processes; delete --force kills a running container', async () => {
     const bundle = bundleWith(['sleep', '100']);
     expect(runscDetached(['--root', root, 'run', '--detach', '--bundle', bundle, 'c2'], work).status).toBe(0);
     const pid = state('c2').pid as number;
+    expect(runsc(['--root', root, 'ps', 'c2']).stdout).toMatch(/^UID +PID +PPID +CMD\n0 +1 +0 +\S*sleep 100\n$/);
+    expect(runsc(['--root', root, 'ps', '--format', 'json', 'c2']).stdout).toBe('[1]\n');
     expect(runsc(['--root', root, 'delete', '--force', 'c2']).status).toBe(0);
     expect(fs.existsSync(`/proc/${pid}`) && !fs.readFileSync(`/proc/${pid}/stat`, 'utf8').includes(') Z')).toBe(false);
     expect(fs.readdirSync(root)).toEqual([]);

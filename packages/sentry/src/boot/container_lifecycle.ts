@@ -1,7 +1,7 @@
 // The container's lifecycle inside the sentry (runtime-spec runtime.md "Lifecycle"): created after boot, running
 // once `start` runs the init process, stopped when init ends. The sentry process itself exits with init's status,
 // which containerd's shim and conmon read as the container's exit status.
-import type { ControlContainerStatus, ExitStatus } from './control_protocol.js';
+import type { ControlContainerStatus, ExitStatus, ProcessSummary } from './control_protocol.js';
 
 /** Runs the container's init process; supplied by the boot code that owns the Kernel. */
 export interface InitLauncher {
@@ -9,8 +9,8 @@ export interface InitLauncher {
   run(): Promise<ExitStatus>;
   /** Delivers `signal` to init, or with `all` to every task of the container. */
   signal(signal: number, all: boolean): void;
-  /** Pids (as the container sees them) of the container's processes. */
-  pids(): number[];
+  /** The container's processes (pids as the container sees them). */
+  processes(): ProcessSummary[];
 }
 
 export class LifecycleError extends Error {
@@ -77,8 +77,8 @@ export class ContainerLifecycle {
     throw new LifecycleError('EBADSTATE', `cannot signal a container that is ${this.#status}`);
   }
 
-  pids(): number[] {
-    return this.#status === 'running' ? this.#launcher.pids() : [];
+  processes(): ProcessSummary[] {
+    return this.#status === 'running' ? this.#launcher.processes() : [];
   }
 
   /** Resolves with init's exit status once the container has stopped. */

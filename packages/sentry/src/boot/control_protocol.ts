@@ -17,8 +17,16 @@ export type ControlRequest =
   | { op: 'wait' }
   | { op: 'ps' };
 
+/** One process of the container, as `runsc ps` shows it (pids as the container sees them). */
+export interface ProcessSummary {
+  pid: number;
+  ppid: number;
+  uid: number;
+  argv: string[];
+}
+
 export type ControlResponse =
-  | { ok: true; status: ControlContainerStatus; exit?: ExitStatus; pids?: number[] }
+  | { ok: true; status: ControlContainerStatus; exit?: ExitStatus; pids?: number[]; processes?: ProcessSummary[] }
   | { ok: false; code: string; error: string };
 
 /** The line the sentry writes once on its readiness fd: booted and waiting for start, or why it failed. */
@@ -70,6 +78,17 @@ function parseExitStatus(value: unknown): ExitStatus | undefined {
   return undefined;
 }
 
+function isProcessSummary(value: unknown): value is ProcessSummary {
+  return (
+    isObject(value) &&
+    typeof value.pid === 'number' &&
+    typeof value.ppid === 'number' &&
+    typeof value.uid === 'number' &&
+    Array.isArray(value.argv) &&
+    value.argv.every((a) => typeof a === 'string')
+  );
+}
+
 /** Parses one response line (runsc side); throws with a message naming what is wrong. */
 export function parseControlResponse(line: string): ControlResponse {
   let value: unknown;
@@ -89,6 +108,7 @@ export function parseControlResponse(line: string): ControlResponse {
   const exit = parseExitStatus(value.exit);
   if (exit) response.exit = exit;
   if (Array.isArray(value.pids) && value.pids.every((p) => typeof p === 'number')) response.pids = value.pids as number[];
+  if (Array.isArray(value.processes) && value.processes.every(isProcessSummary)) response.processes = value.processes;
   return response;
 }
 

@@ -20,8 +20,8 @@ class ScriptedInit implements InitLauncher {
   signal(signal: number, all: boolean): void {
     this.signals.push([signal, all]);
   }
-  pids(): number[] {
-    return [1];
+  processes() {
+    return [{ pid: 1, ppid: 0, uid: 0, argv: ['init'] }];
   }
 }
 
@@ -77,7 +77,7 @@ describe('control server', () => {
     const waiting = exchange(socketPath, ['{"op":"wait"}'], 1);
     expect(await exchange(socketPath, ['{"op":"kill","signal":15,"all":true}', '{"op":"ps"}'], 2)).toEqual([
       { ok: true, status: 'running' },
-      { ok: true, status: 'running', pids: [1] },
+      { ok: true, status: 'running', pids: [1], processes: [{ pid: 1, ppid: 0, uid: 0, argv: ['init'] }] },
     ]);
     expect(init.signals).toEqual([[15, true]]);
     init.end({ signal: 15 });
@@ -113,7 +113,7 @@ describe('control server', () => {
     const failing = new ContainerLifecycle({
       run: () => Promise.reject(new Error('exec failed')),
       signal: () => {},
-      pids: () => [],
+      processes: () => [],
     });
     failing.start();
     expect(await failing.wait()).toEqual({ exitCode: 127 });

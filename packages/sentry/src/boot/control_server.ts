@@ -103,8 +103,10 @@ export class ControlServer {
         const exit = await lifecycle.wait();
         return { ok: true, status: lifecycle.status(), exit };
       }
-      case 'ps':
-        return { ok: true, status: lifecycle.status(), pids: lifecycle.pids() };
+      case 'ps': {
+        const processes = lifecycle.processes();
+        return { ok: true, status: lifecycle.status(), pids: processes.map((p) => p.pid), processes };
+      }
     }
   }
 }

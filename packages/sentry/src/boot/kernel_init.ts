@@ -85,7 +85,10 @@ export const createKernelInit: InitLauncherFactory = async ({ options, spec, gof
       }
       kernel.interruptForSignal(init, signal);
     },
-    pids: () => kernel.processes().map((p) => p.pid),
+    processes: () =>
+      kernel.processes()
+        .filter((p) => p.state !== 'Z')
+        .map((p) => ({ pid: p.pid, ppid: p.ppid, uid: p.creds.uid, argv: p.argv.length > 0 ? p.argv : [p.comm] })),
   };
   return launcher;
 };

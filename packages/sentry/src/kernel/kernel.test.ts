@@ -15,6 +15,7 @@ import { FileDescription } from '../vfs/file_description.js';
 import { MountNamespace } from '../vfs/mount.js';
 import { lookupAt, mkdirAt, openAt } from '../vfs/operations.js';
 import { createDevfs } from '../fsimpl/dev.js';
+import { NO_PROCESSES, ProcFs } from '../fsimpl/proc.js';
 import { Kernel, type ExitResult } from './kernel.js';
 import { Errno } from './syscall_error.js';
 
@@ -47,6 +48,9 @@ async function rootWith(paths: string[]): Promise<MountNamespace> {
   // /dev (null, zero, ...): shells redirect background jobs' stdin from /dev/null.
   await mkdirAt(setup, AT_FDCWD, '/dev', 0o755);
   mounts.mount(await lookupAt(setup, AT_FDCWD, '/dev', { follow: true }), createDevfs(), 'devtmpfs');
+  // /proc, whose processes the Kernel plugs in when it is created.
+  await mkdirAt(setup, AT_FDCWD, '/proc', 0o555);
+  mounts.mount(await lookupAt(setup, AT_FDCWD, '/proc', { follow: true }), new ProcFs(NO_PROCESSES, () => mounts), 'proc');
   return mounts;
 }
 
@@ -197,6 +201,12 @@ describe('processes: fork, exec, wait, pipes, signals', () => {
     expect(r.result).toEqual({ exitCode: 3 });
   });
 
+  it('/proc shows the kernel\'s processes (init\'s cmdline, a child\'s name and parent)', async () => {
+    const script = `${BUSYBOX} cat /proc/1/cmdline | ${BUSYBOX} tr '\\0' ' '; echo; ${BUSYBOX} sh -c 'grep -E "^(Name|PPid)" /proc/$$/status'; true`;
+    const r = await sh(script);
+    expect(r.stdout).toBe(`${BUSYBOX} sh -c ${script} \nName:\tbusybox\nPPid:\t1\n`);
+  });
+
   it('init is pid 1 with parent 0, its child sees ppid 1', async () => {
     // The trailing `true` keeps sh from exec'ing its last command in place (then it would still be pid 1).
     const r = await sh(`echo $$ $PPID; ${BUSYBOX} sh -c 'echo $PPID'; true`);
@@ -269,7 +279,7 @@ describe('dynamic executables (PT_INTERP, file-backed mmap)', () => {
     const r = await runSandboxed(['/bin/ls', '/'], [], () => rootWith(files));
     expect(r.stderr).toBe('');
     expect(r.result).toEqual({ exitCode: 0 });
-    const top = [...new Set([...files.map((f) => f.split('/')[1]!), 'dev'])].sort();
+    const top = [...new Set([...files.map((f) => f.split('/')[1]!), 'dev', 'proc'])].sort();
     expect(r.stdout).toBe(top.map((d) => `${d}\n`).join(''));
   });
 
@@ -277,7 +287,7 @@ describe('dynamic executables (PT_INTERP, file-backed mmap)', () => {
     const files = [...new Set([...withLibraries('/bin/bash'), ...withLibraries('/bin/ls')])];
     const script = 'f() { echo "f:$1"; }; for i in 1 2 3; do f $((i * i)); done; /bin/ls / | while read d; do echo "<$d>"; done; (exit 9); echo "st=$?"; echo $BASH_VERSION | cut -c1 2>/dev/null; exit 4';
     const r = await runSandboxed(['/bin/bash', '-c', script], ['PATH=/bin'], () => rootWith(files));
-    const top = [...new Set([...files.map((f) => f.split('/')[1]!), 'dev'])].sort();
+    const top = [...new Set([...files.map((f) => f.split('/')[1]!), 'dev', 'proc'])].sort();
     expect(r.stdout).toBe(`f:1\nf:4\nf:9\n${top.map((d) => `<${d}>\n`).join('')}st=9\n`);
     expect(r.result).toEqual({ exitCode: 4 });
   });

@@ -48,7 +48,7 @@ import { applyImage } from '../mm/image.js';
 import { isSpecialMapping, readHostMaps } from '../mm/host_maps.js';
 import { loadExecutable } from '../loader/loader.js';
 import { VfsExecutableSource } from '../vfs/executable_source.js';
-import type { ProcFsSource } from '../fsimpl/proc.js';
+import { NO_PROCESSES, ProcFs, type ProcFsSource } from '../fsimpl/proc.js';
 import { STUB_BASE, STUB_END } from '../platform/stub.js';
 import { ProgramBreak } from '../mm/brk.js';
 import { SYSCALL_NAMES } from '../syscalls/numbers.js';
@@ -130,6 +130,10 @@ export class Kernel {
     this.loadExecutable = opts.loadExecutable ?? loadExecutable;
     this.executableSource = opts.executableSource ?? ((task: Task) => new VfsExecutableSource(task));
     this.emptyRoot = opts.emptyRoot ?? '';
+    // Every proc mount that has no process source yet shows this kernel's processes.
+    for (const m of this.mounts.mounts()) {
+      if (m.fs instanceof ProcFs && m.fs.source === NO_PROCESSES) m.fs.source = this.procSource;
+    }
   }
 
   /** Starts init and resolves with its exit status once it has exited (the whole sandbox then goes with it). */

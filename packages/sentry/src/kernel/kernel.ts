@@ -530,11 +530,27 @@ export class Kernel {
     for (const f of fds) {
       if (![...this.pids.tasks()].some((t) => t.fdTable === f)) f.closeAll();
     }
-    // Orphans go to init (pid_namespaces(7)); init's own children are killed with it by the host.
+    // Orphans go to the nearest living subreaper ancestor, else init (prctl(2) PR_SET_CHILD_SUBREAPER,
+    // pid_namespaces(7)); init's own children are killed with it by the host. Children that asked for a signal
+    // when their parent dies get it (PR_SET_PDEATHSIG).
     const init = this.initGroup;
+    let reaper: ThreadGroup | null = tg.parent;
+    while (reaper && !(reaper.childSubreaper && reaper.alive)) reaper = reaper.parent;
+    const newParent = reaper ?? (init && init !== tg ? init : null);
     for (const child of tg.children) {
-      child.parent = init && init !== tg ? init : null;
-      if (child.parent) child.parent.children.add(child);
+      child.parent = newParent;
+      if (newParent) newParent.children.add(child);
+      for (const t of child.tasks) {
+        if (t.pdeathSignal && child.alive) {
+          try {
+            tgkill(child.hostTgid, t.hostTid, t.pdeathSignal);
+          } catch {
+            // gone
+          }
+          this.interruptForSignal(child, t.pdeathSignal);
+        }
+      }
+      if (!child.alive) newParent?.notifyChildWaiters();
     }
     tg.children.clear();
     const parent = tg.parent;

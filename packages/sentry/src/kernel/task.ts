@@ -84,6 +84,8 @@ export class ThreadGroup {
     return this.exitStatus === null;
   }
 
+  /** PR_SET_CHILD_SUBREAPER: orphaned descendants are reparented here instead of to init (prctl(2)). */
+  childSubreaper = false;
   /** Job control (signal(7)): the stop signal while the group is stopped, 0 otherwise. */
   stopSignal = 0;
   /** A stop, or a continue, the parent has not collected with WUNTRACED / WCONTINUED yet. */
@@ -115,6 +117,8 @@ export class Task implements FsSyscallContext {
   exitCode: number | null = null;
   /** Name from PR_SET_NAME (per thread); defaults to the group's comm. */
   name: string | null = null;
+  /** PR_SET_PDEATHSIG: signal sent to this thread when its parent exits (cleared by fork and set-id execve). */
+  pdeathSignal = 0;
   /** Set when execve in another thread ends this one: at its next stop it runs exit(2). */
   exiting = false;
   /** A fatal signal the sentry killed this task for (reported instead of the host's SIGKILL). */

@@ -151,17 +151,24 @@ const prctl: H = (t, [opArg, a2]) => {
     case PR_SET_DUMPABLE:
       if (a2 > 1n) fail(Errno.EINVAL);
       return 0;
-    case PR_SET_PDEATHSIG: // accepted, not delivered (not done)
+    case PR_SET_PDEATHSIG: {
+      const sig = Number(a2);
+      if (a2 > 64n || (sig !== 0 && !Number.isInteger(sig))) fail(Errno.EINVAL, `signal ${a2}`);
+      t.pdeathSignal = sig;
+      return 0;
+    }
     case PR_SET_NO_NEW_PRIVS:
+      return 0;
     case PR_SET_CHILD_SUBREAPER:
+      t.tg.childSubreaper = a2 !== 0n;
       return 0;
     case PR_GET_PDEATHSIG:
-      t.memory.writeU32(a2, 0);
+      t.memory.writeU32(a2, t.pdeathSignal);
       return 0;
     case PR_GET_NO_NEW_PRIVS:
       return 1;
     case PR_GET_CHILD_SUBREAPER:
-      t.memory.writeU32(a2, 0);
+      t.memory.writeU32(a2, t.tg.childSubreaper ? 1 : 0);
       return 0;
     case PR_GET_SECCOMP:
       return 2;

@@ -94,7 +94,7 @@ const PARTIAL: Partial<Record<SyscallName, string>> = {
   waitid: 'rusage is zero; P_PIDFD not supported',
   getrusage: 'zeros: no accounting',
   times: 'zeros: no accounting',
-  prctl: 'names, dumpable, no_new_privs, seccomp queries; PDEATHSIG accepted but not delivered',
+  prctl: 'names, dumpable, no_new_privs, seccomp queries, PDEATHSIG, child subreaper',
   setfsuid: 'not kept apart from the effective id',
   setfsgid: 'not kept apart from the effective id',
   arch_prctl: 'ARCH_GET_CPUID, ARCH_GET_GS; ARCH_SET_GS refused',

@@ -179,6 +179,43 @@ describe('TCP behaviour on the wire', () => {
     expect(p.tcpA.stats.timeouts).toBe(gaps.length);
   });
 
+  it('slow-starts out of an RTO instead of resending one segment per round trip (RFC 5681 3.1)', async () => {
+    const clock = new ManualClock();
+    let blackhole = false;
+    const { p } = watchedPair({ clock, drop: (s) => blackhole && s.from === 'a' });
+    const { client, server } = await connect(p, clock);
+    client.setSockOptInt('noDelay', 1);
+    // Warm up so cwnd covers the whole burst below, which is then lost entirely.
+    const warm = new Uint8Array(400 * 1448);
+    client.write(warm);
+    for (let i = 0; i < 40; i++) {
+      await settle(2);
+      server.read(warm);
+    }
+    expect(client.cc.cwnd).toBeGreaterThan(100 * 1448);
+    blackhole = true;
+    const total = 80 * 1448;
+    client.write(new Uint8Array(total));
+    await settle();
+    blackhole = false;
+    clock.advance(250); // the first RTO fires and resends from SND.UNA with cwnd = 1 segment
+    expect(p.tcpA.stats.timeouts).toBe(1);
+    let rounds = 0;
+    let got = 0;
+    const buf = new Uint8Array(total);
+    while (got < total && rounds < 100) {
+      rounds++;
+      await settle(2); // one round trip on the channel
+      const r = server.read(buf);
+      if (!isTcpipError(r)) got += r.count;
+    }
+    expect(got).toBe(total);
+    // Slow start doubles per round trip: the 80 lost segments need about log2(80) rounds, not 80.
+    expect(rounds).toBeLessThan(20);
+    expect(client.cc.cwnd).toBeGreaterThan(20 * 1448);
+    expect(p.tcpA.stats.timeouts).toBe(1);
+  });
+
   it('probes a zero window with backing-off probes and resumes when the reader drains', async () => {
     const clock = new ManualClock();
     const { p, log } = watchedPair({ clock });

@@ -462,12 +462,15 @@ export abstract class TcpConnectionInput extends TcpConnectionOutput {
     if (this.sndUna === this.iss) dataAcked--; // our SYN
     if (this.finSent && seqGT(ack, this.finSeq)) dataAcked--;
     const rttFrom = this.txq.ackTo(ack, now, this.rtt.minRtt === Infinity ? 0 : this.rtt.minRtt);
-    // RTT measurement: RFC 7323 4.1 from the echoed timestamp, else Karn's rule on a never-retransmitted segment.
-    if (this.tsOk && seg.options.hasTimestamp && seg.options.tsEcr !== 0) {
+    // RTT measurement, as Linux's tcp_ack_update_rtt: from the send time of a never-retransmitted segment this ACK
+    // covers (Karn's rule, RFC 6298 3; sub-millisecond), else from the echoed timestamp (RFC 7323 4.1). Outside
+    // recovery only for the timestamp: while a hole is open the receiver echoes the timestamp of the segment before
+    // the hole (RFC 7323 4.3), which would inflate the RTO by the whole repair time.
+    if (rttFrom >= 0) {
+      this.rtt.sample(now - rttFrom);
+    } else if (this.tsOk && !this.inRecovery && seg.options.hasTimestamp && seg.options.tsEcr !== 0) {
       const r = (this.tsNow() - seg.options.tsEcr) >>> 0;
       if (r < 0x7fffffff) this.rtt.sample(r);
-    } else if (rttFrom >= 0) {
-      this.rtt.sample(now - rttFrom);
     }
     this.sndUna = ack;
     if (dataAcked > 0) this.sendBuffer.consume(dataAcked);
@@ -475,10 +478,18 @@ export abstract class TcpConnectionInput extends TcpConnectionOutput {
     this.retries = 0;
     this.tlpOutstanding = false;
     this.tlpAt = Infinity;
+    // An ACK of new data shows the path works again: drop the RTO backoff even without an RTT sample (all the
+    // data it covers may have been retransmitted), as BSD-derived stacks do; SRTT and RTTVAR are kept.
+    if (dataAcked > 0) this.rtt.backoffCount = 0;
     if (this.inRecovery) {
       if (seqGE(ack, this.recoveryPoint)) {
         this.inRecovery = false;
-        this.cc.onRecoveryExit(now);
+        if (this.rtoRecovery) this.rtoRecovery = false;
+        else this.cc.onRecoveryExit(now);
+      } else if (this.rtoRecovery) {
+        // After an RTO the sender is in slow start from one segment (RFC 5681 3.1), not in fast recovery's fixed
+        // window: every ACK of new data grows cwnd while the lost window is resent.
+        if (dataAcked > 0) this.cc.onAck(dataAcked, now, this.rtt.srtt);
       } else if (!this.sackOk && this.txq.count > 0) {
         // RFC 6582 3.2 step 5 (NewReno partial ACK): retransmit the next unacknowledged segment.
         this.markLost(0);

@@ -81,6 +81,7 @@ export abstract class TcpConnectionOutput extends TcpConnection {
 
   protected enterRecovery(now: number): void {
     this.inRecovery = true;
+    this.rtoRecovery = false;
     this.recoveryPoint = this.sndNxt;
     this.cc.onCongestionEvent(now, seqDiff(this.sndNxt, this.sndUna));
     this.stackProtocol.stats.fastRecoveries++;
@@ -504,6 +505,7 @@ export abstract class TcpConnectionOutput extends TcpConnection {
     this.cc.onRetransmissionTimeout(now, flight);
     this.txq.markAllLost();
     this.inRecovery = true;
+    this.rtoRecovery = true;
     this.recoveryPoint = this.sndNxt;
     this.dupAcks = 0;
     this.tlpAt = Infinity;

@@ -155,6 +155,8 @@ export abstract class TcpConnection implements TransportEndpoint {
 
   // Loss recovery.
   inRecovery = false;
+  /** The recovery was started by an RTO (slow start) rather than by SACK/dupACK loss detection (fast recovery). */
+  protected rtoRecovery = false;
   protected recoveryPoint = 0;
   protected dupAcks = 0;
   protected tlpOutstanding = false;
@@ -382,7 +384,8 @@ export abstract class TcpConnection implements TransportEndpoint {
     const t = (x: number) => (x === Infinity ? '-' : (x - now).toFixed(0));
     return `state=${this.state} una=${this.sndUna} nxt=${this.sndNxt} wnd=${this.sndWnd} cwnd=${this.cc.cwnd} ` +
       `ssthresh=${this.cc.ssthresh} inflight=${this.inflight()} sndbuf=${this.sendBuffer.length} txq=${this.txq.count} ` +
-      `sacked=${this.txq.sackedBytes} lost=${this.txq.lostBytes} rec=${this.inRecovery} rcvNxt=${this.rcvNxt} ` +
+      `sacked=${this.txq.sackedBytes} lost=${this.txq.lostBytes} rec=${this.inRecovery}${this.rtoRecovery ? '(rto)' : ''} ` +
+      `srtt=${this.rtt.srtt.toFixed(1)} rttvar=${this.rtt.rttvar.toFixed(1)} backoff=${this.rtt.backoffCount} rcvNxt=${this.rcvNxt} ` +
       `readable=${this.receiveBuffer.readable} ooo=${this.receiveBuffer.outOfOrderSegments} rto=${t(this.rtoAt)} ` +
       `tlp=${t(this.tlpAt)} reo=${t(this.reorderAt)} delack=${t(this.delackAt)} persist=${t(this.persistAt)} ` +
       `timerAt=${t(this.timerAt)} retries=${this.retries} fin=${this.finQueued}/${this.finSent}`;

@@ -122,3 +122,32 @@ describe('create / start / kill / delete', () => {
     expect(fs.readdirSync(root)).toEqual([]);
   });
 });
+
+describe('OCI hooks', () => {
+  it('runs createRuntime, poststart and poststop with the state on stdin', () => {
+    const log = path.join(work, 'hooks.log');
+    const hook = (name: string) => ({ path: '/bin/sh', args: ['sh', '-c', `{ echo ${name}; cat; echo; } >> ${log}`] });
+    const bundle = busyboxBundle(path.join(work, 'bundle'), (s) => {
+      s.process.args = ['true'];
+      s.process.terminal = false;
+      s.hooks = { createRuntime: [hook('createRuntime')], poststart: [hook('poststart')], poststop: [hook('poststop')] };
+    });
+    expect(runsc(['--root', root, 'run', '--bundle', bundle, 'h1']).status).toBe(0);
+    const lines = fs.readFileSync(log, 'utf8').trim().split('\n');
+    expect(lines.filter((_, i) => i % 2 === 0)).toEqual(['createRuntime', 'poststart', 'poststop']);
+    const states = lines.filter((_, i) => i % 2 === 1).map((l) => JSON.parse(l));
+    expect(states.map((s) => [s.id, s.status])).toEqual([['h1', 'creating'], ['h1', 'running'], ['h1', 'stopped']]);
+    expect(states[0].pid).toBeGreaterThan(0);
+  });
+
+  it('a failing createRuntime hook fails create and leaves nothing behind', () => {
+    const bundle = busyboxBundle(path.join(work, 'bundle'), (s) => {
+      s.process.terminal = false;
+      s.hooks = { createRuntime: [{ path: '/bin/false' }] };
+    });
+    const result = runscDetached(['--root', root, 'create', '--bundle', bundle, 'h2'], work);
+    expect(result.status).toBe(1);
+    expect(result.stderr).toBe('runsc: createRuntime hook /bin/false exited with 1\n');
+    expect(fs.readdirSync(root)).toEqual([]);
+  });
+});

@@ -147,7 +147,7 @@ export async function runCli(args: string[], io: CliIo = defaultIo): Promise<num
       'run the user program of a created container',
       (y) => y.positional('id', { type: 'string', demandOption: true }),
       async (argv) => {
-        await startContainer(globalOptions(argv), idArg(argv));
+        await startContainer(globalOptions(argv), idArg(argv), log(argv));
       },
     )
     .command(
@@ -206,7 +206,7 @@ export async function runCli(args: string[], io: CliIo = defaultIo): Promise<num
           .positional('id', { type: 'string', demandOption: true })
           .option('force', { alias: 'f', type: 'boolean', default: false, describe: 'kill the container if it runs' }),
       async (argv) => {
-        await deleteContainer(globalOptions(argv), idArg(argv), argv.force === true);
+        await deleteContainer(globalOptions(argv), idArg(argv), argv.force === true, log(argv));
       },
     )
     .command(

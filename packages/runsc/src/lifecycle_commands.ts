@@ -3,7 +3,8 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import type { Logger } from 'pino';
-import { currentStatus } from './container_status.js';
+import { currentStatus, runcStateView } from './container_status.js';
+import { runHooks } from './oci_hooks.js';
 import { controlRequest } from './control_client.js';
 import type { GlobalOptions } from './global_options.js';
 import { loadBundle } from './oci_config.js';
@@ -94,6 +95,10 @@ export async function createContainer(request: CreateRequest): Promise<{ state: 
       goferStartTime: launched.goferStartTime,
       controlSocket: launched.controlSocket,
     }));
+    // runtime.md "Lifecycle" steps 4-6: prestart (deprecated) and createRuntime, then createContainer, with the
+    // state as it is while creating; a failure ends the creation (the catch below removes the container).
+    const creating = { ...runcStateView(state), status: 'creating' as const };
+    for (const kind of ['prestart', 'createRuntime', 'createContainer'] as const) await runHooks(kind, loaded.spec.hooks, creating);
     if (request.pidFile !== undefined) writePidFile(request.pidFile, launched.sentryPid);
     request.logger.info({ id: request.id, pid: launched.sentryPid }, 'container created');
     return { state, sandbox };
@@ -101,6 +106,16 @@ export async function createContainer(request: CreateRequest): Promise<{ state: 
     if (sandbox) killSandbox({ pid: sandbox.sentryPid, sentryStartTime: sandbox.sentryStartTime, goferPid: sandbox.goferPid, goferStartTime: sandbox.goferStartTime });
     store.remove(request.id);
     throw err;
+  }
+}
+
+/** The hooks of the spec frozen at create (the bundle's config.json may have changed since). */
+function frozenHooks(store: StateStore, id: string): Record<string, unknown> | undefined {
+  try {
+    const spec = JSON.parse(fs.readFileSync(path.join(store.containerDir(id), 'config.json'), 'utf8')) as OciSpec;
+    return spec.hooks;
+  } catch {
+    return undefined;
   }
 }
 
@@ -115,16 +130,30 @@ function stateIn(store: StateStore, id: string, allowed: string[], action: strin
 }
 
 /** runsc start: runs the user program of a created container. */
-export async function startContainer(global: GlobalOptions, id: string): Promise<void> {
+export async function startContainer(global: GlobalOptions, id: string, logger?: Logger): Promise<void> {
   const store = new StateStore(global.root);
   const held = store.lock(id);
+  let running: ContainerState;
   try {
     const state = stateIn(store, id, ['created'], 'start');
+    const hooks = frozenHooks(store, id);
+    try {
+      await runHooks('startContainer', hooks, runcStateView(state));
+    } catch (err) {
+      // runtime.md: a failed startContainer hook stops the container; it is left for delete.
+      killSandbox(state);
+      throw err;
+    }
     await controlRequest(state.controlSocket, { op: 'start' });
-    store.write({ ...state, status: 'running' });
+    running = { ...state, status: 'running' };
+    store.write(running);
   } finally {
     held.release();
   }
+  // runtime.md: poststart hooks run after the user program started; their failure is only a warning.
+  await runHooks('poststart', frozenHooks(store, id), runcStateView(running)).catch((err: Error) =>
+    logger?.warn({ id }, err.message),
+  );
 }
 
 /** runsc kill: forwards a signal to the container's init (or all its processes). */
@@ -172,9 +201,11 @@ async function waitGone(pid: number, startTime: string | undefined, timeoutMs: n
  * a running one only with --force, after SIGKILLing the sandbox. With --force a missing container is not an
  * error, as in runc, so cleanup scripts can call it blindly.
  */
-export async function deleteContainer(global: GlobalOptions, id: string, force: boolean): Promise<void> {
+export async function deleteContainer(global: GlobalOptions, id: string, force: boolean, logger?: Logger): Promise<void> {
   const store = new StateStore(global.root);
   let held;
+  let hooks: Record<string, unknown> | undefined;
+  let view: object;
   try {
     held = store.lock(id);
   } catch (err) {
@@ -197,8 +228,12 @@ export async function deleteContainer(global: GlobalOptions, id: string, force: 
     if (state.pid > 0 && !(await waitGone(state.pid, state.sentryStartTime, 5_000))) {
       throw new RuntimeError('ESANDBOX', `the sandbox of container ${id} (pid ${state.pid}) did not exit after SIGKILL`);
     }
+    hooks = frozenHooks(store, id);
+    view = { ...runcStateView(state), status: 'stopped' as const, pid: 0 };
   } finally {
     held.release();
   }
   store.remove(id);
+  // runtime.md: poststop hooks run after the container is deleted; their failure is only a warning.
+  await runHooks('poststop', hooks, view).catch((err: Error) => logger?.warn({ id }, err.message));
 }

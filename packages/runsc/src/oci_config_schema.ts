@@ -31,6 +31,23 @@ const capabilityList: Schema = {
   description: 'an array of capability names',
 };
 
+const hookList: Schema = {
+  type: 'array',
+  description: 'an array of hook objects',
+  items: {
+    type: 'object',
+    required: ['path'],
+    description: 'a hook object {path, args, env, timeout}',
+    properties: {
+      path: absolutePath,
+      args: stringArray,
+      env: { type: 'array', items: { type: 'string', pattern: '^[^=]+=', description: 'a "NAME=value" string' }, description: 'an array of "NAME=value" strings' },
+      // config.md: timeout MUST be greater than zero.
+      timeout: { type: 'integer', minimum: 1, description: 'a number of seconds greater than zero' },
+    },
+  },
+};
+
 const processSchema: Schema = {
   type: 'object',
   // config.md: cwd and (on POSIX) user are REQUIRED; args needs at least one entry on non-Windows platforms.
@@ -216,7 +233,13 @@ export const ociConfigSchema: Schema = {
         },
       },
     },
-    hooks: { type: 'object', description: 'an object of hook lists' },
+    hooks: {
+      type: 'object',
+      description: 'an object of hook lists',
+      properties: Object.fromEntries(
+        ['prestart', 'createRuntime', 'createContainer', 'startContainer', 'poststart', 'poststop'].map((kind) => [kind, hookList]),
+      ),
+    },
     annotations: stringMap,
     linux: linuxSchema,
   },

@@ -45,6 +45,15 @@ export interface OciMount {
   options?: string[];
 }
 
+/** config.md "POSIX-platform Hooks": one program to run at a lifecycle point. */
+export interface OciHook {
+  path: string;
+  args?: string[];
+  env?: string[];
+  /** Seconds before the hook is aborted. */
+  timeout?: number;
+}
+
 export interface OciIdMapping {
   containerID: number;
   hostID: number;

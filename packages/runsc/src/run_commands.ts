@@ -75,9 +75,9 @@ export async function runContainer(request: RunRequest): Promise<number> {
   try {
     const exited = sentryExitCode(sandbox.sentry);
     try {
-      await startContainer(request.global, request.id);
+      await startContainer(request.global, request.id, request.logger);
     } catch (err) {
-      await deleteContainer(request.global, request.id, true);
+      await deleteContainer(request.global, request.id, true, request.logger);
       throw err;
     }
     if (request.detach) {
@@ -85,7 +85,7 @@ export async function runContainer(request: RunRequest): Promise<number> {
       return 0;
     }
     const code = await exited;
-    if (!request.keep) await deleteContainer(request.global, request.id, true);
+    if (!request.keep) await deleteContainer(request.global, request.id, true, request.logger);
     return code;
   } finally {
     stopForwarding();

@@ -12,7 +12,8 @@ export type RuntimeErrorCode =
   | 'ESANDBOX' // starting or talking to the sandbox (sentry, gofer) failed
   | 'EUSAGE' // bad command-line usage
   | 'EBADSIGNAL' // unknown signal name or number
-  | 'ENOTSUP'; // a runc command tsvisor does not implement yet
+  | 'ENOTSUP' // a runc command tsvisor does not implement yet
+  | 'EHOOK'; // an OCI hook failed
 
 export class RuntimeError extends Error {
   readonly code: RuntimeErrorCode;

@@ -69,6 +69,7 @@ import {
   SIGTTOU,
 } from './signals.js';
 import { PidTable, Task, ThreadGroup } from './task.js';
+import { addTicks, threadTicks } from './cpu_time.js';
 import { handlePtraceSyscall } from './ptrace_syscalls.js';
 
 export interface KernelOptions {
@@ -364,11 +365,15 @@ export class Kernel {
           // A vfork parent stays in this stop until its child execs or exits (releaseVforkParent).
           if (!this.onNewChild(task, ptraceGetEventMsg(hostTid), event)) ptraceCont(hostTid, 0);
           return;
-        case PTRACE_EVENT_EXIT:
+        case PTRACE_EVENT_EXIT: {
           task.exitCode = ptraceGetEventMsg(hostTid);
+          // Last chance to read the thread's CPU time: at its exit stop it still has its /proc entry.
+          const ticks = threadTicks(hostTid);
+          if (ticks) addTicks(task.tg.exitedTicks, ticks);
           task.blocker.interrupt();
           ptraceCont(hostTid, 0);
           return;
+        }
         case PTRACE_EVENT_EXEC:
           ptraceCont(hostTid, 0);
           return;

@@ -11,6 +11,7 @@ import type { Credentials } from './context.js';
 import { HostTaskMemory } from './task_memory.js';
 import type { Kernel } from './kernel.js';
 import type { ProgramBreak } from '../mm/brk.js';
+import { addTicks, threadTicks, type CpuTicks } from './cpu_time.js';
 
 /** Resource limits (getrlimit(2)): [soft, hard], RLIM_INFINITY = 2^64 - 1. */
 export const RLIM_INFINITY = (1n << 64n) - 1n;
@@ -84,6 +85,9 @@ export class ThreadGroup {
     return this.exitStatus === null;
   }
 
+  /** CPU time of this group's exited threads, and of its waited-for children (getrusage(2), times(2)). */
+  readonly exitedTicks: CpuTicks = { user: 0, system: 0 };
+  readonly childTicks: CpuTicks = { user: 0, system: 0 };
   /** PR_SET_CHILD_SUBREAPER: orphaned descendants are reparented here instead of to init (prctl(2)). */
   childSubreaper = false;
   /** Job control (signal(7)): the stop signal while the group is stopped, 0 otherwise. */
@@ -94,6 +98,16 @@ export class ThreadGroup {
 
   /** Callbacks waiting for one of this group's threads to exit (execve ending the other threads). */
   readonly threadExitWaiters = new Set<() => void>();
+
+  /** CPU time of the group itself: its living threads now, plus the exited ones. */
+  selfTicks(): CpuTicks {
+    const total = { ...this.exitedTicks };
+    for (const t of this.tasks) {
+      const now = threadTicks(t.hostTid);
+      if (now) addTicks(total, now);
+    }
+    return total;
+  }
 
   notifyChildWaiters(): void {
     for (const w of [...this.childWaiters]) w();

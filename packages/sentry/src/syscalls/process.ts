@@ -5,6 +5,7 @@ import { tgkill as hostTgkill } from '@tsvisor/native';
 import { Errno, fail } from '../kernel/syscall_error.js';
 import { SIGCHLD, SIGCONT, SIGKILL, SIGSTOP, validSignal } from '../kernel/signals.js';
 import type { Task, ThreadGroup } from '../kernel/task.js';
+import { addTicks, type CpuTicks, writeTimeval } from '../kernel/cpu_time.js';
 import type { SyscallName } from './numbers.js';
 import type { SyscallHandler } from './types.js';
 
@@ -78,13 +79,25 @@ function consume(found: WaitFound): void {
 }
 
 function reap(task: Task, child: ThreadGroup): void {
+  // getrusage(2) RUSAGE_CHILDREN: waited-for children and their own waited-for children.
+  addTicks(task.tg.childTicks, child.exitedTicks);
+  addTicks(task.tg.childTicks, child.childTicks);
   task.tg.children.delete(child);
   task.kernel.pids.removeGroup(child);
 }
 
-function writeRusage(task: Task, addr: bigint): void {
-  // struct rusage is 144 bytes; resource accounting is not kept (zeros), like a child that used no time.
-  if (addr !== 0n) task.memory.write(addr, Buffer.alloc(144));
+/** struct rusage (144 bytes) with the user and system time of `ticks`; other fields are not kept (zero). */
+export function rusageOf(ticks: CpuTicks): Buffer {
+  const b = Buffer.alloc(144);
+  writeTimeval(b, 0, ticks.user);
+  writeTimeval(b, 16, ticks.system);
+  return b;
+}
+
+function writeRusage(task: Task, addr: bigint, child?: ThreadGroup): void {
+  if (addr === 0n) return;
+  const ticks = child ? { user: child.exitedTicks.user + child.childTicks.user, system: child.exitedTicks.system + child.childTicks.system } : { user: 0, system: 0 };
+  task.memory.write(addr, rusageOf(ticks));
 }
 
 const wait4: H = async (task, [pidArg, statusAddr, optArg, rusageAddr]) => {
@@ -97,7 +110,7 @@ const wait4: H = async (task, [pidArg, statusAddr, optArg, rusageAddr]) => {
   const status =
     found.kind === 'exited' ? child.exitStatus! : found.kind === 'stopped' ? (child.stopSignal << 8) | 0x7f : 0xffff;
   if (statusAddr !== 0n) task.memory.writeU32(statusAddr, status);
-  writeRusage(task, rusageAddr);
+  writeRusage(task, rusageAddr, found.kind === 'exited' ? child : undefined);
   if (found.kind === 'exited') reap(task, child);
   else consume(found);
   return child.tgid;
@@ -146,7 +159,7 @@ const waitid: H = async (task, [idtype, id, infop, optArg, rusageAddr]) => {
     info.writeInt32LE(status, 24);
   }
   if (infop !== 0n) task.memory.write(infop, info);
-  writeRusage(task, rusageAddr);
+  writeRusage(task, rusageAddr, found?.kind === 'exited' ? found.child : undefined);
   if (found && !(options & WNOWAIT)) {
     if (found.kind === 'exited') reap(task, found.child);
     else consume(found);

@@ -4,6 +4,8 @@
 import os from 'node:os';
 import { Errno, fail } from '../kernel/syscall_error.js';
 import { RLIM_INFINITY, type Task } from '../kernel/task.js';
+import { threadTicks } from '../kernel/cpu_time.js';
+import { rusageOf } from './process.js';
 import type { SyscallName } from './numbers.js';
 import type { SyscallHandler } from './types.js';
 
@@ -104,16 +106,32 @@ const prlimit64: H = (t, [pidArg, res, newAddr, oldAddr]) => {
   return 0;
 };
 
+const RUSAGE_SELF = 0;
+const RUSAGE_CHILDREN = -1;
+const RUSAGE_THREAD = 1;
 const getrusage: H = (t, [who, addr]) => {
   const w = i32(who);
-  if (w !== 0 && w !== -1 && w !== 1) fail(Errno.EINVAL);
-  // Not kept: CPU and memory accounting (all zero).
-  t.memory.write(addr, Buffer.alloc(144));
+  let ticks;
+  if (w === RUSAGE_SELF) ticks = t.tg.selfTicks();
+  else if (w === RUSAGE_CHILDREN) ticks = t.tg.childTicks;
+  else if (w === RUSAGE_THREAD) ticks = threadTicks(t.hostTid) ?? { user: 0, system: 0 };
+  else fail(Errno.EINVAL, `who ${w}`);
+  // Partial: only the CPU times are kept; memory and I/O counters are zero.
+  t.memory.write(addr, rusageOf(ticks));
   return 0;
 };
 
 const times: H = (t, [addr]) => {
-  if (addr !== 0n) t.memory.write(addr, Buffer.alloc(32));
+  if (addr !== 0n) {
+    // struct tms: tms_utime, tms_stime, tms_cutime, tms_cstime in clock ticks (times(2)).
+    const self = t.tg.selfTicks();
+    const b = Buffer.alloc(32);
+    b.writeBigInt64LE(BigInt(self.user), 0);
+    b.writeBigInt64LE(BigInt(self.system), 8);
+    b.writeBigInt64LE(BigInt(t.tg.childTicks.user), 16);
+    b.writeBigInt64LE(BigInt(t.tg.childTicks.system), 24);
+    t.memory.write(addr, b);
+  }
   // clock ticks (USER_HZ 100) since an arbitrary point: the sandbox's boot.
   return BigInt(Math.floor((Date.now() - t.kernel.bootTime) / 10));
 };

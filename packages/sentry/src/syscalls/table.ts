@@ -90,10 +90,9 @@ const PTRACE: Partial<Record<SyscallName, string>> = {
 
 /** Emulated handlers whose support is partial, with what they leave out. */
 const PARTIAL: Partial<Record<SyscallName, string>> = {
-  wait4: 'rusage is zero',
-  waitid: 'rusage is zero; P_PIDFD not supported',
-  getrusage: 'zeros: no accounting',
-  times: 'zeros: no accounting',
+  wait4: 'rusage: CPU times only',
+  waitid: 'rusage: CPU times only; P_PIDFD not supported',
+  getrusage: 'CPU times only (memory and I/O counters zero)',
   prctl: 'names, dumpable, no_new_privs, seccomp queries, PDEATHSIG, child subreaper',
   setfsuid: 'not kept apart from the effective id',
   setfsgid: 'not kept apart from the effective id',

@@ -151,3 +151,30 @@ describe('OCI hooks', () => {
     expect(fs.readdirSync(root)).toEqual([]);
   });
 });
+
+describe('as containerd-shim and conmon see it', () => {
+  it('the pid-file process exits with the container status, reaped by the caller as subreaper', () => {
+    // A subreaper (prctl PR_SET_CHILD_SUBREAPER, as the shim is) inherits the sentry once runsc create exits.
+    const bundle = bundleWith(['sh', '-c', 'exit 42']);
+    const pidFile = path.join(work, 'pid');
+    const script = `
+import ctypes, os, subprocess, sys
+ctypes.CDLL(None).prctl(36, 1, 0, 0, 0)
+runsc, root, bundle, pid_file = sys.argv[1:5]
+devnull = open(os.devnull, 'w')
+subprocess.run([runsc, '--root', root, 'create', '--bundle', bundle, '--pid-file', pid_file, 's1'], check=True, stdout=devnull, stderr=devnull, stdin=subprocess.DEVNULL)
+pid = int(open(pid_file).read())
+subprocess.run([runsc, '--root', root, 'start', 's1'], check=True)
+while True:
+    reaped, status = os.waitpid(-1, 0)
+    if reaped == pid:
+        print(os.waitstatus_to_exitcode(status))
+        break
+`;
+    const result = spawnSync('python3', ['-c', script, runscBin, root, bundle, pidFile], { encoding: 'utf8', timeout: 30_000 });
+    expect(result.stderr).toBe('');
+    expect(result.stdout).toBe('42\n');
+    expect(JSON.parse(runsc(['--root', root, 'state', 's1']).stdout)).toMatchObject({ status: 'stopped', pid: 0 });
+    expect(runsc(['--root', root, 'delete', 's1']).status).toBe(0);
+  });
+});

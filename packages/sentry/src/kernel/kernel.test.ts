@@ -207,6 +207,27 @@ describe('processes: fork, exec, wait, pipes, signals', () => {
     expect(r.stdout).toBe(`${BUSYBOX} sh -c ${script} \nName:\tbusybox\nPPid:\t1\n`);
   });
 
+  it('Kernel.pause stops every task and resume continues them', async () => {
+    const states: string[] = [];
+    const hostState = (pid: number): string => {
+      const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
+      return stat.slice(stat.lastIndexOf(')') + 2).split(' ')[0]!;
+    };
+    const r = await runSandboxed([BUSYBOX, 'sh', '-c', `${BUSYBOX} sleep 0.6; echo done`], ['PATH=/bin'], rootWithBusybox, (k) => {
+      setTimeout(() => {
+        k.pause();
+        setTimeout(() => {
+          for (const g of k.pids.groups.values()) states.push(hostState(g.hostTgid));
+          k.resume();
+        }, 150);
+      }, 150);
+    });
+    expect(states.length).toBe(2);
+    for (const s of states) expect(s).toMatch(/^[tT]$/);
+    expect(r.stdout).toBe('done\n');
+    expect(r.result).toEqual({ exitCode: 0 });
+  });
+
   it('init is pid 1 with parent 0, its child sees ppid 1', async () => {
     // The trailing `true` keeps sh from exec'ing its last command in place (then it would still be pid 1).
     const r = await sh(`echo $$ $PPID; ${BUSYBOX} sh -c 'echo $PPID'; true`);

@@ -661,6 +661,30 @@ export class Kernel {
     }
   }
 
+  /** Stops every task (runsc pause): SIGSTOP from outside the namespace reaches init too. */
+  pause(): void {
+    for (const tg of this.pids.groups.values()) {
+      if (!tg.alive) continue;
+      try {
+        process.kill(tg.hostTgid, SIGSTOP);
+      } catch {
+        // gone
+      }
+    }
+  }
+
+  /** Continues every task stopped by pause (runsc resume). */
+  resume(): void {
+    for (const tg of this.pids.groups.values()) {
+      if (!tg.alive) continue;
+      try {
+        process.kill(tg.hostTgid, SIGCONT);
+      } catch {
+        // gone
+      }
+    }
+  }
+
   private killAll(): void {
     for (const tg of this.pids.groups.values()) {
       try {

@@ -61,6 +61,18 @@ describe('runsc run', () => {
   });
 });
 
+describe('signals to runsc run', () => {
+  it('are forwarded to the container, which decides what they mean', async () => {
+    const bundle = bundleWith(['sh', '-c', 'trap "exit 42" TERM; while true; do sleep 0.1; done']);
+    const child = spawn(runscBin, ['--root', root, 'run', '--bundle', bundle, 'f1'], { stdio: 'ignore' });
+    const exited = new Promise<number | null>((resolve) => child.on('close', resolve));
+    await until(() => runsc(['--root', root, 'state', 'f1']).stdout.includes('"running"'));
+    await new Promise((resolve) => setTimeout(resolve, 300)); // let the trap be installed
+    child.kill('SIGTERM');
+    expect(await exited).toBe(42);
+  });
+});
+
 describe('runsc do', () => {
   it('runs a host command over a read-only root with a memory overlay', () => {
     const marker = path.join(work, 'written-by-do');

@@ -181,12 +181,14 @@ export class PidTable {
 
   /** The host thread is gone; its group stays listed until reaped. */
   removeTask(task: Task): void {
-    this.bySandboxTid.delete(task.tid);
-    this.byHostTid.delete(task.hostTid);
+    if (this.bySandboxTid.get(task.tid) === task) this.bySandboxTid.delete(task.tid);
+    if (this.byHostTid.get(task.hostTid) === task) this.byHostTid.delete(task.hostTid);
   }
 
   removeGroup(tg: ThreadGroup): void {
-    this.groups.delete(tg.tgid);
+    // The host reaps exited tasks at once (SA_NOCLDWAIT), so after a pid wrap-around a new process may hold the
+    // pid of a zombie its parent has not waited for yet: never drop an entry that is not this group's.
+    if (this.groups.get(tg.tgid) === tg) this.groups.delete(tg.tgid);
   }
 
   byTid(tid: number): Task | undefined {

@@ -73,6 +73,19 @@ describe('signals to runsc run', () => {
   });
 });
 
+describe('a hung sandbox', () => {
+  it('is killed when it cannot take a forwarded SIGTERM, so runsc run still ends', async () => {
+    const child = spawn(runscBin, ['--root', root, 'run', '--bundle', bundleWith(['sleep', '100']), 'hung1'], { stdio: 'ignore' });
+    const exited = new Promise<number | null>((resolve) => child.on('close', resolve));
+    await until(() => runsc(['--root', root, 'state', 'hung1']).stdout.includes('"running"'));
+    const sentryPid = state('hung1').pid as number;
+    process.kill(sentryPid, 'SIGSTOP'); // the sentry can no longer answer its control socket
+    child.kill('SIGTERM');
+    expect(await exited).toBe(137);
+    expect(fs.readdirSync(root)).toEqual([]);
+  });
+});
+
 describe('runsc do', () => {
   it('runs a host command over a read-only root with a memory overlay', () => {
     const marker = path.join(work, 'written-by-do');

@@ -5,6 +5,15 @@ import { RuntimeError } from './runtime_error.js';
 
 export type ControlSuccess = Extract<ControlResponse, { ok: true }>;
 
+/** The sentry answered, and said no (e.g. start of a running container): the sandbox itself is fine. */
+export class SandboxRefused extends RuntimeError {
+  readonly sentryCode: string;
+  constructor(op: string, sentryCode: string, message: string) {
+    super(sentryCode === 'EBADSTATE' ? 'EBADSTATE' : 'ESANDBOX', `sandbox refused "${op}": ${message}`);
+    this.sentryCode = sentryCode;
+  }
+}
+
 /**
  * Sends `request` to the sentry listening on `socketPath` and returns its answer. A refused or broken connection
  * and an error answer are ESANDBOX errors carrying the sentry's message. `timeoutMs` 0 waits forever (for wait).
@@ -39,7 +48,7 @@ export function controlRequest(socketPath: string, request: ControlRequest, time
         finish(new RuntimeError('ESANDBOX', (err as Error).message));
         return;
       }
-      if (!response.ok) finish(new RuntimeError('ESANDBOX', `sandbox refused "${request.op}": ${response.error}`));
+      if (!response.ok) finish(new SandboxRefused(request.op, response.code, response.error));
       else finish(undefined, response);
     });
     socket.on('error', (err: NodeJS.ErrnoException) =>

@@ -5,7 +5,7 @@ import os from 'node:os';
 import path from 'node:path';
 import type { ChildProcess } from 'node:child_process';
 import type { Logger } from 'pino';
-import { controlRequest } from './control_client.js';
+import { controlRequest, SandboxRefused } from './control_client.js';
 import { DEFAULT_PATH } from './default_spec.js';
 import type { GlobalOptions } from './global_options.js';
 import { createContainer, deleteContainer, startContainer } from './lifecycle_commands.js';
@@ -27,12 +27,24 @@ function sentryExitCode(sentry: ChildProcess): Promise<number> {
   });
 }
 
-function forwardSignals(controlSocket: string, logger: Logger): () => void {
+// A sandbox that cannot take a terminating signal within this time is hung: runsc then kills it, so that a
+// supervisor's SIGTERM (timeout(1), systemd) still ends `runsc run` instead of leaving it waiting forever.
+const FORWARD_TIMEOUT_MS = 5_000;
+const TERMINATING: ReadonlySet<NodeJS.Signals> = new Set(['SIGINT', 'SIGTERM', 'SIGHUP', 'SIGQUIT']);
+
+function forwardSignals(controlSocket: string, logger: Logger, killSandbox: () => void): () => void {
   const handlers = new Map<NodeJS.Signals, () => void>();
   for (const name of FORWARDED_SIGNALS) {
     const handler = () => {
-      controlRequest(controlSocket, { op: 'kill', signal: os.constants.signals[name], all: false }).catch((err: Error) =>
-        logger.warn({ signal: name, err: err.message }, 'could not forward signal'),
+      controlRequest(controlSocket, { op: 'kill', signal: os.constants.signals[name], all: false }, FORWARD_TIMEOUT_MS).catch(
+        (err: Error) => {
+          logger.warn({ signal: name, err: err.message }, 'could not forward signal');
+          // A refusal (the container just stopped) is an answer; only silence means the sandbox is hung.
+          if (TERMINATING.has(name) && !(err instanceof SandboxRefused)) {
+            logger.error({ signal: name }, 'the sandbox does not answer: killing it');
+            killSandbox();
+          }
+        },
       );
     };
     handlers.set(name, handler);
@@ -71,7 +83,7 @@ export async function runContainer(request: RunRequest): Promise<number> {
   if (request.consoleSocket !== undefined) createRequest.consoleSocket = request.consoleSocket;
   if (request.overlay2 !== undefined) createRequest.overlay2 = request.overlay2;
   const { state, sandbox } = await createContainer(createRequest);
-  const stopForwarding = forwardSignals(state.controlSocket, request.logger);
+  const stopForwarding = forwardSignals(state.controlSocket, request.logger, () => sandbox.sentry.kill('SIGKILL'));
   try {
     const exited = sentryExitCode(sandbox.sentry);
     try {

@@ -268,6 +268,17 @@ describe('differential C programs', () => {
   }
 });
 
+describe('init dying of a signal', () => {
+  it('a fault in init ends the sandbox with { signal: SIGSEGV } (the host alone would not kill a namespace init)', async () => {
+    const src = path.join(work, 'segv.c');
+    const exe = path.join(work, 'segv');
+    fs.writeFileSync(src, 'int main(void) { *(volatile int *)0 = 1; return 0; }\n');
+    execFileSync('gcc', ['-O0', '-o', exe, src]);
+    const r = await runSandboxed([exe], [], () => rootWith(withLibraries(exe)));
+    expect(r.result).toEqual({ signal: 11 });
+  });
+});
+
 describe('micro-benchmark', () => {
   it('getppid (emulated, answered from JavaScript) and getpid (native) per-call cost', async () => {
     const exe = path.join(work, 'getppid_loop');

@@ -61,6 +61,18 @@ describe('runsc run', () => {
   });
 });
 
+describe('a state root as long as Docker\'s', () => {
+  it('works although the control socket path is longer than a unix socket path may be', () => {
+    const longRoot = path.join(work, 'var/run/docker/runtime-runsc/moby');
+    const id = 'f'.repeat(64);
+    const bundle = bundleWith(['sh', '-c', 'exit 9']);
+    expect(Buffer.byteLength(path.join(longRoot, id, 'control.sock'))).toBeGreaterThan(107);
+    const result = runsc(['--root', longRoot, 'run', '--bundle', bundle, id]);
+    expect([result.status, result.stderr]).toEqual([9, '']);
+    expect(fs.readdirSync(longRoot)).toEqual([]);
+  });
+});
+
 describe('signals to runsc run', () => {
   it('are forwarded to the container, which decides what they mean', async () => {
     const bundle = bundleWith(['sh', '-c', 'trap "exit 42" TERM; while true; do sleep 0.1; done']);

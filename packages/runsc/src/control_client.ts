@@ -1,6 +1,6 @@
 // runsc's side of the control socket: one connection per request, one JSON line each way (control_protocol.ts).
 import net from 'node:net';
-import { parseControlResponse, type ControlRequest, type ControlResponse } from '@tsvisor/sentry/boot';
+import { parseControlResponse, usableSocketPath, type ControlRequest, type ControlResponse } from '@tsvisor/sentry/boot';
 import { RuntimeError } from './runtime_error.js';
 
 export type ControlSuccess = Extract<ControlResponse, { ok: true }>;
@@ -20,13 +20,21 @@ export class SandboxRefused extends RuntimeError {
  */
 export function controlRequest(socketPath: string, request: ControlRequest, timeoutMs = 10_000): Promise<ControlSuccess> {
   return new Promise((resolve, reject) => {
-    const socket = net.createConnection(socketPath);
+    let usable: ReturnType<typeof usableSocketPath>;
+    try {
+      usable = usableSocketPath(socketPath);
+    } catch (err) {
+      reject(new RuntimeError('ESANDBOX', `cannot reach the sandbox at ${socketPath}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`));
+      return;
+    }
+    const socket = net.createConnection(usable.path);
     let buffered = '';
     let settled = false;
     const finish = (error: Error | undefined, response?: ControlSuccess) => {
       if (settled) return;
       settled = true;
       if (timer) clearTimeout(timer);
+      usable.release();
       socket.destroy();
       if (error) reject(error);
       else resolve(response!);
@@ -36,7 +44,10 @@ export function controlRequest(socketPath: string, request: ControlRequest, time
         ? setTimeout(() => finish(new RuntimeError('ESANDBOX', `sandbox did not answer "${request.op}" within ${timeoutMs} ms`)), timeoutMs)
         : undefined;
     socket.setEncoding('utf8');
-    socket.on('connect', () => socket.write(`${JSON.stringify(request)}\n`));
+    socket.on('connect', () => {
+      usable.release();
+      socket.write(`${JSON.stringify(request)}\n`);
+    });
     socket.on('data', (chunk: string) => {
       buffered += chunk;
       const newline = buffered.indexOf('\n');

@@ -8,6 +8,7 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { ContainerLifecycle, type InitLauncher } from './container_lifecycle.js';
 import { exitStatusToCode, parseControlRequest, parseControlResponse, type ExitStatus } from './control_protocol.js';
 import { ControlServer } from './control_server.js';
+import { usableSocketPath } from './socket_path.js';
 
 class ScriptedInit implements InitLauncher {
   runs = 0;
@@ -117,6 +118,30 @@ describe('control server', () => {
     });
     failing.start();
     expect(await failing.wait()).toEqual({ exitCode: 127 });
+  });
+});
+
+describe('control socket paths longer than sun_path', () => {
+  it('are bound and reached through a directory fd', async () => {
+    const deep = path.join(dir, 'x'.repeat(60), 'y'.repeat(60));
+    fs.mkdirSync(deep, { recursive: true });
+    const longPath = path.join(deep, 'control.sock');
+    expect(Buffer.byteLength(longPath)).toBeGreaterThan(107);
+    const longServer = new ControlServer(longPath, new ContainerLifecycle(new ScriptedInit()));
+    await longServer.listen();
+    try {
+      expect(fs.statSync(longPath).isSocket()).toBe(true);
+      const usable = usableSocketPath(longPath);
+      expect(usable.path).toMatch(/^\/proc\/self\/fd\/\d+\/control.sock$/);
+      try {
+        expect(await exchange(usable.path, ['{"op":"state"}'], 1)).toEqual([{ ok: true, status: 'created' }]);
+      } finally {
+        usable.release();
+      }
+    } finally {
+      await longServer.close();
+    }
+    expect(fs.existsSync(longPath)).toBe(false);
   });
 });
 

@@ -6,6 +6,7 @@ import net from 'node:net';
 import type { Logger } from 'pino';
 import { parseControlRequest, type ControlRequest, type ControlResponse } from './control_protocol.js';
 import { LifecycleError, type ContainerLifecycle } from './container_lifecycle.js';
+import { usableSocketPath } from './socket_path.js';
 
 // A request is a few dozen bytes; anything this long is not a client speaking the protocol.
 const MAX_LINE = 64 * 1024;
@@ -28,13 +29,18 @@ export class ControlServer {
   /** Listens on the socket path (mode 0600: only root, who runs runsc, may control the sandbox). */
   async listen(): Promise<void> {
     fs.rmSync(this.#path, { force: true });
-    await new Promise<void>((resolve, reject) => {
-      this.#server.once('error', reject);
-      this.#server.listen(this.#path, () => {
-        this.#server.off('error', reject);
-        resolve();
+    const usable = usableSocketPath(this.#path);
+    try {
+      await new Promise<void>((resolve, reject) => {
+        this.#server.once('error', reject);
+        this.#server.listen(usable.path, () => {
+          this.#server.off('error', reject);
+          resolve();
+        });
       });
-    });
+    } finally {
+      usable.release();
+    }
     fs.chmodSync(this.#path, 0o600);
   }
 

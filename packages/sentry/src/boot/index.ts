@@ -6,3 +6,4 @@ export * from './container_lifecycle.js';
 export * from './control_server.js';
 export * from './log_destination.js';
 export * from './sandbox_boot.js';
+export * from './socket_path.js';

@@ -6,7 +6,7 @@ CMD ?= uname -a; ls /; echo hi > /tmp/x; cat /tmp/x
 DEBIAN_PACKAGES := busybox-static iperf3 libseccomp2 runc strace iproute2 curl netcat-openbsd nftables \
                    slirp4netns passt diod gcc make python3 g++
 
-.PHONY: all deps build run test install bench fuzz clean
+.PHONY: all deps build run test test-long install bench fuzz clean
 all: build
 
 # Installs only what is missing, so it is cheap to run every time.
@@ -35,6 +35,10 @@ run: build
 
 test: build
 	npx vitest run $(VITEST_ARGS)
+
+# The long suites: multi-seed TCP soaks, 1 GB transfers (about 10-20 minutes).
+test-long: build
+	TSVISOR_LONG=1 npx vitest run $(VITEST_ARGS)
 
 install: build
 	ln -sf $(CURDIR)/bin/runsc $(PREFIX)/bin/runsc

@@ -31,6 +31,18 @@ function state(id: string): Record<string, any> {
   return JSON.parse(result.stdout);
 }
 
+/** Run states (proc(5) /proc/PID/stat field 3) of the host processes that are children of `pid`. */
+function childStates(pid: number): string[] {
+  const children = fs.readdirSync(`/proc/${pid}/task`).flatMap((tid) =>
+    fs.readFileSync(`/proc/${pid}/task/${tid}/children`, 'utf8').trim().split(/\s+/).filter(Boolean),
+  );
+  expect(children.length).toBeGreaterThan(0);
+  return children.map((child) => {
+    const stat = fs.readFileSync(`/proc/${child}/stat`, 'utf8');
+    return stat.slice(stat.lastIndexOf(')') + 2).split(' ')[0]!;
+  });
+}
+
 async function until(check: () => boolean, timeoutMs = 10_000): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   while (!check()) {
@@ -141,12 +153,21 @@ describe('create / start / kill / delete', () => {
     expect(fs.readdirSync(root)).toEqual([]);
   });
 
-  it('ps lists the processes; delete --force kills a running container', async () => {
+  it('ps lists the processes; pause and resume; delete --force kills a running container', async () => {
     const bundle = bundleWith(['sleep', '100']);
     expect(runscDetached(['--root', root, 'run', '--detach', '--bundle', bundle, 'c2'], work).status).toBe(0);
     const pid = state('c2').pid as number;
     expect(runsc(['--root', root, 'ps', 'c2']).stdout).toMatch(/^UID +PID +PPID +CMD\n0 +1 +0 +\S*sleep 100\n$/);
     expect(runsc(['--root', root, 'ps', '--format', 'json', 'c2']).stdout).toBe('[1]\n');
+    expect(runsc(['--root', root, 'pause', 'c2']).status).toBe(0);
+    expect(state('c2').status).toBe('paused');
+    // The application's host process (the sentry's child) is stopped: T, or t as a traced stop (proc(5)).
+    expect(childStates(pid).every((st) => st === 'T' || st === 't')).toBe(true);
+    expect(runsc(['--root', root, 'pause', 'c2']).stderr).toBe('runsc: cannot pause container c2: it is paused\n');
+    expect(runsc(['--root', root, 'delete', 'c2']).stderr).toMatch(/cannot delete container c2 that is paused/);
+    expect(runsc(['--root', root, 'resume', 'c2']).status).toBe(0);
+    expect(state('c2').status).toBe('running');
+    await until(() => childStates(pid).every((st) => st === 'S' || st === 'R'));
     expect(runsc(['--root', root, 'delete', '--force', 'c2']).status).toBe(0);
     expect(fs.existsSync(`/proc/${pid}`) && !fs.readFileSync(`/proc/${pid}/stat`, 'utf8').includes(') Z')).toBe(false);
     expect(fs.readdirSync(root)).toEqual([]);

@@ -5,7 +5,7 @@ import { fileURLToPath } from 'node:url';
 import yargs, { type Argv } from 'yargs';
 import type { Logger } from 'pino';
 import type { GlobalOptions } from './global_options.js';
-import { deleteContainer, createContainer, killContainer, startContainer } from './lifecycle_commands.js';
+import { deleteContainer, createContainer, killContainer, pauseContainer, startContainer } from './lifecycle_commands.js';
 import { createLogger } from './logger.js';
 import { OCI_VERSION } from './oci_spec.js';
 import { listCommand, psCommand, stateCommand, type ListFormat } from './query_commands.js';
@@ -258,8 +258,22 @@ export async function runCli(args: string[], io: CliIo = defaultIo): Promise<num
       io.stdout(featuresCommand(RUNSC_VERSION));
     })
     .command('exec <id>', 'not implemented yet', (y) => y.strict(false), () => notSupported('exec'))
-    .command('pause <id>', 'not implemented yet', (y) => y, () => notSupported('pause'))
-    .command('resume <id>', 'not implemented yet', (y) => y, () => notSupported('resume'))
+    .command(
+      'pause <id>',
+      'freeze every process of a running container',
+      (y) => y.positional('id', { type: 'string', demandOption: true }),
+      async (argv) => {
+        await pauseContainer(globalOptions(argv), idArg(argv), true);
+      },
+    )
+    .command(
+      'resume <id>',
+      'thaw a paused container',
+      (y) => y.positional('id', { type: 'string', demandOption: true }),
+      async (argv) => {
+        await pauseContainer(globalOptions(argv), idArg(argv), false);
+      },
+    )
     .command('events <id>', 'not implemented yet', (y) => y.strict(false), () => notSupported('events'))
     .command('checkpoint <id>', 'not implemented yet', (y) => y.strict(false), () => notSupported('checkpoint'))
     .command('restore <id>', 'not implemented yet', (y) => y.strict(false), () => notSupported('restore'));

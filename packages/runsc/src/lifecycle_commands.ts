@@ -163,6 +163,19 @@ export async function killContainer(global: GlobalOptions, id: string, signal: n
   await controlRequest(state.controlSocket, { op: 'kill', signal, all });
 }
 
+/** runsc pause / resume: freezes or thaws every process of the container (runc pause, resume). */
+export async function pauseContainer(global: GlobalOptions, id: string, pause: boolean): Promise<void> {
+  const store = new StateStore(global.root);
+  const held = store.lock(id);
+  try {
+    const state = stateIn(store, id, [pause ? 'running' : 'paused'], pause ? 'pause' : 'resume');
+    await controlRequest(state.controlSocket, { op: pause ? 'pause' : 'resume' });
+    store.write({ ...state, status: pause ? 'paused' : 'running' });
+  } finally {
+    held.release();
+  }
+}
+
 interface SandboxPids {
   pid: number;
   sentryStartTime?: string | undefined;

@@ -50,7 +50,7 @@ export async function psCommand(global: GlobalOptions, id: string, format: ListF
   const store = new StateStore(global.root);
   const state = store.read(id);
   const status = currentStatus(state);
-  const processes = status === 'running' ? ((await controlRequest(state.controlSocket, { op: 'ps' })).processes ?? []) : [];
+  const processes = status === 'running' || status === 'paused' ? ((await controlRequest(state.controlSocket, { op: 'ps' })).processes ?? []) : [];
   // runc ps --format json prints the pids; the table shows ps(1)-like columns.
   if (format === 'json') return `${JSON.stringify(processes.map((p) => p.pid))}\n`;
   return formatTable([['UID', 'PID', 'PPID', 'CMD'], ...processes.map((p) => [String(p.uid), String(p.pid), String(p.ppid), p.argv.join(' ')])]);

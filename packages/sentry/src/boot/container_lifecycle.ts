@@ -11,6 +11,9 @@ export interface InitLauncher {
   signal(signal: number, all: boolean): void;
   /** The container's processes (pids as the container sees them). */
   processes(): ProcessSummary[];
+  /** Stops every task of the container / continues them. */
+  pause(): void;
+  resume(): void;
 }
 
 export class LifecycleError extends Error {
@@ -65,7 +68,7 @@ export class ContainerLifecycle {
 
   /** runtime.md "kill": only a created or running container can be signalled. */
   kill(signal: number, all: boolean): void {
-    if (this.#status === 'running') {
+    if (this.#status === 'running' || this.#status === 'paused') {
       this.#launcher.signal(signal, all);
       return;
     }
@@ -77,8 +80,22 @@ export class ContainerLifecycle {
     throw new LifecycleError('EBADSTATE', `cannot signal a container that is ${this.#status}`);
   }
 
+  /** runc pause: only a running container can be paused. */
+  pause(): void {
+    if (this.#status !== 'running') throw new LifecycleError('EBADSTATE', `cannot pause a container that is ${this.#status}`);
+    this.#launcher.pause();
+    this.#status = 'paused';
+  }
+
+  /** runc resume: only a paused container can be resumed. */
+  resume(): void {
+    if (this.#status !== 'paused') throw new LifecycleError('EBADSTATE', `cannot resume a container that is ${this.#status}`);
+    this.#launcher.resume();
+    this.#status = 'running';
+  }
+
   processes(): ProcessSummary[] {
-    return this.#status === 'running' ? this.#launcher.processes() : [];
+    return this.#status === 'running' || this.#status === 'paused' ? this.#launcher.processes() : [];
   }
 
   /** Resolves with init's exit status once the container has stopped. */

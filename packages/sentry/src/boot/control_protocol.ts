@@ -15,7 +15,10 @@ export type ControlRequest =
   | { op: 'kill'; signal: number; all: boolean }
   /** Answered when the container's init has exited. */
   | { op: 'wait' }
-  | { op: 'ps' };
+  | { op: 'ps' }
+  /** Freezes every process of the container (runc pause) / thaws them (runc resume). */
+  | { op: 'pause' }
+  | { op: 'resume' };
 
 /** One process of the container, as `runsc ps` shows it (pids as the container sees them). */
 export interface ProcessSummary {
@@ -57,6 +60,8 @@ export function parseControlRequest(line: string): ControlRequest | { error: str
     case 'start':
     case 'wait':
     case 'ps':
+    case 'pause':
+    case 'resume':
       return { op: value.op };
     case 'kill': {
       const signal = value.signal;

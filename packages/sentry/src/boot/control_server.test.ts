@@ -24,6 +24,13 @@ class ScriptedInit implements InitLauncher {
   processes() {
     return [{ pid: 1, ppid: 0, uid: 0, argv: ['init'] }];
   }
+  paused = false;
+  pause(): void {
+    this.paused = true;
+  }
+  resume(): void {
+    this.paused = false;
+  }
 }
 
 /** Sends raw lines on one connection and collects `count` response lines. */
@@ -81,6 +88,14 @@ describe('control server', () => {
       { ok: true, status: 'running', pids: [1], processes: [{ pid: 1, ppid: 0, uid: 0, argv: ['init'] }] },
     ]);
     expect(init.signals).toEqual([[15, true]]);
+    expect(await exchange(socketPath, ['{"op":"pause"}', '{"op":"pause"}', '{"op":"state"}'], 3)).toEqual([
+      { ok: true, status: 'paused' },
+      { ok: false, code: 'EBADSTATE', error: 'cannot pause a container that is paused' },
+      { ok: true, status: 'paused' },
+    ]);
+    expect(init.paused).toBe(true);
+    expect(await exchange(socketPath, ['{"op":"resume"}'], 1)).toEqual([{ ok: true, status: 'running' }]);
+    expect(init.paused).toBe(false);
     init.end({ signal: 15 });
     expect(await waiting).toEqual([{ ok: true, status: 'stopped', exit: { signal: 15 } }]);
     expect(await exchange(socketPath, ['{"op":"start"}', '{"op":"kill","signal":9}'], 2)).toEqual([
@@ -115,6 +130,8 @@ describe('control server', () => {
       run: () => Promise.reject(new Error('exec failed')),
       signal: () => {},
       processes: () => [],
+      pause: () => {},
+      resume: () => {},
     });
     failing.start();
     expect(await failing.wait()).toEqual({ exitCode: 127 });

@@ -109,6 +109,12 @@ export class ControlServer {
         const exit = await lifecycle.wait();
         return { ok: true, status: lifecycle.status(), exit };
       }
+      case 'pause':
+        lifecycle.pause();
+        return { ok: true, status: lifecycle.status() };
+      case 'resume':
+        lifecycle.resume();
+        return { ok: true, status: lifecycle.status() };
       case 'ps': {
         const processes = lifecycle.processes();
         return { ok: true, status: lifecycle.status(), pids: processes.map((p) => p.pid), processes };

@@ -85,6 +85,8 @@ export const createKernelInit: InitLauncherFactory = async ({ options, spec, gof
       }
       kernel.interruptForSignal(init, signal);
     },
+    pause: () => kernel.pause(),
+    resume: () => kernel.resume(),
     processes: () =>
       kernel.processes()
         .filter((p) => p.state !== 'Z')

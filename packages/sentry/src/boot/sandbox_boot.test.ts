@@ -94,7 +94,7 @@ describe('bootSandbox', () => {
       options,
       async (s) => {
         setup = s;
-        return { run: () => new Promise((resolve) => (endInit = resolve)), signal: (sig) => endInit({ signal: sig }), processes: () => [{ pid: 1, ppid: 0, uid: 0, argv: ['init'] }] };
+        return { run: () => new Promise((resolve) => (endInit = resolve)), signal: (sig) => endInit({ signal: sig }), processes: () => [{ pid: 1, ppid: 0, uid: 0, argv: ['init'] }], pause: () => {}, resume: () => {} };
       },
       { forwardSignals: false },
     );

@@ -11,7 +11,7 @@ import { beforeAll, describe, expect, it } from 'vitest';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const runsc = path.resolve(here, '..', '..', 'bin', 'runsc');
-const programs = ['files', 'dirs', 'process', 'memory'];
+const programs = ['files', 'dirs', 'process', 'memory', 'copy'];
 const flavours = { static: ['-static'], dynamic: [] as string[] };
 let buildDir = '';
 
@@ -25,9 +25,19 @@ beforeAll(() => {
   return () => fs.rmSync(buildDir, { recursive: true, force: true });
 });
 
-function run(argv: string[]): { stdout: string; status: number | null; stderr: string } {
-  const r = spawnSync(argv[0]!, argv.slice(1), { encoding: 'utf8', timeout: 60_000 });
-  return { stdout: r.stdout, status: r.status, stderr: r.stderr };
+/** Runs argv with stdout to a pipe, or (`stdoutFile`) to a regular file that is read back afterwards. */
+function run(argv: string[], stdoutFile?: string): { stdout: string; status: number | null; stderr: string } {
+  if (stdoutFile === undefined) {
+    const r = spawnSync(argv[0]!, argv.slice(1), { encoding: 'utf8', timeout: 60_000 });
+    return { stdout: r.stdout, status: r.status, stderr: r.stderr };
+  }
+  const fd = fs.openSync(stdoutFile, 'w');
+  try {
+    const r = spawnSync(argv[0]!, argv.slice(1), { encoding: 'utf8', timeout: 60_000, stdio: ['ignore', fd, 'pipe'] });
+    return { stdout: fs.readFileSync(stdoutFile, 'utf8'), status: r.status, stderr: r.stderr };
+  } finally {
+    fs.closeSync(fd);
+  }
 }
 
 describe.each(Object.keys(flavours))('%s binaries: native and sandboxed outputs match', (flavour) => {
@@ -42,5 +52,26 @@ describe.each(Object.keys(flavours))('%s binaries: native and sandboxed outputs 
     expect(sandboxed.status).toBe(native.status);
     // Nothing written inside reached the host.
     expect(fs.readdirSync(sandboxDir)).toEqual([]);
+  });
+});
+
+// The sentry's stdout is a host regular file here (as with `runsc do ... > out`): copy_file_range, sendfile and
+// plain writes into it must behave as on Linux, where coreutils cat copies with copy_file_range.
+describe('stdout redirected to a host regular file', () => {
+  it.each(['copy', 'files'])('%s', (program) => {
+    const binary = path.join(buildDir, `${program}-dynamic`);
+    const native = run([binary, fs.mkdtempSync(path.join(buildDir, 'native-'))], path.join(buildDir, `${program}.native.out`));
+    const sandboxDir = fs.mkdtempSync(path.join(buildDir, 'sandbox-'));
+    const sandboxed = run([runsc, 'do', '--', binary, sandboxDir], path.join(buildDir, `${program}.sandbox.out`));
+    expect(sandboxed.stdout, sandboxed.stderr).toBe(native.stdout);
+    expect(sandboxed.status).toBe(native.status);
+  });
+
+  it('coreutils cat of a file', () => {
+    const native = run(['/bin/cat', '/etc/passwd'], path.join(buildDir, 'cat.native.out'));
+    const sandboxed = run([runsc, 'do', '--', '/bin/cat', '/etc/passwd'], path.join(buildDir, 'cat.sandbox.out'));
+    expect(sandboxed.stderr).toBe('');
+    expect(sandboxed.stdout).toBe(native.stdout);
+    expect(sandboxed.status).toBe(0);
   });
 });

@@ -241,11 +241,11 @@ const copy_file_range: SyscallHandler<FsSyscallContext> = async (task, [inFd, in
   if (!isReg(ist.mode) || !isReg(ost.mode)) fail(Errno.EINVAL, 'copy_file_range needs regular files');
   const inOff = inOffPtr !== 0n ? BigInt.asIntN(64, task.memory.readU64(inOffPtr)) : null;
   const outOff = outOffPtr !== 0n ? BigInt.asIntN(64, task.memory.readU64(outOffPtr)) : null;
-  const r = await splice(task, src, inOff ?? src.offset, out, outOff ?? out.offset, countArg(len));
+  // Without an offset pointer the file's own offset is used and advanced by its read/write, as read(2) and
+  // write(2) would: that also serves the sentry's stdio when it is a host regular file, which is not seekable here.
+  const r = await splice(task, src, inOff, out, outOff, countArg(len));
   if (inOffPtr !== 0n) task.memory.writeU64(inOffPtr, BigInt.asUintN(64, inOff! + BigInt(r.copied)));
-  else src.offset += BigInt(r.copied);
   if (outOffPtr !== 0n) task.memory.writeU64(outOffPtr, BigInt.asUintN(64, outOff! + BigInt(r.copied)));
-  else out.offset += BigInt(r.copied);
   return r.copied;
 };
 

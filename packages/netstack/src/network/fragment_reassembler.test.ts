@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { ManualClock } from '../stack/clock.js';
-import { FragmentReassembler } from './fragment_reassembler.js';
+import { FRAGMENT_OVERHEAD, FragmentReassembler } from './fragment_reassembler.js';
 
 const bytes = (n: number, seed: number) => new Uint8Array(n).map((_, i) => (i + seed) & 0xff);
 
@@ -54,10 +54,26 @@ describe('FragmentReassembler', () => {
     const r = new FragmentReassembler({ clock: new ManualClock(), timeoutMs: 30_000, memoryLimit: 4096 });
     for (let i = 0; i < 100; i++) r.add(`d${i}`, 0, true, bytes(1024, i));
     expect(r.memoryInUse).toBeLessThanOrEqual(4096);
-    expect(r.pendingCount).toBe(4);
-    expect(r.dropped).toBe(96);
+    const kept = Math.floor(4096 / (1024 + FRAGMENT_OVERHEAD));
+    expect(r.pendingCount).toBe(kept);
+    expect(r.dropped).toBe(100 - kept);
     // The newest survive and can still complete.
     const done = r.add('d99', 1024, false, bytes(10, 0));
     expect(done.kind).toBe('complete');
+  });
+
+  it('charges empty and tiny fragments for their bookkeeping, so floods of them stay bounded', () => {
+    // A last fragment with no payload (offset > 0, MF=0) holds a datagram open while carrying zero bytes: without
+    // a per-fragment charge a flood of them with fresh ids would grow the pending table without limit.
+    const r = new FragmentReassembler({ clock: new ManualClock(), timeoutMs: 30_000, memoryLimit: 64 * 1024 });
+    for (let i = 0; i < 20_000; i++) r.add(`z${i}`, 8, false, new Uint8Array(0));
+    expect(r.memoryInUse).toBeLessThanOrEqual(64 * 1024);
+    expect(r.pendingCount).toBe(Math.floor((64 * 1024) / FRAGMENT_OVERHEAD));
+    // 8-byte fragments of one datagram are charged the same way.
+    const t = new FragmentReassembler({ clock: new ManualClock(), timeoutMs: 30_000, memoryLimit: 16 * 1024 });
+    for (let d = 0; d < 50; d++) for (let i = 0; i < 20; i++) t.add(`t${d}`, i * 16, true, bytes(8, i));
+    expect(t.memoryInUse).toBeLessThanOrEqual(16 * 1024);
+    expect(t.pendingCount).toBe(Math.floor((16 * 1024) / (20 * (8 + FRAGMENT_OVERHEAD))));
+    expect(t.memoryInUse).toBe(t.pendingCount * 20 * (8 + FRAGMENT_OVERHEAD));
   });
 });

@@ -5,8 +5,10 @@
 //  - drops a whole datagram when a fragment partially overlaps another (RFC 5722 for IPv6; Linux applies the same
 //    rule to IPv4 since 4.19) and ignores exact duplicates;
 //  - refuses datagrams larger than 65535 bytes and more than MAX_FRAGMENTS_PER_DATAGRAM pieces;
-//  - bounds the bytes held in all incomplete datagrams (like net.ipv4.ipfrag_high_thresh, 4 MiB), evicting the
-//    oldest when over the limit;
+//  - bounds the memory held in all incomplete datagrams (like net.ipv4.ipfrag_high_thresh, 4 MiB), evicting the
+//    oldest when over the limit. Each fragment is charged its payload plus FRAGMENT_OVERHEAD for its bookkeeping,
+//    as Linux charges an skb's truesize rather than its data length: otherwise empty last fragments (offset > 0,
+//    MF=0, no data) with fresh ids would hold datagrams open at no charge and grow the table without bound;
 //  - expires incomplete datagrams after a timeout (ipfrag_time: 30 s for IPv4, 60 s for IPv6 per RFC 8200).
 
 import type { Clock, Timer } from '../stack/clock.js';
@@ -14,6 +16,8 @@ import type { Clock, Timer } from '../stack/clock.js';
 export const MAX_REASSEMBLED_SIZE = 65535;
 export const MAX_FRAGMENTS_PER_DATAGRAM = 256;
 export const DEFAULT_REASSEMBLY_MEMORY_LIMIT = 4 << 20;
+/** Bytes charged per held fragment beyond its payload: the piece, its copy's object, and its datagram's entry. */
+export const FRAGMENT_OVERHEAD = 256;
 
 interface Piece {
   first: number;
@@ -27,6 +31,8 @@ interface Pending {
   /** Total payload length, known once the fragment with MF=0 arrived (-1 before). */
   total: number;
   bytes: number;
+  /** What this datagram is charged against the memory limit (payload plus FRAGMENT_OVERHEAD per piece). */
+  charged: number;
   timer: Timer;
   /** The unfragmentable/first-fragment header bytes, kept to build an ICMP time-exceeded message. */
   firstFragmentHeader: Uint8Array | undefined;
@@ -81,7 +87,7 @@ export class FragmentReassembler {
     let p = this.pending.get(key);
     if (!p) {
       const timer = this.opts.clock.afterFunc(this.opts.timeoutMs, () => this.expire(key));
-      p = { key, pieces: [], total: -1, bytes: 0, timer, firstFragmentHeader: undefined };
+      p = { key, pieces: [], total: -1, bytes: 0, charged: 0, timer, firstFragmentHeader: undefined };
       this.pending.set(key, p);
     }
     const first = offset;
@@ -109,7 +115,8 @@ export class FragmentReassembler {
     if (p.pieces.length >= MAX_FRAGMENTS_PER_DATAGRAM) return this.fail(key, 'too-many-fragments');
     p.pieces.splice(at, 0, { first, last, data: payload.slice() });
     p.bytes += len;
-    this.memory += len;
+    p.charged += len + FRAGMENT_OVERHEAD;
+    this.memory += len + FRAGMENT_OVERHEAD;
     if (offset === 0 && header) p.firstFragmentHeader = header.slice();
     while (this.memory > this.memoryLimit && this.pending.size > 0) {
       const oldest = this.pending.keys().next().value as string;
@@ -136,7 +143,7 @@ export class FragmentReassembler {
     const p = this.pending.get(key);
     if (!p) return;
     p.timer.stop();
-    this.memory -= p.bytes;
+    this.memory -= p.charged;
     this.pending.delete(key);
   }
 

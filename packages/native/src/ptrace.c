@@ -156,10 +156,13 @@ static napi_value js_tgkill(napi_env env, napi_callback_info info) {
   return tsv_undefined(env);
 }
 
+#define RUN_HOSTILE (-2) /* run_to_syscall_stop: the task entered a traced syscall and was killed */
+
 /* Resumes with PTRACE_SYSCALL until the next syscall stop (SIGTRAP|0x80, PTRACE_O_TRACESYSGOOD). Signal-delivery
  * stops and group-stops on the way are suppressed and their signals collected. Returns 0, or -1 with *status
- * set if the task died, or -errno. */
-static int run_to_syscall_stop(pid_t tid, int *sigs, int *nsigs, int *status) {
+ * set if the task died, RUN_HOSTILE if it was killed for a seccomp stop that `seccomp_ok` does not allow, or
+ * -errno. */
+static int run_to_syscall_stop(pid_t tid, bool seccomp_ok, int *sigs, int *nsigs, int *status) {
   int sig = 0, signal_stops = 0;
   for (;;) {
     if (ptrace(PTRACE_SYSCALL, tid, 0, (void *)(long)sig) < 0) return -errno;
@@ -173,8 +176,18 @@ static int run_to_syscall_stop(pid_t tid, int *sigs, int *nsigs, int *status) {
     int event = *status >> 16;
     if (stopsig == (SIGTRAP | 0x80)) return 0;
     if (event == PTRACE_EVENT_EXIT) return -1;
+    if (event == PTRACE_EVENT_SECCOMP && !seccomp_ok) {
+      /* The task entered a syscall its filter sends to the tracer (clone, execve, ...) that is not the one we
+       * are driving: it must have run code other than what we meant (say, it replaced the stub's syscall
+       * instruction that injection uses). Resuming would run that call on the host unchecked (a
+       * clone(CLONE_UNTRACED) would start an untraced task), so the task is killed. `seccomp_ok` is set only
+       * between the checked entry stop of an injected call and its exit (the seccomp stop follows the entry
+       * stop, kernel/entry/common.c syscall_trace_enter). */
+      syscall(SYS_tkill, tid, SIGKILL);
+      return RUN_HOSTILE;
+    }
     if (++signal_stops > MAX_SIGNAL_STOPS) return -EFAULT;
-    if (event != 0) continue; /* other events (group-stop, seccomp): resume */
+    if (event != 0) continue; /* other events (group-stop): resume */
     if (*nsigs < MAX_SUPPRESSED) sigs[(*nsigs)++] = stopsig;
   }
 }
@@ -197,8 +210,9 @@ static napi_value js_run_to_syscall_stop(napi_env env, napi_callback_info info) 
   pid_t tid;
   if (tsv_args(env, info, argv, 1) < 1 || !arg_tid(env, argv[0], &tid)) return NULL;
   int sigs[MAX_SUPPRESSED], nsigs = 0, status = 0;
-  int r = run_to_syscall_stop(tid, sigs, &nsigs, &status);
+  int r = run_to_syscall_stop(tid, false, sigs, &nsigs, &status);
   if (r == -1) return throw_exited(env, status);
+  if (r == RUN_HOSTILE) return tsv_throw_errno(env, "runToSyscallStop: the task entered a traced syscall (killed)", ESRCH);
   if (r < 0) return tsv_throw_errno(env, "runToSyscallStop", -r);
   struct user_regs_struct regs;
   if (ptrace(PTRACE_GETREGS, tid, 0, &regs) < 0) return tsv_throw_errno(env, "ptrace(PTRACE_GETREGS)", errno);
@@ -237,9 +251,20 @@ static napi_value js_inject_syscall(napi_env env, napi_callback_info info) {
   regs.r9 = a[5];
   if (ptrace(PTRACE_SETREGS, tid, 0, &regs) < 0) return tsv_throw_errno(env, "ptrace(PTRACE_SETREGS)", errno);
   int sigs[MAX_SUPPRESSED], nsigs = 0, status = 0;
-  int r = run_to_syscall_stop(tid, sigs, &nsigs, &status); /* entry */
-  if (r == 0) r = run_to_syscall_stop(tid, sigs, &nsigs, &status); /* exit */
+  int r = run_to_syscall_stop(tid, false, sigs, &nsigs, &status); /* entry */
+  if (r == 0) {
+    /* The entry stop must be the injected call at the instruction we chose: another thread of the task may have
+     * rewritten or remapped the stub page, and then this thread runs the application's code with our registers.
+     * Anything else is hostile; the task is killed rather than resumed into a call we did not mean. */
+    if (ptrace(PTRACE_GETREGS, tid, 0, &regs) < 0) return tsv_throw_errno(env, "ptrace(PTRACE_GETREGS)", errno);
+    if (regs.orig_rax != (unsigned long long)(long long)nr || regs.rip != insn + 2) {
+      syscall(SYS_tkill, tid, SIGKILL);
+      return tsv_throw_errno(env, "injectSyscall: the task ran another syscall than the injected one (killed)", ESRCH);
+    }
+    r = run_to_syscall_stop(tid, true, sigs, &nsigs, &status); /* exit (a traced injected call stops in seccomp) */
+  }
   if (r == -1) return throw_exited(env, status);
+  if (r == RUN_HOSTILE) return tsv_throw_errno(env, "injectSyscall: the task entered a traced syscall (killed)", ESRCH);
   if (r < 0) return tsv_throw_errno(env, "injectSyscall", -r);
   if (ptrace(PTRACE_GETREGS, tid, 0, &regs) < 0) return tsv_throw_errno(env, "ptrace(PTRACE_GETREGS)", errno);
   if (ptrace(PTRACE_SETREGS, tid, 0, &saved) < 0) return tsv_throw_errno(env, "ptrace(PTRACE_SETREGS)", errno);

@@ -332,3 +332,47 @@ describe('dynamic executables (PT_INTERP, file-backed mmap)', () => {
     expect(r.stderr).toBe(native.stderr);
   });
 });
+
+/** Live host pids in the pid namespace of `hostPid` (the sandbox's), with their TracerPid from /proc/PID/status. */
+function hostTasksInNamespaceOf(hostPid: number): { pid: number; tracer: number }[] {
+  let ns: string;
+  try {
+    ns = fs.readlinkSync(`/proc/${hostPid}/ns/pid`);
+  } catch {
+    return [];
+  }
+  const found: { pid: number; tracer: number }[] = [];
+  for (const d of fs.readdirSync('/proc')) {
+    if (!/^\d+$/.test(d)) continue;
+    try {
+      if (fs.readlinkSync(`/proc/${d}/ns/pid`) !== ns) continue;
+      const status = fs.readFileSync(`/proc/${d}/status`, 'utf8');
+      if (/State:\s+[ZX]/.test(status)) continue; // exited: a zombie is no longer traced
+      found.push({ pid: Number(d), tracer: Number(/TracerPid:\s+(\d+)/.exec(status)?.[1]) });
+    } catch {
+      // exited meanwhile
+    }
+  }
+  return found;
+}
+
+describe('hostile programs', () => {
+  it('a program that replaces the stub page to turn an injected syscall into clone(CLONE_UNTRACED) is killed, and no task ever runs untraced', async () => {
+    const here = path.dirname(new URL(import.meta.url).pathname);
+    const exe = path.join(work, 'stub_hijack');
+    execFileSync('gcc', ['-static', '-O1', '-o', exe, path.join(here, 'testdata', 'stub_hijack.c')]);
+    const untraced: number[] = [];
+    let timer: NodeJS.Timeout | undefined;
+    const r = await runSandboxed([exe], [], () => rootWith([exe]), (k) => {
+      timer = setInterval(() => {
+        const init = [...k.pids.groups.values()].find((g) => g.tgid === 1);
+        if (!init) return;
+        for (const t of hostTasksInNamespaceOf(init.hostTgid)) if (t.tracer === 0) untraced.push(t.pid);
+      }, 5);
+    });
+    clearInterval(timer);
+    expect(untraced).toEqual([]);
+    expect(r.stdout).toBe('');
+    expect(r.result).toEqual({ signal: 9 });
+  });
+});

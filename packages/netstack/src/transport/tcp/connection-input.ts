@@ -293,6 +293,7 @@ export abstract class TcpConnectionInput extends TcpConnectionOutput {
       // The peer retransmitted its SYN, so our SYN-ACK was probably lost: answer with it again (as Linux's
       // tcp_check_req does) rather than with a bare ACK.
       this.sendSyn(true);
+      if (this.txq.count > 0) this.txq.markRetransmitted(0, this.clockNow);
       return;
     }
     const rcvWnd = Math.max(0, seqDiff(this.rcvAdvEdge, this.rcvNxt));
@@ -459,16 +460,20 @@ export abstract class TcpConnectionInput extends TcpConnectionOutput {
     const flightBefore = this.inflight();
     // Which part of [SND.UNA, ack) is data (SYN and FIN take sequence space but no buffer bytes)?
     let dataAcked = acked;
-    if (this.sndUna === this.iss) dataAcked--; // our SYN
+    const synAcked = this.sndUna === this.iss;
+    if (synAcked) dataAcked--; // our SYN
     if (this.finSent && seqGT(ack, this.finSeq)) dataAcked--;
     const rttFrom = this.txq.ackTo(ack, now, this.rtt.minRtt === Infinity ? 0 : this.rtt.minRtt);
-    // RTT measurement, as Linux's tcp_ack_update_rtt: from the send time of a never-retransmitted segment this ACK
-    // covers (Karn's rule, RFC 6298 3; sub-millisecond), else from the echoed timestamp (RFC 7323 4.1). Outside
-    // recovery only for the timestamp: while a hole is open the receiver echoes the timestamp of the segment before
-    // the hole (RFC 7323 4.3), which would inflate the RTO by the whole repair time.
-    if (rttFrom >= 0) {
+    // RTT measurement, as Linux's tcp_ack_update_rtt: from the send time of the oldest never-retransmitted segment
+    // this ACK covers (sub-millisecond), unless it also covers retransmitted data (Karn's rule, RFC 6298 3, applied
+    // to the whole ACK: segments queued behind a repaired hole would otherwise count the repair time); else from the
+    // echoed timestamp (RFC 7323 4.1), which after a repair is the filling retransmission's own (RFC 7323 4.3).
+    // A retransmitted SYN or SYN-ACK gives no sample at all: the peer may echo the first one's timestamp, and
+    // RFC 6298 5.7 has the connection start from a 3 s RTO instead.
+    const handshakeRetransmitted = synAcked && this.txq.ackedRetransmitted;
+    if (rttFrom >= 0 && !this.txq.ackedRetransmitted) {
       this.rtt.sample(now - rttFrom);
-    } else if (this.tsOk && !this.inRecovery && seg.options.hasTimestamp && seg.options.tsEcr !== 0) {
+    } else if (!handshakeRetransmitted && this.tsOk && seg.options.hasTimestamp && seg.options.tsEcr !== 0) {
       const r = (this.tsNow() - seg.options.tsEcr) >>> 0;
       if (r < 0x7fffffff) this.rtt.sample(r);
     }

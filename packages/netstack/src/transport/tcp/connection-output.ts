@@ -488,14 +488,10 @@ export abstract class TcpConnectionOutput extends TcpConnection {
     // RFC 6298 5.5: back off the timer.
     this.rtt.backoff();
     this.stackProtocol.stats.timeouts++;
-    if (s === TcpState.SYN_SENT) {
-      this.sendSyn(false);
-      this.totalRetransmits++;
-      this.rtoAt = now + this.rtt.rto();
-      return;
-    }
-    if (s === TcpState.SYN_RECV) {
-      this.sendSyn(true);
+    if (s === TcpState.SYN_SENT || s === TcpState.SYN_RECV) {
+      // In SYN-RECEIVED after a simultaneous open too, the SYN on our ISS goes again (with ACK when we have one).
+      this.sendSyn(s === TcpState.SYN_RECV);
+      if (this.txq.count > 0) this.txq.markRetransmitted(0, now); // Karn: no RTT sample from this handshake
       this.totalRetransmits++;
       this.rtoAt = now + this.rtt.rto();
       return;

@@ -33,6 +33,8 @@ export class TransmitQueue {
   sackSeen = false;
 
   // RACK state, RFC 8985 6.1.
+  /** The last ackTo() covered a retransmitted segment (Linux's FLAG_RETRANS_DATA_ACKED: no sequence RTT sample). */
+  ackedRetransmitted = false;
   rackXmitTime = -1;
   rackEndSeq = 0;
   rackRtt = 0;
@@ -92,11 +94,13 @@ export class TransmitQueue {
    */
   ackTo(una: number, now: number, minRtt: number): number {
     let rttFrom = -1;
+    this.ackedRetransmitted = false;
     while (this.count > 0) {
       const k = this.head;
       const s = this.startSeq[k]!, e = this.endSeq[k]!, f = this.flags[k]!;
       if (seqLE(e, una)) {
         const len = seqDiff(e, s);
+        if (f & SEG_RETRANSMITTED) this.ackedRetransmitted = true;
         if (f & SEG_SACKED) this.sackedBytes -= len;
         else {
           if (f & SEG_LOST) this.lostBytes -= len;

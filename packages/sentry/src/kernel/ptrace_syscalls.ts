@@ -25,6 +25,7 @@ const AT_EMPTY_PATH = 0x1000;
 const AT_SYMLINK_NOFOLLOW = 0x100;
 
 const CLONE_VM = 0x100n;
+const CLONE_PIDFD = 0x1000n;
 const CLONE_VFORK = 0x4000n;
 const CLONE_THREAD = 0x10000n;
 const CLONE_UNTRACED = 0x800000n;
@@ -219,6 +220,10 @@ function u64(v: bigint): Buffer {
 
 function clone(task: Task, regs: Registers, nr: number): void {
   let flags = nr === NR_CLONE ? regs.get('rdi') : nr === NR_FORK ? SIGCHLD_FLAG : CLONE_VM | CLONE_VFORK | SIGCHLD_FLAG;
+  // Partial: CLONE_PIDFD is refused. The call runs on the host, which would put a host pidfd into the task's host
+  // fd table (a task holds no host fds; design.md "The platform"); the sentry has no pidfd file to give instead.
+  // EINVAL is what clone(2) answers for flag combinations it does not take.
+  if ((flags & CLONE_PIDFD) !== 0n) return skipWith(task, BigInt(-Errno.EINVAL));
   flags &= ~CLONE_UNTRACED;
   // vfork(2)'s other half, the parent sleeping until the child execs or exits, is kept by the kernel (vforkParent).
   task.pendingVfork = (flags & CLONE_VFORK) !== 0n && (flags & CLONE_THREAD) === 0n;

@@ -81,7 +81,7 @@ const NATIVE: Partial<Record<SyscallName, string>> = {
 const PTRACE: Partial<Record<SyscallName, string>> = {
   execve: 'the sentry loads the ELF from its VFS and replaces the image by injection',
   execveat: 'as execve (the stub is exec\'ed through it at task creation)',
-  clone: 'runs on the host after flag checks (namespaces refused in BPF, CLONE_UNTRACED removed) so the child is traced',
+  clone: 'runs on the host after flag checks (namespaces refused in BPF, CLONE_UNTRACED removed, CLONE_PIDFD refused: a host fd) so the child is traced',
   fork: 'runs on the host; the child is traced from its first instruction (PTRACE_O_TRACEFORK)',
   vfork: 'becomes fork: the child\'s execve replaces its image in place',
   rt_sigaction: 'own dispositions; traced so SIGCHLD always has SA_NOCLDWAIT on the host (auto-reap of tasks)',

@@ -198,6 +198,12 @@ export class IPv4Endpoint implements IpNetworkEndpoint {
         stats.reassemblyErrors++;
         return;
       }
+      // RFC 791 3.1: a datagram is at most 65535 bytes with its header. Fragments that add up to more (the "ping of
+      // death") are dropped, as the total length field could not describe the result.
+      if (hlen + r.payload.length > 0xffff) {
+        stats.reassemblyErrors++;
+        return;
+      }
       stats.reassembled++;
       // The reassembled datagram: the first fragment's header (options kept) with length and flags fixed.
       const whole = PacketBuffer.allocate(hlen + r.payload.length, 0);

@@ -153,6 +153,11 @@ export class IPv6Endpoint implements IpNetworkEndpoint {
   // ---- receive
 
   handlePacket(pkt: PacketBuffer): void {
+    this.receive(pkt, false);
+  }
+
+  /** `reassembled`: `pkt` was put together from fragments here (and must not hold a fragment of its own). */
+  private receive(pkt: PacketBuffer, reassembled: boolean): void {
     const stats = this.stack.stats.ip;
     stats.packetsReceived++;
     const off = pkt.head;
@@ -201,6 +206,17 @@ export class IPv6Endpoint implements IpNetworkEndpoint {
           return;
         }
       } else if (w.headerType === IPPROTO_FRAGMENT) {
+        stats.fragmentsReceived++;
+        // An atomic fragment (offset 0, M=0; RFC 6946) is the whole datagram: step over its header in place. Taking
+        // it through reassembly would copy the packet and recurse once per header, and a crafted datagram of
+        // thousands of nested atomic fragment headers would overflow the call stack.
+        if (w.fragmentOffset === 0 && !w.moreFragments) continue;
+        // Only the source fragments (RFC 8200 4.5): a fragment inside a reassembled datagram is never legitimate,
+        // and following it would let one packet complete nested reassemblies recursively.
+        if (reassembled) {
+          stats.malformedPackets++;
+          return;
+        }
         this.reassemble(pkt, h, src, dst, w.headerOffset, prevNextHeaderField);
         return;
       }
@@ -266,7 +282,6 @@ export class IPv6Endpoint implements IpNetworkEndpoint {
 
   private reassemble(pkt: PacketBuffer, h: IPv6Header, src: Address, dst: Address, fragOff: number, nhField: number): void {
     const stats = this.stack.stats.ip;
-    stats.fragmentsReceived++;
     const off = pkt.networkHeader;
     const fh = new IPv6FragmentHeader(pkt.buf, fragOff, IPV6_FRAGMENT_HEADER_SIZE);
     const end = off + IPV6_HEADER_SIZE + h.payloadLength();
@@ -279,14 +294,11 @@ export class IPv6Endpoint implements IpNetworkEndpoint {
       this.sendIcmpError(pkt, ICMPV6_PARAM_PROBLEM, ICMPV6_ERRONEOUS_HEADER, 4);
       return;
     }
-    // An atomic fragment (offset 0, M=0; RFC 6946) is processed in isolation.
     const key = `${src}>${dst}#${fh.identification()}`;
     const unfragLen = fragOff - off;
     const quote = fragmentOffset === 0 ? pkt.buf.subarray(off, Math.min(end, fragOff + IPV6_FRAGMENT_HEADER_SIZE + 8)) : undefined;
     const nextHeader = fh.nextHeader();
-    const r = fragmentOffset === 0 && !fh.moreFragments()
-      ? { kind: 'complete' as const, payload: payload.slice(), firstFragmentHeader: undefined }
-      : this.protocol.reassembler.add(key, fragmentOffset, fh.moreFragments(), payload, quote);
+    const r = this.protocol.reassembler.add(key, fragmentOffset, fh.moreFragments(), payload, quote);
     if (r.kind === 'incomplete') return;
     if (r.kind === 'error') {
       stats.reassemblyErrors++;
@@ -307,7 +319,7 @@ export class IPv6Endpoint implements IpNetworkEndpoint {
     whole.packetType = pkt.packetType;
     whole.networkProtocol = EtherType.IPV6;
     stats.packetsReceived--; // counted once already
-    this.handlePacket(whole);
+    this.receive(whole, true);
   }
 
   private handleIcmp(pkt: PacketBuffer, info: NetworkReceiveInfo, hopLimit: number): void {

@@ -1,0 +1,153 @@
+// Crafted packets aimed at specific weaknesses (each case failed before its fix): oversize IPv4 reassembly ("ping of
+// death"), nested IPv6 fragment headers, ARP claiming our own address.
+import { describe, expect, it } from 'vitest';
+import { PacketBuffer } from '../buffer/packet_buffer.js';
+import { ARP_OP_REQUEST, ArpPacket, ARP_SIZE } from '../header/arp.js';
+import { internetChecksum, pseudoHeaderSumV6 } from '../header/checksum.js';
+import { ChannelEndpoint } from '../link/channel.js';
+import { Address, EtherType } from '../stack/address.js';
+import { ManualClock } from '../stack/clock.js';
+import { Stack } from '../stack/stack.js';
+import { TcpipError } from '../stack/tcpip_error.js';
+import { WaiterQueue } from '../waiter/waiter_queue.js';
+import { icmpv4Protocol, icmpv6Protocol } from '../transport/icmp/icmp.js';
+import { rawEndpointFactory } from '../transport/raw/raw.js';
+import { udpProtocol } from '../transport/udp/udp.js';
+import { arpProtocol } from './arp/arp.js';
+import { ipv4Protocol } from './ipv4/ipv4.js';
+import { IPv6Protocol, ipv6Protocol } from './ipv6/ipv6.js';
+
+const US4 = Address.parse('10.6.0.1');
+const PEER4 = Address.parse('10.6.0.2');
+const US6 = Address.parse('fd06::1');
+const PEER6 = Address.parse('fd06::2');
+
+function host() {
+  const stack = new Stack({
+    networkProtocols: [ipv4Protocol(), ipv6Protocol(), arpProtocol()],
+    transportProtocols: [udpProtocol(), icmpv4Protocol(), icmpv6Protocol()],
+    rawFactory: rawEndpointFactory,
+    clock: new ManualClock(),
+  });
+  const link = new ChannelEndpoint({ mtu: 1500 });
+  const sent: Uint8Array[] = [];
+  link.onOutbound = (f) => sent.push(f.bytes);
+  stack.createNIC(1, link);
+  stack.addAddress(1, `${US4}/24`);
+  stack.addAddress(1, `${US6}/64`);
+  const nic = stack.nic(1)!;
+  const inject = (proto: number, bytes: Uint8Array) => {
+    const pkt = new PacketBuffer(bytes);
+    pkt.networkHeader = 0;
+    nic.deliverNetworkPacket(proto, pkt);
+  };
+  return { stack, sent, inject, nic };
+}
+
+function ipv4Fragment(id: number, offset: number, mf: boolean, payload: Uint8Array): Uint8Array {
+  const p = new Uint8Array(20 + payload.length);
+  const frag = (mf ? 0x2000 : 0) | (offset >> 3);
+  p.set([0x45, 0, p.length >> 8, p.length & 0xff, id >> 8, id & 0xff, frag >> 8, frag & 0xff, 64, 1]);
+  p.set(PEER4.bytes, 12);
+  p.set(US4.bytes, 16);
+  const c = internetChecksum(p, 0, 20);
+  p[10] = c >> 8;
+  p[11] = c & 0xff;
+  p.set(payload, 20);
+  return p;
+}
+
+function ipv6(next: number, payload: Uint8Array): Uint8Array {
+  const p = new Uint8Array(40 + payload.length);
+  p.set([0x60, 0, 0, 0, payload.length >> 8, payload.length & 0xff, next, 64]);
+  p.set(PEER6.bytes, 8);
+  p.set(US6.bytes, 24);
+  p.set(payload, 40);
+  return p;
+}
+
+/** An IPv6 fragment header (RFC 8200 4.5) naming `next`, then `data`. */
+function fragmentHeader(next: number, offset: number, more: boolean, id: number, data: Uint8Array): Uint8Array {
+  const f = new Uint8Array(8 + data.length);
+  f.set([next, 0, offset >> 8, (offset & 0xf8) | (more ? 1 : 0), id >>> 24, (id >> 16) & 0xff, (id >> 8) & 0xff, id & 0xff]);
+  f.set(data, 8);
+  return f;
+}
+
+describe('hostile packets', () => {
+  it('drops IPv4 fragments that reassemble past 65535 bytes with the header (ping of death)', () => {
+    const { stack, sent, inject } = host();
+    // An ICMP echo request whose fragments carry 65535 payload bytes: with the 20-byte header, 65555 in all.
+    const payload = new Uint8Array(65535);
+    payload.set([8, 0, 0, 0, 0, 1, 0, 1]);
+    const step = 1480;
+    for (let off = 0; off < payload.length; off += step) {
+      const end = Math.min(off + step, payload.length);
+      inject(EtherType.IPV4, ipv4Fragment(77, off, end < payload.length, payload.subarray(off, end)));
+    }
+    expect(stack.stats.ip.reassemblyErrors).toBe(1);
+    expect(stack.stats.ip.reassembled).toBe(0);
+    expect(stack.stats.icmp.received).toBe(0);
+    expect(sent.length).toBe(0);
+    // The largest legal datagram (65535 with the header) still reassembles and is answered.
+    const legal = payload.slice(0, 65535 - 20);
+    const c = internetChecksum(legal);
+    legal[2] = c >> 8;
+    legal[3] = c & 0xff;
+    for (let off = 0; off < legal.length; off += step) {
+      const end = Math.min(off + step, legal.length);
+      inject(EtherType.IPV4, ipv4Fragment(78, off, end < legal.length, legal.subarray(off, end)));
+    }
+    expect(stack.stats.ip.reassembled).toBe(1);
+    expect(stack.stats.icmp.echoRequestsReceived).toBe(1);
+    stack.close();
+  });
+
+  it('handles atomic IPv6 fragment headers in place and drops a fragment header inside a reassembled datagram', () => {
+    const { stack, inject } = host();
+    const sock = stack.newEndpoint(17, 6, new WaiterQueue());
+    if (sock instanceof TcpipError) throw new Error(String(sock));
+    sock.bind({ address: Address.parse('::'), port: 7 });
+    const udpDatagram = (data: Uint8Array) => {
+      const u = new Uint8Array(8 + data.length);
+      u.set([0x30, 0x39, 0, 7, u.length >> 8, u.length & 0xff, 0, 0]);
+      u.set(data, 8);
+      const c = internetChecksum(u, 0, u.length, pseudoHeaderSumV6(PEER6.bytes, US6.bytes, 17, u.length)) || 0xffff;
+      u[6] = c >> 8;
+      u[7] = c & 0xff;
+      return u;
+    };
+    const deliver = (bytes: Uint8Array) => {
+      const pkt = new PacketBuffer(bytes);
+      pkt.networkHeader = 0;
+      stack.nic(1)!.deliverNetworkPacket(EtherType.IPV6, pkt);
+    };
+    // Two nested atomic fragments (RFC 6946) around UDP: accepted, as Linux does.
+    deliver(ipv6(44, fragmentHeader(44, 0, false, 1, fragmentHeader(17, 0, false, 2, udpDatagram(Uint8Array.of(1, 2, 3))))));
+    expect(stack.stats.udp.packetsReceived).toBe(1);
+
+    // A datagram of ~8000 nested atomic fragment headers, itself sent in fragments: processed without recursing
+    // once per header (which overflowed the call stack) or copying the datagram once per header.
+    let inner = udpDatagram(Uint8Array.of(9));
+    while (inner.length + 8 <= 65000) inner = fragmentHeader(inner.length > 16 ? 44 : 17, 0, false, 3, inner);
+    const step = 1448;
+    for (let off = 0; off < inner.length; off += step) {
+      const end = Math.min(off + step, inner.length);
+      deliver(ipv6(44, fragmentHeader(44, off, end < inner.length, 99, inner.subarray(off, end))));
+    }
+    expect(stack.stats.ip.reassembled).toBe(1);
+    expect(stack.stats.udp.packetsReceived).toBe(2);
+
+    // A reassembled datagram that holds a fragment of another datagram is dropped: fragments are made by the
+    // source only (RFC 8200 4.5), so a fragment inside a fragment is an attack on the reassembler.
+    const nested = fragmentHeader(17, 0, true, 5, udpDatagram(new Uint8Array(8)));
+    const before = stack.stats.ip.reassembled;
+    deliver(ipv6(44, fragmentHeader(44, 0, true, 6, nested.subarray(0, 16))));
+    deliver(ipv6(44, fragmentHeader(44, 16, false, 6, nested.subarray(16))));
+    expect(stack.stats.ip.reassembled).toBe(before + 1);
+    const v6 = stack.networkProtocol(EtherType.IPV6) as IPv6Protocol;
+    expect(v6.reassembler.pendingCount).toBe(0); // the inner fragment was not taken in
+    expect(stack.stats.udp.packetsReceived).toBe(2);
+    stack.close();
+  });
+});

@@ -393,4 +393,29 @@ describe('hostile programs', () => {
     expect(r.stdout).toBe('clone refused\n');
     expect(r.result).toEqual({ exitCode: 0 });
   });
+  it('rt_sigaction(SIGCHLD) with bits above 31 set (Linux reads an int) still leaves no zombie on the host', async () => {
+    const here = path.dirname(new URL(import.meta.url).pathname);
+    const exe = path.join(work, 'sigchld_high_bits');
+    execFileSync('gcc', ['-static', '-O1', '-o', exe, path.join(here, 'testdata', 'sigchld_high_bits.c')]);
+    const native = spawnSync(exe, [], { encoding: 'utf8', env: {} });
+    let zombies = -1;
+    const r = await runSandboxed([exe], [], () => rootWith([exe]), (k) => {
+      setTimeout(() => {
+        const init = [...k.pids.groups.values()].find((g) => g.tgid === 1)!;
+        const ns = fs.readlinkSync(`/proc/${init.hostTgid}/ns/pid`);
+        zombies = 0;
+        for (const d of fs.readdirSync('/proc').filter((n) => /^\d+$/.test(n))) {
+          try {
+            if (fs.readlinkSync(`/proc/${d}/ns/pid`) !== ns) continue;
+            if (/State:\s+Z/.test(fs.readFileSync(`/proc/${d}/status`, 'utf8'))) zombies++;
+          } catch {
+            // gone meanwhile
+          }
+        }
+      }, 250);
+    });
+    expect(zombies).toBe(0);
+    expect(r.stdout).toBe(native.stdout);
+    expect(r.result).toEqual({ exitCode: 0 });
+  });
 });

@@ -172,7 +172,7 @@ const SIG_IGN = 1n;
  * handler (sigaction(2)). The application's own choice of SA_NOCLDWAIT is kept by the sentry and shown in oldact.
  */
 function sigaction(task: Task, regs: Registers): void {
-  const sig = regs.get('rdi');
+  const sig = regs.get('rdi') & 0xffffffffn; // an int in Linux (kernel/signal.c): the host ignores higher bits
   const act = regs.get('rsi');
   const oldact = regs.get('rdx');
   if (sig !== SIGCHLD) {

@@ -8,6 +8,8 @@
 //
 // Threading: everything runs on the caller's thread; received segments are processed synchronously and output
 // (data, ACKs) is flushed once per burst from a microtask, which coalesces ACKs for segments that arrive together.
+// Not done yet: design.md's TCP worker threads sharded by flow hash. The engine only talks to a TcpHost (host.ts),
+// so a worker can run a TcpProtocol over a ring-backed host; the socket API proxy for the sentry is the open part.
 
 import { TCP_FLAG_ACK, TCP_FLAG_RST } from '../../header/tcp.js';
 import type { PacketBuffer } from '../../buffer/packet_buffer.js';

@@ -150,4 +150,25 @@ describe('hostile packets', () => {
     expect(stack.stats.udp.packetsReceived).toBe(2);
     stack.close();
   });
+
+  it('learns no neighbour entry for an ARP sender that claims one of our own addresses', () => {
+    const { stack, sent, inject, nic } = host();
+    const arp = (senderIp: Address, targetIp: Address) => {
+      const b = new Uint8Array(ARP_SIZE);
+      new ArpPacket(b, 0, ARP_SIZE).encode({
+        op: ARP_OP_REQUEST, senderMac: Uint8Array.of(2, 0, 0, 0, 0, 0x66), senderIp: senderIp.bytes,
+        targetMac: new Uint8Array(6), targetIp: targetIp.bytes,
+      });
+      inject(EtherType.ARP, b);
+    };
+    arp(US4, US4); // a gratuitous ARP from someone else for our address
+    arp(US4, PEER4);
+    expect(nic.neighbors(4)!.get(US4)).toBeUndefined();
+    // An ordinary request still teaches the sender and is answered.
+    arp(PEER4, US4);
+    expect(nic.neighbors(4)!.get(PEER4)?.state).toBe('stale');
+    expect(stack.stats.arp.repliesSent).toBeGreaterThanOrEqual(1);
+    expect(sent.length).toBeGreaterThanOrEqual(1);
+    stack.close();
+  });
 });

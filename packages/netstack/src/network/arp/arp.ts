@@ -51,8 +51,10 @@ export class ArpEndpoint implements NetworkEndpoint, LinkAddressResolver {
     const cache = this.nic.neighbors(4);
     const forUs = this.nic.hasAddress(target);
     // RFC 826 "merge": update an existing entry for the sender; create one only when the packet is for us.
-    // A sender of 0.0.0.0 is an address conflict probe (RFC 5227) and teaches nothing.
-    if (cache && !sender.isUnspecified() && !isMulticastMac(senderMac)) {
+    // A sender of 0.0.0.0 is an address conflict probe (RFC 5227) and teaches nothing; neither does a sender that
+    // claims one of our own addresses (a conflict or a spoof: we never resolve our own addresses on the link, and
+    // RFC 5227 conflict handling is not implemented).
+    if (cache && !sender.isUnspecified() && !isMulticastMac(senderMac) && !this.stack.isLocalAddress(sender)) {
       if (forUs || cache.get(sender)) {
         if (op === ARP_OP_REPLY && forUs) cache.handleConfirmation(sender, senderMac, true);
         else cache.handleProbe(sender, senderMac);

@@ -179,6 +179,7 @@ export class TcpEndpoint extends TcpConnectionInput implements Endpoint {
     this.sndNxt = seqAdd(this.iss, 1);
     this.txq.push(this.iss, this.sndNxt, this.clockNow);
     this.state = TcpState.SYN_SENT;
+    this.stackProtocol.stats.activeOpens++;
     this.everConnected = true;
     this.sendSyn(false);
     this.rtoAt = this.clockNow + this.rtt.rto();

@@ -1,7 +1,7 @@
 // Crafted packets aimed at specific weaknesses (each case failed before its fix): oversize IPv4 reassembly ("ping of
 // death"), nested IPv6 fragment headers, ARP claiming our own address.
 import { describe, expect, it } from 'vitest';
-import { PacketBuffer } from '../buffer/packet_buffer.js';
+import { PacketBuffer, PacketType } from '../buffer/packet_buffer.js';
 import { ARP_OP_REQUEST, ArpPacket, ARP_SIZE } from '../header/arp.js';
 import { internetChecksum, pseudoHeaderSumV6 } from '../header/checksum.js';
 import { ChannelEndpoint } from '../link/channel.js';
@@ -169,6 +169,40 @@ describe('hostile packets', () => {
     expect(nic.neighbors(4)!.get(PEER4)?.state).toBe('stale');
     expect(stack.stats.arp.repliesSent).toBeGreaterThanOrEqual(1);
     expect(sent.length).toBeGreaterThanOrEqual(1);
+    stack.close();
+  });
+
+  it('sends no ICMP error about a datagram that arrived as a link-layer broadcast (RFC 1122 3.2.2, RFC 4443 2.4)', () => {
+    const { stack, sent, nic } = host();
+    const udpToClosedPort = (family: 4 | 6, packetType: number) => {
+      const udp = Uint8Array.of(0x30, 0x39, 0, 9, 0, 9, 0, 0, 0x55);
+      let bytes: Uint8Array;
+      if (family === 4) {
+        bytes = ipv4Fragment(1, 0, false, udp);
+        bytes[9] = 17;
+        bytes[10] = 0;
+        bytes[11] = 0;
+        const c = internetChecksum(bytes, 0, 20);
+        bytes[10] = c >> 8;
+        bytes[11] = c & 0xff;
+      } else {
+        bytes = ipv6(17, udp);
+      }
+      const pkt = new PacketBuffer(bytes);
+      pkt.networkHeader = 0;
+      pkt.packetType = packetType;
+      pkt.checksumValidated = true;
+      nic.deliverNetworkPacket(family === 4 ? EtherType.IPV4 : EtherType.IPV6, pkt);
+    };
+    for (const family of [4, 6] as const) {
+      udpToClosedPort(family, PacketType.BROADCAST);
+      udpToClosedPort(family, PacketType.MULTICAST);
+    }
+    expect(stack.stats.icmp.destUnreachableSent).toBe(0);
+    // Unicast frames are answered: the check is on the frame, not on ICMP as a whole.
+    udpToClosedPort(4, PacketType.HOST);
+    udpToClosedPort(6, PacketType.HOST);
+    expect(stack.stats.icmp.destUnreachableSent).toBe(2);
     stack.close();
   });
 });

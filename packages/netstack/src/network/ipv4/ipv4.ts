@@ -355,6 +355,9 @@ export class IPv4Endpoint implements IpNetworkEndpoint {
 
   /** Quotes the received packet (its IP header onward) in an ICMP error back to its source. */
   private sendIcmpError(pkt: PacketBuffer, type: number, code: number, rest: number): void {
+    // RFC 1122 3.2.2: never about a datagram that came as a link-layer broadcast (or multicast), whatever its IP
+    // destination; Linux's icmp_send() answers PACKET_HOST frames only.
+    if (pkt.packetType === PacketType.BROADCAST || pkt.packetType === PacketType.MULTICAST) return;
     this.protocol.sendIcmpErrorFromQuote(pkt.buf.subarray(pkt.networkHeader, pkt.tail), type, code, rest, this.nic.id);
   }
 

@@ -440,6 +440,9 @@ export class IPv6Endpoint implements IpNetworkEndpoint {
   }
 
   private sendIcmpError(pkt: PacketBuffer, type: number, code: number, rest: number, allowMulticastDst = false): void {
+    // RFC 4443 2.4 (e.3): not about a packet sent to a link-layer multicast or broadcast address, with the same
+    // exceptions (Packet Too Big, Parameter Problem code 2) as for an IPv6 multicast destination.
+    if (!allowMulticastDst && (pkt.packetType === PacketType.BROADCAST || pkt.packetType === PacketType.MULTICAST)) return;
     this.protocol.sendIcmpErrorFromQuote(pkt.buf.subarray(pkt.networkHeader, pkt.tail), type, code, rest, this.nic.id, allowMulticastDst);
   }
 

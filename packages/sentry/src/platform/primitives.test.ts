@@ -1,9 +1,11 @@
 import { describe, expect, it } from 'vitest';
+import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import * as N from '@tsvisor/native';
 import { STUB_ELF, STUB_SYSCALL_INSN } from './stub.js';
+import { taskFilter } from '../syscalls/table.js';
 
 function bpf(insns: Array<[number, number, number, number]>): Buffer {
   const b = Buffer.alloc(insns.length * 8);
@@ -96,5 +98,74 @@ describe('spawnTask failures', () => {
 
   it('rejects a filter that is not whole struct sock_filter entries', () => {
     expect(() => N.spawnTask('/tmp', Buffer.alloc(7), STUB_ELF)).toThrow(TypeError);
+  });
+});
+
+// A sentry stand-in in its own Node process: it makes two tasks under the real task filter, one spinning natively
+// and one blocked in an emulated call (getppid) that nobody answers, prints their host pids and waits. Plain
+// JavaScript on the raw addon, so it runs without the TypeScript tool chain.
+const SENTRY_STAND_IN = `
+import { createRequire } from 'node:module';
+import fs from 'node:fs';
+const N = createRequire(import.meta.url)(process.argv[2]);
+const [root, filterPath, stubPath, insn] = process.argv.slice(3);
+const pids = [];
+for (const code of [[0xeb, 0xfe], [0xb8, 0x6e, 0, 0, 0, 0x0f, 0x05, 0xeb, 0xf7]]) {
+  const t = N.spawnTask(root, fs.readFileSync(filterPath), fs.readFileSync(stubPath));
+  N.runToSyscallStop(t.pid);
+  const m = N.injectSyscall(t.pid, BigInt(insn), 9, [0n, 4096n, 7n, 0x22n, 0xffffffffffffffffn, 0n]);
+  N.writeMemory(t.pid, m.value, Buffer.from(code));
+  const regs = Buffer.alloc(27 * 8);
+  N.ptraceGetRegs(t.pid, regs);
+  regs.writeBigUInt64LE(m.value, 16 * 8);
+  N.ptraceSetRegs(t.pid, regs);
+  N.ptraceCont(t.pid, 0);
+  pids.push(t.pid);
+}
+process.stdout.write(JSON.stringify(pids) + '\\n');
+setInterval(() => {}, 1000);
+`;
+
+/** Whether host process `pid` still runs (a zombie has ended). */
+function running(pid: number): boolean {
+  try {
+    return !/State:\s+[ZX]/.test(fs.readFileSync(`/proc/${pid}/status`, 'utf8'));
+  } catch {
+    return false;
+  }
+}
+
+describe('the sentry dying', () => {
+  it('a SIGKILLed sentry leaves no task alive (one spinning natively, one waiting on a user notification)', async () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'tsv-death-'));
+    const root = path.join(dir, 'root');
+    fs.mkdirSync(root);
+    fs.writeFileSync(path.join(dir, 'filter'), taskFilter());
+    fs.writeFileSync(path.join(dir, 'stub'), STUB_ELF);
+    fs.writeFileSync(path.join(dir, 'sentry.mjs'), SENTRY_STAND_IN);
+    const addonPath = path.join(path.dirname(new URL(import.meta.resolve('@tsvisor/native')).pathname), '..', 'build', 'Release', 'tsvisor_native.node');
+    const sentry = spawn(process.execPath, [path.join(dir, 'sentry.mjs'), addonPath, root, path.join(dir, 'filter'), path.join(dir, 'stub'), String(STUB_SYSCALL_INSN)], { stdio: ['ignore', 'pipe', 'inherit'] });
+    const pids = await new Promise<number[]>((resolve, reject) => {
+      let out = '';
+      sentry.stdout!.on('data', (d: Buffer) => {
+        out += d.toString();
+        if (out.includes('\n')) resolve(JSON.parse(out) as number[]);
+      });
+      sentry.on('exit', (code) => reject(new Error(`stand-in exited ${code}`)));
+    });
+    try {
+      expect(pids.length).toBe(2);
+      await new Promise((r) => setTimeout(r, 100));
+      for (const pid of pids) expect(running(pid)).toBe(true);
+      const exited = new Promise((r) => sentry.on('exit', r));
+      sentry.kill('SIGKILL');
+      await exited;
+      const deadline = Date.now() + 2000;
+      while (pids.some(running) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+      expect(pids.filter(running)).toEqual([]);
+    } finally {
+      sentry.kill('SIGKILL');
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
   });
 });

@@ -418,4 +418,15 @@ describe('hostile programs', () => {
     expect(r.stdout).toBe(native.stdout);
     expect(r.result).toEqual({ exitCode: 0 });
   });
+  it('a program inside sees only its own processes in /proc and cannot signal a host pid', async () => {
+    const host = process.pid;
+    const script = `ls /proc | grep -E '^[0-9]+$' | tr '\\n' ' '; echo; cat /proc/${host}/status 2>/dev/null || echo no-${host}; kill -0 ${host} 2>/dev/null || echo kill-${host}-refused; true`;
+    const r = await runSandboxed([BUSYBOX, 'sh', '-c', script]);
+    const [pids, ...rest] = r.stdout.split('\n');
+    const seen = pids!.trim().split(' ').map(Number);
+    expect(seen).toContain(1);
+    for (const pid of seen) expect(pid).toBeLessThan(10); // init, its pipeline children: none of the host's
+    expect(rest.join('\n')).toBe(`no-${host}\nkill-${host}-refused\n`);
+    expect(r.result).toEqual({ exitCode: 0 });
+  });
 });

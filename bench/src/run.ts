@@ -3,10 +3,14 @@
 // the reason, never guessed.
 import { execFileSync, spawnSync } from 'node:child_process';
 import fs from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
 import { sampleOutput, sampleWallMs, type Sample } from './measure.js';
 import { renderMarkdown, type Row } from './report.js';
 import { bigFile, busyboxBundle, compile, runsc, workDir } from './workloads.js';
+import { cpuProfiles, idleMemory, netstackRows, renderNetstackMarkdown } from './netstack_tcp.js';
+import { fdbasedLines } from './netstack_fdbased.js';
+import { summarize } from './measure.js';
 
 const RUNS = Number(process.env.TSVISOR_BENCH_RUNS ?? 5);
 
@@ -95,11 +99,35 @@ function lsRow(): Row {
   };
 }
 
-function main(): void {
-  if (spawnSync('runc', ['--version']).status !== 0) console.error('runc not found: its column stays empty');
-  fs.mkdirSync(workDir, { recursive: true });
-  const rows = [syscallRow(), startupRow(), sha256Row(), lsRow()];
-  console.log(renderMarkdown(rows, ['tsvisor', 'native', 'C notif floor', 'runc']));
+/** The netstack tables (issue 4): TCP against native and peers, idle memory, the link layer, a CPU profile. */
+async function netstack(): Promise<void> {
+  console.log(`\n## Netstack\n\nload average at start: ${os.loadavg().map((l) => l.toFixed(2)).join(' ')}\n`);
+  console.log(renderNetstackMarkdown(await netstackRows()));
+  const mem = await idleMemory();
+  const m = summarize(mem.perConnectionKiB);
+  console.log(`\nMemory per idle TCP connection (netstack tool): ${m.median.toFixed(2)} KiB median (${m.min.toFixed(2)}–${m.max.toFixed(2)}, ${m.runs} runs); ${mem.note}.`);
+  console.log('\nLink layer alone (FdBasedEndpoint over a veth, 1514-byte frames):\n');
+  for (const line of await fdbasedLines()) console.log(`- ${line}`);
+  for (const p of await cpuProfiles()) {
+    console.log(`\nCPU profile of the netstack tool during a ${p.direction} (top self time):\n`);
+    for (const t of p.top) console.log(`- ${t}`);
+  }
+  console.log(`\nload average at end: ${os.loadavg().map((l) => l.toFixed(2)).join(' ')}`);
 }
 
-main();
+async function main(): Promise<void> {
+  fs.mkdirSync(workDir, { recursive: true });
+  // TSVISOR_BENCH_ONLY=netstack (or =sentry) runs one part.
+  const only = process.env.TSVISOR_BENCH_ONLY;
+  if (only !== 'netstack') {
+    if (spawnSync('runc', ['--version']).status !== 0) console.error('runc not found: its column stays empty');
+    const rows = [syscallRow(), startupRow(), sha256Row(), lsRow()];
+    console.log(renderMarkdown(rows, ['tsvisor', 'native', 'C notif floor', 'runc']));
+  }
+  if (only !== 'sentry') await netstack();
+}
+
+main().catch((e: Error) => {
+  console.error(e);
+  process.exit(1);
+});

@@ -35,6 +35,9 @@ interface Registration {
   id: TransportEndpointId;
 }
 
+/** Bytes charged per queued datagram beyond its payload (its object, source address and control messages). */
+export const DATAGRAM_OVERHEAD = 256;
+
 export abstract class DatagramEndpoint implements Endpoint, TransportEndpoint {
   readonly sockType: typeof SockType.DGRAM | typeof SockType.RAW = SockType.DGRAM;
   protected readonly options = new SocketOptions();
@@ -48,6 +51,7 @@ export abstract class DatagramEndpoint implements Endpoint, TransportEndpoint {
   private registrations: Registration[] = [];
   private readonly queue: Datagram[] = [];
   private readonly errorQueue: Datagram[] = [];
+  /** What the receive queue is charged against SO_RCVBUF: payloads plus DATAGRAM_OVERHEAD each. */
   private queuedBytes = 0;
   private shutdownFlags = 0;
   private pendingError: TcpipError | undefined;
@@ -253,7 +257,7 @@ export abstract class DatagramEndpoint implements Endpoint, TransportEndpoint {
     }
     if (!opts?.peek) {
       this.queue.shift();
-      this.queuedBytes -= d.data.length;
+      this.queuedBytes -= d.data.length + DATAGRAM_OVERHEAD;
     }
     const n = Math.min(dst.length, d.data.length);
     dst.set(d.data.subarray(0, n));
@@ -449,8 +453,10 @@ export abstract class DatagramEndpoint implements Endpoint, TransportEndpoint {
     if (!this.parseDatagram(info, pkt)) return;
     const parsed = this.parsed;
     const len = parsed.end - parsed.start;
-    // socket(7) SO_RCVBUF: datagrams beyond the receive buffer are dropped (counted as RcvbufErrors).
-    if (this.queuedBytes + len > this.options.get('receiveBufferSize') && this.queue.length > 0) {
+    // socket(7) SO_RCVBUF: datagrams beyond the receive buffer are dropped (counted as RcvbufErrors). Each is
+    // charged its bookkeeping too, as Linux charges skb truesize: a flood of empty datagrams must fill it as well.
+    const charge = len + DATAGRAM_OVERHEAD;
+    if (this.queuedBytes + charge > this.options.get('receiveBufferSize') && this.queue.length > 0) {
       this.onReceiveBufferFull();
       return;
     }
@@ -471,7 +477,7 @@ export abstract class DatagramEndpoint implements Endpoint, TransportEndpoint {
       from: { address: this.toUserAddress(info.source), port: parsed.sourcePort, nic: info.nic },
       control,
     });
-    this.queuedBytes += len;
+    this.queuedBytes += charge;
     this.onDelivered();
     this.waiterQueue.notify(EventMask.IN | EventMask.RDNORM);
   }

@@ -255,3 +255,59 @@ describe('Gofer (read-only mount)', () => {
     expect(fs.readFileSync(path.join(root, 'file'), 'utf8')).toBe('contents\n');
   });
 });
+
+describe('Gofer (stale fids cannot be redirected through a symlink)', () => {
+  // A fid is a path. If a directory on that path is removed and a symlink is put in its place, a path-based server
+  // would resolve the old fid through the symlink: to a host file outside the tree (in-process), or, in the confined
+  // gofer, to anything reachable from its root (another tree, a host proc mounted inside the rootfs: /proc/1/root).
+  it('a fid below a removed directory stays dead after a symlink takes the name', async () => {
+    const root = makeTree('stale');
+    const outside = path.join(base, 'stale-outside');
+    fs.mkdirSync(outside);
+    fs.writeFileSync(path.join(outside, 'victim'), 'host secret\n');
+    const { client, rootFid } = await serve(root);
+    const dirFid = (await client.walk(rootFid, [])).fid;
+    await client.mkdir(rootFid, 'd', 0o755, 0);
+    const d = await client.walk(rootFid, ['d']);
+    await client.lcreate(d.fid, 'victim', OpenFlags.WRONLY, 0o644, 0);
+    await client.clunk(d.fid);
+    const stale = await client.walk(rootFid, ['d', 'victim']);
+    const staleDir = await client.walk(rootFid, ['d']);
+    const dd = await client.walk(rootFid, ['d']);
+    await client.unlinkat(dd.fid, 'victim');
+    await client.unlinkat(dirFid, 'd', AT_REMOVEDIR);
+    await client.symlink(rootFid, 'd', outside, 0);
+
+    await expect(client.getattr(stale.fid)).rejects.toMatchObject({ errno: P9Errno.ENOENT });
+    await expect(client.lopen(stale.fid, OpenFlags.RDWR)).rejects.toMatchObject({ errno: P9Errno.ENOENT });
+    await expect(client.setattr(stale.fid, { size: 0 })).rejects.toMatchObject({ errno: P9Errno.ENOENT });
+    await expect(client.walk(staleDir.fid, ['victim'])).rejects.toMatchObject({ errno: P9Errno.ENOENT });
+    await expect(client.lcreate(staleDir.fid, 'new', OpenFlags.WRONLY, 0o644, 0)).rejects.toMatchObject({
+      errno: P9Errno.ENOENT,
+    });
+    expect(fs.readFileSync(path.join(outside, 'victim'), 'utf8')).toBe('host secret\n');
+    expect(fs.readdirSync(outside)).toEqual(['victim']);
+  });
+
+  it('a fid removed with Tremove, and fids below it, are dead; an open file keeps working through its handle', async () => {
+    const root = makeTree('stale-remove');
+    const outside = path.join(base, 'stale-remove-outside');
+    fs.mkdirSync(path.join(outside, 'sub'), { recursive: true });
+    fs.writeFileSync(path.join(outside, 'sub', 'inner'), 'host secret\n');
+    const { client, rootFid } = await serve(root);
+    const inner = await client.walk(rootFid, ['sub', 'inner']);
+    const open = await client.walk(rootFid, ['sub', 'inner']);
+    await client.lopen(open.fid, OpenFlags.RDWR);
+    const victim = await client.walk(rootFid, ['sub', 'inner']);
+    await client.remove(victim.fid);
+    const sub = await client.walk(rootFid, ['sub']);
+    await client.unlinkat(sub.fid, 'up');
+    await client.remove(sub.fid);
+    await client.symlink(rootFid, 'sub', path.join(outside, 'sub'), 0);
+    await expect(client.lopen(inner.fid, OpenFlags.RDONLY)).rejects.toMatchObject({ errno: P9Errno.ENOENT });
+    expect((await client.read(open.fid, 0, 100)).toString()).toBe('inner\n');
+    await client.setattr(open.fid, { size: 2, mtime: 'now' });
+    expect((await client.getattr(open.fid)).size).toBe(2);
+    expect(fs.readFileSync(path.join(outside, 'sub', 'inner'), 'utf8')).toBe('host secret\n');
+  });
+});

@@ -62,6 +62,12 @@ export interface GoferFile {
   dev: bigint;
   /** The root of a kernel pseudo file system mounted inside the tree: shown as an empty directory (see walk). */
   opaque: boolean;
+  /**
+   * The name was removed through this gofer (the file itself or a directory above it). The path must never be
+   * used again: another object, say a symlink, may now hold one of its names, and resolving the old path through
+   * it would lead outside the tree. Only the open handle, if any, still refers to the file.
+   */
+  gone?: boolean;
 }
 
 // d_type values (getdents64(2)).
@@ -196,7 +202,14 @@ export class Gofer implements P9FileHandler<GoferFile> {
     return f;
   }
 
+  /** The host path of a fid that still has one (see GoferFile.gone). */
+  private pathOf(f: GoferFile): string {
+    if (f.gone) throw new P9Error(P9Errno.ENOENT, 'the file was removed');
+    return f.hostPath;
+  }
+
   private child(dir: GoferFile, name: string): string {
+    this.pathOf(dir);
     if (!dir.isDir) throw new P9Error(P9Errno.ENOTDIR);
     // Creating or removing names in a host pseudo file system would act on the host (mkdir in a cgroup mount
     // creates a cgroup); the directory is presented as empty and stays so.
@@ -219,7 +232,7 @@ export class Gofer implements P9FileHandler<GoferFile> {
 
   private async statOf(f: GoferFile): Promise<fs.BigIntStats> {
     // An open file may have been unlinked or renamed by someone else: its handle still knows it.
-    return f.handle ? fs.fstatSync(f.handle.fd, { bigint: true }) : this.lstat(f.hostPath);
+    return f.handle ? fs.fstatSync(f.handle.fd, { bigint: true }) : this.lstat(this.pathOf(f));
   }
 
   async attach(_uname: string, aname: string, nUname: number): Promise<{ qid: Qid; file: GoferFile }> {
@@ -233,6 +246,13 @@ export class Gofer implements P9FileHandler<GoferFile> {
   }
 
   async walk(from: GoferFile, names: string[]): Promise<{ qids: Qid[]; file?: GoferFile }> {
+    if (from.gone) {
+      // A clone of a removed file is as removed as the original; nothing can be walked from it.
+      if (names.length) this.pathOf(from);
+      const clone = this.make(from.root, [...from.components], from.uid, from.isDir, from.dev, from.opaque);
+      clone.gone = true;
+      return { qids: [], file: clone };
+    }
     const components = [...from.components];
     let isDir = from.isDir;
     let dev = from.dev;
@@ -297,7 +317,7 @@ export class Gofer implements P9FileHandler<GoferFile> {
     if (file.handle || file.openFlags !== undefined) throw new P9Error(P9Errno.EBADF, 'fid is already open');
     const acc = flags & OpenFlags.ACCMODE;
     if (file.root.readonly && (acc !== OpenFlags.RDONLY || flags & OpenFlags.TRUNC)) throw erofs();
-    const st = await this.lstat(file.hostPath);
+    const st = await this.lstat(this.pathOf(file));
     if (st.isSymbolicLink()) throw new P9Error(P9Errno.ELOOP, 'symlinks are read with readlink, not opened');
     if (!st.isFile() && !st.isDirectory()) {
       // Device nodes in an image must never open host devices, and a FIFO open would block a thread-pool thread
@@ -345,8 +365,8 @@ export class Gofer implements P9FileHandler<GoferFile> {
   }
 
   private async list(dir: GoferFile): Promise<Dirent[]> {
-    const names = dir.opaque ? [] : await fsp.readdir(dir.hostPath);
-    const self = await this.lstat(dir.hostPath);
+    const names = dir.opaque ? [] : await fsp.readdir(this.pathOf(dir));
+    const self = await this.lstat(this.pathOf(dir));
     const parentPath = dir.components.length ? path.dirname(dir.hostPath) : dir.hostPath;
     const parent = await this.lstat(parentPath);
     const entries: Omit<Dirent, 'offset'>[] = [
@@ -364,11 +384,11 @@ export class Gofer implements P9FileHandler<GoferFile> {
   }
 
   async readlink(file: GoferFile): Promise<string> {
-    return fsp.readlink(file.hostPath);
+    return fsp.readlink(this.pathOf(file));
   }
 
   async statfs(file: GoferFile): Promise<StatfsFields> {
-    const s = await fsp.statfs(file.hostPath);
+    const s = await fsp.statfs(this.pathOf(file));
     return {
       fsType: s.type >>> 0,
       bsize: s.bsize,
@@ -456,7 +476,7 @@ export class Gofer implements P9FileHandler<GoferFile> {
     // Across attach roots (separate mounts in the confined gofer) link(2) fails with EXDEV; say so here too, so a
     // read-only tree's file can never gain a name in a writable one.
     if (target.root !== dir.root) throw new P9Error(P9Errno.EXDEV);
-    await fsp.link(target.hostPath, this.child(dir, name));
+    await fsp.link(this.pathOf(target), this.child(dir, name));
   }
 
   async unlinkat(dir: GoferFile, name: string, flags: number): Promise<void> {
@@ -464,6 +484,7 @@ export class Gofer implements P9FileHandler<GoferFile> {
     const p = this.child(dir, name);
     if (flags & AT_REMOVEDIR) await fsp.rmdir(p);
     else await fsp.unlink(p);
+    this.removed(dir.root, [...dir.components, name]);
   }
 
   async renameat(oldDir: GoferFile, oldName: string, newDir: GoferFile, newName: string): Promise<void> {
@@ -478,6 +499,7 @@ export class Gofer implements P9FileHandler<GoferFile> {
 
   async rename(file: GoferFile, newDir: GoferFile, newName: string): Promise<void> {
     if (file.components.length === 0) throw new P9Error(P9Errno.EBUSY, 'cannot rename an attach root');
+    this.pathOf(file);
     const parent = file.components.slice(0, -1);
     const oldDir = { ...file, components: parent, hostPath: path.join(file.root.path, ...parent), isDir: true };
     await this.renameat(oldDir, file.components[file.components.length - 1]!, newDir, newName);
@@ -486,15 +508,25 @@ export class Gofer implements P9FileHandler<GoferFile> {
   async remove(file: GoferFile): Promise<void> {
     this.writable(file);
     if (file.components.length === 0) throw new P9Error(P9Errno.EBUSY, 'cannot remove an attach root');
-    const st = await this.lstat(file.hostPath);
-    if (st.isDirectory()) await fsp.rmdir(file.hostPath);
-    else await fsp.unlink(file.hostPath);
+    const p = this.pathOf(file);
+    const st = await this.lstat(p);
+    if (st.isDirectory()) await fsp.rmdir(p);
+    else await fsp.unlink(p);
+    this.removed(file.root, file.components);
+  }
+
+  /** Fids at or below a removed name lose their path (see GoferFile.gone). */
+  private removed(root: GoferRoot, components: string[]): void {
+    for (const f of this.live) {
+      if (f.root !== root || f.components.length < components.length) continue;
+      if (components.every((c, i) => f.components[i] === c)) f.gone = true;
+    }
   }
 
   /** Fids at or below `from` now live at `to` (renames made through this gofer keep fids valid, as fds would). */
   private moved(root: GoferRoot, from: string[], to: string[]): void {
     for (const f of this.live) {
-      if (f.root !== root || f.components.length < from.length) continue;
+      if (f.gone || f.root !== root || f.components.length < from.length) continue;
       if (!from.every((c, i) => f.components[i] === c)) continue;
       f.components = [...to, ...f.components.slice(from.length)];
       f.hostPath = path.join(root.path, ...f.components);
@@ -509,17 +541,18 @@ export class Gofer implements P9FileHandler<GoferFile> {
     if (a.valid & SetattrMask.MODE) {
       if (isLink) throw new P9Error(P9Errno.EOPNOTSUPP, 'symlink permissions cannot be changed (lchmod)');
       if (file.handle) await file.handle.chmod(a.mode & 0o7777);
-      else await fsp.chmod(file.hostPath, a.mode & 0o7777);
+      else await fsp.chmod(this.pathOf(file), a.mode & 0o7777);
     }
     if (a.valid & (SetattrMask.UID | SetattrMask.GID)) {
       const uid = a.valid & SetattrMask.UID ? a.uid : -1;
       const gid = a.valid & SetattrMask.GID ? a.gid : -1;
-      await fsp.lchown(file.hostPath, uid, gid);
+      if (file.handle) await file.handle.chown(uid, gid);
+      else await fsp.lchown(this.pathOf(file), uid, gid);
     }
     if (a.valid & SetattrMask.SIZE) {
       if (isLink || st.isDirectory()) throw new P9Error(P9Errno.EINVAL, 'only regular files can be truncated');
       if (file.handle) await file.handle.truncate(a.size);
-      else await fsp.truncate(file.hostPath, a.size);
+      else await fsp.truncate(this.pathOf(file), a.size);
     }
     if (a.valid & (SetattrMask.ATIME | SetattrMask.MTIME)) {
       // Node's utimes take seconds as a double: sub-microsecond precision is lost (documented limitation).
@@ -528,7 +561,8 @@ export class Gofer implements P9FileHandler<GoferFile> {
       const keepM = Number(st.mtimeNs) / 1e9;
       const at = a.valid & SetattrMask.ATIME ? (a.valid & SetattrMask.ATIME_SET ? a.atimeSec + a.atimeNsec / 1e9 : now) : keepA;
       const mt = a.valid & SetattrMask.MTIME ? (a.valid & SetattrMask.MTIME_SET ? a.mtimeSec + a.mtimeNsec / 1e9 : now) : keepM;
-      await fsp.lutimes(file.hostPath, at, mt);
+      if (file.handle) await file.handle.utimes(at, mt);
+      else await fsp.lutimes(this.pathOf(file), at, mt);
     }
   }
 

@@ -521,6 +521,7 @@ export class Kernel {
     task.exited = true;
     this.releaseVforkParent(task);
     task.blocker.interrupt();
+    task.memory.release(); // its host tid may be recycled: no late write may land in another process
     this.pids.removeTask(task);
     const tg = task.tg;
     tg.tasks.delete(task);

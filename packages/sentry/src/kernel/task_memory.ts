@@ -10,20 +10,35 @@ const IOV_MAX = 1024;
 const PATH_MAX = 4096;
 
 export class HostTaskMemory implements TaskMemory {
+  private released = false;
+
   /** `hostPid` is any thread of the address space's owner (they share one mm). */
   constructor(public hostPid: number) {}
+
+  /**
+   * The thread is gone: every later access fails with ESRCH. A handler still running for it (a blocked read that
+   * completes later) must not reach whatever process holds the host tid next once the host recycles it.
+   */
+  release(): void {
+    this.released = true;
+  }
+
+  private pid(): number {
+    if (this.released) fail(Errno.ESRCH, `task ${this.hostPid} has exited`);
+    return this.hostPid;
+  }
 
   read(addr: bigint, length: number): Buffer {
     const out = Buffer.allocUnsafe(length);
     if (length === 0) return out;
-    const n = readMemory(this.hostPid, addr, out);
+    const n = readMemory(this.pid(), addr, out);
     if (n !== length) fail(Errno.EFAULT, `read of ${length} bytes at 0x${addr.toString(16)}`);
     return out;
   }
 
   write(addr: bigint, data: Uint8Array): void {
     if (data.length === 0) return;
-    const n = writeMemory(this.hostPid, addr, data);
+    const n = writeMemory(this.pid(), addr, data);
     if (n === data.length) return;
     // The rest may be on a read-only page the application may still not write: only the loader and the platform
     // use writeForce on purpose; for syscall results a read-only destination is EFAULT, as on Linux.
@@ -33,7 +48,7 @@ export class HostTaskMemory implements TaskMemory {
   /** Writes ignoring page protections (image loading, filling file mappings). */
   writeForce(addr: bigint, data: Uint8Array): void {
     if (data.length === 0) return;
-    const n = writeMemoryForce(this.hostPid, addr, data);
+    const n = writeMemoryForce(this.pid(), addr, data);
     if (n !== data.length) fail(Errno.EFAULT, `forced write of ${data.length} bytes at 0x${addr.toString(16)}`);
   }
 
@@ -46,7 +61,7 @@ export class HostTaskMemory implements TaskMemory {
       const pageLeft = Number(0x1000n - (at & 0xfffn));
       const want = Math.min(pageLeft, max - total);
       const buf = Buffer.allocUnsafe(want);
-      const n = readMemory(this.hostPid, at, buf);
+      const n = readMemory(this.pid(), at, buf);
       if (n === 0) fail(Errno.EFAULT, `string at 0x${addr.toString(16)}`);
       const z = buf.subarray(0, n).indexOf(0);
       if (z >= 0) {

@@ -17,6 +17,7 @@ import type { RawEndpointFactory, RawTransportEndpoint, Stack } from '../../stac
 import { TcpipErrors, type TcpipError } from '../../stack/tcpip_error.js';
 import type { NetworkReceiveInfo } from '../../stack/transport_protocol.js';
 import { EventMask, type WaiterQueue } from '../../waiter/waiter_queue.js';
+import { DATAGRAM_OVERHEAD } from '../datagram_endpoint.js';
 
 /** Pass as StackOptions.rawFactory to enable raw sockets. */
 export const rawEndpointFactory: RawEndpointFactory = (stack, family, protocol, wq) => {
@@ -95,7 +96,7 @@ export class RawEndpoint implements Endpoint, RawTransportEndpoint {
     if (!p) return (this.shutdownFlags & ShutdownFlags.READ) !== 0 ? TcpipErrors.closedForReceive : TcpipErrors.wouldBlock;
     if (!opts?.peek) {
       this.queue.shift();
-      this.queuedBytes -= p.data.length;
+      this.queuedBytes -= p.data.length + DATAGRAM_OVERHEAD;
     }
     const n = Math.min(dst.length, p.data.length);
     dst.set(p.data.subarray(0, n));
@@ -210,13 +211,15 @@ export class RawEndpoint implements Endpoint, RawTransportEndpoint {
       if ((this.icmpv6Deny[type >> 5]! & (1 << (type & 31))) !== 0) return;
     }
     const start = this.family === 4 ? pkt.networkHeader : pkt.transportHeader;
-    const len = pkt.tail - start;
-    if (this.queuedBytes + len > this.options.get('receiveBufferSize') && this.queue.length > 0) {
+    // Charged like a datagram socket's queue (payload plus DATAGRAM_OVERHEAD): an IPv6 raw socket sees no IP
+    // header, and empty payloads must fill SO_RCVBUF too.
+    const charge = pkt.tail - start + DATAGRAM_OVERHEAD;
+    if (this.queuedBytes + charge > this.options.get('receiveBufferSize') && this.queue.length > 0) {
       this.stack.stats.raw.receiveBufferErrors++;
       return;
     }
     this.queue.push({ data: pkt.buf.slice(start, pkt.tail), from: { address: info.source, port: 0, nic: info.nic } });
-    this.queuedBytes += len;
+    this.queuedBytes += charge;
     this.stack.stats.raw.packetsReceived++;
     this.waiterQueue.notify(EventMask.IN | EventMask.RDNORM);
   }

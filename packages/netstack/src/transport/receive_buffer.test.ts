@@ -1,17 +1,19 @@
-// SO_RCVBUF accounting of a UDP socket under a flood from the network: every queued datagram is charged for its
+// SO_RCVBUF accounting of UDP and raw sockets under a flood from the network: every queued datagram is charged for its
 // bookkeeping as well as its payload, so even empty datagrams fill the buffer (Linux charges skb truesize).
 import { describe, expect, it } from 'vitest';
-import { PacketBuffer } from '../../buffer/packet_buffer.js';
-import { ChannelEndpoint } from '../../link/channel.js';
-import { ipv4Protocol } from '../../network/ipv4/ipv4.js';
-import { Address, EtherType } from '../../stack/address.js';
-import { ManualClock } from '../../stack/clock.js';
-import { DEFAULT_RECEIVE_BUFFER_SIZE } from '../../stack/socket_options.js';
-import { Stack } from '../../stack/stack.js';
-import { TcpipError } from '../../stack/tcpip_error.js';
-import { WaiterQueue } from '../../waiter/waiter_queue.js';
-import { DATAGRAM_OVERHEAD } from '../datagram_endpoint.js';
-import { udpProtocol } from './udp.js';
+import { PacketBuffer } from '../buffer/packet_buffer.js';
+import { ChannelEndpoint } from '../link/channel.js';
+import { ipv4Protocol } from '../network/ipv4/ipv4.js';
+import { ipv6Protocol } from '../network/ipv6/ipv6.js';
+import { rawEndpointFactory } from './raw/raw.js';
+import { Address, EtherType } from '../stack/address.js';
+import { ManualClock } from '../stack/clock.js';
+import { DEFAULT_RECEIVE_BUFFER_SIZE } from '../stack/socket_options.js';
+import { Stack } from '../stack/stack.js';
+import { TcpipError } from '../stack/tcpip_error.js';
+import { WaiterQueue } from '../waiter/waiter_queue.js';
+import { DATAGRAM_OVERHEAD } from './datagram_endpoint.js';
+import { udpProtocol } from './udp/udp.js';
 
 const US = Address.parse('10.7.0.1');
 const PEER = Address.parse('10.7.0.2');
@@ -30,7 +32,7 @@ function datagram(payloadLength: number): Uint8Array {
   return p;
 }
 
-describe('UDP receive buffer', () => {
+describe('receive buffers', () => {
   it('bounds the queue of a socket nobody reads, even for empty datagrams', () => {
     const stack = new Stack({ networkProtocols: [ipv4Protocol()], transportProtocols: [udpProtocol()], clock: new ManualClock() });
     stack.createNIC(1, new ChannelEndpoint({ mtu: 1500 }));
@@ -56,6 +58,28 @@ describe('UDP receive buffer', () => {
     expect(r).not.toBeInstanceOf(TcpipError);
     flood(0, 2);
     expect(stack.stats.udp.receiveBufferErrors).toBe(100_000 - fit + 1);
+    stack.close();
+  });
+
+  it('bounds the queue of an IPv6 raw socket flooded with empty payloads', () => {
+    const stack = new Stack({ networkProtocols: [ipv6Protocol()], transportProtocols: [], rawFactory: rawEndpointFactory, clock: new ManualClock() });
+    stack.createNIC(1, new ChannelEndpoint({ mtu: 1500 }));
+    stack.addAddress(1, 'fd07::1/64');
+    const raw = stack.newRawEndpoint(253, 6, new WaiterQueue()); // RFC 3692 experimental protocol number
+    if (raw instanceof TcpipError) throw new Error(String(raw));
+    const nic = stack.nic(1)!;
+    const p = new Uint8Array(40);
+    p.set([0x60, 0, 0, 0, 0, 0, 253, 64]);
+    p.set(Address.parse('fd07::2').bytes, 8);
+    p.set(Address.parse('fd07::1').bytes, 24);
+    for (let i = 0; i < 50_000; i++) {
+      const pkt = new PacketBuffer(Uint8Array.from(p));
+      pkt.networkHeader = 0;
+      nic.deliverNetworkPacket(EtherType.IPV6, pkt);
+    }
+    const fit = Math.floor(DEFAULT_RECEIVE_BUFFER_SIZE / DATAGRAM_OVERHEAD);
+    expect(stack.stats.raw.packetsReceived).toBe(fit);
+    expect(stack.stats.raw.receiveBufferErrors).toBe(50_000 - fit);
     stack.close();
   });
 });

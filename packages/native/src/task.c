@@ -55,6 +55,7 @@
 struct child_plan {
   int stub_fd;
   int go_fd;
+  int go_write_fd;
   const char *root;
   struct sock_fprog prog;
   char *const *argv;
@@ -68,6 +69,9 @@ static void child_fail(int step) {
 
 static void child_main(const struct child_plan *p) {
   if (prctl(PR_SET_PDEATHSIG, SIGKILL) < 0) child_fail(1);
+  /* Our copy of the write end goes first: if the sentry died before PR_SET_PDEATHSIG took effect, the read below
+   * then ends with EOF instead of blocking forever in an orphan nobody traces. */
+  close(p->go_write_fd);
   /* Wait until the parent has attached: nothing of ours may run untraced. */
   char go;
   ssize_t r;
@@ -174,6 +178,7 @@ static napi_value js_spawn_task(napi_env env, napi_callback_info info) {
   struct child_plan plan = {
       .stub_fd = stub_fd,
       .go_fd = go[0],
+      .go_write_fd = go[1],
       .root = root,
       .prog = {.len = (unsigned short)(filter_len / sizeof(struct sock_filter)), .filter = filter},
       .argv = child_argv,

@@ -124,6 +124,47 @@ describe.skipIf(!isRoot || !hasUnshare)('gofer process confinement', () => {
     expect(await new Promise((r) => g.child.on('exit', r))).toBe(0);
   });
 
+  it('the kernel follows no symlink and opens no device node in the served trees (nosymfollow, nodev, recursive)', async () => {
+    // Node's fs calls are path-based, so between a walk and a later call a directory on a fid's path could be
+    // swapped for a symlink; these mount attributes make the kernel refuse to follow it, whatever the gofer does.
+    const tree = path.join(base, 'attrs');
+    fs.mkdirSync(path.join(tree, 'dir', 'nested'), { recursive: true });
+    fs.writeFileSync(path.join(tree, 'dir', 'f'), 'f\n');
+    fs.symlinkSync('dir', path.join(tree, 'link'));
+    execFileSync('mknod', [path.join(tree, 'null'), 'c', '1', '3']);
+    execFileSync('mount', ['-t', 'tmpfs', 'sub', path.join(tree, 'dir', 'nested')]);
+    fs.writeFileSync(path.join(tree, 'dir', 'nested', 'g'), 'g\n');
+    fs.symlinkSync('g', path.join(tree, 'dir', 'nested', 'glink'));
+    try {
+      const g = await startGofer(['--root', tree, '--mount-ro', `/data=${data}`]);
+      const { fid: rootFid } = await g.client.attach('root', '', 0);
+      const pid = innerPid(g.child.pid!);
+      const inner = `/proc/${pid}/root`;
+      // Paths under /proc/PID/root resolve through the gofer's mounts, so they see what its own calls would.
+      expect(fs.readFileSync(`${inner}/root/dir/f`, 'utf8')).toBe('f\n');
+      expect(fs.readlinkSync(`${inner}/root/link`)).toBe('dir'); // the text is still served
+      expect(() => fs.readFileSync(`${inner}/root/link/f`)).toThrow(expect.objectContaining({ code: 'ELOOP' }));
+      expect(() => fs.readFileSync(`${inner}/root/dir/nested/glink`)).toThrow(expect.objectContaining({ code: 'ELOOP' }));
+      expect(() => fs.openSync(`${inner}/root/null`, 'r')).toThrow(expect.objectContaining({ code: 'EACCES' }));
+      const mounts = fs.readFileSync(`/proc/${pid}/mountinfo`, 'utf8').split('\n');
+      for (const mp of ['/root', '/root/dir/nested', '/mounts/0']) {
+        const line = mounts.find((l) => l.split(' ')[4] === mp);
+        expect(line, mp).toBeDefined();
+        expect(line!.split(' ')[5]!.split(','), mp).toEqual(expect.arrayContaining(['nosuid', 'nodev', 'nosymfollow']));
+      }
+      expect(mounts.find((l) => l.split(' ')[4] === '/mounts/0')!.split(' ')[5]).toMatch(/^ro,/);
+      expect(mounts.find((l) => l.split(' ')[4] === '/root')!.split(' ')[5]).toMatch(/^rw,/);
+      // Over 9P nothing changes: the device node is refused by the gofer itself, the link is served as text.
+      const nul = await g.client.walk(rootFid, ['null']);
+      await expect(g.client.lopen(nul.fid, OpenFlags.RDONLY)).rejects.toMatchObject({ errno: P9Errno.EPERM });
+      expect(await g.client.readlink((await g.client.walk(rootFid, ['link'])).fid)).toBe('dir');
+      g.client.close();
+      await new Promise((r) => g.child.on('exit', r));
+    } finally {
+      execFileSync('umount', ['-l', path.join(tree, 'dir', 'nested')]);
+    }
+  });
+
   it('confines with MS_MOVE + chroot where pivot_root is not possible (forced here)', async () => {
     const g = await startGofer(['--root', root, '--confine', 'chroot']);
     const { fid: rootFid } = await g.client.attach('root', '', 0);

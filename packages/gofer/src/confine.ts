@@ -14,11 +14,13 @@ import os from 'node:os';
 import path from 'node:path';
 import {
   MNT_DETACH,
+  MountAttr,
   MountFlags,
   O_DIRECTORY,
   chroot,
   closeFd,
   mount,
+  mountSetattr,
   openPath,
   pivotRoot,
   umount2,
@@ -135,13 +137,17 @@ export function confineToRoots(opts: ConfineOptions): Confinement {
     );
     const bind = (fd: number, target: string, readonly: boolean): void => {
       step(`bind-mounting onto ${target}`, () => mount(`/proc/self/fd/${fd}`, target, null, MountFlags.BIND | MountFlags.REC));
-      if (readonly) {
-        // A bind mount is read-only only after a remount (mount(2) "Creating a bind mount"); submounts of the
-        // tree stay as they are, which the gofer's own EROFS checks cover.
-        step(`making ${target} read-only`, () =>
-          mount(null, target, null, MountFlags.REMOUNT | MountFlags.BIND | MountFlags.RDONLY),
-        );
-      }
+      // On the whole bound subtree, submounts included (mount_setattr(2) AT_RECURSIVE; a bind remount would change
+      // the top mount only):
+      // - nosymfollow: the kernel follows no symlink while resolving the gofer's paths. The gofer never needs to
+      //   (walks lstat, symlinks are served as text), and Node's calls are path-based: without it, a component
+      //   swapped for a symlink between a walk and a later call would redirect that call (to another served tree, or
+      //   to a host pseudo file system mounted inside the rootfs, e.g. proc's /proc/1/root).
+      // - nodev: device nodes in an image can never be opened, even if one replaces a regular file mid-request.
+      // - nosuid: nothing here is ever executed by the gofer, but the binds are the host's files.
+      // - rdonly for read-only trees (mount(2) "Creating a bind mount": the bind itself starts writable).
+      const attrs = MountAttr.NOSYMFOLLOW | MountAttr.NODEV | MountAttr.NOSUID | (readonly ? MountAttr.RDONLY : 0);
+      step(`restricting ${target} (mount_setattr)`, () => mountSetattr(target, attrs, 0, true));
     };
     fs.mkdirSync(path.join(scaffold, 'root'));
     bind(rootFd, path.join(scaffold, 'root'), opts.readonly);

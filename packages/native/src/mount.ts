@@ -12,6 +12,7 @@ interface MountAddon {
   sethostname(name: string): void;
   openPath(path: string, flags?: number): number;
   mknod(path: string, mode: number, dev?: number): void;
+  mountSetattr(path: string, attrSet: number, attrClr: number, recursive: boolean): void;
 }
 
 // Read the binding at call time (index.ts re-exports this module, so the import cycle resolves late).
@@ -113,4 +114,21 @@ export function openPath(path: string, flags = 0): number {
 /** mknod(2): create a FIFO, socket node, regular file or device node (`dev` from makedev for devices). */
 export function mknod(path: string, mode: number, dev = 0): void {
   mountAddon.mknod(path, mode, dev);
+}
+
+/** mount_setattr(2) MOUNT_ATTR_* bits (linux/mount.h). */
+export const MountAttr = {
+  RDONLY: 0x1,
+  NOSUID: 0x2,
+  NODEV: 0x4,
+  NOEXEC: 0x8,
+  NOSYMFOLLOW: 0x200000,
+} as const;
+
+/**
+ * mount_setattr(2) on the mount at `path` (a final symlink is not followed): set `attrSet` and clear `attrClr`
+ * (MountAttr bits); `recursive` (AT_RECURSIVE) applies them to every submount too, which a bind remount cannot.
+ */
+export function mountSetattr(path: string, attrSet: number, attrClr = 0, recursive = true): void {
+  mountAddon.mountSetattr(path, attrSet, attrClr, recursive);
 }

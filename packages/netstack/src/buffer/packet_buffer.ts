@@ -31,8 +31,11 @@ export interface GsoInfo {
   needsChecksum: boolean;
 }
 
-/** How the link layer saw a received frame (packet(7) sll_pkttype). */
-export const PacketType = { HOST: 0, BROADCAST: 1, MULTICAST: 2, OTHERHOST: 3, OUTGOING: 4 } as const;
+/**
+ * How the link layer saw a received frame (packet(7) sll_pkttype). LOOPBACK (PACKET_LOOPBACK in linux/if_packet.h)
+ * marks a packet the stack delivered to itself without a link (Stack.deliverLocal).
+ */
+export const PacketType = { HOST: 0, BROADCAST: 1, MULTICAST: 2, OTHERHOST: 3, OUTGOING: 4, LOOPBACK: 5 } as const;
 
 /** Headroom to reserve for the largest header stack: virtio_net_hdr 10 + Ethernet 14 + IPv6 40 + ext 24 + TCP 60. */
 export const DEFAULT_HEADROOM = 160;

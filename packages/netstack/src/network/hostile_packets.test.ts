@@ -5,6 +5,7 @@ import { PacketBuffer, PacketType } from '../buffer/packet_buffer.js';
 import { ARP_OP_REQUEST, ArpPacket, ARP_SIZE } from '../header/arp.js';
 import { internetChecksum, pseudoHeaderSumV6 } from '../header/checksum.js';
 import { ChannelEndpoint } from '../link/channel.js';
+import { LoopbackEndpoint } from '../link/loopback.js';
 import { Address, EtherType } from '../stack/address.js';
 import { ManualClock } from '../stack/clock.js';
 import { Stack } from '../stack/stack.js';
@@ -203,6 +204,68 @@ describe('hostile packets', () => {
     udpToClosedPort(4, PacketType.HOST);
     udpToClosedPort(6, PacketType.HOST);
     expect(stack.stats.icmp.destUnreachableSent).toBe(2);
+    stack.close();
+  });
+
+  it('drops loopback addresses arriving from the link, either as source or destination (martians)', async () => {
+    const { stack, nic } = host();
+    stack.createNIC(2, new LoopbackEndpoint(), { name: 'lo' });
+    stack.addAddress(2, '127.0.0.1/8');
+    stack.addAddress(2, '::1/128');
+    stack.addRouteText('::1/128', undefined, 2);
+    const open = (family: 4 | 6, address: string) => {
+      const ep = stack.newEndpoint(17, family, new WaiterQueue());
+      if (ep instanceof TcpipError) throw new Error(String(ep));
+      expect(ep.bind({ address: Address.parse(address), port: 53 })).toBeUndefined();
+      return ep;
+    };
+    const lo4 = open(4, '127.0.0.1');
+    const lo6 = open(6, '::1');
+    const us4 = open(4, US4.toString());
+    const udp = (family: 4 | 6, src: Address, dst: Address) => {
+      const u = new Uint8Array(9);
+      u.set([0x30, 0x39, 0, 53, 0, 9, 0, 0, 0x42]);
+      const ipLen = family === 4 ? 20 : 40;
+      const p = new Uint8Array(ipLen + u.length);
+      if (family === 4) {
+        p.set([0x45, 0, 0, p.length, 0, 1, 0, 0, 64, 17]);
+        p.set(src.bytes, 12);
+        p.set(dst.bytes, 16);
+        const c = internetChecksum(p, 0, 20);
+        p[10] = c >> 8;
+        p[11] = c & 0xff;
+      } else {
+        p.set([0x60, 0, 0, 0, 0, u.length, 17, 64]);
+        p.set(src.bytes, 8);
+        p.set(dst.bytes, 24);
+      }
+      p.set(u, ipLen);
+      const pkt = new PacketBuffer(p);
+      pkt.networkHeader = 0;
+      pkt.checksumValidated = true;
+      nic.deliverNetworkPacket(family === 4 ? EtherType.IPV4 : EtherType.IPV6, pkt);
+    };
+    const LO4 = Address.parse('127.0.0.1');
+    const LO6 = Address.parse('::1');
+    udp(4, PEER4, LO4); // a neighbour reaching a service bound to 127.0.0.1
+    udp(6, PEER6, LO6);
+    udp(4, LO4, US4); // a neighbour posing as a local client
+    udp(6, LO6, US6);
+    const buf = new Uint8Array(16);
+    for (const ep of [lo4, lo6, us4]) expect(ep.read(buf)).toMatchObject({ code: 'WouldBlock' });
+    expect(stack.stats.udp.packetsReceived).toBe(0);
+    // The same datagrams are fine on the loopback NIC itself, and local traffic from 127.0.0.1 to our own address
+    // still arrives.
+    const c = stack.newEndpoint(17, 4, new WaiterQueue());
+    if (c instanceof TcpipError) throw new Error(String(c));
+    c.bind({ address: LO4, port: 0 });
+    expect(c.write(Uint8Array.of(7), { to: { address: US4, port: 53 } })).toBe(1);
+    expect(c.write(Uint8Array.of(8), { to: { address: LO4, port: 53 } })).toBe(1);
+    for (let i = 0; i < 10 && stack.stats.udp.packetsReceived < 2; i++) await new Promise((r) => setImmediate(r));
+    expect(us4.read(buf)).toMatchObject({ count: 1 });
+    expect(buf[0]).toBe(7);
+    expect(lo4.read(buf)).toMatchObject({ count: 1 });
+    expect(buf[0]).toBe(8);
     stack.close();
   });
 });

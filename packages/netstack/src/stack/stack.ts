@@ -2,7 +2,7 @@
 // and port reservations, path MTU and statistics. Network endpoints call back into it to deliver transport
 // packets and ICMP errors; transports call findRoute() to send.
 
-import type { PacketBuffer } from '../buffer/packet_buffer.js';
+import { PacketType, type PacketBuffer } from '../buffer/packet_buffer.js';
 import type { LinkEndpoint } from '../link/link_endpoint.js';
 import { Address, AddressWithPrefix, EtherType, Subnet } from './address.js';
 import { SystemClock, type Clock } from './clock.js';
@@ -442,6 +442,7 @@ export class Stack {
       pkt.checksumValidated = true; // never left the host (like Linux loopback's CHECKSUM_UNNECESSARY)
       pkt.gso = null; // a local super-packet is simply one large segment to the receiver
       pkt.remoteLinkAddress = null;
+      pkt.packetType = PacketType.LOOPBACK; // loopback source/destination addresses are legitimate here
       nic.deliverNetworkPacket(etherType, pkt);
     }
     this.flushBatch();

@@ -159,6 +159,14 @@ export class IPv4Endpoint implements IpNetworkEndpoint {
       stats.invalidSourceAddresses++;
       return;
     }
+    // RFC 1122 3.2.1.3 (g): 127/8 must not appear outside a host. Linux drops such "martians" from any device but
+    // lo (route_localnet=0); accepting them would let a neighbour reach services bound to 127.0.0.1, or pose as one
+    // of their local clients.
+    if (!this.nic.isLoopback && pkt.packetType !== PacketType.LOOPBACK && (src.isLoopback() || dst.isLoopback())) {
+      if (src.isLoopback()) stats.invalidSourceAddresses++;
+      else stats.invalidDestinationAddresses++;
+      return;
+    }
     let bcast = false;
     if (!this.nic.hasAddress(dst) && !(this.nic.isLoopback && dst.isLoopback())) {
       if (dst.isLimitedBroadcast() || this.nic.isSubnetBroadcast(dst)) bcast = true;

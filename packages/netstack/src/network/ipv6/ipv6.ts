@@ -174,6 +174,13 @@ export class IPv6Endpoint implements IpNetworkEndpoint {
       stats.invalidSourceAddresses++;
       return;
     }
+    // RFC 4291 2.5.3: a packet with the loopback address as source or destination received on an interface (other
+    // than loopback) must be dropped; otherwise a neighbour could reach services bound to ::1.
+    if (!this.nic.isLoopback && pkt.packetType !== PacketType.LOOPBACK && (src.isLoopback() || dst.isLoopback())) {
+      if (src.isLoopback()) stats.invalidSourceAddresses++;
+      else stats.invalidDestinationAddresses++;
+      return;
+    }
     let mcast = false;
     if (!this.nic.hasAddress(dst) && !(this.nic.isLoopback && dst.isLoopback())) {
       if (dst.isMulticast()) {

@@ -429,4 +429,13 @@ describe('hostile programs', () => {
     expect(rest.join('\n')).toBe(`no-${host}\nkill-${host}-refused\n`);
     expect(r.result).toEqual({ exitCode: 0 });
   });
+  it('mmap of /dev/zero (1 TiB, MAP_NORESERVE) and /dev/urandom answer as natively without reading the device', async () => {
+    const here = path.dirname(new URL(import.meta.url).pathname);
+    const exe = path.join(work, 'mmap_devices');
+    execFileSync('gcc', ['-O1', '-o', exe, path.join(here, 'testdata', 'mmap_devices.c')]);
+    const native = spawnSync(exe, [], { encoding: 'utf8', env: {} });
+    const r = await runSandboxed([exe], [], () => rootWith(withLibraries(exe)));
+    expect(r.stdout).toBe(native.stdout);
+    expect(r.result).toEqual({ exitCode: 0 });
+  }, 20000);
 });

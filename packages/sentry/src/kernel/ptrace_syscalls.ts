@@ -11,6 +11,7 @@ import type { Kernel } from './kernel.js';
 import type { Task } from './task.js';
 import { pathFrom } from '../vfs/path_resolution.js';
 import { SIGKILL } from './signals.js';
+import { makeDev } from '../vfs/devices.js';
 
 const NR_MMAP = 9;
 const NR_BRK = 12;
@@ -30,6 +31,12 @@ const CLONE_VFORK = 0x4000n;
 const CLONE_THREAD = 0x10000n;
 const CLONE_UNTRACED = 0x800000n;
 const SIGCHLD_FLAG = 17n;
+
+const S_IFMT = 0o170000;
+const S_IFREG = 0o100000;
+const S_IFCHR = 0o020000;
+/** /dev/zero's device number, 1:5 (devices.txt), as stat reports it. */
+const DEV_ZERO = makeDev(1, 5);
 
 const MAP_SHARED = 0x01n;
 const MAP_PRIVATE = 0x02n;
@@ -257,7 +264,19 @@ async function fileMmap(task: Task, regs: Registers): Promise<void> {
     }
     if ((offset & 0xfffn) !== 0n) throw new SyscallError(Errno.EINVAL, 'unaligned offset');
     if (length === 0n || length > 1n << 46n) throw new SyscallError(Errno.EINVAL, 'length');
-    data = await readRange(file, offset, Number(length));
+    // Only a regular file's bytes are read in, and never past its end (a page past EOF is zeros here, SIGBUS on
+    // Linux): the length is the application's, and a device read without end (/dev/zero, /dev/urandom) would
+    // have the sentry buffer terabytes. /dev/zero maps as anonymous memory, which is what zero(4) gives; other
+    // files that are not regular are not mappable (ENODEV, as mmap(2) answers for them).
+    const st = await file.stat();
+    if ((st.mode & S_IFMT) === S_IFREG) {
+      const inFile = st.size > offset ? st.size - offset : 0n;
+      data = await readRange(file, offset, Number(inFile < length ? inFile : length));
+    } else if ((st.mode & S_IFMT) === S_IFCHR && st.rdev === DEV_ZERO) {
+      data = Buffer.alloc(0);
+    } else {
+      throw new SyscallError(Errno.ENODEV, 'not a mappable file');
+    }
   } catch (e) {
     return skipWith(task, BigInt(-errnoOf(e)));
   }

@@ -388,6 +388,31 @@ describe('TCP behaviour on the wire', () => {
     expect(log.filter((s) => s.from === 'b').length).toBe(sentBefore + 1); // but ACKed (RFC 7323 5.3 R1)
   });
 
+  it('takes no TS.Recent from a blind in-window RST or an ACK of unsent data (PAWS must not lock out the peer)', async () => {
+    const { p } = watchedPair();
+    const { client, server } = await connect(p);
+    const tsRecent = () => (server as unknown as { tsRecent: number }).tsRecent;
+    const before = tsRecent();
+    const future = (before + 0x40000000) >>> 0;
+    const base = { sport: client.localPortNumber, dport: 80 };
+    // RFC 5961 3.2: an in-window RST that is not at RCV.NXT only earns a challenge ACK...
+    inject(p, forge(p.addrA, p.addrB, { ...base, seq: (server.rcvNxt + 100) >>> 0, ack: 0, flags: TCP_FLAG_RST, ts: [future, 0] }));
+    // ...and RFC 5961 5.2: an ACK of data never sent is dropped (with an ACK).
+    inject(p, forge(p.addrA, p.addrB, {
+      ...base, seq: server.rcvNxt, ack: (server.sndNxt + 5000) >>> 0, flags: TCP_FLAG_ACK, ts: [future, 0],
+      payload: new Uint8Array([7]),
+    }));
+    await settle();
+    expect(server.state).toBe(TcpState.ESTABLISHED);
+    expect(tsRecent()).toBe(before);
+    // The real peer's next segment, with its own (older than `future`) clock, is still accepted.
+    const pawsBefore = p.tcpB.stats.pawsRejected;
+    client.write(new Uint8Array([1, 2, 3]));
+    await settle();
+    expect(server.read(new Uint8Array(8))).toEqual({ count: 3, total: 3 });
+    expect(p.tcpB.stats.pawsRejected).toBe(pawsBefore);
+  });
+
   it('answers segments for unknown connections with RST per RFC 9293 3.10.7.1', async () => {
     const { p, log } = watchedPair();
     inject(p, forge(p.addrA, p.addrB, { sport: 1234, dport: 4321, seq: 1000, ack: 777, flags: TCP_FLAG_ACK }));

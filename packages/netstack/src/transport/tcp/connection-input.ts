@@ -304,12 +304,12 @@ export abstract class TcpConnectionInput extends TcpConnectionOutput {
       }
       return;
     }
-    // RFC 7323 4.3: record TS.Recent when the segment covers Last.ACK.sent.
-    if (this.tsOk && seg.options.hasTimestamp && seqLE(seg.seq, this.lastAckSent) &&
-        seqLE(this.lastAckSent, seqAdd(seg.seq, seg.seqLength))) {
-      this.tsRecent = seg.options.tsVal;
-      this.tsRecentAt = now;
-    }
+    // RFC 7323 4.3: TS.Recent is taken from a segment that covers Last.ACK.sent, but only once the segment has
+    // passed the RST, SYN and ACK checks below (as Linux's tcp_replace_ts_recent after tcp_ack): a blind in-window
+    // RST or an ACK of unsent data (RFC 5961 3, 5) must not set TS.Recent, or a far-future TSval from it would have
+    // PAWS drop every later segment of the real peer.
+    const coversLastAck = this.tsOk && seg.options.hasTimestamp && seqLE(seg.seq, this.lastAckSent) &&
+        seqLE(this.lastAckSent, seqAdd(seg.seq, seg.seqLength));
     // Second: RST, with RFC 5961 3.2: only an exact RCV.NXT match resets; others get a challenge ACK.
     if (seg.has(TCP_FLAG_RST)) {
       if (seg.seq !== this.rcvNxt) {
@@ -366,6 +366,10 @@ export abstract class TcpConnectionInput extends TcpConnectionOutput {
       }
     } else if (!this.processAck(seg, now)) {
       return;
+    }
+    if (coversLastAck) {
+      this.tsRecent = seg.options.tsVal;
+      this.tsRecentAt = now;
     }
     if (this.state === TcpState.CLOSED) return;
     // Sixth: URG is not supported; the urgent pointer is ignored and the data delivered inline.

@@ -311,3 +311,29 @@ describe('Gofer (stale fids cannot be redirected through a symlink)', () => {
     expect(fs.readFileSync(path.join(outside, 'sub', 'inner'), 'utf8')).toBe('host secret\n');
   });
 });
+
+describe('Gofer (a name swapped between the check and the open)', () => {
+  it('a FIFO put in place of a regular file after lopen checked it is refused, not waited on', async () => {
+    const root = makeTree('swap-fifo');
+    const gofer = new Gofer({ roots: [{ aname: '', path: root, readonly: false }] });
+    const { file: rootFile } = await gofer.attach('root', '', 0);
+    const { file } = await gofer.walk(rootFile, ['file']);
+    const target = path.join(root, 'file');
+    // lopen's lstat runs synchronously in the call; its open(2) is queued after it: swap in between, as a client
+    // pipelining Tunlinkat + Tmknod behind the Tlopen could.
+    const opening = gofer.lopen(file!, OpenFlags.RDONLY);
+    fs.unlinkSync(target);
+    execFileSync('mkfifo', [target]);
+    let timer: NodeJS.Timeout | undefined;
+    const outcome = await Promise.race([
+      opening.then(() => 'opened', (err: { errno?: number }) => err.errno),
+      new Promise((r) => (timer = setTimeout(() => r('blocked'), 2000))),
+    ]);
+    clearTimeout(timer);
+    if (outcome === 'blocked') {
+      // Release the thread-pool thread stuck in open(2) before failing.
+      fs.closeSync(fs.openSync(target, fs.constants.O_WRONLY | fs.constants.O_NONBLOCK));
+    }
+    expect(outcome).toBe(P9Errno.EPERM);
+  });
+});

@@ -7,7 +7,9 @@
 // symlinks is the client's job (the sentry reads them with readlink and walks the target inside its own root, as
 // Linux v9fs does). Node's fs is path-based, so intermediate components could be swapped for symlinks between a
 // walk and a later use; that race cannot escape either, because after pivot_root the kernel resolves every path
-// inside the gofer's root. Final components are opened with O_NOFOLLOW.
+// inside the gofer's root, and the served trees are mounted nosymfollow (confine.ts), so the kernel follows no
+// symlink at all there. Final components are opened with O_NOFOLLOW. A fid whose name is removed through the gofer
+// loses its path (GoferFile.gone), so a symlink later put in its place is never resolved for it.
 import fs from 'node:fs';
 import fsp from 'node:fs/promises';
 import path from 'node:path';
@@ -329,10 +331,25 @@ export class Gofer implements P9FileHandler<GoferFile> {
       file.openFlags = flags;
       return { qid: this.qids.qid(st), iounit: 0 };
     }
-    // O_NOFOLLOW: if the name was swapped for a symlink since the lstat, fail rather than follow it.
-    file.handle = await fsp.open(file.hostPath, (flags & PASSED_OPEN_FLAGS) | OpenFlags.NOFOLLOW | OpenFlags.NOCTTY);
+    // The name may have been swapped since the lstat (the client can pipeline an unlink and a mknod behind this
+    // request). O_NOFOLLOW: a symlink fails rather than being followed. O_NONBLOCK: a FIFO put there opens at once
+    // instead of blocking a thread-pool thread until a writer appears (fifo(7)); the type is checked again below.
+    // On a regular file O_NONBLOCK changes nothing (open(2): it applies to FIFOs, sockets and devices).
+    const handle = await fsp.open(
+      file.hostPath,
+      (flags & PASSED_OPEN_FLAGS) | OpenFlags.NOFOLLOW | OpenFlags.NOCTTY | OpenFlags.NONBLOCK,
+    );
+    let opened: fs.BigIntStats;
+    try {
+      opened = await handle.stat({ bigint: true });
+      if (!opened.isFile()) throw new P9Error(P9Errno.EPERM, 'the gofer opens only regular files and directories');
+    } catch (err) {
+      await handle.close();
+      throw err;
+    }
+    file.handle = handle;
     file.openFlags = flags;
-    return { qid: this.qids.qid(await file.handle.stat({ bigint: true })), iounit: 0 };
+    return { qid: this.qids.qid(opened), iounit: 0 };
   }
 
   async read(file: GoferFile, offset: number, count: number): Promise<Uint8Array> {

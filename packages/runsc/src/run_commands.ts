@@ -112,11 +112,13 @@ export interface DoRequest {
 
 /**
  * The spec `runsc do` runs under: the host's / (served read-only) beneath a memory overlay (writes vanish at exit), the
- * caller's working directory, PATH and TERM, root in the sandbox, and the usual /proc and /dev.
+ * caller's working directory and whole environment (as gVisor's `runsc do`: the command should see what it would
+ * see unsandboxed; PATH gets a default if the caller has none), root in the sandbox, and the usual /proc and /dev.
  */
 export function doSpec(argv: string[], env: NodeJS.ProcessEnv = process.env, cwd = process.cwd()): OciSpec {
-  const processEnv = [`PATH=${env.PATH ?? DEFAULT_PATH}`];
-  if (env.TERM !== undefined) processEnv.push(`TERM=${env.TERM}`);
+  const processEnv = Object.entries({ PATH: DEFAULT_PATH, ...env })
+    .filter((entry): entry is [string, string] => entry[1] !== undefined)
+    .map(([name, value]) => `${name}=${value}`);
   return {
     ociVersion: OCI_VERSION,
     process: { terminal: false, user: { uid: 0, gid: 0 }, args: argv, env: processEnv, cwd },

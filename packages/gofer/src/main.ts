@@ -16,7 +16,7 @@ import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { pino, type Logger } from 'pino';
 import { P9Errno, serveP9 } from '@tsvisor/p9';
-import { SCMP_ACT, apiLevel, installSelfFilter, selfAllowList } from '@tsvisor/seccomp';
+import { SCMP_ACT, apiLevel, installSelfFilter } from '@tsvisor/seccomp';
 import { confineToRoots, type ConfineMount } from './confine.js';
 import { Gofer } from './gofer.js';
 
@@ -109,12 +109,6 @@ function reexecInMountNamespace(args: GoferArgs): Promise<number> {
   });
 }
 
-/**
- * The path-based calls libuv makes for Node's fs API (it uses mkdir(2), not mkdirat(2), and so on; seen with strace
- * on Node 20), which the gofer's operations need on top of the seccomp package's allow-list.
- */
-const PATH_SYSCALLS = ['mkdir', 'rmdir', 'symlink', 'link', 'rename', 'unlink', 'lchown', 'chown', 'chmod', 'truncate', 'readlink'];
-
 async function run(argv: string[]): Promise<number> {
   let args: GoferArgs;
   try {
@@ -150,7 +144,7 @@ async function run(argv: string[]): Promise<number> {
     // Outside the allow-list a call fails with EPERM rather than killing the gofer mid-request; either way the
     // kernel never runs it.
     try {
-      installSelfFilter('gofer', { defaultAction: SCMP_ACT.errno(P9Errno.EPERM), extra: PATH_SYSCALLS.filter((n) => !(n in selfAllowList('gofer'))) });
+      installSelfFilter('gofer', { defaultAction: SCMP_ACT.errno(P9Errno.EPERM) });
     } catch (err) {
       log.error({ err }, 'cannot install the gofer seccomp filter; refusing to serve');
       return 1;

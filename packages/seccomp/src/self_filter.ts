@@ -105,6 +105,11 @@ const GOFER_EXTRA: AllowList = {
   utimensat: 'Tsetattr times', ftruncate: 'Tsetattr size', fallocate: 'Tfallocate', statfs: 'Tstatfs', fstatfs: 'Tstatfs', fchdir: 'path walks relative to a dir fd',
   fgetxattr: 'Txattrwalk', flistxattr: 'Txattrwalk', fsetxattr: 'Txattrcreate', fremovexattr: 'Tremovexattr',
   flock: 'Tlock', copy_file_range: 'copy-up', sendfile: 'reads into sockets',
+  // libuv implements Node's path-based fs calls with the old non-*at syscalls (strace of the gofer on Node 20)
+  mkdir: 'Tmkdir (fs.mkdir)', rmdir: 'Tunlinkat AT_REMOVEDIR, Tremove (fs.rmdir)', symlink: 'Tsymlink (fs.symlink)',
+  link: 'Tlink (fs.link)', rename: 'Trenameat, Trename (fs.rename)', unlink: 'Tunlinkat, Tremove (fs.unlink)',
+  lchown: 'owner of created files, Tsetattr uid/gid (fs.lchown)', chown: 'fs.chown',
+  chmod: 'Tsetattr mode (fs.chmod)', truncate: 'Tsetattr size on an unopened fid (fs.truncate)',
 };
 
 export type SelfFilterKind = 'sentry' | 'gofer';

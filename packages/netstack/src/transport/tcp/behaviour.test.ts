@@ -121,6 +121,13 @@ function inject(p: TcpStackPair, bytes: Uint8Array): void {
   p.channel.b.endInboundBatch();
 }
 
+/** The first 8 bytes of a TCP header as an ICMP error quotes them: ports and the sequence number. */
+function quotedTcpHeader(seq: number): Uint8Array {
+  const q = new Uint8Array(8);
+  new DataView(q.buffer).setUint32(4, seq);
+  return q;
+}
+
 describe('TCP behaviour on the wire', () => {
   it('recovers a single loss with SACK fast recovery, before any RTO', async () => {
     const clock = new ManualClock();
@@ -729,7 +736,7 @@ describe('TCP behaviour on the wire', () => {
     client.handleError(
       { kind: 'packetTooBig', mtu: 1000, icmpType: 3, icmpCode: 4, reporter: p.addrB },
       new NetworkReceiveInfo(),
-      new Uint8Array(8),
+      quotedTcpHeader(client.sndNxt),
     );
     expect(client.sndMss).toBe(1000 - 20 - 20 - 12);
     client.write(new Uint8Array(10_000));
@@ -738,6 +745,30 @@ describe('TCP behaviour on the wire', () => {
     expect(Math.max(...sizes)).toBe(948);
     const r = server.read(new Uint8Array(20_000));
     expect(isTcpipError(r) ? r : r.count).toBe(10_000);
+  });
+
+  it('ignores ICMP errors quoting a sequence number not in flight (RFC 5927 4.1: blind ICMP attacks)', async () => {
+    const { p } = watchedPair();
+    const { client } = await connect(p);
+    const mss = client.sndMss;
+    const outside = (client.sndNxt + 100_000) >>> 0;
+    client.handleError(
+      { kind: 'packetTooBig', mtu: 576, icmpType: 3, icmpCode: 4, reporter: p.addrB },
+      new NetworkReceiveInfo(),
+      quotedTcpHeader(outside),
+    );
+    expect(client.sndMss).toBe(mss);
+    expect(p.tcpA.stats.outOfWindowIcmps).toBe(1);
+    // A connection attempt survives a forged port unreachable with a wrong sequence number, and only a hard error
+    // quoting its SYN's sequence number aborts it (RFC 1122 4.2.3.9).
+    const attempt = p.tcpA.createEndpoint(4);
+    expect(attempt.connect({ address: p.addrB, port: 81 })).toBe(TcpipErrors.connectStarted);
+    const unreachable = { kind: 'portUnreachable', mtu: 0, icmpType: 3, icmpCode: 3, reporter: p.addrB } as const;
+    attempt.handleError(unreachable, new NetworkReceiveInfo(), quotedTcpHeader((attempt.sndUna + 7777) >>> 0));
+    expect(attempt.state).toBe(TcpState.SYN_SENT);
+    attempt.handleError(unreachable, new NetworkReceiveInfo(), quotedTcpHeader(attempt.sndUna));
+    expect(attempt.state).toBe(TcpState.CLOSED);
+    attempt.close();
   });
 
   it('resets a closed connection whose data is still unsent when the SO_LINGER time runs out', async () => {

@@ -182,7 +182,15 @@ export abstract class TcpConnectionInput extends TcpConnectionOutput {
     return seqGT(seg.seq, this.rcvNxt) || (ts && seqGT(seg.options.tsVal, this.tsRecent));
   }
 
-  handleError(err: TransportErrorInfo, _info: NetworkReceiveInfo, _quoted: Uint8Array): void {
+  handleError(err: TransportErrorInfo, _info: NetworkReceiveInfo, quoted: Uint8Array): void {
+    // RFC 5927 4.1 (as Linux's tcp_v4_err): an ICMP error quotes our segment's sequence number; one that is not in
+    // [SND.UNA, SND.NXT] cannot be about a segment in flight and is ignored, so a blind attacker who knows only the
+    // 4-tuple can neither abort a connection attempt nor shrink the MSS.
+    const quotedSeq = quoted.length >= 8 ? ((quoted[4]! << 24) | (quoted[5]! << 16) | (quoted[6]! << 8) | quoted[7]!) >>> 0 : -1;
+    if (quotedSeq < 0 || seqLT(quotedSeq, this.sndUna) || seqGT(quotedSeq, this.sndNxt)) {
+      this.stackProtocol.stats.outOfWindowIcmps++;
+      return;
+    }
     if (err.kind === 'packetTooBig') {
       // RFC 1191 / RFC 8201: lower the MSS to the new path MTU.
       const hdr = this.netFamily === 4 ? 20 : 40;

@@ -97,6 +97,8 @@ export class TcpStats {
   malformedSegments = 0;
   outOfOrderSegments = 0;
   pawsRejected = 0;
+  /** ICMP errors ignored because the sequence number they quote is not one in flight (RFC 5927 4.1). */
+  outOfWindowIcmps = 0;
   windowProbes = 0;
   keepaliveProbes = 0;
   synCookiesSent = 0;

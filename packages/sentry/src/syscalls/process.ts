@@ -12,6 +12,7 @@ import type { SyscallHandler } from './types.js';
 type H = SyscallHandler<Task>;
 
 const i32 = (a: bigint): number => Number(BigInt.asIntN(32, a));
+const INT_MIN = -0x80000000;
 
 const WNOHANG = 1;
 const WUNTRACED = 2;
@@ -103,7 +104,9 @@ function writeRusage(task: Task, addr: bigint, child?: ThreadGroup): void {
 const wait4: H = async (task, [pidArg, statusAddr, optArg, rusageAddr]) => {
   const options = i32(optArg);
   if (options & ~(WNOHANG | WUNTRACED | WCONTINUED | __WNOTHREAD | __WALL | __WCLONE)) fail(Errno.EINVAL, 'options');
-  const found = await waitChild(task, selectorFor(task, i32(pidArg)), options, { exited: true });
+  const pid = i32(pidArg);
+  if (pid === INT_MIN) fail(Errno.ESRCH, '-INT_MIN is not a process group'); // kernel/exit.c kernel_wait4
+  const found = await waitChild(task, selectorFor(task, pid), options, { exited: true });
   if (!found) return 0;
   const { child } = found;
   // wait(2) status words: exited/killed as the host gave them, stopped (sig << 8) | 0x7f, continued 0xffff.
@@ -125,14 +128,18 @@ const WSTOPPED = WUNTRACED;
 
 const waitid: H = async (task, [idtype, id, infop, optArg, rusageAddr]) => {
   const options = i32(optArg);
+  // Checked in kernel_waitid's order (kernel/exit.c): unknown option bits, no event asked for, then the id.
+  if (options & ~(WNOHANG | WNOWAIT | WEXITED | WSTOPPED | WCONTINUED | __WNOTHREAD | __WCLONE | __WALL)) {
+    fail(Errno.EINVAL, 'options');
+  }
   if (!(options & (WEXITED | WSTOPPED | WCONTINUED))) fail(Errno.EINVAL, 'waitid needs WEXITED, WSTOPPED or WCONTINUED');
   const type = i32(idtype);
   const want = i32(id);
   let select: Selector;
   if (type === P_ALL) select = () => true;
-  else if (type === P_PID) select = (c) => c.tgid === want;
-  else if (type === P_PGID) select = (c) => c.pgid === (want === 0 ? task.tg.pgid : want);
-  else fail(Errno.EINVAL, `idtype ${type}`);
+  else if (type === P_PID && want > 0) select = (c) => c.tgid === want;
+  else if (type === P_PGID && want >= 0) select = (c) => c.pgid === (want === 0 ? task.tg.pgid : want);
+  else fail(Errno.EINVAL, `idtype ${type} with id ${want}`);
   const found = await waitChild(task, select, options, { exited: (options & WEXITED) !== 0 });
   // siginfo_t (128 bytes): si_signo, si_errno, si_code, then si_pid, si_uid, si_status (sigaction(2)).
   const info = Buffer.alloc(128);
@@ -261,8 +268,9 @@ const getsid: H = (task, [pid]) => groupOf(task, i32(pid)).sid;
 
 /** setpgid(2): a process may move itself or a child that has not exec'ed, within its session. */
 const setpgid: H = (task, [pidArg, pgidArg]) => {
-  const pid = i32(pidArg);
-  const pgid = i32(pgidArg);
+  // kernel/sys.c: pid 0 is the caller, pgid 0 is pid; then a negative pgid is EINVAL.
+  const pid = i32(pidArg) || task.tg.tgid;
+  const pgid = i32(pgidArg) || pid;
   if (pgid < 0) fail(Errno.EINVAL);
   const target = groupOf(task, pid);
   if (target !== task.tg) {
@@ -271,12 +279,11 @@ const setpgid: H = (task, [pidArg, pgidArg]) => {
     if (target.sid !== task.tg.sid) fail(Errno.EPERM);
   }
   if (target.sid === target.tgid) fail(Errno.EPERM, 'a session leader cannot change its group');
-  const newPgid = pgid === 0 ? target.tgid : pgid;
-  if (newPgid !== target.tgid) {
-    const exists = [...task.kernel.pids.groups.values()].some((g) => g.pgid === newPgid && g.sid === task.tg.sid);
+  if (pgid !== target.tgid) {
+    const exists = [...task.kernel.pids.groups.values()].some((g) => g.pgid === pgid && g.sid === task.tg.sid);
     if (!exists) fail(Errno.EPERM);
   }
-  target.pgid = newPgid;
+  target.pgid = pgid;
   return 0;
 };
 

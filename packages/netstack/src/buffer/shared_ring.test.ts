@@ -104,4 +104,22 @@ describe('SharedFrameRing', () => {
     expect(bad).toBe(0);
     expect(n).toBe(count);
   });
+
+  it('keeps waiting through a wakeup that brings no frame (a late notify), until a frame or the timeout', async () => {
+    const ring = SharedFrameRing.create(1024);
+    const waiting = ring.waitReadableAsync(5000);
+    // The producer notifies after publishing, so a consumer that already took the frame can be woken for nothing.
+    Atomics.notify(new Int32Array(ring.sab, 0, 16), 0);
+    await new Promise((r) => setTimeout(r, 20));
+    expect(ring.tryWrite(Uint8Array.of(1, 2, 3), 0, 3, 9)).toBe(true);
+    expect(await waiting).toBe(true);
+    expect(ring.peek()).toMatchObject({ length: 3, meta: 9 });
+    ring.release();
+    // With nothing ever written, the same spurious wakeup ends in a timeout, not in an early false.
+    const t0 = Date.now();
+    const idle = ring.waitReadableAsync(100);
+    Atomics.notify(new Int32Array(ring.sab, 0, 16), 0);
+    expect(await idle).toBe(false);
+    expect(Date.now() - t0).toBeGreaterThanOrEqual(90);
+  });
 });

@@ -116,11 +116,17 @@ export class SharedFrameRing {
 
   /** Blocks until the ring is less than half full or `timeoutMs` passes; false on timeout or close. */
   waitWritable(timeoutMs: number): boolean {
-    const r = Atomics.load(this.ctl, READ);
-    const w = Atomics.load(this.ctl, WRITE);
-    if (((w - r) >>> 0) < this.capacity / 2) return true;
-    if (this.closed) return false;
-    return Atomics.wait(this.ctl, READ, r, timeoutMs) !== 'timed-out' && !this.closed;
+    const deadline = Date.now() + timeoutMs;
+    for (;;) {
+      const r = Atomics.load(this.ctl, READ);
+      const w = Atomics.load(this.ctl, WRITE);
+      if (((w - r) >>> 0) < this.capacity / 2) return true;
+      if (this.closed) return false;
+      const left = deadline - Date.now();
+      if (left <= 0 || Atomics.wait(this.ctl, READ, r, left) === 'timed-out') return false;
+      // Woken: the consumer released something, the ring closed, or a late notify for an earlier release (a
+      // spurious wakeup); the loop tells them apart.
+    }
   }
 
   // ---- consumer side
@@ -188,23 +194,35 @@ export class SharedFrameRing {
     Atomics.notify(this.ctl, READ);
   }
 
-  /** Blocks until a frame is available or `timeoutMs` passes; false on timeout, or when closed and drained. */
+  /**
+   * Blocks until a frame is available or `timeoutMs` passes; false on timeout, or when closed and drained.
+   * A wakeup can come with nothing new to read: the producer notifies after publishing, so a consumer that already
+   * took the frame and started waiting may receive that late notify. Such wakeups wait again for the time left.
+   */
   waitReadable(timeoutMs: number): boolean {
-    const w = Atomics.load(this.ctl, WRITE);
-    if (w !== Atomics.load(this.ctl, READ)) return true;
-    if (this.closed) return false;
-    return Atomics.wait(this.ctl, WRITE, w, timeoutMs) !== 'timed-out'
-      && Atomics.load(this.ctl, WRITE) !== Atomics.load(this.ctl, READ);
+    const deadline = Date.now() + timeoutMs;
+    for (;;) {
+      const w = Atomics.load(this.ctl, WRITE);
+      if (w !== Atomics.load(this.ctl, READ)) return true;
+      if (this.closed) return false;
+      const left = deadline - Date.now();
+      if (left <= 0 || Atomics.wait(this.ctl, WRITE, w, left) === 'timed-out') return false;
+    }
   }
 
   /** Like waitReadable without blocking the thread (Atomics.waitAsync): resolves true when a frame arrives. */
   async waitReadableAsync(timeoutMs: number): Promise<boolean> {
-    const w = Atomics.load(this.ctl, WRITE);
-    if (w !== Atomics.load(this.ctl, READ)) return true;
-    if (this.closed) return false;
-    const res = atomicsWaitAsync(this.ctl, WRITE, w, timeoutMs);
-    const outcome = res.async ? await res.value : res.value;
-    return outcome !== 'timed-out' && Atomics.load(this.ctl, WRITE) !== Atomics.load(this.ctl, READ);
+    const deadline = Date.now() + timeoutMs;
+    for (;;) {
+      const w = Atomics.load(this.ctl, WRITE);
+      if (w !== Atomics.load(this.ctl, READ)) return true;
+      if (this.closed) return false;
+      const left = deadline - Date.now();
+      if (left <= 0) return false;
+      const res = atomicsWaitAsync(this.ctl, WRITE, w, left);
+      const outcome = res.async ? await res.value : res.value;
+      if (outcome === 'timed-out') return false;
+    }
   }
 
   /** Marks the ring closed and wakes both sides; frames already written can still be read. */

@@ -349,8 +349,9 @@ describe('TCP behaviour on the wire', () => {
   });
 
   it('answers an in-window RST or a SYN with a challenge ACK and resets only on an exact RST (RFC 5961)', async () => {
-    const { p, log } = watchedPair();
-    const { client, server } = await connect(p);
+    const clock = new ManualClock();
+    const { p, log } = watchedPair({ clock });
+    const { client, server } = await connect(p, clock);
     const cport = client.localPortNumber;
     const base = { sport: cport, dport: 80, ack: 0 };
     // RST inside the window but not at RCV.NXT.
@@ -361,6 +362,16 @@ describe('TCP behaviour on the wire', () => {
     const challenge = log.filter((s) => s.from === 'b').at(-1)!;
     expect(challenge.flags).toBe(TCP_FLAG_ACK);
     expect(challenge.ack).toBe(server.rcvNxt);
+    // A second one within 500 ms gets no challenge ACK (per-connection limit, Linux's tcp_invalid_ratelimit): an
+    // off-path attacker cannot drain the stack-wide budget through one connection and read it back (CVE-2016-5696).
+    const sentBefore = log.filter((s) => s.from === 'b').length;
+    inject(p, forge(p.addrA, p.addrB, { ...base, seq: (server.rcvNxt + 200) >>> 0, flags: TCP_FLAG_RST }));
+    await settle();
+    expect(server.state).toBe(TcpState.ESTABLISHED);
+    expect(p.tcpB.stats.challengeAcks).toBe(1);
+    expect(p.tcpB.stats.challengeAcksSkipped).toBe(1);
+    expect(log.filter((s) => s.from === 'b').length).toBe(sentBefore);
+    clock.advance(500);
     // A SYN on an established connection.
     inject(p, forge(p.addrA, p.addrB, { ...base, seq: 12345, flags: TCP_FLAG_SYN }));
     await settle();

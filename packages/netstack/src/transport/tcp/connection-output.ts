@@ -23,6 +23,7 @@ import {
   TcpConnection,
   TcpState,
   TCP,
+  CHALLENGE_ACK_INTERVAL_MS,
   CORK_FLUSH_MS,
   DATA_RETRIES,
   SYNACK_RETRIES,
@@ -318,10 +319,18 @@ export abstract class TcpConnectionOutput extends TcpConnection {
   }
 
   protected sendChallengeAck(): void {
-    // RFC 5961 7: rate-limit challenge ACKs across the stack.
+    // RFC 5961 7: rate-limit challenge ACKs per connection (as Linux's tcp_oow_rate_limited), then across the stack.
+    const now = this.clockNow;
+    if (now - this.lastChallengeAckAt < CHALLENGE_ACK_INTERVAL_MS) {
+      this.stackProtocol.stats.challengeAcksSkipped++;
+      return;
+    }
     if (this.stackProtocol.allowChallengeAck()) {
+      this.lastChallengeAckAt = now;
       this.stackProtocol.stats.challengeAcks++;
       this.sendAck();
+    } else {
+      this.stackProtocol.stats.challengeAcksSkipped++;
     }
   }
 

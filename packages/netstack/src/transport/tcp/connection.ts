@@ -75,6 +75,12 @@ export const FIN_WAIT2_TIMEOUT_MS = 60_000;
 /** A zero-window peer that stays silent this long is given up on (Linux: TCP_RTO_MAX since the last ACK). */
 export const DEFAULT_MAX_ZERO_WINDOW_SILENCE_MS = 120_000;
 /** RFC 7323 5.5: timestamps older than 24 days are not used for PAWS. */
+/**
+ * Least interval between two challenge ACKs of one connection (Linux's tcp_invalid_ratelimit, 500 ms). Without it
+ * the stack-wide RFC 5961 7 budget is a counter an off-path attacker can drain and read back through its own
+ * connection, learning whether a guessed 4-tuple or sequence number hit (CVE-2016-5696).
+ */
+export const CHALLENGE_ACK_INTERVAL_MS = 500;
 export const PAWS_IDLE_MS = 24 * 24 * 3600 * 1000;
 
 /** Why a connection ended, reported once through read/write and SO_ERROR. */
@@ -166,6 +172,8 @@ export abstract class TcpConnection implements TransportEndpoint {
   totalRetransmits = 0;
   protected lastSendTime = 0;
   protected lastReceiveTime = 0;
+  /** When this connection last sent a challenge ACK (CHALLENGE_ACK_INTERVAL_MS). */
+  protected lastChallengeAckAt = -Infinity;
 
   /** End of the last sub-MSS segment sent, -1 before any (Minshall's Nagle variant). */
   protected smallSegmentEnd = -1;

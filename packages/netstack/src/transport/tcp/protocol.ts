@@ -1,7 +1,7 @@
 // The TCP transport protocol: creates endpoints, answers segments for which no endpoint exists with RST
 // (RFC 9293 3.10.7.1), runs the listen path (SYN queue, SYN cookies), and holds stack-wide TCP settings and counters.
 
-import { createHash, randomBytes } from 'node:crypto';
+import { createHash, randomBytes, randomInt } from 'node:crypto';
 import {
   TCP_FLAG_ACK,
   TCP_FLAG_RST,
@@ -93,6 +93,8 @@ export class TcpStats {
   resetsSent = 0;
   resetsReceived = 0;
   challengeAcks = 0;
+  /** Challenge ACKs not sent because of the per-connection or stack-wide rate limit. */
+  challengeAcksSkipped = 0;
   checksumErrors = 0;
   malformedSegments = 0;
   outOfOrderSegments = 0;
@@ -149,7 +151,7 @@ export class TcpProtocol implements TransportProtocol {
   private readonly isnSecret = randomBytes(16);
   private readonly cookies = new SynCookies();
   private challengeWindowStart = -Infinity;
-  private challengeCount = 0;
+  private challengeBudget = 0;
 
   constructor(
     readonly host: TcpHost,
@@ -330,15 +332,20 @@ export class TcpProtocol implements TransportProtocol {
     return h.digest().readUInt32BE(0);
   }
 
-  /** RFC 5961 7: at most challengeAckLimit challenge ACKs per second. */
+  /**
+   * RFC 5961 7: about challengeAckLimit challenge ACKs per second across the stack. Each second's budget is drawn at
+   * random from [limit/2, 3*limit/2) (as Linux since the CVE-2016-5696 fix), so its exhaustion does not show an
+   * off-path observer exactly how many challenge ACKs other connections sent.
+   */
   allowChallengeAck(): boolean {
     const now = this.host.clock.nowMs();
     if (now - this.challengeWindowStart >= 1000) {
       this.challengeWindowStart = now;
-      this.challengeCount = 0;
+      const limit = this.settings.challengeAckLimit;
+      this.challengeBudget = limit <= 1 ? limit : Math.floor(limit / 2) + randomInt(limit);
     }
-    if (this.challengeCount >= this.settings.challengeAckLimit) return false;
-    this.challengeCount++;
+    if (this.challengeBudget <= 0) return false;
+    this.challengeBudget--;
     return true;
   }
 

@@ -375,21 +375,22 @@ describe('hostile programs', () => {
     expect(r.stdout).toBe('');
     expect(r.result).toEqual({ signal: 9 });
   });
-  it('clone(CLONE_PIDFD) is refused: from the host, every task holds no fd and its root is an empty directory', async () => {
+  it('clone(CLONE_PIDFD) is refused: from the host, every task holds no fd and its root is an empty read-only directory', async () => {
     const here = path.dirname(new URL(import.meta.url).pathname);
     const exe = path.join(work, 'clone_pidfd');
     execFileSync('gcc', ['-static', '-O1', '-o', exe, path.join(here, 'testdata', 'clone_pidfd.c')]);
-    const seen: { pid: number; fds: string[]; root: string[] }[] = [];
+    const seen: { pid: number; fds: string[]; root: string[]; rootWritable: boolean }[] = [];
     const r = await runSandboxed([exe], [], () => rootWith([exe]), (k) => {
       setTimeout(() => {
         const init = [...k.pids.groups.values()].find((g) => g.tgid === 1)!;
         for (const t of hostTasksInNamespaceOf(init.hostTgid)) {
-          seen.push({ pid: t.pid, fds: fs.readdirSync(`/proc/${t.pid}/fd`), root: fs.readdirSync(`/proc/${t.pid}/root`) });
+          const root = `/proc/${t.pid}/root`;
+          seen.push({ pid: t.pid, fds: fs.readdirSync(`/proc/${t.pid}/fd`), root: fs.readdirSync(root), rootWritable: (fs.statSync(root).mode & 0o222) !== 0 });
         }
       }, 150);
     });
     expect(seen.length).toBeGreaterThan(0);
-    for (const t of seen) expect(t).toEqual({ pid: t.pid, fds: [], root: [] });
+    for (const t of seen) expect(t).toEqual({ pid: t.pid, fds: [], root: [], rootWritable: false });
     expect(r.stdout).toBe('clone refused\n');
     expect(r.result).toEqual({ exitCode: 0 });
   });

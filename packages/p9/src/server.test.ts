@@ -362,6 +362,49 @@ describe('P9ServerSession under hostile input', () => {
     expect((await peer.waitFor((r) => r.tag === 80)).type).toBe('Rgetattr');
   });
 
+  it('stops reading requests while a client leaves its replies unread (bounded reply queue), then serves them all', async () => {
+    const [cs, ss] = pair();
+    cleanups.push(() => { cs.destroy(); ss.destroy(); });
+    const tree = new MemoryTree();
+    tree.add(tree.root, 'big', tree.node(QidType.FILE, 0o100644, tree.root)).data = Buffer.alloc(60_000, 7);
+    const limit = 256 * 1024;
+    new P9ServerSession(ss, tree, { maxMsize: 65536, maxQueuedReplyBytes: limit, maxInflight: 8 });
+    const peer = new RawPeer(cs);
+    peer.send({ type: 'Tversion', tag: NOTAG, msize: 65536, version: '9P2000.L' });
+    await peer.waitFor((r) => r.type === 'Rversion');
+    peer.send({ type: 'Tattach', tag: 1, fid: 1, afid: NOFID, uname: '', aname: '', nUname: 0 });
+    await peer.waitFor((r) => r.type === 'Rattach');
+    peer.send({ type: 'Twalk', tag: 1, fid: 1, newfid: 2, names: ['big'] });
+    await peer.waitFor((r) => r.type === 'Rwalk');
+    peer.send({ type: 'Tlopen', tag: 1, fid: 2, flags: 0 });
+    await peer.waitFor((r) => r.type === 'Rlopen');
+    cs.removeAllListeners('data');
+    cs.pause(); // from here on, a client that sends and never reads
+    const reads = 400; // 24 MB of replies
+    const frames: Buffer[] = [];
+    for (let tag = 1; tag <= reads; tag++) frames.push(encode({ type: 'Tread', tag, fid: 2, offset: 0, count: 60_000 }));
+    cs.write(Buffer.concat(frames));
+    await new Promise((r) => setTimeout(r, 300));
+    // What the server holds for the client: its stream's queue (the kernel's socket buffer aside). The bound is the
+    // limit plus the replies of the requests in progress when it was crossed (maxInflight of them).
+    expect(ss.writableLength).toBeGreaterThan(0);
+    expect(ss.writableLength).toBeLessThanOrEqual(limit + 8 * 65536);
+    // Once the client reads, every request is answered, in full.
+    const splitter = new FrameSplitter(1 << 20);
+    let got = 0;
+    const all = new Promise<void>((resolve) => {
+      cs.on('data', (c: Buffer) => {
+        for (const f of splitter.push(c)) {
+          if (f[4] === 117 /* Rread */ && f.readUInt32LE(7) === 60_000) got++;
+        }
+        if (got === reads) resolve();
+      });
+    });
+    cs.resume();
+    await all;
+    expect(got).toBe(reads);
+  });
+
   it('closes the session (without throwing) on a frame that cannot be delimited', async () => {
     const [cs, ss] = pair();
     cleanups.push(() => { cs.destroy(); ss.destroy(); });

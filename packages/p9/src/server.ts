@@ -76,6 +76,12 @@ export interface P9ServerOptions {
   maxInflight?: number;
   /** Fids one session may hold (each may pin an open host file). Default 65536; beyond it, EMFILE. */
   maxFids?: number;
+  /**
+   * Reply bytes queued for a client that does not read them before the server stops reading requests. Default
+   * 4 MiB. Without it a client that sends reads and never collects the replies grows the server's memory without
+   * bound (each reply may be msize bytes).
+   */
+  maxQueuedReplyBytes?: number;
   log?: P9Logger;
 }
 
@@ -126,8 +132,11 @@ export class P9ServerSession<F> {
   private readonly maxMsize: number;
   private readonly maxInflight: number;
   private readonly maxFids: number;
+  private readonly maxQueuedReplyBytes: number;
   private readonly log: P9Logger | undefined;
   private paused = false;
+  /** Frames read but not yet dispatched (only while paused). */
+  private queued: Buffer[] = [];
   private ended = false;
   private resolveDone!: () => void;
   /** Resolves when the connection has ended and every fid has been released. */
@@ -141,6 +150,7 @@ export class P9ServerSession<F> {
     this.maxMsize = Math.max(MIN_MSIZE, options.maxMsize ?? DEFAULT_MSIZE);
     this.maxInflight = options.maxInflight ?? 128;
     this.maxFids = options.maxFids ?? 65536;
+    this.maxQueuedReplyBytes = options.maxQueuedReplyBytes ?? 4 * 1024 * 1024;
     this.log = options.log;
     // Until Tversion the only acceptable frame is a Tversion, which is small; cap at maxMsize meanwhile.
     this.splitter = new FrameSplitter(this.maxMsize);
@@ -149,6 +159,7 @@ export class P9ServerSession<F> {
     stream.on('end', () => this.end('client closed the connection'));
     stream.on('close', () => this.end('connection closed'));
     stream.on('error', (err: Error) => this.end(`connection error: ${err.message}`));
+    stream.on('drain', () => this.flowControl());
   }
 
   /** Number of fids currently attached/walked (for tests and diagnostics). */
@@ -173,7 +184,14 @@ export class P9ServerSession<F> {
       this.close();
       return;
     }
-    for (const frame of frames) this.onFrame(frame);
+    // One read may hold thousands of small requests: they wait here while the session is paused, so the limits
+    // in flowControl hold per request, not per read.
+    for (const frame of frames) this.queued.push(frame);
+    this.processQueued();
+  }
+
+  private processQueued(): void {
+    while (!this.paused && !this.ended && this.queued.length > 0) this.onFrame(this.queued.shift()!);
   }
 
   private onFrame(frame: Buffer): void {
@@ -231,14 +249,27 @@ export class P9ServerSession<F> {
       )
       .finally(() => {
         if (this.inflight.get(req.tag) === state) this.inflight.delete(req.tag);
-        if (this.paused && this.inflight.size < this.maxInflight / 2) {
-          this.paused = false;
-          this.stream.resume();
-        }
+        this.flowControl();
       });
-    if (!this.paused && this.inflight.size >= this.maxInflight) {
-      this.paused = true;
-      this.stream.pause();
+    this.flowControl();
+  }
+
+  /**
+   * Back-pressure: stop reading requests while too many are in progress or too many reply bytes wait for the
+   * client to read them; resume once both have fallen well below (half the request limit, and a drained queue).
+   */
+  private flowControl(): void {
+    if (this.ended) return;
+    const queued = this.stream.writableLength;
+    if (!this.paused) {
+      if (this.inflight.size >= this.maxInflight || queued > this.maxQueuedReplyBytes) {
+        this.paused = true;
+        this.stream.pause();
+      }
+    } else if (this.inflight.size < this.maxInflight / 2 && queued <= this.maxQueuedReplyBytes / 2) {
+      this.paused = false;
+      this.stream.resume();
+      this.processQueued();
     }
   }
 
@@ -256,6 +287,7 @@ export class P9ServerSession<F> {
       frame = encode({ type: 'Rlerror', tag, ecode: P9Errno.EIO });
     }
     this.stream.write(frame);
+    if (!this.paused && this.stream.writableLength > this.maxQueuedReplyBytes) this.flowControl();
   }
 
   private file(fid: number): F {

@@ -333,6 +333,14 @@ describe('dynamic executables (PT_INTERP, file-backed mmap)', () => {
   });
 });
 
+/** Compiles testdata/<name>.c into the work directory (static: no libraries needed in the sandbox root). */
+function buildTestdata(name: string, opts: { static?: boolean } = {}): string {
+  const exe = path.join(work, name);
+  const src = path.join(path.dirname(new URL(import.meta.url).pathname), 'testdata', `${name}.c`);
+  execFileSync('gcc', [...(opts.static ? ['-static'] : []), '-O1', '-o', exe, src]);
+  return exe;
+}
+
 /** Live host pids in the pid namespace of `hostPid` (the sandbox's), with their TracerPid from /proc/PID/status. */
 function hostTasksInNamespaceOf(hostPid: number): { pid: number; tracer: number }[] {
   let ns: string;
@@ -358,9 +366,7 @@ function hostTasksInNamespaceOf(hostPid: number): { pid: number; tracer: number 
 
 describe('hostile programs', () => {
   it('a program that replaces the stub page to turn an injected syscall into clone(CLONE_UNTRACED) is killed, and no task ever runs untraced', async () => {
-    const here = path.dirname(new URL(import.meta.url).pathname);
-    const exe = path.join(work, 'stub_hijack');
-    execFileSync('gcc', ['-static', '-O1', '-o', exe, path.join(here, 'testdata', 'stub_hijack.c')]);
+    const exe = buildTestdata('stub_hijack', { static: true });
     const untraced: number[] = [];
     let timer: NodeJS.Timeout | undefined;
     const r = await runSandboxed([exe], [], () => rootWith([exe]), (k) => {
@@ -376,9 +382,7 @@ describe('hostile programs', () => {
     expect(r.result).toEqual({ signal: 9 });
   });
   it('clone(CLONE_PIDFD) is refused: from the host, every task holds no fd and its root is an empty read-only directory', async () => {
-    const here = path.dirname(new URL(import.meta.url).pathname);
-    const exe = path.join(work, 'clone_pidfd');
-    execFileSync('gcc', ['-static', '-O1', '-o', exe, path.join(here, 'testdata', 'clone_pidfd.c')]);
+    const exe = buildTestdata('clone_pidfd', { static: true });
     const seen: { pid: number; fds: string[]; root: string[]; rootWritable: boolean }[] = [];
     const r = await runSandboxed([exe], [], () => rootWith([exe]), (k) => {
       setTimeout(() => {
@@ -395,9 +399,7 @@ describe('hostile programs', () => {
     expect(r.result).toEqual({ exitCode: 0 });
   });
   it('rt_sigaction(SIGCHLD) with bits above 31 set (Linux reads an int) still leaves no zombie on the host', async () => {
-    const here = path.dirname(new URL(import.meta.url).pathname);
-    const exe = path.join(work, 'sigchld_high_bits');
-    execFileSync('gcc', ['-static', '-O1', '-o', exe, path.join(here, 'testdata', 'sigchld_high_bits.c')]);
+    const exe = buildTestdata('sigchld_high_bits', { static: true });
     const native = spawnSync(exe, [], { encoding: 'utf8', env: {} });
     let zombies = -1;
     const r = await runSandboxed([exe], [], () => rootWith([exe]), (k) => {
@@ -431,9 +433,7 @@ describe('hostile programs', () => {
     expect(r.result).toEqual({ exitCode: 0 });
   });
   it('mmap of /dev/zero (1 TiB, MAP_NORESERVE) and /dev/urandom answer as natively without reading the device', async () => {
-    const here = path.dirname(new URL(import.meta.url).pathname);
-    const exe = path.join(work, 'mmap_devices');
-    execFileSync('gcc', ['-O1', '-o', exe, path.join(here, 'testdata', 'mmap_devices.c')]);
+    const exe = buildTestdata('mmap_devices');
     const native = spawnSync(exe, [], { encoding: 'utf8', env: {} });
     const r = await runSandboxed([exe], [], () => rootWith(withLibraries(exe)));
     expect(r.stdout).toBe(native.stdout);

@@ -169,6 +169,22 @@ describe('TransmitQueue', () => {
     expect(q.sackedBytes).toBe(0);
   });
 
+  it('forgets SACK marks on an RTO when the receiver reneged (the record at SND.UNA is SACKed)', () => {
+    const q = new TransmitQueue();
+    for (let i = 0; i < 4; i++) q.push(i * 100, (i + 1) * 100, i);
+    q.markSacked(200, 400, 5, 0); // records 2 and 3 SACKed; 0 and 1 outstanding
+    q.markAllLost(); // no reneging yet: SACKed records stay SACKed
+    expect(q.lostBytes).toBe(200);
+    expect(q.sackedBytes).toBe(200);
+    q.ackTo(200, 6, 0); // the hole is repaired; the SACKed data at SND.UNA was discarded by the receiver
+    expect(q.flagsAt(0) & SEG_SACKED).toBe(SEG_SACKED);
+    q.markAllLost();
+    expect(q.sackedBytes).toBe(0);
+    expect(q.lostBytes).toBe(200);
+    expect(q.firstLost()).toBe(0);
+    expect(q.flagsAt(1) & (SEG_LOST | SEG_SACKED)).toBe(SEG_LOST);
+  });
+
   it('RACK marks a segment sent before a delivered one lost after the reordering window', () => {
     const q = new TransmitQueue();
     q.push(0, 100, 0);

@@ -194,13 +194,25 @@ export class TransmitQueue {
     return timeout;
   }
 
-  /** RTO (RFC 6298 5.4, RFC 6675 5.1): everything not SACKed is considered lost. */
+  /**
+   * RTO (RFC 6298 5.4, RFC 6675 5.1): everything not SACKed is considered lost. If the record at SND.UNA is marked
+   * SACKed, the receiver has reneged (RFC 2018 8 lets it discard SACKed data; Linux does under memory pressure):
+   * a receiver still holding it would have ACKed it cumulatively. Then all SACK marks are dropped and everything is
+   * lost, as RFC 2018 8 and Linux's tcp_timeout_mark_lost do; keeping them would never resend the reneged data and
+   * every later RTO would find nothing to send until the connection timed out.
+   */
   markAllLost(): void {
+    const reneged = this.count > 0 && (this.flags[this.head]! & SEG_SACKED) !== 0;
+    if (reneged) {
+      this.sackedBytes = 0;
+      this.sackSeen = false;
+    }
     this.lostBytes = 0;
     for (let i = 0; i < this.count; i++) {
       const k = this.idx(i);
-      const f = this.flags[k]!;
-      if (f & SEG_SACKED) continue;
+      let f = this.flags[k]!;
+      if (reneged) f &= ~SEG_SACKED;
+      else if (f & SEG_SACKED) continue;
       this.flags[k] = f | SEG_LOST;
       this.lostBytes += seqDiff(this.endSeq[k]!, this.startSeq[k]!);
     }

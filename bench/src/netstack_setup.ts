@@ -53,7 +53,8 @@ function vethNamespace(tag: string): Veth {
   const ns = `tsvn${tag}${process.pid}`;
   const hostIf = `h${tag}${process.pid}`.slice(0, 15);
   const nsIf = `n${tag}${process.pid}`.slice(0, 15);
-  const net = `10.${240 + n}.${process.pid % 250}`;
+  // Only one veth namespace exists at a time, but distinct subnets keep a leftover from a failed round out of the way.
+  const net = `10.${240 + (n % 12)}.${process.pid % 250}`;
   sh('ip', 'netns', 'add', ns);
   const remove = () => {
     try { sh('ip', 'link', 'del', hostIf); } catch { /* gone with the namespace */ }

@@ -255,6 +255,39 @@ describe('P9ServerSession with P9Client over a socketpair', () => {
     expect(await peer.waitFor((r) => r.tag === 6)).toMatchObject({ type: 'Rlerror', ecode: P9Errno.EMFILE });
   });
 
+  it('counts flushed requests whose handlers still run against maxInflight', async () => {
+    const [cs, ss] = pair();
+    cleanups.push(() => { cs.destroy(); ss.destroy(); });
+    const tree = new MemoryTree();
+    let release!: () => void;
+    const gate = new Promise<void>((r) => (release = r));
+    let started = 0;
+    const slow = Object.assign(Object.create(tree) as MemoryTree, {
+      async statfs(): Promise<StatfsFields> {
+        started++;
+        await gate;
+        return tree.statfs();
+      },
+    });
+    new P9ServerSession(ss, slow, { maxMsize: 65536, maxInflight: 8 });
+    const peer = new RawPeer(cs);
+    peer.send({ type: 'Tversion', tag: NOTAG, msize: 65536, version: '9P2000.L' });
+    await peer.waitFor((r) => r.type === 'Rversion');
+    peer.send({ type: 'Tattach', tag: 1, fid: 0, afid: NOFID, uname: '', aname: '', nUname: 0 });
+    await peer.waitFor((r) => r.tag === 1);
+    // Each handler blocks (a host call that cannot be cancelled); flushing it frees the tag, not the handler.
+    const pairs: Buffer[] = [];
+    for (let i = 0; i < 100; i++) {
+      pairs.push(encode({ type: 'Tstatfs', tag: 10, fid: 0 }), encode({ type: 'Tflush', tag: 11, oldtag: 10 }));
+    }
+    peer.send(Buffer.concat(pairs));
+    await new Promise((r) => setTimeout(r, 100));
+    expect(started).toBe(8);
+    release();
+    await new Promise((r) => setTimeout(r, 100));
+    expect(started).toBe(100); // the rest are served once the running ones finish
+  });
+
   it('aborts a request with Tflush: EINTR for the caller, the connection stays usable', async () => {
     const [cs, ss] = pair();
     const tree = new MemoryTree();

@@ -129,6 +129,11 @@ export class P9ServerSession<F> {
   private readonly fids = new Map<number, F>();
   /** Requests being served, by tag. */
   private readonly inflight = new Map<number, InFlight>();
+  /**
+   * Handlers still running, flushed or version-aborted ones included: their host calls cannot be cancelled, so they
+   * count against maxInflight until they finish (else Tread+Tflush pairs would start handlers without limit).
+   */
+  private running = 0;
   private readonly maxMsize: number;
   private readonly maxInflight: number;
   private readonly maxFids: number;
@@ -236,6 +241,7 @@ export class P9ServerSession<F> {
     }
     const state: InFlight = { aborted: false };
     this.inflight.set(req.tag, state);
+    this.running++;
     void this.dispatch(req, state)
       .then(
         (reply) => {
@@ -249,6 +255,7 @@ export class P9ServerSession<F> {
       )
       .finally(() => {
         if (this.inflight.get(req.tag) === state) this.inflight.delete(req.tag);
+        this.running--;
         this.flowControl();
       });
     this.flowControl();
@@ -262,11 +269,11 @@ export class P9ServerSession<F> {
     if (this.ended) return;
     const queued = this.stream.writableLength;
     if (!this.paused) {
-      if (this.inflight.size >= this.maxInflight || queued > this.maxQueuedReplyBytes) {
+      if (this.running >= this.maxInflight || queued > this.maxQueuedReplyBytes) {
         this.paused = true;
         this.stream.pause();
       }
-    } else if (this.inflight.size < this.maxInflight / 2 && queued <= this.maxQueuedReplyBytes / 2) {
+    } else if (this.running < this.maxInflight / 2 && queued <= this.maxQueuedReplyBytes / 2) {
       this.paused = false;
       this.stream.resume();
       this.processQueued();

@@ -139,7 +139,13 @@ static int wait_stop(pid_t pid, int *status, int deadline_ms) {
 static void kill_and_reap(pid_t pid) {
   kill(pid, SIGKILL);
   int st;
-  while (waitpid(pid, &st, __WALL) == pid && !WIFEXITED(st) && !WIFSIGNALED(st)) {
+  /* A killed tracee still stops at PTRACE_EVENT_EXIT (PTRACE_O_TRACEEXIT) and waits there for us: continue it,
+   * or this loop would wait forever with the event loop blocked. */
+  for (;;) {
+    pid_t w = waitpid(pid, &st, __WALL);
+    if (w < 0 && errno == EINTR) continue;
+    if (w != pid || WIFEXITED(st) || WIFSIGNALED(st)) return;
+    if (WIFSTOPPED(st)) ptrace(PTRACE_CONT, pid, 0, 0);
   }
 }
 

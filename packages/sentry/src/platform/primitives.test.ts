@@ -96,6 +96,33 @@ describe('spawnTask failures', () => {
     expect(() => N.spawnTask('/nonexistent-tsvisor-root', filter, STUB_ELF)).toThrow(/chroot/);
   });
 
+  it('gives up on a task that never reaches its seccomp stop, and reaps it (a killed tracee stops at its exit)', () => {
+    // execveat goes to user notification, which nobody answers: the child sleeps until spawnTask's 5 s deadline.
+    const filter = bpf([
+      [0x20, 0, 0, 0],
+      [0x15, 0, 1, 322],
+      [0x06, 0, 0, 0x7fc00000],
+      [0x06, 0, 0, 0x7fff0000],
+    ]);
+    const root = fs.mkdtempSync(path.join(os.tmpdir(), 'tsv-root-'));
+    try {
+      const t0 = Date.now();
+      expect(() => N.spawnTask(root, filter, STUB_ELF)).toThrow(/seccomp stop/);
+      expect(Date.now() - t0).toBeLessThan(8000);
+      // Reaped: no child of ours is left, stopped or zombie.
+      const mine = fs.readdirSync('/proc').filter((d) => /^\d+$/.test(d)).filter((d) => {
+        try {
+          return fs.readFileSync(`/proc/${d}/stat`, 'utf8').split(') ')[1]!.split(' ')[1] === String(process.pid) && fs.readlinkSync(`/proc/${d}/root`) === root;
+        } catch {
+          return false;
+        }
+      });
+      expect(mine).toEqual([]);
+    } finally {
+      fs.rmdirSync(root);
+    }
+  }, 15000);
+
   it('rejects a filter that is not whole struct sock_filter entries', () => {
     expect(() => N.spawnTask('/tmp', Buffer.alloc(7), STUB_ELF)).toThrow(TypeError);
   });

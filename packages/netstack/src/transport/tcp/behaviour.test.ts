@@ -262,6 +262,28 @@ describe('TCP behaviour on the wire', () => {
     expect(Buffer.from(got).equals(Buffer.from(data))).toBe(true);
   });
 
+  it('gives up a closed socket whose peer holds a zero window forever, while answering probes (orphan limit)', async () => {
+    const clock = new ManualClock();
+    const { p, log } = watchedPair({ clock });
+    const { client, server } = await connect(p, clock, (l) => l.setSockOptInt('receiveBufferSize', 8192));
+    client.write(new Uint8Array(40_000));
+    for (let i = 0; i < 20; i++) {
+      clock.advance(20);
+      await settle(2);
+    }
+    expect(client.sndWnd).toBe(0);
+    client.close(); // unsent data stays queued behind the zero window; the server never reads
+    for (let t = 0; t < 400_000 && client.state !== TcpState.CLOSED; t += 500) {
+      clock.advance(500);
+      await settle(2);
+    }
+    expect(client.state).toBe(TcpState.CLOSED);
+    expect(log.some((s) => s.from === 'a' && (s.flags & TCP_FLAG_RST) !== 0)).toBe(true);
+    const probes = log.filter((s) => s.from === 'a' && s.len === 0 && (s.flags & TCP_FLAG_RST) === 0);
+    expect(probes.length).toBeGreaterThanOrEqual(3); // it did probe, and the server answered each probe
+    expect(server.state).not.toBe(TcpState.ESTABLISHED);
+  });
+
   it('holds TIME_WAIT for 2*MSL on the active closer, then closes', async () => {
     const clock = new ManualClock();
     const { p, log } = watchedPair({ clock });

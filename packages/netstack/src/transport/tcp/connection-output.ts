@@ -476,7 +476,7 @@ export abstract class TcpConnectionOutput extends TcpConnection {
     if (synchronized && this.sndWnd === 0) {
       // The peer closed its window with our data in flight: retransmissions act as window probes and do not count
       // toward giving up while the peer keeps answering (3.8.6.1: probing continues indefinitely), as Linux does.
-      if (now - this.lastReceiveTime > DEFAULT_MAX_ZERO_WINDOW_SILENCE_MS) {
+      if (now - this.lastReceiveTime > DEFAULT_MAX_ZERO_WINDOW_SILENCE_MS || this.orphanProbingTooLong(this.rtt.rto())) {
         this.abort(true, TcpipErrors.timeout);
         return;
       }
@@ -543,10 +543,25 @@ export abstract class TcpConnectionOutput extends TcpConnection {
     // current window; the interval backs off exponentially and the probes never time the connection out.
     if (this.sndWnd !== 0 || this.sendBuffer.length === 0) return;
     if (this.sndNxt !== this.sndUna) return;
+    const interval = this.rtt.rto() * 2 ** (this.persistBackoff + 1);
+    if (this.orphanProbingTooLong(interval)) {
+      this.abort(true, TcpipErrors.timeout);
+      return;
+    }
     this.sendControl(seqAdd(this.sndUna, -1), this.rcvNxt, TCP_FLAG_ACK);
     this.stackProtocol.stats.windowProbes++;
     this.persistBackoff++;
-    this.persistAt = now + Math.min(MAX_PERSIST_MS, this.rtt.rto() * 2 ** this.persistBackoff);
+    this.persistAt = now + Math.min(MAX_PERSIST_MS, interval);
+  }
+
+  /**
+   * A closed socket's connection (an orphan) probing a zero window gives up once the probe interval has backed off
+   * to MAX_PERSIST_MS, even while the peer answers (as Linux's tcp_probe_timer with tcp_orphan_retries): otherwise a
+   * peer that never opens its window keeps every closed connection and its unsent data alive forever (sockstress).
+   * Open sockets keep probing as 3.8.6.1 asks; the application can close them.
+   */
+  protected orphanProbingTooLong(nextIntervalMs: number): boolean {
+    return this.userClosed && nextIntervalMs >= MAX_PERSIST_MS;
   }
 
   protected resetKeepalive(): void {

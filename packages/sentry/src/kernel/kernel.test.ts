@@ -439,4 +439,10 @@ describe('hostile programs', () => {
     expect(r.stdout).toBe(native.stdout);
     expect(r.result).toEqual({ exitCode: 0 });
   }, 20000);
+  it('signals without a handler do not kill the sandbox init from inside, as for a pid namespace init on Linux', async () => {
+    // pid_namespaces(7): init gets only signals it has a handler for (SIGKILL and SIGSTOP too, from inside).
+    const r = await runSandboxed([BUSYBOX, 'sh', '-c', 'kill -TERM 1; kill -USR1 1; kill -KILL 1; echo alive; trap "echo got HUP" HUP; kill -HUP 1; true']);
+    expect(r.stdout).toBe('alive\ngot HUP\n');
+    expect(r.result).toEqual({ exitCode: 0 });
+  });
 });

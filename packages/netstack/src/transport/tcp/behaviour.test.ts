@@ -165,6 +165,42 @@ describe('TCP behaviour on the wire', () => {
     expect(isTcpipError(r) ? r : r.count).toBe(data.length);
   });
 
+  it('carries data across the 2^32 wrap of sequence numbers and timestamps, with losses repaired', async () => {
+    const clock = new ManualClock();
+    let dataSegs = 0;
+    const { p } = watchedPair({
+      clock,
+      drop: (s) => s.from === 'a' && s.len > 0 && (++dataSegs === 2 || dataSegs === 5 || dataSegs === 40),
+    });
+    // Both ISNs a few segments below 2^32, both timestamp clocks 10 ms below 2^32 (RFC 9293 3.4, RFC 7323 5.2).
+    for (const tcp of [p.tcpA, p.tcpB]) {
+      tcp.generateIsn = () => 0xffffffff - 3000;
+      tcp.timestampOffset = () => 0xffffffff - 10;
+    }
+    const { client, server } = await connect(p, clock);
+    expect(client.sndNxt).toBe(0xffffffff - 2999);
+    const data = new Uint8Array(150_000).map((_, i) => (i * 7) & 0xff);
+    let written = 0;
+    const got: number[] = [];
+    const buf = new Uint8Array(65536);
+    for (let i = 0; i < 2000 && got.length < data.length; i++) {
+      if (written < data.length) {
+        const n = client.write(data.subarray(written));
+        if (!isTcpipError(n)) written += n;
+      }
+      const r = server.read(buf);
+      if (!isTcpipError(r)) for (let k = 0; k < r.count; k++) got.push(buf[k]!);
+      clock.advance(2);
+      await settle(2);
+    }
+    expect(got.length).toBe(data.length);
+    expect(Buffer.from(got).equals(Buffer.from(data))).toBe(true);
+    expect(client.sndUna).toBe((0xffffffff - 2999 + data.length) >>> 0); // wrapped
+    expect(clock.nowMs()).toBeGreaterThan(11); // the timestamp clocks wrapped during the transfer
+    expect(p.tcpB.stats.pawsRejected).toBe(0);
+    expect(client.totalRetransmits).toBeGreaterThanOrEqual(3);
+  });
+
   it('backs off the retransmission timer exponentially (RFC 6298 5.5)', async () => {
     const clock = new ManualClock();
     let blackhole = false;

@@ -33,6 +33,7 @@ const getegid: H = (t) => t.creds.egid;
 
 const setuid: H = (t, [a]) => {
   const uid = id32(a);
+  if (uid === KEEP) fail(Errno.EINVAL, '(uid_t)-1 is not a valid id'); // uid_valid() in kernel/sys.c
   const s = savedOf(t);
   if (privileged(t)) {
     t.creds.uid = t.creds.euid = s.suid = uid;
@@ -44,6 +45,7 @@ const setuid: H = (t, [a]) => {
 
 const setgid: H = (t, [a]) => {
   const gid = id32(a);
+  if (gid === KEEP) fail(Errno.EINVAL, '(gid_t)-1 is not a valid id');
   const s = savedOf(t);
   if (privileged(t)) {
     t.creds.gid = t.creds.egid = s.sgid = gid;
@@ -73,8 +75,33 @@ function setres(t: Task, which: 'u' | 'g', r: number, e: number, sv: number): nu
 
 const setresuid: H = (t, [r, e, s]) => setres(t, 'u', id32(r), id32(e), id32(s));
 const setresgid: H = (t, [r, e, s]) => setres(t, 'g', id32(r), id32(e), id32(s));
-const setreuid: H = (t, [r, e]) => setres(t, 'u', id32(r), id32(e), KEEP);
-const setregid: H = (t, [r, e]) => setres(t, 'g', id32(r), id32(e), KEEP);
+/**
+ * setreuid(2)/setregid(2) (kernel/sys.c): unprivileged, the real id may become the real or effective id, the
+ * effective id any of the three. Setting the real id, or an effective id other than the old real id, also sets
+ * the saved id to the new effective id: that is how a process drops root for good.
+ */
+function setre(t: Task, which: 'u' | 'g', r: number, e: number): number {
+  const s = savedOf(t);
+  const [real, eff, sav] = which === 'u' ? [t.creds.uid, t.creds.euid, s.suid] : [t.creds.gid, t.creds.egid, s.sgid];
+  if (!privileged(t)) {
+    if (r !== KEEP && r !== real && r !== eff) fail(Errno.EPERM);
+    if (e !== KEEP && e !== real && e !== eff && e !== sav) fail(Errno.EPERM);
+  }
+  const newEff = e !== KEEP ? e : eff;
+  const newSaved = r !== KEEP || (e !== KEEP && e !== real) ? newEff : sav;
+  if (which === 'u') {
+    if (r !== KEEP) t.creds.uid = r;
+    t.creds.euid = newEff;
+    s.suid = newSaved;
+  } else {
+    if (r !== KEEP) t.creds.gid = r;
+    t.creds.egid = newEff;
+    s.sgid = newSaved;
+  }
+  return 0;
+}
+const setreuid: H = (t, [r, e]) => setre(t, 'u', id32(r), id32(e));
+const setregid: H = (t, [r, e]) => setre(t, 'g', id32(r), id32(e));
 
 function getres(t: Task, vals: number[], addrs: bigint[]): number {
   addrs.forEach((a, i) => t.memory.writeU32(a, vals[i]!));

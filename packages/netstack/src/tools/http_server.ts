@@ -10,6 +10,11 @@ import { listenTcp, type Service } from './services.js';
 import { StreamConnection } from './stream_connection.js';
 
 const MAX_HEADER_BYTES = 16 * 1024;
+/**
+ * Most request bytes held while a response is in progress (pipelined requests waiting their turn). Beyond it the
+ * connection stops reading, so the peer's TCP window closes instead of this buffer growing with whatever it sends.
+ */
+const MAX_BUFFERED_BYTES = 4 * MAX_HEADER_BYTES;
 const FILE_CHUNK = 256 * 1024;
 
 const CONTENT_TYPES: Record<string, string> = {
@@ -100,6 +105,7 @@ class HttpConnection {
     this.conn = new StreamConnection(ep, {
       onData: (d) => {
         this.buf = this.buf.length === 0 ? Buffer.from(d) : Buffer.concat([this.buf, d]);
+        if (this.buf.length > MAX_BUFFERED_BYTES) this.conn.paused = true;
         this.next();
       },
       onDrain: () => this.pump(),
@@ -111,8 +117,13 @@ class HttpConnection {
     });
   }
 
-  /** Handles the next complete request in the buffer, if idle. */
+  /** Handles the complete requests in the buffer while idle, then reads again if the buffer has room. */
   private next(): void {
+    this.handleBuffered();
+    if (this.conn.paused && !this.busy && this.keepAlive && this.buf.length <= MAX_BUFFERED_BYTES) this.conn.resume();
+  }
+
+  private handleBuffered(): void {
     while (!this.busy && this.keepAlive) {
       const end = this.buf.indexOf('\r\n\r\n');
       if (end < 0) {

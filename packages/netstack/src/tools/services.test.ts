@@ -174,4 +174,39 @@ describe('services over netstack TCP and UDP', () => {
       stack.close();
     }
   });
+
+  it('stops reading from an HTTP client that keeps sending while its response is stalled', async () => {
+    const t = setup();
+    try {
+      writeFileSync(join(root, 'big.bin'), Buffer.alloc(4 << 20, 7));
+      serveHttp(t.server, 80, root);
+      const ep = t.client.newEndpoint(6, 4, new WaiterQueue()) as Endpoint;
+      ep.connect({ address: Address.parse('10.6.0.1'), port: 80 });
+      // The client never reads its response, and pipelines junk behind its request. The server must stop taking
+      // it in (the TCP window closes) rather than buffer whatever the client sends.
+      const junk = Buffer.alloc(64 * 1024, 'x');
+      const request = Buffer.from('GET /big.bin HTTP/1.1\r\nHost: a\r\n\r\n');
+      let sent = 0;
+      let idleTurns = 0;
+      let requestSent = false;
+      const limit = 16 << 20;
+      const t0 = Date.now();
+      while (idleTurns < 200 && sent < limit && Date.now() - t0 < 5000) {
+        const n = ep.write(requestSent ? junk : request);
+        if (typeof n === 'number' && n > 0) {
+          if (!requestSent) requestSent = n === request.length;
+          sent += n;
+          idleTurns = 0;
+        } else {
+          idleTurns++;
+        }
+        await new Promise((r) => setImmediate(r));
+      }
+      expect(requestSent).toBe(true);
+      expect(idleTurns).toBe(200); // the client's writes stalled for good
+      expect(sent).toBeLessThan(limit / 4);
+    } finally {
+      t.close();
+    }
+  }, 30_000);
 });

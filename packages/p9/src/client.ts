@@ -196,6 +196,7 @@ export class P9Client {
       do {
         const chunk = names.slice(i, i + MAXWELEM);
         const r = await this.rpc({ type: 'Twalk', fid: created ? newfid : fid, newfid, names: [...chunk] }, 'Rwalk');
+        if (r.qids.length > chunk.length) throw this.protocolFailure(`Rwalk of ${r.qids.length} qids for ${chunk.length} names`);
         if (r.qids.length !== chunk.length) {
           throw new P9Error(P9Errno.ENOENT, `walk: ${JSON.stringify(chunk[r.qids.length])} not found`);
         }
@@ -253,7 +254,10 @@ export class P9Client {
   /** Read up to `count` bytes at `offset` from an open fid (count is capped at maxReadCount). May return fewer; an
    * empty buffer means end of file. */
   async read(fid: number, offset: number, count: number, options?: CallOptions): Promise<Buffer> {
-    const r = await this.rpc({ type: 'Tread', fid, offset, count: Math.min(count, this.maxReadCount) }, 'Rread', options);
+    const asked = Math.min(count, this.maxReadCount);
+    const r = await this.rpc({ type: 'Tread', fid, offset, count: asked }, 'Rread', options);
+    // read(5): at most count bytes. More would overrun whatever buffer the caller sized for `count`.
+    if (r.data.length > asked) throw this.protocolFailure(`Rread of ${r.data.length} bytes for a count of ${asked}`);
     return r.data as Buffer;
   }
 

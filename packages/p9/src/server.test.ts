@@ -342,6 +342,31 @@ describe('P9ServerSession with P9Client over a socketpair', () => {
     expect(results.every((a) => a.qid.type === QidType.DIR)).toBe(true);
   });
 
+  it('drops a server that answers a read with more bytes, or a walk with more qids, than asked (EIO)', async () => {
+    const rootQid = { type: QidType.DIR, version: 0, path: 1n };
+    /** A server that answers Tread with 10 bytes too many and Twalk with one qid too many. */
+    const overgiving = (): net.Socket => {
+      const [cs, ss] = pair();
+      cleanups.push(() => { cs.destroy(); ss.destroy(); });
+      const splitter = new FrameSplitter(1 << 20);
+      ss.on('data', (c: Buffer) => {
+        for (const f of splitter.push(c)) {
+          const tag = f.readUInt16LE(5);
+          if (f[4] === 100) ss.write(encode({ type: 'Rversion', tag, msize: 8192, version: '9P2000.L' }));
+          if (f[4] === 116) ss.write(encode({ type: 'Rread', tag, data: Buffer.alloc(f.readUInt32LE(19) + 10) }));
+          if (f[4] === 110) ss.write(encode({ type: 'Rwalk', tag, qids: [rootQid, rootQid] }));
+        }
+      });
+      return cs;
+    };
+    const reader = await P9Client.connect(overgiving(), { msize: 8192 });
+    await expect(reader.read(1, 0, 100)).rejects.toMatchObject({ errno: P9Errno.EIO });
+    expect(reader.closed).toBe(true);
+    const walker = await P9Client.connect(overgiving(), { msize: 8192 });
+    await expect(walker.walk(1, ['a'])).rejects.toMatchObject({ errno: P9Errno.EIO });
+    expect(walker.closed).toBe(true);
+  });
+
   it('fails every pending and later request with EIO when the server side goes away', async () => {
     const { client, root, ss } = await connected();
     const pending = client.getattr(root);

@@ -4,6 +4,7 @@ import { describe, expect, it } from 'vitest';
 import { PacketBuffer, PacketType } from '../buffer/packet_buffer.js';
 import { ARP_OP_REQUEST, ArpPacket, ARP_SIZE } from '../header/arp.js';
 import { internetChecksum, pseudoHeaderSumV6 } from '../header/checksum.js';
+import { solicitedNodeAddress } from '../header/ipv6.js';
 import { ChannelEndpoint } from '../link/channel.js';
 import { LoopbackEndpoint } from '../link/loopback.js';
 import { Address, EtherType } from '../stack/address.js';
@@ -266,6 +267,34 @@ describe('hostile packets', () => {
     expect(buf[0]).toBe(7);
     expect(lo4.read(buf)).toMatchObject({ count: 1 });
     expect(buf[0]).toBe(8);
+    stack.close();
+  });
+
+  it('learns no neighbour entry from a neighbour solicitation whose source is one of our own addresses', () => {
+    const { stack, nic } = host();
+    const solicit = (src: Address) => {
+      const icmp = new Uint8Array(32);
+      icmp.set([135, 0, 0, 0, 0, 0, 0, 0]);
+      icmp.set(US6.bytes, 8); // target: our address
+      icmp.set([1, 1, 2, 0, 0, 0, 0, 0x66], 24); // source link-layer address option
+      const dst = Address.fromBytes(solicitedNodeAddress(US6.bytes));
+      const c = internetChecksum(icmp, 0, icmp.length, pseudoHeaderSumV6(src.bytes, dst.bytes, 58, icmp.length));
+      icmp[2] = c >> 8;
+      icmp[3] = c & 0xff;
+      const p = new Uint8Array(40 + icmp.length);
+      p.set([0x60, 0, 0, 0, 0, icmp.length, 58, 255]);
+      p.set(src.bytes, 8);
+      p.set(dst.bytes, 24);
+      p.set(icmp, 40);
+      const pkt = new PacketBuffer(p);
+      pkt.networkHeader = 0;
+      nic.deliverNetworkPacket(EtherType.IPV6, pkt);
+    };
+    solicit(US6);
+    expect(nic.neighbors(6)!.get(US6)).toBeUndefined();
+    solicit(PEER6);
+    expect(nic.neighbors(6)!.get(PEER6)?.state).toBe('stale');
+    expect(stack.stats.ndp.neighborSolicitsReceived).toBe(2);
     stack.close();
   });
 });

@@ -53,7 +53,8 @@ export class NdpHandler implements LinkAddressResolver {
         return;
       }
       if (!this.nic.hasAddress(target)) return;
-      if (!src.isUnspecified() && lla && cache) cache.handleProbe(src, lla);
+      // A source that is one of our own addresses is a conflict or a spoof: it teaches nothing (as for ARP).
+      if (!src.isUnspecified() && lla && cache && !this.stack.isLocalAddress(src)) cache.handleProbe(src, lla);
       // 7.2.4: solicited NA back to the source (to all-nodes for a DAD probe, then unsolicited: S=0).
       const dad = src.isUnspecified();
       this.sendAdvert(target, dad ? IPV6_ALL_NODES : src, !dad, dad ? undefined : lla);

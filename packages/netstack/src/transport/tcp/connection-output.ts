@@ -164,11 +164,14 @@ export abstract class TcpConnectionOutput extends TcpConnection {
     let sent = false;
     const cwnd = this.cc.cwnd;
     // 1. Retransmit segments marked lost (RFC 6675 5 step (C) NextSeg rule 1; RFC 8985 retransmits the same way).
+    let nextLost = 0;
     while (this.txq.lostBytes > 0) {
       if (this.inflight() >= cwnd && sent) break;
-      const i = this.txq.firstLost();
+      const i = this.txq.firstLost(nextLost);
       if (i < 0) break;
       this.retransmit(i, now);
+      // Records before i are not lost; a split leaves the rest of record i, still lost, at i + 1.
+      nextLost = i + 1;
       sent = true;
     }
     // 2. New data.

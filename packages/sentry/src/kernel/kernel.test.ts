@@ -245,7 +245,7 @@ describe('processes: fork, exec, wait, pipes, signals', () => {
 // Differential: small C programs (testdata/*.c, compiled here with gcc) print what they observe of processes,
 // signals, threads, exec and memory; the sandbox must print the same and exit with the same code.
 describe('differential C programs', () => {
-  const programs = ['wait_status', 'signal_interrupt', 'threads_exec', 'memory', 'identity', 'job_control', 'fexecve', 'threaded_exec', 'misc_sys', 'vfork', 'timer_interrupt', 'wait_stopped', 'orphans', 'cpu_time', 'hostile_args', 'setreuid_drop'];
+  const programs = ['wait_status', 'signal_interrupt', 'threads_exec', 'memory', 'identity', 'job_control', 'fexecve', 'threaded_exec', 'misc_sys', 'vfork', 'timer_interrupt', 'wait_stopped', 'orphans', 'cpu_time', 'hostile_args', 'setreuid_drop', 'kill_permission'];
   let bins: Map<string, string>;
   beforeAll(() => {
     bins = new Map();

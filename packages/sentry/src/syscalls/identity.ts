@@ -15,9 +15,9 @@ const id32 = (a: bigint): number => Number(a & 0xffffffffn);
 /** CAP_SETUID / CAP_SETGID stand-in: the sandbox's root (euid 0) holds every capability. */
 const privileged = (t: Task): boolean => t.creds.euid === 0;
 
-/** Saved set-user-id is not kept separately: it follows the effective id set last (credentials(7)). */
+/** The saved set-user-id and set-group-id of a task's credentials (credentials(7)); the effective ids at first use. */
 const saved = new WeakMap<Task['creds'], { suid: number; sgid: number }>();
-function savedOf(t: Task): { suid: number; sgid: number } {
+export function savedOf(t: Pick<Task, 'creds'>): { suid: number; sgid: number } {
   let s = saved.get(t.creds);
   if (!s) {
     s = { suid: t.creds.euid, sgid: t.creds.egid };

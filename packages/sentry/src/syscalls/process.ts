@@ -8,6 +8,7 @@ import type { Task, ThreadGroup } from '../kernel/task.js';
 import { addTicks, type CpuTicks, writeTimeval } from '../kernel/cpu_time.js';
 import type { SyscallName } from './numbers.js';
 import type { SyscallHandler } from './types.js';
+import { savedOf } from './identity.js';
 
 type H = SyscallHandler<Task>;
 
@@ -174,12 +175,19 @@ const waitid: H = async (task, [idtype, id, infop, optArg, rusageAddr]) => {
   return 0;
 };
 
-/** kill(2) permission: root or matching real/effective uid (sandbox ids). */
+/**
+ * kill(2) permission (kernel/signal.c kill_ok_by_cred): root, or the sender's real or effective uid equals the
+ * target's real or saved uid (sandbox ids). The target's effective uid does not count: a root process that only
+ * lowered its effective uid stays out of that user's reach.
+ */
 function mayKill(task: Task, target: ThreadGroup): boolean {
   const c = task.creds;
   if (c.euid === 0) return true;
-  const t = target.leader?.creds ?? [...target.tasks][0]?.creds;
-  return !!t && (c.uid === t.uid || c.euid === t.uid || c.uid === t.euid || c.euid === t.euid);
+  const owner = target.leader ?? [...target.tasks][0];
+  if (!owner) return false;
+  const t = owner.creds;
+  const suid = savedOf(owner).suid;
+  return c.uid === t.uid || c.euid === t.uid || c.uid === suid || c.euid === suid;
 }
 
 /** Sends `sig` to a process on the host and ends a blocked emulated call that the signal's handler interrupts. */

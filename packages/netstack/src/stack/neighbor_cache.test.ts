@@ -80,4 +80,21 @@ describe('NeighborCache (RFC 4861 7.3 states)', () => {
     expect(dropped.length).toBe(8);
     expect(stats.neighbor.queuedPacketsDropped).toBe(8);
   });
+
+  it('stays within maxEntries when every entry is still resolving, failing the new resolution instead', () => {
+    const clock = new ManualClock();
+    const stats = newStackStats();
+    let solicits = 0;
+    const cache = new NeighborCache(clock, { solicit: () => { solicits++; } }, stats, { maxEntries: 4 });
+    const failed: number[] = [];
+    for (let i = 0; i < 100; i++) cache.resolve(Address.parse(`10.0.${i >> 8}.${i & 0xff}`), (l) => { if (!l) failed.push(i); });
+    expect(cache.all().length).toBe(4);
+    expect(failed).toEqual(Array.from({ length: 96 }, (_, i) => i + 4));
+    expect(stats.neighbor.tableOverflows).toBe(96);
+    expect(solicits).toBe(4);
+    // Once they fail and expire, there is room again.
+    clock.advance(10_000);
+    expect(cache.resolve(Address.parse('10.1.0.1'), () => {})).toBeUndefined();
+    expect(cache.get(Address.parse('10.1.0.1'))?.state).toBe('incomplete');
+  });
 });

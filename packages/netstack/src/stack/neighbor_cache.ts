@@ -126,7 +126,14 @@ export class NeighborCache {
           return undefined;
       }
     }
-    this.evictIfFull();
+    if (!this.evictIfFull()) {
+      // Full of entries being resolved (gc_thresh3 in Linux, where neigh_create then fails): the packet is dropped
+      // rather than the table growing. Traffic that makes us resolve many spoofed on-link sources (echo requests)
+      // would otherwise create entries, queued replies and ARP/NDP broadcasts without bound.
+      this.stats.neighbor.tableOverflows++;
+      waiter(undefined);
+      return undefined;
+    }
     e = { address: addr, link: undefined, state: 'incomplete', probesSent: 0, timer: undefined, waiters: [waiter], updatedMs: this.clock.nowMs() };
     this.entries.set(key, e);
     this.stats.neighbor.resolutionsStarted++;
@@ -207,7 +214,10 @@ export class NeighborCache {
     const key = addr.toString();
     const e = this.entries.get(key);
     if (!e) {
-      this.evictIfFull();
+      if (!this.evictIfFull()) {
+        this.stats.neighbor.tableOverflows++;
+        return;
+      }
       const n: NeighborEntry = { address: addr, link: Uint8Array.from(link), state: 'stale', probesSent: 0, timer: undefined, waiters: [], updatedMs: this.clock.nowMs() };
       this.entries.set(key, n);
       return;
@@ -310,14 +320,17 @@ export class NeighborCache {
     for (const w of ws) w(link);
   }
 
-  private evictIfFull(): void {
-    if (this.entries.size < this.config.maxEntries) return;
+  /** Makes room for one more entry if the table is full; false if every entry is static or still resolving. */
+  private evictIfFull(): boolean {
+    if (this.entries.size < this.config.maxEntries) return true;
     let victim: NeighborEntry | undefined;
     for (const e of this.entries.values()) {
       if (e.state === 'static' || e.state === 'incomplete') continue;
       if (!victim || e.updatedMs < victim.updatedMs) victim = e;
     }
-    if (victim) this.remove(victim.address);
+    if (!victim) return false;
+    this.remove(victim.address);
+    return true;
   }
 }
 

@@ -27,7 +27,7 @@ export function newStackStats() {
       'routerSolicitsReceived', 'routerAdvertsReceived', 'invalid',
     ),
     arp: counters('requestsReceived', 'repliesReceived', 'requestsSent', 'repliesSent', 'malformed', 'ignored'),
-    neighbor: counters('resolutionsStarted', 'resolutionsFailed', 'queuedPacketsDropped', 'unreachableEntryLookups'),
+    neighbor: counters('resolutionsStarted', 'resolutionsFailed', 'queuedPacketsDropped', 'unreachableEntryLookups', 'tableOverflows'),
     udp: counters(
       'packetsReceived', 'unknownPortErrors', 'receiveBufferErrors', 'malformedPackets', 'checksumErrors',
       'packetsSent', 'packetSendErrors',

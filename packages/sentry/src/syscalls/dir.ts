@@ -2,7 +2,7 @@
 import { Errno, fail } from '../kernel/syscall_error.js';
 import type { FsSyscallContext } from '../vfs/fs_syscall_context.js';
 import { chdirLocation, chdirPath, getcwd as cwdPath } from '../vfs/operations.js';
-import { countArg, intArg } from './file_args.js';
+import { intArg, u32Arg } from './file_args.js';
 import type { SyscallName } from './numbers.js';
 import type { SyscallHandler } from './types.js';
 
@@ -16,7 +16,9 @@ type H = SyscallHandler<FsSyscallContext>;
 function getdentsHandler(wide: boolean): H {
   return async (task, [fd, dirp, count]) => {
     const file = task.fdTable.get(intArg(fd));
-    const size = countArg(count);
+    // count is an unsigned int; Linux refuses one past INT_MAX with EINVAL (a negative int passed by mistake).
+    const size = u32Arg(count);
+    if (size > 0x7fffffff) fail(Errno.EINVAL, 'getdents count past INT_MAX');
     const out = Buffer.alloc(Math.min(size, 1 << 20));
     let used = 0;
     let firstDidNotFit = false;

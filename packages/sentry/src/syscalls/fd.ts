@@ -5,7 +5,7 @@ import { Errno, fail } from '../kernel/syscall_error.js';
 import { O_CLOEXEC, SETFL_MASK } from '../vfs/constants.js';
 import type { FsSyscallContext } from '../vfs/fs_syscall_context.js';
 import { DEFAULT_PIPE_CAPACITY } from '../fsimpl/pipe.js';
-import { intArg } from './file_args.js';
+import { intArg, u32Arg } from './file_args.js';
 import type { SyscallName } from './numbers.js';
 import type { SyscallHandler } from './types.js';
 
@@ -80,6 +80,8 @@ const fcntl: H = (task, [fdArg, cmdArg, arg]) => {
     case F_SETPIPE_SZ:
       // Pipe buffers have a fixed 64 KiB capacity here; F_SETPIPE_SZ to other sizes is refused.
       if (entry.file.location !== null && entry.file.impl.seekable) fail(Errno.EBADF);
+      // fcntl(2): the size is an unsigned int; one past 2^31 cannot be rounded to a page count (EINVAL).
+      if (cmd === F_SETPIPE_SZ && u32Arg(arg) > 0x80000000) fail(Errno.EINVAL, 'pipe size too large');
       if (cmd === F_SETPIPE_SZ && intArg(arg) > DEFAULT_PIPE_CAPACITY) fail(Errno.EPERM, 'pipe size is fixed');
       return DEFAULT_PIPE_CAPACITY;
     case F_GETOWN:

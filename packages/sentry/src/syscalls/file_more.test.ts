@@ -169,3 +169,35 @@ describe('O_TMPFILE', () => {
     expect(await t.call(sys.open, t.put('/tmp/named'), O_TMPFILE | O_RDWR, 0o600)).toBe(-Errno.ENOTDIR);
   });
 });
+
+describe('hostile transfer sizes', () => {
+  it('a 2 GiB read of a sparse file is short (64 MiB): the sentry never buffers the whole count', async () => {
+    const t = newTask();
+    const fd = await t.call(sys.open, t.put('/sparse'), O_CREAT | O_RDWR, 0o644);
+    expect(await t.call(sys.ftruncate, fd, 2 ** 40)).toBe(0);
+    // Record what reaches the task instead of copying it: the test memory is only 4 MiB.
+    const copied: number[] = [];
+    t.memory.write = (_addr, data) => void copied.push(data.length);
+    expect(await t.call(sys.read, fd, 0x100000, 0x7ffff000)).toBe(64 << 20);
+    expect(await t.call(sys.pread64, fd, 0x100000, 0x7ffff000, 0)).toBe(64 << 20);
+    expect(copied).toEqual([64 << 20, 64 << 20]);
+  });
+
+  it('a read into a faulting buffer leaves the file offset where it was', async () => {
+    const t = newTask();
+    const fd = await fileWith(t, '/f', 'abcdef');
+    await t.call(sys.lseek, fd, 0, 0);
+    expect(await t.call(sys.read, fd, 1, 6)).toBe(-Errno.EFAULT);
+    expect(await t.call(sys.lseek, fd, 0, 1)).toBe(0);
+  });
+
+  it('pread/pwrite where offset + count overflows loff_t: EINVAL (rw_verify_area)', async () => {
+    const t = newTask();
+    const fd = await fileWith(t, '/f', 'abcdef');
+    const buf = t.alloc(8);
+    const max = (1n << 63n) - 1n;
+    expect(await t.call(sys.pread64, fd, buf, 1, max)).toBe(-Errno.EINVAL);
+    expect(await t.call(sys.pwrite64, fd, buf, 2, max - 1n)).toBe(-Errno.EINVAL);
+    expect(await t.call(sys.pwrite64, fd, buf, 1, -1)).toBe(-Errno.EINVAL);
+  });
+});

@@ -9,6 +9,28 @@ import type { SyscallArgs, SyscallHandler } from './types.js';
 import { countArg, intArg, offArg } from './file_args.js';
 import type { SyscallName } from './numbers.js';
 
+/**
+ * Largest read or write taken in one call: the bytes pass through a sentry buffer, so a 2 GiB read(2) of a sparse
+ * file would pin 2 GiB of zeroes in the sentry (a loop of them grew it past 20 GiB). Past this a transfer is short,
+ * which read(2)/write(2) allow and stdio loops over.
+ */
+const MAX_TRANSFER_CHUNK = 64 << 20;
+
+/** Largest file offset (loff_t is signed 64-bit). */
+const MAX_OFFSET = (1n << 63n) - 1n;
+
+/**
+ * Linux's rw_verify_area: a negative position, or one where position + count overflows loff_t, is EINVAL before
+ * anything is transferred (pread(2), pwrite(2)).
+ */
+function checkRange(offset: bigint, count: number): void {
+  if (offset < 0n) fail(Errno.EINVAL, 'negative offset');
+  if (BigInt(count) > MAX_OFFSET - offset) fail(Errno.EINVAL, 'offset + count overflows loff_t');
+}
+
+/** preadv2(2)/pwritev2(2) flags Linux knows: RWF_HIPRI, RWF_DSYNC, RWF_SYNC, RWF_NOWAIT, RWF_APPEND. */
+const RWF_SUPPORTED = 0x1f;
+
 function isEagain(e: unknown): boolean {
   return e instanceof SyscallError && e.errno === Errno.EAGAIN;
 }
@@ -77,6 +99,19 @@ export async function blockingWrite(
   }
 }
 
+/**
+ * Runs `copyOut`; if it faults (EFAULT), a seekable file's offset is moved back over the `length` bytes just read,
+ * so the failed read(2) leaves the offset where it was, as on Linux, where nothing is read past a faulting buffer.
+ */
+function copyOutOrUnread(file: FileDescription, length: number, copyOut: () => void): void {
+  try {
+    copyOut();
+  } catch (e) {
+    if (file.impl.seekable) file.offset -= BigInt(length);
+    throw e;
+  }
+}
+
 /** Copies `data` into the task's iovecs in order; returns nothing (the caller returns data.length). */
 function scatter(task: FsSyscallContext, iovs: Array<{ base: bigint; length: number }>, data: Buffer): void {
   let off = 0;
@@ -115,22 +150,17 @@ function iovTotal(iovs: Array<{ length: number }>): number {
 
 const read: SyscallHandler<FsSyscallContext> = async (task, [fd, buf, count]) => {
   const file = task.fdTable.get(intArg(fd));
-  const n = countArg(count);
+  const n = Math.min(countArg(count), MAX_TRANSFER_CHUNK);
   const data = await blockingRead(task, file, () => file.read(n));
-  if (data.length > 0) task.memory.write(buf, data);
+  if (data.length > 0) copyOutOrUnread(file, data.length, () => task.memory.write(buf, data));
   return data.length;
 };
 
-/**
- * Largest write taken in one call: the bytes are copied out of the task first, so a 2 GiB write(2) would pin
- * 2 GiB in the sentry. Past this a write is short, which write(2) allows and stdio loops over.
- */
-const MAX_WRITE_CHUNK = 64 << 20;
 
 const write: SyscallHandler<FsSyscallContext> = async (task, [fd, buf, count]) => {
   const file = task.fdTable.get(intArg(fd));
   if (!file.writable) fail(Errno.EBADF, 'not open for writing');
-  const n = Math.min(countArg(count), MAX_WRITE_CHUNK);
+  const n = Math.min(countArg(count), MAX_TRANSFER_CHUNK);
   if (n === 0) return 0;
   const data = task.memory.read(buf, n);
   return blockingWrite(task, file, data, (chunk) => file.write(chunk));
@@ -139,7 +169,9 @@ const write: SyscallHandler<FsSyscallContext> = async (task, [fd, buf, count]) =
 const pread64: SyscallHandler<FsSyscallContext> = async (task, [fd, buf, count, off]) => {
   const file = task.fdTable.get(intArg(fd));
   const offset = offArg(off);
-  const data = await blockingRead(task, file, () => file.pread(countArg(count), offset));
+  const n = Math.min(countArg(count), MAX_TRANSFER_CHUNK);
+  if (file.impl.seekable) checkRange(offset, n);
+  const data = await blockingRead(task, file, () => file.pread(n, offset));
   if (data.length > 0) task.memory.write(buf, data);
   return data.length;
 };
@@ -148,30 +180,35 @@ const pwrite64: SyscallHandler<FsSyscallContext> = async (task, [fd, buf, count,
   const file = task.fdTable.get(intArg(fd));
   if (!file.writable) fail(Errno.EBADF, 'not open for writing');
   const offset = offArg(off);
-  const n = Math.min(countArg(count), MAX_WRITE_CHUNK);
-  if (offset < 0n) fail(Errno.EINVAL);
+  const n = Math.min(countArg(count), MAX_TRANSFER_CHUNK);
+  if (file.impl.seekable) checkRange(offset, n);
   const data = n > 0 ? task.memory.read(buf, n) : Buffer.alloc(0);
   return file.pwrite(data, offset);
 };
 
-function vectored(kind: 'read' | 'write', positioned: boolean): SyscallHandler<FsSyscallContext> {
+/** `positioned`: 'v' for preadv/pwritev (offset required), 'v2' for preadv2/pwritev2 (-1 = the file offset). */
+function vectored(kind: 'read' | 'write', positioned: false | 'v' | 'v2'): SyscallHandler<FsSyscallContext> {
   return async (task, args: SyscallArgs) => {
-    const [fd, iovAddr, iovCnt, off] = args;
+    const [fd, iovAddr, iovCnt, off, , rwfFlags] = args;
     const file = task.fdTable.get(intArg(fd));
+    // preadv2(2): EOPNOTSUPP for an unknown bit in flags.
+    if (positioned === 'v2' && (intArg(rwfFlags) & ~RWF_SUPPORTED) !== 0) fail(Errno.EOPNOTSUPP, 'unknown RWF_ flag');
     const cnt = intArg(iovCnt);
     if (cnt < 0) fail(Errno.EINVAL, 'negative iovec count');
     const iovs = task.memory.readIovecs(iovAddr, cnt);
-    const total = iovTotal(iovs);
+    const total = Math.min(iovTotal(iovs), MAX_TRANSFER_CHUNK);
     const offset = offArg(off);
-    // preadv2/pwritev2 use -1 to mean "the current file offset".
-    const usePos = positioned && offset !== -1n;
+    // preadv2/pwritev2 use -1 to mean "the current file offset"; for preadv/pwritev it is an invalid offset.
+    const usePos = positioned !== false && !(positioned === 'v2' && offset === -1n);
+    if (usePos && file.impl.seekable) checkRange(offset, total);
     if (kind === 'read') {
       const data = await blockingRead(task, file, () => (usePos ? file.pread(total, offset) : file.read(total)));
-      scatter(task, iovs, data);
+      if (usePos) scatter(task, iovs, data);
+      else copyOutOrUnread(file, data.length, () => scatter(task, iovs, data));
       return data.length;
     }
     if (!file.writable) fail(Errno.EBADF, 'not open for writing');
-    const data = gather(task, iovs, Math.min(total, MAX_WRITE_CHUNK));
+    const data = gather(task, iovs, total);
     if (data.length === 0) return 0;
     if (usePos) return file.pwrite(data, offset);
     return blockingWrite(task, file, data, (chunk) => file.write(chunk));
@@ -257,10 +294,10 @@ export const readWriteSyscalls: Partial<Record<SyscallName, SyscallHandler<FsSys
   pwrite64,
   readv: vectored('read', false),
   writev: vectored('write', false),
-  preadv: vectored('read', true),
-  pwritev: vectored('write', true),
-  preadv2: vectored('read', true),
-  pwritev2: vectored('write', true),
+  preadv: vectored('read', 'v'),
+  pwritev: vectored('write', 'v'),
+  preadv2: vectored('read', 'v2'),
+  pwritev2: vectored('write', 'v2'),
   sendfile,
   copy_file_range,
 };

@@ -530,6 +530,7 @@ describe('TCP behaviour on the wire', () => {
   it('falls back to SYN cookies when the SYN queue is full, and cookie connections work', async () => {
     const { p, log } = watchedPair({ drop: (s) => s.from === 'b' && (s.flags & TCP_FLAG_SYN) !== 0 && s.ack >= 5000 && s.ack < 6000 });
     const listener = p.tcpB.createEndpoint(4);
+    listener.setSockOptInt('sendBufferSize', 300_000);
     listener.bind({ address: p.addrB, port: 80 });
     listener.listen(1);
     // Flood: 20 SYNs from ports that never answer (their SYN-ACKs are dropped on the wire).
@@ -550,6 +551,9 @@ describe('TCP behaviour on the wire', () => {
     expect(server.windowScaleSend).toBe(client.windowScaleReceive);
     expect(server.windowScaleReceive).toBe(client.windowScaleSend);
     expect(server.sndMss).toBe(client.sndMss);
+    // The listener's socket options carry over to the cookie child as to any accepted socket.
+    expect(server.sendBuffer.capacity).toBe(listener.sendBuffer.capacity);
+    expect(server.sendBuffer.capacity).not.toBe(p.tcpB.settings.sendBufferSize);
     const payload = new Uint8Array(300_000).map((_, i) => (i * 7) & 0xff);
     let sent = 0;
     const got: Uint8Array[] = [];

@@ -61,8 +61,8 @@ export abstract class TcpConnectionInput extends TcpConnectionOutput {
   }
 
 
-  /** Set up a child of a listener from a received SYN; sends the SYN-ACK. */
-  initFromSyn(parent: TcpConnectionInput, route: TcpRoute, seg: InboundSegment): void {
+  /** A listener's child takes the listener's socket options, as accept(2)'s new socket does on Linux. */
+  private inheritFrom(parent: TcpConnectionInput, route: TcpRoute, seg: InboundSegment): void {
     this.parent = parent;
     this.passive = true;
     this.route = route;
@@ -79,6 +79,11 @@ export abstract class TcpConnectionInput extends TcpConnectionOutput {
     this.ccName = parent.ccName;
     this.receiveBuffer.resize(parent.receiveBuffer.capacity);
     this.sendBuffer.resize(parent.sendBuffer.capacity);
+  }
+
+  /** Set up a child of a listener from a received SYN; sends the SYN-ACK. */
+  initFromSyn(parent: TcpConnectionInput, route: TcpRoute, seg: InboundSegment): void {
+    this.inheritFrom(parent, route, seg);
     this.initMss();
     const s = this.stackProtocol.settings;
     const o = seg.options;
@@ -89,8 +94,8 @@ export abstract class TcpConnectionInput extends TcpConnectionOutput {
     this.register({ localPort: this.localPort, localAddress: this.localAddress, remotePort: this.remotePort, remoteAddress: this.remoteAddress });
     this.irs = seg.seq;
     this.rcvNxt = seqAdd(seg.seq, 1);
-    this.iss = this.stackProtocol.generateIsn(this.localAddress, this.localPort, this.remoteAddress, this.remotePort);
-    this.tsOffset = this.stackProtocol.timestampOffset(this.localAddress, this.localPort, this.remoteAddress, this.remotePort);
+    this.iss = this.stackProtocol.generateIsn(route.localAddress, this.localPort, route.remoteAddress, this.remotePort);
+    this.tsOffset = this.stackProtocol.timestampOffset(route.localAddress, this.localPort, route.remoteAddress, this.remotePort);
     this.sndUna = this.iss;
     this.sndNxt = seqAdd(this.iss, 1);
     this.sndWnd = seg.window;
@@ -104,16 +109,11 @@ export abstract class TcpConnectionInput extends TcpConnectionOutput {
 
   /** Set up a child of a listener from a valid SYN-cookie ACK: straight to ESTABLISHED (no options but MSS). */
   initFromCookie(parent: TcpConnectionInput, route: TcpRoute, seg: InboundSegment, mss: number, opts?: CookieOptions): void {
-    this.parent = parent;
-    this.passive = true;
-    this.route = route;
-    this.noDelay = parent.noDelay;
-    this.localAddress = route.localAddress;
-    this.localPort = seg.dstPort;
-    this.remoteAddress = route.remoteAddress;
-    this.remotePort = seg.srcPort;
+    // The listener's options apply to cookie children too (only noDelay did: SO_RCVBUF, SO_SNDBUF, TCP_CONGESTION,
+    // SO_KEEPALIVE, SO_LINGER, TCP_MAXSEG and TCP_WINDOW_CLAMP were silently the defaults).
+    this.inheritFrom(parent, route, seg);
     this.initMss();
-    this.tsOffset = this.stackProtocol.timestampOffset(this.localAddress, this.localPort, this.remoteAddress, this.remotePort);
+    this.tsOffset = this.stackProtocol.timestampOffset(route.localAddress, this.localPort, route.remoteAddress, this.remotePort);
     if (opts) {
       this.tsOk = true;
       this.tsRecent = opts.tsRecent;

@@ -337,3 +337,23 @@ describe('Gofer (a name swapped between the check and the open)', () => {
     expect(outcome).toBe(P9Errno.EPERM);
   });
 });
+
+describe('Gofer (memory held by directory listings)', () => {
+  it('caps the entries all listing snapshots hold together (ENOMEM past it); clunk gives them back', async () => {
+    const root = makeTree('listing-cap'); // root: . .. file sub passwd rel = 6 entries
+    const gofer = new Gofer({ roots: [{ aname: '', path: root, readonly: false }], maxListedEntries: 10 });
+    const { file: rootFile } = await gofer.attach('root', '', 0);
+    const open = async () => {
+      const { file } = await gofer.walk(rootFile, []);
+      await gofer.lopen(file!, OpenFlags.RDONLY);
+      return file!;
+    };
+    const a = await open();
+    expect((await gofer.readdir(a, 0n, 4096)).map((e) => e.name).sort()).toEqual(['.', '..', 'file', 'passwd', 'rel', 'sub']);
+    expect(await gofer.readdir(a, 0n, 4096)).toHaveLength(6); // rewinding replaces its own snapshot
+    const b = await open();
+    await expect(gofer.readdir(b, 0n, 4096)).rejects.toMatchObject({ errno: P9Errno.ENOMEM });
+    await gofer.clunk(a);
+    expect(await gofer.readdir(b, 0n, 4096)).toHaveLength(6);
+  });
+});

@@ -44,6 +44,12 @@ export interface GoferRoot {
 export interface GoferOptions {
   roots: GoferRoot[];
   log?: P9Logger;
+  /**
+   * Directory entries all fids' listing snapshots may hold together (default 1,000,000, some 200 MB). Each open
+   * directory fid keeps a snapshot until it is clunked, so without a cap a client could open the same large
+   * directory on many fids and grow the gofer without bound; past it, readdir from offset 0 fails with ENOMEM.
+   */
+  maxListedEntries?: number;
 }
 
 /** What a fid points at. */
@@ -170,12 +176,16 @@ export class Gofer implements P9FileHandler<GoferFile> {
   /** Every live file object, so renames can update the paths of fids below the renamed name. */
   private readonly live = new Set<GoferFile>();
   private readonly log: P9Logger | undefined;
+  private readonly maxListedEntries: number;
+  /** Entries held by every fid's listing snapshot together. */
+  private listedEntries = 0;
 
   constructor(options: GoferOptions) {
     this.roots = new Map();
     for (const r of options.roots) this.roots.set(r.aname === '/' ? '' : r.aname, r);
     if (!this.roots.has('')) throw new Error('a gofer needs a root tree (aname "")');
     this.log = options.log;
+    this.maxListedEntries = options.maxListedEntries ?? 1_000_000;
   }
 
   /** Number of fids the client holds (for tests and diagnostics). */
@@ -368,7 +378,16 @@ export class Gofer implements P9FileHandler<GoferFile> {
 
   async readdir(file: GoferFile, offset: bigint, count: number): Promise<Dirent[]> {
     if (file.openFlags === undefined || !file.isDir) throw new P9Error(P9Errno.EBADF, 'fid is not an open directory');
-    if (offset === 0n || !file.listing) file.listing = await this.list(file);
+    if (offset === 0n || !file.listing) {
+      this.dropListing(file);
+      const listing = await this.list(file);
+      if (this.listedEntries + listing.length > this.maxListedEntries) {
+        throw new P9Error(P9Errno.ENOMEM, `open directory listings hold ${this.listedEntries} entries already`);
+      }
+      this.dropListing(file); // a concurrent readdir on this fid may have stored one meanwhile
+      file.listing = listing;
+      this.listedEntries += listing.length;
+    }
     // Cookies are 1-based positions in the snapshot: entry i carries i+1, "resume after me".
     const out: Dirent[] = [];
     let used = 0;
@@ -419,8 +438,14 @@ export class Gofer implements P9FileHandler<GoferFile> {
     };
   }
 
+  private dropListing(file: GoferFile): void {
+    if (file.listing) this.listedEntries -= file.listing.length;
+    file.listing = undefined;
+  }
+
   async clunk(file: GoferFile): Promise<void> {
     this.live.delete(file);
+    this.dropListing(file);
     const h = file.handle;
     file.handle = undefined;
     if (h) await h.close();

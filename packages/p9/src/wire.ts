@@ -110,6 +110,7 @@ export const P9Errno = {
   EIO: 5,
   EBADF: 9,
   EAGAIN: 11,
+  ENOMEM: 12,
   EACCES: 13,
   EBUSY: 16,
   EEXIST: 17,

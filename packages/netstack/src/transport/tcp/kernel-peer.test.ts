@@ -60,6 +60,15 @@ function waitFor(ep: TcpEndpoint, mask: number, timeoutMs = 30_000): Promise<voi
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
+/** Waits until netcat in the namespace listens on `port` (a fixed sleep lost the race on a loaded machine). */
+async function listening(port: number): Promise<void> {
+  for (let i = 0; i < 250; i++) {
+    if (sh('ip', 'netns', 'exec', NS, 'ss', '-Hltn', `sport = :${port}`).trim() !== '') return;
+    await sleep(20);
+  }
+  throw new Error(`nothing listens on port ${port} in ${NS} after 5 s`);
+}
+
 describe('TCP against the Linux kernel across a veth', () => {
   let stack: Stack;
   let link: FdBasedEndpoint;
@@ -106,7 +115,7 @@ describe('TCP against the Linux kernel across a veth', () => {
   it('measures the native kernel-to-kernel baseline', async () => {
     const port = 30000 + (process.pid % 10000);
     const server = runAsync('ip', ['netns', 'exec', NS, 'sh', '-c', `nc -l -p ${port} -N | sha256sum`]);
-    await sleep(200);
+    await listening(port);
     const t0 = performance.now();
     await runAsync('sh', ['-c', `nc -N ${BASE_NET}.2 ${port} < ${file}`]).done;
     const out = await server.done;
@@ -150,7 +159,7 @@ describe('TCP against the Linux kernel across a veth', () => {
   it('sends to a kernel server (netstack -> kernel), hash intact', async () => {
     const port = 5002;
     const server = runAsync('ip', ['netns', 'exec', NS, 'sh', '-c', `nc -l -p ${port} -N | sha256sum`]);
-    await sleep(200);
+    await listening(port);
     const data = (await import('node:fs')).readFileSync(file);
     const ep = tcp.createEndpoint(4);
     const t0 = performance.now();
@@ -177,7 +186,7 @@ describe('TCP against the Linux kernel across a veth', () => {
     const data = (await import('node:fs')).readFileSync(file);
     const sink = async (host: string, port: number, send: () => Promise<void>) => {
       const server = runAsync('ip', ['netns', 'exec', NS, 'sh', '-c', `nc -l -p ${port} -N | wc -c`]);
-      await sleep(200);
+      await listening(port);
       const t0 = performance.now();
       await send();
       const out = await server.done;

@@ -1,6 +1,7 @@
 // tmpfs: a file system that lives only in the sentry's memory (tmpfs(5)). Regular files keep their bytes in
 // fixed-size chunks, so sparse files and truncation cost only what is written. Also the upper layer of the
 // root overlay and the backing store of devfs.
+import os from 'node:os';
 import { Errno, fail } from '../kernel/syscall_error.js';
 import {
   modeToDirentType,
@@ -29,6 +30,13 @@ const MAX_FILE_SIZE = 1n << 40n;
 export const XATTR_CREATE = 1;
 export const XATTR_REPLACE = 2;
 
+/**
+ * File data held by every tmpfs in this sentry (the root overlay's upper layer, tmpfs mounts, memfds, devfs): all
+ * of it is sentry heap, so one shared budget bounds what the application can pin, however many mounts it writes
+ * to. Half of physical memory, the default size of a Linux tmpfs (tmpfs(5), "size").
+ */
+export const sentryTmpfsMemory = { used: 0, limit: Math.floor(os.totalmem() / 2) };
+
 export function nowNs(): bigint {
   return BigInt(Date.now()) * 1_000_000n;
 }
@@ -39,7 +47,7 @@ export interface TmpfsOptions {
   uid?: number;
   gid?: number;
   readonly?: boolean;
-  /** Total bytes of file data allowed (ENOSPC past it); default unlimited. */
+  /** Total bytes of file data allowed (ENOSPC past it); default: the sentry-wide budget only (sentryTmpfsMemory). */
   sizeLimit?: number;
 }
 
@@ -332,6 +340,7 @@ export class TmpfsFile extends TmpfsNode {
         if (start >= keep) {
           this.chunks.delete(idx);
           this.fs.usedBytes -= chunk.length;
+          sentryTmpfsMemory.used -= chunk.length;
         } else if (start + CHUNK > keep) {
           chunk.fill(0, keep - start);
         }
@@ -370,13 +379,14 @@ export class TmpfsFile extends TmpfsNode {
       const n = Math.min(CHUNK - inChunk, end - pos);
       let chunk = this.chunks.get(idx);
       if (!chunk) {
-        if (this.fs.usedBytes + CHUNK > this.fs.sizeLimit) {
+        if (this.fs.usedBytes + CHUNK > this.fs.sizeLimit || sentryTmpfsMemory.used + CHUNK > sentryTmpfsMemory.limit) {
           if (pos === start) fail(Errno.ENOSPC);
           return pos - start; // a short write, as when a disk fills mid-write
         }
         chunk = Buffer.alloc(CHUNK);
         this.chunks.set(idx, chunk);
         this.fs.usedBytes += CHUNK;
+        sentryTmpfsMemory.used += CHUNK;
       }
       data.copy(chunk, inChunk, pos - start, pos - start + n);
       pos += n;

@@ -1,0 +1,48 @@
+// tmpfs data limits: a mount's size= and the sentry-wide budget every tmpfs shares (all of it is sentry heap).
+import { afterEach, describe, expect, it } from 'vitest';
+import { Errno } from '../kernel/errno.js';
+import { SyscallError } from '../kernel/syscall_error.js';
+import { sentryTmpfsMemory, Tmpfs, type TmpfsFile } from './tmpfs.js';
+
+const CHUNK = 64 * 1024;
+
+async function newFile(fs: Tmpfs, name: string): Promise<TmpfsFile> {
+  return (await fs.root().create(name, { mode: 0o644, uid: 0, gid: 0 })) as TmpfsFile;
+}
+
+function errnoOf(fn: () => unknown): number | undefined {
+  try {
+    fn();
+  } catch (e) {
+    if (e instanceof SyscallError) return e.errno;
+    throw e;
+  }
+  return undefined;
+}
+
+describe('tmpfs size limits', () => {
+  const savedLimit = sentryTmpfsMemory.limit;
+  afterEach(() => {
+    sentryTmpfsMemory.limit = savedLimit;
+  });
+
+  it('size= limit: a write that crosses it is short, the next is ENOSPC', async () => {
+    const fs = new Tmpfs({ sizeLimit: 2 * CHUNK });
+    const f = await newFile(fs, 'a');
+    expect(f.writeAt(Buffer.alloc(3 * CHUNK, 1), 0n)).toBe(2 * CHUNK);
+    expect(errnoOf(() => f.writeAt(Buffer.alloc(1), BigInt(2 * CHUNK)))).toBe(Errno.ENOSPC);
+  });
+
+  it('every tmpfs shares one sentry-wide budget, and freed data returns to it', async () => {
+    const a = await newFile(new Tmpfs(), 'a');
+    const b = await newFile(new Tmpfs(), 'b');
+    sentryTmpfsMemory.limit = sentryTmpfsMemory.used + 3 * CHUNK;
+    expect(a.writeAt(Buffer.alloc(2 * CHUNK, 1), 0n)).toBe(2 * CHUNK);
+    // A second, unlimited mount still stops at the shared budget.
+    expect(b.writeAt(Buffer.alloc(2 * CHUNK, 1), 0n)).toBe(CHUNK);
+    expect(errnoOf(() => b.writeAt(Buffer.alloc(1), BigInt(CHUNK)))).toBe(Errno.ENOSPC);
+    await a.setattr({ size: 0n });
+    expect(b.writeAt(Buffer.alloc(2 * CHUNK, 1), BigInt(CHUNK))).toBe(2 * CHUNK);
+    await b.setattr({ size: 0n });
+  });
+});

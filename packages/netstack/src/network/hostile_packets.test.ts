@@ -297,4 +297,35 @@ describe('hostile packets', () => {
     expect(stack.stats.ndp.neighborSolicitsReceived).toBe(2);
     stack.close();
   });
+
+  it('gives a reassembled IPv4 datagram the first fragment\'s header, options included, whatever arrived last', () => {
+    const { stack, inject } = host();
+    const raw = stack.newRawEndpoint(1, 4, new WaiterQueue());
+    if (raw instanceof TcpipError) throw new Error(String(raw));
+    const echo = new Uint8Array(16);
+    echo.set([8, 0, 0, 0, 0, 1, 0, 1]);
+    const c = internetChecksum(echo);
+    echo[2] = c >> 8;
+    echo[3] = c & 0xff;
+    // First fragment: 24-byte header (four NOP options), offset 0, MF, the first 8 bytes.
+    const first = new Uint8Array(24 + 8);
+    first.set([0x46, 0, 0, first.length, 0, 99, 0x20, 0, 64, 1]);
+    first.set(PEER4.bytes, 12);
+    first.set(US4.bytes, 16);
+    first.set([1, 1, 1, 1], 20);
+    const fc = internetChecksum(first, 0, 24);
+    first[10] = fc >> 8;
+    first[11] = fc & 0xff;
+    first.set(echo.subarray(0, 8), 24);
+    inject(EtherType.IPV4, first);
+    inject(EtherType.IPV4, ipv4Fragment(99, 8, false, echo.subarray(8)));
+    expect(stack.stats.ip.reassembled).toBe(1);
+    const buf = new Uint8Array(100);
+    const r = raw.read(buf);
+    expect(r).toMatchObject({ count: 24 + 16 });
+    expect(buf[0]).toBe(0x46);
+    expect(Array.from(buf.subarray(20, 24))).toEqual([1, 1, 1, 1]);
+    expect(Array.from(buf.subarray(24, 40))).toEqual(Array.from(echo));
+    stack.close();
+  });
 });

@@ -208,17 +208,20 @@ export class IPv4Endpoint implements IpNetworkEndpoint {
       }
       // RFC 791 3.1: a datagram is at most 65535 bytes with its header. Fragments that add up to more (the "ping of
       // death") are dropped, as the total length field could not describe the result.
-      if (hlen + r.payload.length > 0xffff) {
+      // The reassembled datagram takes the first fragment's header (RFC 791 3.2: its options are the datagram's;
+      // later fragments carry only the copied ones), kept by the reassembler, whichever fragment arrived last.
+      const first = r.firstFragmentHeader ?? pkt.buf.subarray(off, off + hlen);
+      const fhlen = (first[0]! & 0xf) * 4;
+      if (fhlen + r.payload.length > 0xffff) {
         stats.reassemblyErrors++;
         return;
       }
       stats.reassembled++;
-      // The reassembled datagram: the first fragment's header (options kept) with length and flags fixed.
-      const whole = PacketBuffer.allocate(hlen + r.payload.length, 0);
-      whole.buf.set(pkt.buf.subarray(off, off + hlen), 0);
-      whole.buf.set(r.payload, hlen);
+      const whole = PacketBuffer.allocate(fhlen + r.payload.length, 0);
+      whole.buf.set(first.subarray(0, fhlen), 0);
+      whole.buf.set(r.payload, fhlen);
       const wh = this.rx.reset(whole.buf, 0, whole.buf.length);
-      wh.setTotalLength(hlen + r.payload.length);
+      wh.setTotalLength(fhlen + r.payload.length);
       wh.setFlagsAndFragmentOffset(0, 0);
       wh.updateChecksum();
       whole.networkHeader = 0;

@@ -1,5 +1,6 @@
 // Crafted packets aimed at specific weaknesses (each case failed before its fix): oversize IPv4 reassembly ("ping of
-// death"), nested IPv6 fragment headers, ARP claiming our own address.
+// death"), nested IPv6 fragment headers, ARP/NDP claiming our own address, ICMP errors about link-layer broadcasts,
+// loopback addresses from the link, the header of a reassembled IPv4 datagram.
 import { describe, expect, it } from 'vitest';
 import { PacketBuffer, PacketType } from '../buffer/packet_buffer.js';
 import { ARP_OP_REQUEST, ArpPacket, ARP_SIZE } from '../header/arp.js';

@@ -572,6 +572,22 @@ describe('TCP behaviour on the wire', () => {
     expect(log.some((s) => s.from === 'b' && s.flags === (TCP_FLAG_SYN | TCP_FLAG_ACK))).toBe(true);
   });
 
+  it('checks no SYN cookie in an ACK to a listener that has not sent cookies lately (blind ACK floods)', async () => {
+    const { p, log } = watchedPair();
+    const listener = p.tcpB.createEndpoint(4);
+    listener.bind({ address: p.addrB, port: 80 });
+    listener.listen(8);
+    for (let i = 0; i < 50; i++) {
+      inject(p, forge(p.addrA, p.addrB, { sport: 30000 + i, dport: 80, seq: 1000 + i, ack: 0x10000000 + i * 77777, flags: TCP_FLAG_ACK }));
+    }
+    await settle();
+    expect(p.tcpB.stats.synCookiesFailed).toBe(0); // not even tried: no cookie can be outstanding
+    expect(p.tcpB.stats.synCookiesAccepted).toBe(0);
+    expect(listener.acceptQueueLength).toBe(0);
+    // Each stray ACK still gets its RST (RFC 9293 3.10.7.2).
+    expect(log.filter((s) => s.from === 'b' && (s.flags & TCP_FLAG_RST) !== 0).length).toBe(50);
+  });
+
   it('gives up a keepalive-probed connection whose peer vanished (tcp(7) TCP_KEEPCNT)', async () => {
     const clock = new ManualClock();
     let blackhole = false;

@@ -34,7 +34,7 @@ import type { TransportProtocolFactory } from '../../stack/transport_protocol.js
 import { DEFAULT_RTO_LIMITS, type RtoLimits } from './rtt-estimator.js';
 import { InboundSegment } from './segment.js';
 import { seqAdd } from './seqnum.js';
-import { SynCookies } from './syn-cookies.js';
+import { SYN_COOKIE_LIFETIME_MS, SynCookies } from './syn-cookies.js';
 
 export interface TcpSettings {
   /** Initial socket buffer sizes in bytes (SO_SNDBUF / SO_RCVBUF change them per socket). */
@@ -150,6 +150,8 @@ export class TcpProtocol implements TransportProtocol {
 
   private readonly isnSecret = randomBytes(16);
   private readonly cookies = new SynCookies();
+  /** When each listener last answered a SYN with a cookie (Linux's tcp_synq_overflow time stamp). */
+  private readonly lastCookieSentAt = new WeakMap<TcpConnectionInput, number>();
   private challengeWindowStart = -Infinity;
   private challengeBudget = 0;
 
@@ -227,7 +229,11 @@ export class TcpProtocol implements TransportProtocol {
     if (seg.has(TCP_FLAG_RST)) return;
     const now = this.host.clock.nowMs();
     if (seg.has(TCP_FLAG_ACK)) {
-      if (!seg.has(TCP_FLAG_SYN) && this.settings.synCookies !== 0) {
+      // A cookie is checked only while cookies may be outstanding: always-on mode, or a cookie sent by this listener
+      // within the two periods a cookie stays valid (as Linux's tcp_synq_no_recent_overflow). Otherwise a blind
+      // attacker's ACK flood would get a fresh HMAC each and a 2^-28 chance per packet to create a connection.
+      const recent = now - (this.lastCookieSentAt.get(listener) ?? -Infinity) < SYN_COOKIE_LIFETIME_MS;
+      if (!seg.has(TCP_FLAG_SYN) && (this.settings.synCookies === 2 || (this.settings.synCookies === 1 && recent))) {
         const mss = this.cookies.check(now, info.destination, seg.dstPort, info.source, seg.srcPort, seqAdd(seg.ack, -1));
         if (mss > 0) {
           if (listener.acceptQueueLength > listener.backlogLimit) {
@@ -293,6 +299,7 @@ export class TcpProtocol implements TransportProtocol {
       this.sendStateless(route, seg.dstPort, seg.srcPort, isn, seqAdd(seg.seq, 1), TCP_FLAG_SYN | TCP_FLAG_ACK,
         Math.min(0xffff, listener.receiveBuffer.capacity), opts);
       this.stats.synCookiesSent++;
+      this.lastCookieSentAt.set(listener, now);
       return;
     }
     const child = new TcpEndpoint(this, listener.family, new Queue());

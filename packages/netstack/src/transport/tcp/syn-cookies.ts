@@ -12,6 +12,8 @@ import type { Address } from '../../stack/address.js';
 
 const MSS_TABLE = [536, 1220, 1360, 1400, 1440, 1460, 4312, 8960] as const;
 const PERIOD_MS = 64_000;
+/** How long after it was made a cookie can still be accepted: its own period and the next (see check()). */
+export const SYN_COOKIE_LIFETIME_MS = 2 * PERIOD_MS;
 
 export class SynCookies {
   private readonly secret = randomBytes(32);

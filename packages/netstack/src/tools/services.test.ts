@@ -40,6 +40,17 @@ describe('HTTP request parsing', () => {
     expect(t[0]).toBe(Array.from({ length: 72 }, (_, i) => String.fromCharCode(32 + i)).join(''));
     expect(t[1]).toBe(t[0]!.slice(1) + String.fromCharCode(32 + 72));
   });
+  it('chargen text is the same from any starting line, across the 95-line cycle', () => {
+    // Line n, column i of RFC 864's pattern is character 32 + (n + i) mod 95.
+    for (const [count, start] of [[1, 0], [64, 40], [7, 94], [300, 17], [95, 95], [0, 3]] as const) {
+      const got = chargenLines(count, start);
+      expect(got.length).toBe(count * 74);
+      for (let l = 0; l < count; l++) {
+        for (let i = 0; i < 72; i++) expect(got[l * 74 + i]).toBe(32 + ((start + l + i) % 95));
+        expect([got[l * 74 + 72], got[l * 74 + 73]]).toEqual([13, 10]);
+      }
+    }
+  });
 });
 
 function setup() {

@@ -89,6 +89,8 @@ int main(int argc, char **argv) {
   CHECK("faccessat bad mode", faccessat(AT_FDCWD, "f", 0x100, 0));
   CHECK("faccessat bad flags", syscall(SYS_faccessat2, AT_FDCWD, "f", 0, 0x1));
   CHECK("fchmodat bad flags", syscall(SYS_fchmodat, AT_FDCWD, "f", 0644, 0x1));
+  /* The syscall has no flags argument: a stray AT_SYMLINK_NOFOLLOW bit in the fourth register changes nothing. */
+  CHECK("fchmodat stray 4th arg", syscall(SYS_fchmodat, AT_FDCWD, "f", 0644, AT_SYMLINK_NOFOLLOW));
   CHECK("utimensat bad flags", utimensat(AT_FDCWD, "f", NULL, 0x1));
   CHECK("mkdir mode bits", mkdir("m", 07777));
   struct stat st;

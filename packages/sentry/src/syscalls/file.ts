@@ -107,9 +107,10 @@ const fchmod: H = async (task, [fd, mode]) => {
   await chmodLocation(task, f.location, u32Arg(mode));
   return 0;
 };
-const fchmodat: H = async (task, [dirfd, p, mode, flags]) => {
-  // fchmodat(2): AT_SYMLINK_NOFOLLOW is "not implemented" on Linux (EOPNOTSUPP) for the plain syscall.
-  if (intArg(flags) & AT_SYMLINK_NOFOLLOW) fail(Errno.EOPNOTSUPP);
+const fchmodat: H = async (task, [dirfd, p, mode]) => {
+  // The fchmodat system call takes three arguments (fchmodat(2) NOTES: the flags argument is a glibc wrapper
+  // feature); the fourth register holds whatever the caller left there, so it is not read. Reading it as flags
+  // failed coreutils chmod with EOPNOTSUPP whenever r10 happened to have bit 0x100 set.
   await chmodLocation(task, await lookupAt(task, intArg(dirfd), path(task, p), { follow: true }), u32Arg(mode));
   return 0;
 };

@@ -8,10 +8,12 @@ import {
   CLONE_NEWNS,
   CLONE_NEWUTS,
   MNT_DETACH,
+  MountAttr,
   MountFlags,
   chroot,
   mknod,
   mount,
+  mountSetattr,
   openPath,
   pivotRoot,
   setns,
@@ -58,6 +60,33 @@ describe.skipIf(!isRoot)('mount and namespace wrappers', () => {
       umount2(ro, MNT_DETACH);
       umount2(dir);
       expect(fs.existsSync(path.join(dir, 'inside'))).toBe(false);
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('mountSetattr changes a mount and, with recursive, its submounts (nosymfollow, rdonly)', () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'tsvisor-setattr-'));
+    try {
+      unshare(CLONE_NEWNS);
+      mount(null, '/', null, MountFlags.REC | MountFlags.PRIVATE);
+      mount('tmpfs', dir, 'tmpfs', 0, 'size=1m');
+      fs.mkdirSync(path.join(dir, 'sub'));
+      mount('tmpfs', path.join(dir, 'sub'), 'tmpfs', 0, 'size=1m');
+      fs.writeFileSync(path.join(dir, 'sub', 'f'), 'x');
+      fs.symlinkSync('f', path.join(dir, 'sub', 'link'));
+      expect(fs.readFileSync(path.join(dir, 'sub', 'link'), 'utf8')).toBe('x');
+      mountSetattr(dir, MountAttr.NOSYMFOLLOW | MountAttr.RDONLY, 0, true);
+      expect(() => fs.readFileSync(path.join(dir, 'sub', 'link'))).toThrow(expect.objectContaining({ code: 'ELOOP' }));
+      expect(fs.readlinkSync(path.join(dir, 'sub', 'link'))).toBe('f');
+      expect(() => fs.writeFileSync(path.join(dir, 'sub', 'g'), 'x')).toThrow(expect.objectContaining({ code: 'EROFS' }));
+      mountSetattr(dir, 0, MountAttr.RDONLY, false); // only the top mount becomes writable again
+      fs.writeFileSync(path.join(dir, 'top'), 'x');
+      expect(() => fs.writeFileSync(path.join(dir, 'sub', 'g'), 'x')).toThrow(expect.objectContaining({ code: 'EROFS' }));
+      expect(() => mountSetattr('/nonexistent/tsvisor', MountAttr.RDONLY)).toThrow(
+        expect.objectContaining({ code: 'ENOENT', syscall: 'mount_setattr' }),
+      );
+      umount2(dir, MNT_DETACH);
     } finally {
       fs.rmSync(dir, { recursive: true, force: true });
     }

@@ -46,3 +46,20 @@ describe('tmpfs size limits', () => {
     await b.setattr({ size: 0n });
   });
 });
+
+describe('tmpfs st_blocks', () => {
+  it('counts written pages, not the holes of a sparse file', async () => {
+    const fs = new Tmpfs();
+    const f = await newFile(fs, 'sparse');
+    await f.setattr({ size: 1n << 30n });
+    expect((await f.stat()).blocks).toBe(0n);
+    f.writeAt(Buffer.from('x'), 0n);
+    // Linux would say 8 (one page); holes are tracked per 64 KiB chunk here, so the written chunk counts whole.
+    expect((await f.stat()).blocks).toBe(128n);
+    const small = await newFile(fs, 'small');
+    small.writeAt(Buffer.alloc(5000, 1), 0n);
+    expect((await small.stat()).blocks).toBe(16n);
+    await f.setattr({ size: 0n });
+    await small.setattr({ size: 0n });
+  });
+});

@@ -122,6 +122,11 @@ export abstract class TmpfsNode implements FsNode {
     return 0n;
   }
 
+  /** Bytes of memory holding the node's data, for st_blocks (stat(2): "number of 512B blocks allocated"). */
+  protected allocatedBytes(): bigint {
+    return (this.sizeBytes() + 4095n) & ~4095n;
+  }
+
   async stat(): Promise<Stat> {
     const size = this.sizeBytes();
     return {
@@ -134,7 +139,7 @@ export abstract class TmpfsNode implements FsNode {
       rdev: this.rdev,
       size,
       blksize: 4096,
-      blocks: (size + 511n) / 512n,
+      blocks: this.allocatedBytes() / 512n,
       atimeNs: this.atimeNs,
       mtimeNs: this.mtimeNs,
       ctimeNs: this.ctimeNs,
@@ -324,6 +329,17 @@ export class TmpfsFile extends TmpfsNode {
 
   protected override sizeBytes(): bigint {
     return this.size;
+  }
+
+  /**
+   * Pages of written data, as Linux tmpfs counts them: a file extended by ftruncate or a seek past its end holds
+   * no memory for the hole (du(1) of a sparse file is 0). Holes are tracked per 64 KiB chunk here, so the count is
+   * the page-rounded size bounded by the chunks actually held.
+   */
+  protected override allocatedBytes(): bigint {
+    const pages = (this.size + 4095n) & ~4095n;
+    const held = BigInt(this.chunks.size * CHUNK);
+    return pages < held ? pages : held;
   }
 
   dropDataWhenUnused(): void {

@@ -443,6 +443,30 @@ describe('TCP behaviour on the wire', () => {
     expect(server.readiness(EventMask.IN) & EventMask.HUP).toBeTruthy();
   });
 
+  it('rate-limits ACKs for dropped segments without data to one per 500 ms per connection (no ACK loops)', async () => {
+    const clock = new ManualClock();
+    const { p, log } = watchedPair({ clock });
+    const { client, server } = await connect(p, clock);
+    clock.advance(1000);
+    const fromB = () => log.filter((s) => s.from === 'b').length;
+    const base = { sport: client.localPortNumber, dport: 80, ack: server.sndNxt, flags: TCP_FLAG_ACK };
+    const before = fromB();
+    // Pure ACKs far outside the receive window: the first is answered (RFC 9293 3.10.7.4), the rest are not.
+    for (let i = 0; i < 10; i++) inject(p, forge(p.addrA, p.addrB, { ...base, seq: (server.rcvNxt + 0x40000000 + i) >>> 0 }));
+    await settle();
+    expect(fromB()).toBe(before + 1);
+    expect(p.tcpB.stats.outOfWindowAcksSkipped).toBe(9);
+    // Out-of-window data is always ACKed: it cannot be part of an ACK loop.
+    inject(p, forge(p.addrA, p.addrB, { ...base, seq: (server.rcvNxt - 5000) >>> 0, payload: new Uint8Array(10) }));
+    await settle();
+    expect(fromB()).toBe(before + 2);
+    clock.advance(500);
+    inject(p, forge(p.addrA, p.addrB, { ...base, seq: (server.rcvNxt + 0x40000000) >>> 0 }));
+    await settle();
+    expect(fromB()).toBe(before + 3);
+    expect(server.state).toBe(TcpState.ESTABLISHED);
+  });
+
   it('drops an old duplicate by its timestamp (RFC 7323 5 PAWS) and ACKs it', async () => {
     const { p, log } = watchedPair();
     const { client, server } = await connect(p);

@@ -19,6 +19,7 @@ import {
   DEFAULT_MSS_V6,
   DELAYED_ACK_MS,
   PAWS_IDLE_MS,
+  OUT_OF_WINDOW_ACK_INTERVAL_MS,
   receiveWindowShift,
 } from './connection.js';
 import { TcpConnectionOutput } from './connection-output.js';
@@ -288,7 +289,7 @@ export abstract class TcpConnectionInput extends TcpConnectionOutput {
     if (this.tsOk && seg.options.hasTimestamp && !seg.has(TCP_FLAG_RST) &&
         seqLT(seg.options.tsVal, this.tsRecent) && now - this.tsRecentAt < PAWS_IDLE_MS) {
       p.stats.pawsRejected++;
-      this.sendAck();
+      this.sendOutOfWindowAck(seg.seqLength);
       return;
     }
     // RFC 5961 4.2: a SYN in a synchronized state gets a challenge ACK whatever its sequence number. (In
@@ -299,7 +300,12 @@ export abstract class TcpConnectionInput extends TcpConnectionOutput {
     }
     if (this.state === TcpState.SYN_RECV && seg.flags === TCP_FLAG_SYN && seg.seq === this.irs) {
       // The peer retransmitted its SYN, so our SYN-ACK was probably lost: answer with it again (as Linux's
-      // tcp_check_req does) rather than with a bare ACK.
+      // tcp_check_req does) rather than with a bare ACK; at most one per OUT_OF_WINDOW_ACK_INTERVAL_MS, as there.
+      if (now - this.lastOutOfWindowAckAt < OUT_OF_WINDOW_ACK_INTERVAL_MS) {
+        p.stats.outOfWindowAcksSkipped++;
+        return;
+      }
+      this.lastOutOfWindowAckAt = now;
       this.sendSyn(true);
       if (this.txq.count > 0) this.txq.markRetransmitted(0, this.clockNow);
       return;
@@ -308,7 +314,7 @@ export abstract class TcpConnectionInput extends TcpConnectionOutput {
     if (!this.acceptableSeq(seg, rcvWnd)) {
       if (!seg.has(TCP_FLAG_RST)) {
         if (this.state === TcpState.TIME_WAIT && seg.has(TCP_FLAG_FIN)) this.timeWaitAt = now + p.settings.timeWaitMs;
-        this.sendAck();
+        this.sendOutOfWindowAck(seg.seqLength);
       }
       return;
     }
@@ -408,7 +414,7 @@ export abstract class TcpConnectionInput extends TcpConnectionOutput {
       return false;
     }
     if (seqGT(ack, this.sndNxt)) {
-      this.sendAck();
+      this.sendOutOfWindowAck(seg.seqLength);
       return false;
     }
     const oldWnd = this.sndWnd;

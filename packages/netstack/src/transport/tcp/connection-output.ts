@@ -23,7 +23,7 @@ import {
   TcpConnection,
   TcpState,
   TCP,
-  CHALLENGE_ACK_INTERVAL_MS,
+  OUT_OF_WINDOW_ACK_INTERVAL_MS,
   CORK_FLUSH_MS,
   DATA_RETRIES,
   SYNACK_RETRIES,
@@ -324,17 +324,35 @@ export abstract class TcpConnectionOutput extends TcpConnection {
   protected sendChallengeAck(): void {
     // RFC 5961 7: rate-limit challenge ACKs per connection (as Linux's tcp_oow_rate_limited), then across the stack.
     const now = this.clockNow;
-    if (now - this.lastChallengeAckAt < CHALLENGE_ACK_INTERVAL_MS) {
+    if (now - this.lastOutOfWindowAckAt < OUT_OF_WINDOW_ACK_INTERVAL_MS) {
       this.stackProtocol.stats.challengeAcksSkipped++;
       return;
     }
     if (this.stackProtocol.allowChallengeAck()) {
-      this.lastChallengeAckAt = now;
+      this.lastOutOfWindowAckAt = now;
       this.stackProtocol.stats.challengeAcks++;
       this.sendAck();
     } else {
       this.stackProtocol.stats.challengeAcksSkipped++;
     }
+  }
+
+  /**
+   * ACK a segment that is dropped (out of window, PAWS, ACK of unsent data) unless it carried no data or FIN and
+   * this connection sent such an ACK in the last OUT_OF_WINDOW_ACK_INTERVAL_MS (as Linux's tcp_oow_rate_limited:
+   * data segments are not part of an ACK loop and always get their ACK). Returns false when rate-limited.
+   */
+  protected sendOutOfWindowAck(seqLength: number): boolean {
+    if (seqLength === 0) {
+      const now = this.clockNow;
+      if (now - this.lastOutOfWindowAckAt < OUT_OF_WINDOW_ACK_INTERVAL_MS) {
+        this.stackProtocol.stats.outOfWindowAcksSkipped++;
+        return false;
+      }
+      this.lastOutOfWindowAckAt = now;
+    }
+    this.sendAck();
+    return true;
   }
 
   /** A segment with no options and no data (RST, probes). */

@@ -76,11 +76,13 @@ export const FIN_WAIT2_TIMEOUT_MS = 60_000;
 export const DEFAULT_MAX_ZERO_WINDOW_SILENCE_MS = 120_000;
 /** RFC 7323 5.5: timestamps older than 24 days are not used for PAWS. */
 /**
- * Least interval between two challenge ACKs of one connection (Linux's tcp_invalid_ratelimit, 500 ms). Without it
- * the stack-wide RFC 5961 7 budget is a counter an off-path attacker can drain and read back through its own
- * connection, learning whether a guessed 4-tuple or sequence number hit (CVE-2016-5696).
+ * Least interval between two challenge ACKs, or two ACKs answering segments without data that were out of window,
+ * failed PAWS or acknowledged unsent data, of one connection (Linux's tcp_invalid_ratelimit, 500 ms). Without it the
+ * stack-wide RFC 5961 7 budget is a counter an off-path attacker can drain and read back through its own
+ * connection, learning whether a guessed 4-tuple or sequence number hit (CVE-2016-5696); and two ends that disagree
+ * about the sequence space answer each other's ACKs forever (an ACK loop).
  */
-export const CHALLENGE_ACK_INTERVAL_MS = 500;
+export const OUT_OF_WINDOW_ACK_INTERVAL_MS = 500;
 export const PAWS_IDLE_MS = 24 * 24 * 3600 * 1000;
 
 /** Why a connection ended, reported once through read/write and SO_ERROR. */
@@ -172,8 +174,8 @@ export abstract class TcpConnection implements TransportEndpoint {
   totalRetransmits = 0;
   protected lastSendTime = 0;
   protected lastReceiveTime = 0;
-  /** When this connection last sent a challenge ACK (CHALLENGE_ACK_INTERVAL_MS). */
-  protected lastChallengeAckAt = -Infinity;
+  /** When this connection last sent a challenge or out-of-window ACK (OUT_OF_WINDOW_ACK_INTERVAL_MS). */
+  protected lastOutOfWindowAckAt = -Infinity;
 
   /** End of the last sub-MSS segment sent, -1 before any (Minshall's Nagle variant). */
   protected smallSegmentEnd = -1;

@@ -95,6 +95,8 @@ export class TcpStats {
   challengeAcks = 0;
   /** Challenge ACKs not sent because of the per-connection or stack-wide rate limit. */
   challengeAcksSkipped = 0;
+  /** ACKs not sent for dropped segments without data because of the per-connection rate limit. */
+  outOfWindowAcksSkipped = 0;
   checksumErrors = 0;
   malformedSegments = 0;
   outOfOrderSegments = 0;

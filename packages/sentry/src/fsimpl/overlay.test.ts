@@ -70,6 +70,19 @@ describe('overlay over tmpfs', () => {
     expect((await statAt(taskOn(lower), AT_FDCWD, '/etc/conf.d/a', 0)).mode & 0o777).toBe(0o644);
   });
 
+  it('a copy-up that runs out of upper space fails whole: no truncated copy hides the lower file', async () => {
+    const lower = await populateLower();
+    const big = Buffer.alloc(300 * 1024, 7);
+    await (await openAt(taskOn(lower), AT_FDCWD, '/etc/big', O_CREAT | O_WRONLY, 0o644)).write(big);
+    const t = taskOn(new OverlayFs(lower, new Tmpfs({ mode: 0o755, sizeLimit: 128 * 1024 })));
+    expect(await errnoOf(openAt(t, AT_FDCWD, '/etc/big', O_WRONLY, 0))).toBe(Errno.ENOSPC);
+    expect((await statAt(t, AT_FDCWD, '/etc/big', 0)).size).toBe(BigInt(big.length));
+    const f = await openAt(t, AT_FDCWD, '/etc/big', O_RDONLY, 0);
+    expect((await f.pread(1 << 20, 0n)).equals(big)).toBe(true);
+    // The second attempt meets the same limit instead of adopting a partial copy.
+    expect(await errnoOf(openAt(t, AT_FDCWD, '/etc/big', O_RDWR, 0))).toBe(Errno.ENOSPC);
+  });
+
   it('whiteouts hide removed lower names; a re-created directory is opaque', async () => {
     const lower = await populateLower();
     const t = taskOn(new OverlayFs(lower, new Tmpfs({ mode: 0o755 })));

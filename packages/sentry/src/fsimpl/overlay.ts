@@ -206,9 +206,17 @@ export class OverlayNode implements FsNode {
           for (let off = 0n; ; ) {
             const chunk = await src.read!(COPY_CHUNK, off);
             if (chunk.length === 0) break;
-            await dst.write!(chunk, off, false);
+            // A full upper layer writes short, then fails: loop so a short write ends in that ENOSPC.
+            for (let done = 0; done < chunk.length; ) {
+              done += await dst.write!(chunk.subarray(done), off + BigInt(done), false);
+            }
             off += BigInt(chunk.length);
           }
+        } catch (e) {
+          // A partial copy must not stay in the upper layer: a later lookup would adopt it and hide the whole
+          // lower file behind its first bytes.
+          await dir.unlink!(this.name).catch(() => undefined);
+          throw e;
         } finally {
           src.release?.();
           dst.release?.();

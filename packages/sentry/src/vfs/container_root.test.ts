@@ -161,3 +161,33 @@ describe.each(NINEP_PEERS.filter((p) => p.available))('container root over $name
     expect(await errnoOf(new VfsExecutableSource(user).open('/locked/p'))).toBe(Errno.EACCES);
   });
 });
+
+describe.each(NINEP_PEERS.filter((p) => p.available))('nested mount points over $name', ({ start }) => {
+  it('creates /dev/pts inside the /dev tmpfs on a read-only image without an overlay (runc spec defaults)', async () => {
+    const rootfs = fs.mkdtempSync(join(tmpdir(), 'tsv-rootfs-'));
+    fs.mkdirSync(join(rootfs, 'dev'));
+    const peer = await start(rootfs, []);
+    try {
+      const root = await buildContainerRoot({
+        gofer: peer.client,
+        rootAname: peer.aname,
+        overlay: 'none',
+        readonly: true,
+        mounts: [
+          { destination: '/dev', type: 'tmpfs', source: 'tmpfs', options: ['nosuid', 'mode=755'] },
+          { destination: '/dev/pts', type: 'devpts', source: 'devpts', options: ['nosuid', 'noexec'] },
+          { destination: '/dev/shm', type: 'tmpfs', source: 'shm', options: ['nosuid', 'nodev', 'mode=1777'] },
+        ],
+      });
+      const t = makeTestTask(root.mounts);
+      expect((await statAt(t, AT_FDCWD, '/dev/pts', 0)).mode & 0o170000).toBe(0o040000);
+      expect((await statAt(t, AT_FDCWD, '/dev/shm', 0)).mode & 0o7777).toBe(0o1777);
+      // Nothing was created in the image, and the image itself stays read-only.
+      expect(fs.readdirSync(join(rootfs, 'dev'))).toEqual([]);
+      expect(await errnoOf(mkdirAt(t, AT_FDCWD, '/made-inside', 0o755))).toBe(Errno.EROFS);
+    } finally {
+      await peer.stop();
+      fs.rmSync(rootfs, { recursive: true, force: true });
+    }
+  });
+});

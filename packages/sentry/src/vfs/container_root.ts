@@ -103,10 +103,9 @@ export async function buildContainerRoot(opts: ContainerRootOptions): Promise<Co
   }
   const ns = new MountNamespace(rootFs, opts.overlay === 'memory' ? 'overlay' : 'gofer');
   let procfs: ProcFs | null = null;
-  const pending: Array<{ at: VirtualDentry; fs: FilesystemImpl; source: string; flags: MountFlags }> = [];
-
-  // Mount points are created first (while the root is still writable), then everything is mounted, then a
-  // read-only root is sealed, as runc prepares the rootfs before remounting it read-only.
+  // Mounts are made in the spec's order, each destination resolved (and its missing directories created) after
+  // the mounts before it, as runc does: `/dev/pts` is then made inside the `/dev` tmpfs, not in the image. A
+  // read-only root is sealed only at the end, as runc remounts the rootfs read-only after preparing it.
   for (const m of opts.mounts) {
     const options = [...(m.options ?? [])];
     const type = options.includes('bind') || options.includes('rbind') ? 'bind' : (m.type ?? 'bind');
@@ -148,9 +147,8 @@ export async function buildContainerRoot(opts: ContainerRootOptions): Promise<Co
         throw new SyscallError(Errno.ENODEV, `mount ${m.destination}: file system type ${type} is not supported`);
     }
     const at = await ensureDir(ns, m.destination);
-    pending.push({ at, fs, source: m.source ?? type, flags: mountFlags(options) });
+    ns.mount(at, fs, m.source ?? type, mountFlags(options));
   }
-  for (const p of pending) ns.mount(p.at, p.fs, p.source, p.flags);
   if (opts.readonly) ns.root.flags.readonly = true;
   return { mounts: ns, root: ns.rootLocation, procfs };
 }

@@ -63,3 +63,36 @@ describe('tmpfs st_blocks', () => {
     await small.setattr({ size: 0n });
   });
 });
+
+describe('tmpfs extended attributes', () => {
+  const savedLimit = sentryTmpfsMemory.limit;
+  afterEach(() => {
+    sentryTmpfsMemory.limit = savedLimit;
+  });
+
+  it('are charged to the sentry-wide budget: ENOSPC when it is used up, freed by removexattr', async () => {
+    const f = await newFile(new Tmpfs(), 'x');
+    sentryTmpfsMemory.limit = sentryTmpfsMemory.used + 3000;
+    const value = Buffer.alloc(1000, 1);
+    await f.setxattr('user.a', value, 0);
+    await f.setxattr('user.b', value, 0);
+    let err: unknown;
+    await f.setxattr('user.c', value, 0).catch((e: unknown) => (err = e));
+    expect((err as SyscallError).errno).toBe(Errno.ENOSPC);
+    await f.removexattr('user.a');
+    await f.setxattr('user.c', value, 0);
+    expect((await f.listxattr()).sort()).toEqual(['user.b', 'user.c']);
+    await f.removexattr('user.b');
+    await f.removexattr('user.c');
+  });
+
+  it('are returned to the budget when their file is deleted', async () => {
+    const fs = new Tmpfs();
+    const f = await newFile(fs, 'x');
+    const before = sentryTmpfsMemory.used;
+    await f.setxattr('user.a', Buffer.alloc(1000), 0);
+    expect(sentryTmpfsMemory.used).toBe(before + 1006);
+    await fs.root().unlink('x');
+    expect(sentryTmpfsMemory.used).toBe(before);
+  });
+});

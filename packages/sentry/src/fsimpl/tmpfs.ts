@@ -37,6 +37,11 @@ export const XATTR_REPLACE = 2;
  */
 export const sentryTmpfsMemory = { used: 0, limit: Math.floor(os.totalmem() / 2) };
 
+/** Bytes an extended attribute is charged: its name and value. */
+function xattrCost(name: string, value: Buffer): number {
+  return Buffer.byteLength(name) + value.length;
+}
+
 export function nowNs(): bigint {
   return BigInt(Date.now()) * 1_000_000n;
 }
@@ -175,7 +180,13 @@ export abstract class TmpfsNode implements FsNode {
     const exists = this.xattrs?.has(name) ?? false;
     if (flags & XATTR_CREATE && exists) fail(Errno.EEXIST, name);
     if (flags & XATTR_REPLACE && !exists) fail(Errno.ENODATA, name);
+    // Each value is at most XATTR_SIZE_MAX, but their number is not: the bytes are charged to the sentry-wide
+    // tmpfs budget, ENOSPC past it as Linux tmpfs answers when its xattr space is used up.
+    const old = this.xattrs?.get(name);
+    const delta = xattrCost(name, value) - (old ? xattrCost(name, old) : 0);
+    if (delta > 0 && sentryTmpfsMemory.used + delta > sentryTmpfsMemory.limit) fail(Errno.ENOSPC, 'xattr space');
     (this.xattrs ??= new Map()).set(name, Buffer.from(value));
+    sentryTmpfsMemory.used += delta;
     this.touchChange();
   }
 
@@ -185,8 +196,17 @@ export abstract class TmpfsNode implements FsNode {
 
   async removexattr(name: string): Promise<void> {
     if (this.fs.readonly) fail(Errno.EROFS);
-    if (!this.xattrs?.delete(name)) fail(Errno.ENODATA, name);
+    const v = this.xattrs?.get(name);
+    if (!v) fail(Errno.ENODATA, name);
+    this.xattrs!.delete(name);
+    sentryTmpfsMemory.used -= xattrCost(name, v);
     this.touchChange();
+  }
+
+  /** Returns the xattrs' bytes to the budget once the node is gone (last link removed, nothing open). */
+  dropXattrs(): void {
+    for (const [name, v] of this.xattrs ?? []) sentryTmpfsMemory.used -= xattrCost(name, v);
+    this.xattrs = null;
   }
 
   touchChange(): void {
@@ -280,6 +300,7 @@ export class TmpfsDir extends TmpfsNode {
     n.nlink--;
     n.touchChange();
     if (n.nlink === 0 && n instanceof TmpfsFile) n.dropDataWhenUnused();
+    else if (n.nlink === 0) n.dropXattrs();
     this.modified();
   }
 
@@ -292,6 +313,7 @@ export class TmpfsDir extends TmpfsNode {
     this.children.delete(name);
     n.nlink = 0;
     n.parentDir = null;
+    n.dropXattrs();
     this.nlink--;
     this.modified();
   }
@@ -343,7 +365,9 @@ export class TmpfsFile extends TmpfsNode {
   }
 
   dropDataWhenUnused(): void {
-    if (this.nlink === 0 && this.openCount === 0) this.truncate(0n);
+    if (this.nlink !== 0 || this.openCount !== 0) return;
+    this.truncate(0n);
+    this.dropXattrs();
   }
 
   protected override truncate(size: bigint): void {

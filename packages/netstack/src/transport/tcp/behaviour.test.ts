@@ -340,6 +340,29 @@ describe('TCP behaviour on the wire', () => {
     expect(client.state).toBe(TcpState.CLOSED);
   });
 
+  it('holds at most maxTimeWait connections in TIME_WAIT and closes the rest at once, still ACKing the FIN', async () => {
+    const clock = new ManualClock();
+    const { p } = watchedPair({ clock });
+    p.tcpA.settings.maxTimeWait = 2;
+    const closers: TcpEndpoint[] = [];
+    for (let i = 0; i < 3; i++) {
+      const { client, server, listener } = await connect(p, clock);
+      client.close();
+      await settle();
+      server.close();
+      await settle();
+      listener.close();
+      expect(server.state).toBe(TcpState.CLOSED); // the last ACK arrived, also for the overflowing one
+      closers.push(client);
+    }
+    expect(closers.map((c) => c.state)).toEqual([TcpState.TIME_WAIT, TcpState.TIME_WAIT, TcpState.CLOSED]);
+    expect(p.tcpA.stats.timeWaitOverflows).toBe(1);
+    expect(p.tcpA.timeWaitCount).toBe(2);
+    clock.advance(60_001);
+    expect(closers.map((c) => c.state)).toEqual([TcpState.CLOSED, TcpState.CLOSED, TcpState.CLOSED]);
+    expect(p.tcpA.timeWaitCount).toBe(0);
+  });
+
   it('lets a new SYN for the same 4-tuple end TIME_WAIT early (RFC 6191)', async () => {
     const { p } = watchedPair();
     const listener = p.tcpA.createEndpoint(4);

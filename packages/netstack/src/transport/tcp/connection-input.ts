@@ -607,6 +607,15 @@ export abstract class TcpConnectionInput extends TcpConnectionOutput {
   }
 
   protected enterTimeWait(now: number): void {
+    const p = this.stackProtocol;
+    if (p.timeWaitCount >= p.settings.maxTimeWait) {
+      // As Linux on "time wait bucket table overflow": ACK what is owed (the peer's FIN) and close at once.
+      p.stats.timeWaitOverflows++;
+      if (this.ackNow) this.sendAck();
+      this.setClosed();
+      return;
+    }
+    p.timeWaitCount++;
     this.state = TcpState.TIME_WAIT;
     this.rtoAt = this.tlpAt = this.reorderAt = this.persistAt = this.keepaliveAt = this.finWait2At = Infinity;
     this.lingerAt = Infinity;

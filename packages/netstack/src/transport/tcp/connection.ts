@@ -333,6 +333,7 @@ export abstract class TcpConnection implements TransportEndpoint {
   }
 
   protected setClosed(): void {
+    if (this.state === TcpState.TIME_WAIT) this.stackProtocol.timeWaitCount--;
     this.state = TcpState.CLOSED;
     this.rtoAt = this.tlpAt = this.reorderAt = this.delackAt = this.persistAt = Infinity;
     this.keepaliveAt = this.timeWaitAt = this.finWait2At = this.lingerAt = this.corkAt = Infinity;

@@ -60,6 +60,12 @@ export interface TcpSettings {
   synCookies: 0 | 1 | 2;
   /** RFC 5961 7: challenge ACKs per second across the stack (net.ipv4.tcp_challenge_ack_limit). */
   challengeAckLimit: number;
+  /**
+   * Connections held in TIME-WAIT at once (net.ipv4.tcp_max_tw_buckets); beyond it a connection closes at once
+   * instead. Each one keeps a whole connection for 2*MSL, so peers opening and closing connections that we close
+   * first would otherwise grow memory without bound.
+   */
+  maxTimeWait: number;
 }
 
 export const DEFAULT_TCP_SETTINGS: TcpSettings = {
@@ -77,6 +83,7 @@ export const DEFAULT_TCP_SETTINGS: TcpSettings = {
   maxSynBacklog: 256,
   synCookies: 1,
   challengeAckLimit: 1000,
+  maxTimeWait: 8192,
 };
 
 /** Counters in the spirit of /proc/net/snmp Tcp: and netstat TcpExt:. */
@@ -97,6 +104,8 @@ export class TcpStats {
   challengeAcksSkipped = 0;
   /** ACKs not sent for dropped segments without data because of the per-connection rate limit. */
   outOfWindowAcksSkipped = 0;
+  /** Connections closed without TIME-WAIT because maxTimeWait were in it (Linux's TCPTimeWaitOverflow). */
+  timeWaitOverflows = 0;
   checksumErrors = 0;
   malformedSegments = 0;
   outOfOrderSegments = 0;
@@ -360,10 +369,13 @@ export class TcpProtocol implements TransportProtocol {
 
   /** Endpoints registered with the demuxer and not yet released (so close() can stop their timers). */
   readonly liveEndpoints = new Set<TcpConnection>();
+  /** Connections now in TIME-WAIT (bounded by settings.maxTimeWait). */
+  timeWaitCount = 0;
 
   close(): void {
     for (const ep of [...this.liveEndpoints]) ep.stopForStackClose();
     this.liveEndpoints.clear();
+    this.timeWaitCount = 0;
   }
 }
 

@@ -68,9 +68,9 @@ export function tempDir(prefix: string): string {
 /** A bundle with a busybox-static rootfs (sh, ls, cat, ... as links to /bin/busybox) and runsc's default spec. */
 export function busyboxBundle(dir: string, change?: (spec: Record<string, any>) => void): string {
   const rootfs = path.join(dir, 'rootfs');
-  // The mount points of the default spec's nested mounts exist in the image: the sentry's VFS creates missing
-  // mount points before it mounts their parents (so /dev/pts would be made on the read-only root, EROFS).
-  const dirs = ['bin', 'proc', 'tmp', 'etc', 'dev/pts', 'dev/shm', 'dev/mqueue', 'sys/fs/cgroup'];
+  // Only the top-level directories an image has: the nested mount points of the default spec (/dev/pts, /dev/shm,
+  // /dev/mqueue) are made by the sentry inside the /dev tmpfs, as runc does, even though the root is read-only.
+  const dirs = ['bin', 'proc', 'sys', 'tmp', 'etc', 'dev'];
   for (const sub of dirs) fs.mkdirSync(path.join(rootfs, sub), { recursive: true });
   fs.copyFileSync('/bin/busybox', path.join(rootfs, 'bin/busybox'));
   fs.chmodSync(path.join(rootfs, 'bin/busybox'), 0o755);

@@ -11,6 +11,7 @@ import { bigFile, busyboxBundle, compile, runsc, workDir } from './workloads.js'
 import { cpuProfiles, idleMemory, netstackRows, renderNetstackMarkdown } from './netstack_tcp.js';
 import { fdbasedLines } from './netstack_fdbased.js';
 import { summarize } from './measure.js';
+import { profileSandboxed, renderHotFunctions } from './profile.js';
 
 const RUNS = Number(process.env.TSVISOR_BENCH_RUNS ?? 5);
 
@@ -115,6 +116,23 @@ async function netstack(): Promise<void> {
   console.log(`\nload average at end: ${os.loadavg().map((l) => l.toFixed(2)).join(' ')}`);
 }
 
+/** Where the sentry's time goes in the syscall-bound and the file-bound workloads. */
+function sentryProfiles(): void {
+  const workloads: Array<[string, string[]]> = [
+    ['getppid loop', [compile('getppid_loop'), '200000']],
+    ['sha256sum of 50 MB', ['/usr/bin/sha256sum', bigFile(50).file]],
+    ['ls -lR /usr/share/doc', ['/bin/ls', '-lR', '/usr/share/doc']],
+  ];
+  for (const [title, argv] of workloads) {
+    try {
+      const dir = path.join(workDir, `profile-${title.replace(/\W+/g, '-')}`);
+      console.log('\n' + renderHotFunctions(title, profileSandboxed(runsc, argv, dir)));
+    } catch (e) {
+      console.log(`\n${title}: not profiled: ${(e as Error).message.split('\n')[0]}`);
+    }
+  }
+}
+
 async function main(): Promise<void> {
   fs.mkdirSync(workDir, { recursive: true });
   // TSVISOR_BENCH_ONLY=netstack (or =sentry) runs one part.
@@ -125,6 +143,7 @@ async function main(): Promise<void> {
     try {
       const rows = [syscallRow(), startupRow(), sha256Row(), lsRow()];
       console.log(renderMarkdown(rows, ['tsvisor', 'native', 'C notif floor', 'runc']));
+      sentryProfiles();
     } catch (e) {
       console.error(`sentry table not measured: ${(e as Error).message}`);
       process.exitCode = 1;

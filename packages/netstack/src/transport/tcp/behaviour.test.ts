@@ -656,6 +656,30 @@ describe('TCP behaviour on the wire', () => {
     expect(client.lastError()).toBe(TcpipErrors.timeout);
   });
 
+  it('sends one new segment as a tail loss probe, not everything the peer window allows (RFC 8985 7.3)', async () => {
+    const clock = new ManualClock();
+    let ackHole = false;
+    const { p, log } = watchedPair({ clock, drop: (s) => ackHole && s.from === 'b' });
+    const { client, server } = await connect(p, clock);
+    client.write(new Uint8Array(10));
+    await settle();
+    clock.advance(20);
+    await settle();
+    server.read(new Uint8Array(10));
+    ackHole = true; // from now on no ACK reaches the sender
+    expect(client.write(new Uint8Array(40 * 1448))).toBe(40 * 1448);
+    await settle();
+    const burst = log.filter((s) => s.from === 'a' && s.len > 0).length;
+    expect(burst).toBeLessThan(40); // cwnd-limited: data is left for the probe to take from
+    for (let t = 0; t < 150 && p.tcpA.stats.tailLossProbes === 0; t += 5) {
+      clock.advance(5);
+      await settle(3);
+    }
+    expect(p.tcpA.stats.tailLossProbes).toBe(1);
+    expect(p.tcpA.stats.timeouts).toBe(0);
+    expect(log.filter((s) => s.from === 'a' && s.len > 0).length).toBe(burst + 1);
+  });
+
   it('repairs a tail loss with a tail loss probe instead of an RTO (RFC 8985 7)', async () => {
     const clock = new ManualClock();
     let dataSegs = 0;

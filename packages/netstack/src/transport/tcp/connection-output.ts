@@ -547,7 +547,9 @@ export abstract class TcpConnectionOutput extends TcpConnection {
     const dataEnd = seqAdd(this.sndUna, this.sendBuffer.length);
     if (seqGT(dataEnd, this.sndNxt) && seqDiff(seqAdd(this.sndUna, this.sndWnd), this.sndNxt) > 0) {
       const cwnd = this.cc.cwnd;
-      this.cc.cwnd = Number.MAX_SAFE_INTEGER; // the probe is allowed regardless of cwnd
+      // The probe is allowed regardless of cwnd, but it is one segment: room for exactly one more MSS (a huge cwnd
+      // here sent everything the peer's window allowed into a path that had stopped ACKing).
+      this.cc.cwnd = Math.max(0, this.inflight()) + this.sndMss;
       const savedNoDelay = this.noDelay;
       this.noDelay = true;
       this.flush();

@@ -100,9 +100,14 @@ async function connect(p: TcpStackPair, clock?: ManualClock, setupListener?: (l:
 function forge(
   src: Address,
   dst: Address,
-  f: { sport: number; dport: number; seq: number; ack: number; flags: number; window?: number; ts?: [number, number]; payload?: Uint8Array },
+  f: {
+    sport: number; dport: number; seq: number; ack: number; flags: number; window?: number; ts?: [number, number];
+    payload?: Uint8Array; mss?: number; windowScale?: number;
+  },
 ): Uint8Array {
-  const opts = f.ts ? { timestamp: true, tsVal: f.ts[0], tsEcr: f.ts[1] } : undefined;
+  const opts = f.ts || f.mss !== undefined || f.windowScale !== undefined
+    ? { timestamp: !!f.ts, tsVal: f.ts?.[0], tsEcr: f.ts?.[1], mss: f.mss, windowScale: f.windowScale }
+    : undefined;
   const payload = f.payload ?? new Uint8Array(0);
   const tcp = new Uint8Array(20 + (opts ? tcpOptionsLength(opts) : 0) + payload.length);
   const hlen = writeTcpHeader(tcp, 0, { srcPort: f.sport, dstPort: f.dport, seq: f.seq, ack: f.ack, flags: f.flags, window: f.window ?? 1000 }, opts);
@@ -534,6 +539,32 @@ describe('TCP behaviour on the wire', () => {
     await settle();
     expect(server.read(new Uint8Array(8))).toEqual({ count: 3, total: 3 });
     expect(p.tcpB.stats.pawsRejected).toBe(pawsBefore);
+  });
+
+  it('clamps a peer MSS of 1 to 64 bytes and a window scale to 14 (no segment storm, no overflow)', async () => {
+    // Stack A never opened this connection: keep its RSTs for our SYN-ACK and data off the wire.
+    const { p, log } = watchedPair({ drop: (s) => s.from === 'a' && (s.flags & TCP_FLAG_RST) !== 0 });
+    const listener = p.tcpB.createEndpoint(4);
+    listener.bind({ address: p.addrB, port: 80 });
+    listener.listen(8);
+    const base = { sport: 40000, dport: 80 };
+    inject(p, forge(p.addrA, p.addrB, { ...base, seq: 1000, ack: 0, flags: TCP_FLAG_SYN, mss: 1, windowScale: 14 }));
+    await settle();
+    const synAck = log.find((s) => s.from === 'b' && s.flags === (TCP_FLAG_SYN | TCP_FLAG_ACK))!;
+    expect(synAck.ack).toBe(1001);
+    inject(p, forge(p.addrA, p.addrB, { ...base, seq: 1001, ack: (synAck.seq + 1) >>> 0, flags: TCP_FLAG_ACK, window: 0xffff }));
+    await settle();
+    const acc = listener.accept();
+    if (isTcpipError(acc)) throw new Error(String(acc));
+    const server = acc.endpoint as TcpEndpoint;
+    expect(server.sndMss).toBe(64);
+    expect(server.windowScaleSend).toBe(14);
+    expect(server.sndWnd).toBe(0xffff * 2 ** 14);
+    expect(server.write(new Uint8Array(2000))).toBe(2000);
+    await settle();
+    const data = log.filter((s) => s.from === 'b' && s.len > 0);
+    expect(data.length).toBeGreaterThan(0);
+    expect(Math.max(...data.map((s) => s.len))).toBe(64);
   });
 
   it('answers segments for unknown connections with RST per RFC 9293 3.10.7.1', async () => {

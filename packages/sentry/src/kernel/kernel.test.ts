@@ -293,18 +293,6 @@ describe('micro-benchmark', () => {
   });
 });
 
-describe('fork+exec cost (TSVISOR_BENCH=1)', () => {
-  it.skipIf(!process.env.TSVISOR_BENCH)('100 fork+exec+exit+wait of static busybox and dynamic /bin/true', async () => {
-    const t0 = Date.now();
-    await runSandboxed([BUSYBOX, 'sh', '-c', `i=0; while [ $i -lt 100 ]; do ${BUSYBOX} true; i=$((i+1)); done`]);
-    const t1 = Date.now();
-    const files = withLibraries('/bin/true');
-    await runSandboxed([BUSYBOX, 'sh', '-c', `i=0; while [ $i -lt 100 ]; do /bin/true; i=$((i+1)); done`], [], () => rootWith([BUSYBOX, ...files]));
-    const t2 = Date.now();
-    console.log(`static: ${(t1 - t0) / 100} ms/iter, dynamic: ${(t2 - t1) / 100} ms/iter`);
-  });
-});
-
 describe('dynamic executables (PT_INTERP, file-backed mmap)', () => {
   it('runs /bin/ls with its shared libraries and lists the root like Linux does', async () => {
     const files = withLibraries('/bin/ls');

@@ -320,15 +320,7 @@ export class TcpProtocol implements TransportProtocol {
 
   /** RFC 6528: ISN = M + F(localip, localport, remoteip, remoteport, secretkey), M a 4-microsecond clock. */
   generateIsn(local: Address, localPort: number, remote: Address, remotePort: number): number {
-    const h = createHash('sha256');
-    h.update(this.isnSecret);
-    h.update(local.bytes);
-    h.update(remote.bytes);
-    const ports = Buffer.allocUnsafe(4);
-    ports.writeUInt16BE(localPort, 0);
-    ports.writeUInt16BE(remotePort, 2);
-    h.update(ports);
-    const f = h.digest().readUInt32BE(0);
+    const f = this.tupleHash('', local, localPort, remote, remotePort);
     const m = Math.floor((performance.timeOrigin + performance.now()) * 250) >>> 0;
     return (f + m) >>> 0;
   }
@@ -338,9 +330,14 @@ export class TcpProtocol implements TransportProtocol {
    * secure_tcp_ts_off), so timestamps on a new connection reusing a TIME-WAIT tuple keep increasing (RFC 6191).
    */
   timestampOffset(local: Address, localPort: number, remote: Address, remotePort: number): number {
+    return this.tupleHash('ts', local, localPort, remote, remotePort);
+  }
+
+  /** A keyed 32-bit hash of the 4-tuple; `purpose` separates the uses of one secret. */
+  private tupleHash(purpose: string, local: Address, localPort: number, remote: Address, remotePort: number): number {
     const h = createHash('sha256');
     h.update(this.isnSecret);
-    h.update('ts');
+    if (purpose) h.update(purpose);
     h.update(local.bytes);
     h.update(remote.bytes);
     const ports = Buffer.allocUnsafe(4);

@@ -22,6 +22,7 @@ function getdentsHandler(wide: boolean): H {
     const out = Buffer.alloc(Math.min(size, 1 << 20));
     let used = 0;
     let firstDidNotFit = false;
+    const startOffset = file.offset;
     await file.readdir((e, nextOffset) => {
       const name = Buffer.from(e.name);
       const reclen = wide ? (19 + name.length + 1 + 7) & ~7 : (18 + name.length + 2 + 7) & ~7;
@@ -44,7 +45,14 @@ function getdentsHandler(wide: boolean): H {
     });
     // getdents(2): EINVAL when the buffer cannot hold even the next entry.
     if (firstDidNotFit) fail(Errno.EINVAL, 'result buffer is too small');
-    if (used > 0) task.memory.write(dirp, out.subarray(0, used));
+    try {
+      if (used > 0) task.memory.write(dirp, out.subarray(0, used));
+    } catch (e) {
+      // EFAULT: the entries never reached the caller, so the directory offset goes back and they are listed
+      // again by the next call (Linux advances only past entries it copied out).
+      file.offset = startOffset;
+      throw e;
+    }
     return used;
   };
 }

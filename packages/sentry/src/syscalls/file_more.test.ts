@@ -201,3 +201,23 @@ describe('hostile transfer sizes', () => {
     expect(await t.call(sys.pwrite64, fd, buf, 1, -1)).toBe(-Errno.EINVAL);
   });
 });
+
+describe('getdents64 into a faulting buffer', () => {
+  it('is EFAULT and loses no entries: the next call lists them', async () => {
+    const t = newTask();
+    await t.call(sys.mkdir, t.put('/d'), 0o755);
+    await fileWith(t, '/d/one', '1');
+    const d = await t.call(sys.open, t.put('/d'), O_RDONLY | O_DIRECTORY);
+    expect(await t.call(sys.getdents64, d, 1, 4096)).toBe(-Errno.EFAULT);
+    const buf = t.alloc(4096);
+    const n = await t.call(sys.getdents64, d, buf, 4096);
+    const names: string[] = [];
+    for (let off = 0; off < n; ) {
+      const b = t.memory.read(buf + BigInt(off), 8 + 8 + 2 + 1 + 256);
+      const reclen = b.readUInt16LE(16);
+      names.push(b.subarray(19, b.indexOf(0, 19)).toString());
+      off += reclen;
+    }
+    expect(names.sort()).toEqual(['.', '..', 'one']);
+  });
+});

@@ -37,6 +37,8 @@ interface Seen {
   /** IPv4 TTL and TOS of the packet. */
   ttl: number;
   tos: number;
+  /** The segment carries the timestamps option. */
+  ts: boolean;
 }
 
 let pair: TcpStackPair | undefined;
@@ -68,6 +70,7 @@ function watchedPair(opts: { clock?: ManualClock; drop?: (s: Seen) => boolean } 
         const s: Seen = {
           from, at: clock ? clock.nowMs() : performance.now(), seq: h.seq(), ack: h.ack(), flags: h.flags(),
           window: h.window(), len: h.payloadLength(), sack, dropped: false, ttl: ip[8]!, tos: ip[1]!,
+          ts: o.hasTimestamp,
         };
         s.dropped = opts.drop?.(s) ?? false;
         log.push(s);
@@ -281,8 +284,10 @@ describe('TCP behaviour on the wire', () => {
       clock.advance(50);
       await settle(2);
     }
-    const probes = log.filter((s) => s.from === 'a' && s.len === 0 && s.seq === ((client.sndUna - 1) >>> 0)).map((s) => s.at);
+    const probeSegs = log.filter((s) => s.from === 'a' && s.len === 0 && s.seq === ((client.sndUna - 1) >>> 0));
+    const probes = probeSegs.map((s) => s.at);
     expect(probes.length).toBeGreaterThanOrEqual(3);
+    expect(probeSegs.every((s) => s.ts)).toBe(true); // RFC 7323 3.2: timestamps on every non-RST segment
     const gaps = probes.slice(1).map((t, i) => t - probes[i]!);
     for (let i = 1; i < gaps.length; i++) expect(gaps[i]!).toBeGreaterThan(gaps[i - 1]! * 1.5);
     expect(client.state).toBe(TcpState.ESTABLISHED);
@@ -682,6 +687,7 @@ describe('TCP behaviour on the wire', () => {
     }
     const probes = log.filter((s) => s.from === 'a' && s.flags === TCP_FLAG_ACK && s.len === 0 && s.seq === ((client.sndNxt - 1) >>> 0));
     expect(probes.length).toBe(3);
+    expect(probes.every((s) => s.ts)).toBe(true); // RFC 7323 3.2
     expect(probes[0]!.at).toBeGreaterThanOrEqual(10_000);
     expect(client.state).toBe(TcpState.CLOSED);
     expect(client.lastError()).toBe(TcpipErrors.timeout);

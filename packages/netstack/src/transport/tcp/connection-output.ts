@@ -355,10 +355,14 @@ export abstract class TcpConnectionOutput extends TcpConnection {
     return true;
   }
 
-  /** A segment with no options and no data (RST, probes). */
+  /**
+   * A segment with no data (RST, window and keepalive probes). All but RSTs carry the timestamps option once it was
+   * negotiated (RFC 7323 3.2: "MUST be sent in every non-<RST> segment"); a strict receiver drops those without.
+   */
   protected sendControl(seq: number, ack: number, flags: number): void {
     if (!this.route) return;
-    this.emit(seq, ack, flags, flags & TCP_FLAG_RST ? 0 : this.windowField(), undefined, -1, 0, 0);
+    if (flags & TCP_FLAG_RST) this.emit(seq, ack, flags, 0, undefined, -1, 0, 0);
+    else this.emit(seq, ack, flags, this.windowField(), this.ackOptions(), -1, 0, 0);
   }
 
   /**

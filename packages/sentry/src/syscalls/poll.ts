@@ -111,7 +111,12 @@ async function doSelect(
   sets: [bigint, bigint, bigint],
   timeoutMs: number,
 ): Promise<number> {
-  if (nfds < 0 || nfds > task.fdTable.limit) fail(Errno.EINVAL, 'nfds out of range');
+  if (nfds < 0) fail(Errno.EINVAL, 'negative nfds');
+  // select(2) on Linux clamps nfds to the size of the fd table (at least 64 fds, grown in powers of two) rather
+  // than refusing it: glibc's FD_SETSIZE callers and programs passing a large constant rely on that.
+  let tableSize = 64;
+  for (const fd of task.fdTable.fds()) while (tableSize <= fd) tableSize *= 2;
+  nfds = Math.min(nfds, tableSize);
   const bytes = Math.ceil(nfds / 64) * 8;
   const inSets = sets.map((addr) => (addr !== 0n && bytes > 0 ? task.memory.read(addr, bytes) : null));
   const isSet = (b: Buffer | null, fd: number) => b !== null && (b[fd >> 3]! & (1 << (fd & 7))) !== 0;

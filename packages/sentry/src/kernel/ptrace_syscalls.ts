@@ -5,7 +5,9 @@
 //                    vfork-style call (CLONE_VM without CLONE_THREAD) becomes a fork, because the child's execve
 //                    replaces its image in place and must not unmap its parent's memory;
 //   mmap of a file   becomes an anonymous mapping filled with the file's bytes read through the VFS.
-import { ptraceCont, Registers, runToSyscallStop, tgkill } from '@tsvisor/native';
+import { injectSyscall, ptraceCont, Registers, runToSyscallStop, tgkill } from '@tsvisor/native';
+import type { FileDescription } from '../vfs/file_description.js';
+import { STUB_SYSCALL_INSN } from '../platform/stub.js';
 import { Errno, SyscallError } from './syscall_error.js';
 import type { Kernel } from './kernel.js';
 import type { Task } from './task.js';
@@ -14,6 +16,7 @@ import { SIGKILL } from './signals.js';
 import { makeDev } from '../vfs/devices.js';
 
 const NR_MMAP = 9;
+const NR_MUNMAP = 11;
 const NR_BRK = 12;
 const NR_RT_SIGACTION = 13;
 const NR_CLONE = 56;
@@ -245,15 +248,26 @@ function clone(task: Task, regs: Registers, nr: number): void {
   ptraceCont(task.hostTid, 0);
 }
 
+/**
+ * The sentry copies a file into its mapping this many bytes at a time, so it never holds more than one chunk
+ * whatever the mapping's size (a huge, sparse or bind-mounted host file would otherwise be read whole into it).
+ */
+export const MMAP_FILL_CHUNK = 1 << 20;
+/** RLIMIT_AS (getrlimit(2)): mmap fails with ENOMEM past it. */
+const RLIMIT_AS = 9;
+
 async function fileMmap(task: Task, regs: Registers): Promise<void> {
   const length = regs.get('rsi');
   const prot = regs.get('rdx');
   const flags = regs.get('r10');
   const fd = Number(BigInt.asIntN(32, regs.get('r8')));
   const offset = regs.get('r9');
-  let data: Buffer;
+  let file: FileDescription;
+  /** Bytes of the file that go into the mapping (0 for /dev/zero), and the first chunk of them. */
+  let fileBytes = 0n;
+  let first: Buffer = Buffer.alloc(0);
   try {
-    const file = task.fdTable.get(fd);
+    file = task.fdTable.get(fd);
     const type = flags & MAP_TYPE;
     if (type !== MAP_SHARED && type !== MAP_PRIVATE && type !== MAP_SHARED_VALIDATE) {
       throw new SyscallError(Errno.EINVAL, 'mmap type');
@@ -264,6 +278,10 @@ async function fileMmap(task: Task, regs: Registers): Promise<void> {
     }
     if ((offset & 0xfffn) !== 0n) throw new SyscallError(Errno.EINVAL, 'unaligned offset');
     if (length === 0n || length > 1n << 46n) throw new SyscallError(Errno.EINVAL, 'length');
+    // A mapping larger than the address-space limit could never be had (mmap(2) ENOMEM: "RLIMIT_AS would have
+    // been exceeded"); refused before anything is read.
+    const asLimit = task.tg.rlimits.get(RLIMIT_AS)?.[0];
+    if (asLimit !== undefined && length > asLimit) throw new SyscallError(Errno.ENOMEM, 'mapping larger than RLIMIT_AS');
     // Only a regular file's bytes are read in, and never past its end (a page past EOF is zeros here, SIGBUS on
     // Linux): the length is the application's, and a device read without end (/dev/zero, /dev/urandom) would
     // have the sentry buffer terabytes. /dev/zero maps as anonymous memory, which is what zero(4) gives; other
@@ -271,9 +289,11 @@ async function fileMmap(task: Task, regs: Registers): Promise<void> {
     const st = await file.stat();
     if ((st.mode & S_IFMT) === S_IFREG) {
       const inFile = st.size > offset ? st.size - offset : 0n;
-      data = await readRange(file, offset, Number(inFile < length ? inFile : length));
+      fileBytes = inFile < length ? inFile : length;
+      // The first chunk is read before the mapping exists, so a file that cannot be read fails the call cleanly.
+      if (fileBytes > 0n) first = await preadMappable(file, offset, Number(fileBytes < MMAP_FILL_CHUNK ? fileBytes : BigInt(MMAP_FILL_CHUNK)));
     } else if ((st.mode & S_IFMT) === S_IFCHR && st.rdev === DEV_ZERO) {
-      data = Buffer.alloc(0);
+      fileBytes = 0n;
     } else {
       throw new SyscallError(Errno.ENODEV, 'not a mappable file');
     }
@@ -287,36 +307,77 @@ async function fileMmap(task: Task, regs: Registers): Promise<void> {
   regs.set('r9', 0n);
   regs.store(task.hostTid);
   const res = runToSyscallStop(task.hostTid);
+  const held = [...res.signals];
   const addr = res.value;
   if (addr >= 0n || addr <= -4096n) {
-    try {
-      task.memory.writeForce(addr, data);
-    } catch (e) {
-      task.kernel.log.error({ err: e }, 'filling a file mapping failed');
+    // The task stays in its syscall-exit stop while the rest is read chunk by chunk.
+    const failed = await fillMapping(task, file, offset, fileBytes, addr, first);
+    if (failed !== 0) {
+      // A read failed after the mapping was made: undo it and fail the call with the read's error.
+      const r = injectSyscall(task.hostTid, STUB_SYSCALL_INSN, NR_MUNMAP, [addr, length]);
+      held.push(...r.signals);
+      const after = Registers.of(task.hostTid);
+      after.set('rax', BigInt(-failed));
+      after.store(task.hostTid);
     }
   }
-  for (const s of res.signals) task.sendSignalToSelf(s);
+  for (const s of held) task.sendSignalToSelf(s);
   ptraceCont(task.hostTid, 0);
 }
 
-async function readRange(
-  file: { pread(length: number, offset: bigint): Promise<Buffer> },
-  offset: bigint,
-  length: number,
-): Promise<Buffer> {
+/**
+ * Copies `bytes` bytes of `file` from `offset` into the task's new anonymous mapping at `addr`, starting with the
+ * chunk `first` already read. All-zero chunks are not written (the mapping is zeros already), so a sparse file
+ * does not make the task's memory resident either. Returns 0, or the errno of a failed read.
+ */
+async function fillMapping(task: Task, file: FileDescription, offset: bigint, bytes: bigint, addr: bigint, first: Buffer): Promise<number> {
+  let done = 0n;
+  let chunk = first;
+  for (;;) {
+    if (chunk.length > 0 && !isZero(chunk)) {
+      try {
+        task.memory.writeForce(addr + done, chunk);
+      } catch (e) {
+        // The task died or another thread unmapped the range meanwhile: nothing more to fill.
+        task.kernel.log.debug({ err: e }, 'filling a file mapping failed');
+        return 0;
+      }
+    }
+    done += BigInt(chunk.length);
+    if (chunk.length === 0 || done >= bytes) return 0;
+    const want = bytes - done < BigInt(MMAP_FILL_CHUNK) ? Number(bytes - done) : MMAP_FILL_CHUNK;
+    try {
+      chunk = await preadMappable(file, offset + done, want);
+    } catch (e) {
+      return errnoOf(e);
+    }
+  }
+}
+
+function isZero(b: Buffer): boolean {
+  for (let i = 0; i < b.length; i += ZERO_PAGE.length) {
+    const end = Math.min(b.length, i + ZERO_PAGE.length);
+    if (b.compare(ZERO_PAGE, 0, end - i, i, end) !== 0) return false;
+  }
+  return true;
+}
+const ZERO_PAGE = Buffer.alloc(4096);
+
+/** Reads up to `length` bytes at `offset` (fewer only at end of file); a file without offsets is not mappable. */
+async function preadMappable(file: FileDescription, offset: bigint, length: number): Promise<Buffer> {
   const parts: Buffer[] = [];
   let got = 0;
   while (got < length) {
-    let chunk: Buffer;
+    let part: Buffer;
     try {
-      chunk = await file.pread(Math.min(length - got, 1 << 20), offset + BigInt(got));
+      part = await file.pread(length - got, offset + BigInt(got));
     } catch (e) {
       if (e instanceof SyscallError && e.errno === Errno.ESPIPE) throw new SyscallError(Errno.ENODEV, 'not mappable');
       throw e;
     }
-    if (chunk.length === 0) break;
-    parts.push(chunk);
-    got += chunk.length;
+    if (part.length === 0) break;
+    parts.push(part);
+    got += part.length;
   }
-  return Buffer.concat(parts);
+  return parts.length === 1 ? parts[0]! : Buffer.concat(parts);
 }

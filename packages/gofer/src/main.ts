@@ -7,18 +7,19 @@
 // The process first re-executes itself under `unshare --mount --propagation private --net --ipc` (util-linux),
 // because a mount namespace must be entered before Node starts its thread pool (see confine.ts), and the gofer
 // needs no network. The environment variable
-// TSVISOR_GOFER_NS=1 marks the re-executed child (a launcher that already creates the namespace may set it).
+// TSVISOR_GOFER_NS=1 marks the re-executed child (a launcher that already creates the namespace may set it: runsc
+// starts the gofer as `unshare ... -- node main.js` with it set, so only one Node process boots).
+//
+// Only Node built-ins are imported statically: the wrapper process decides to re-execute before it loads pino, 9P,
+// seccomp or the file server (dynamic imports in serve()), which would only slow down a process about to be replaced.
 import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import net from 'node:net';
 import os from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
-import { pino, type Logger } from 'pino';
-import { P9Errno, serveP9 } from '@tsvisor/p9';
-import { SCMP_ACT, apiLevel, installSelfFilter } from '@tsvisor/seccomp';
-import { confineToRoots, type ConfineMount } from './confine.js';
-import { Gofer } from './gofer.js';
+import type { Logger } from 'pino';
+import type { ConfineMount } from './confine.js';
 
 export interface GoferArgs {
   root: string;
@@ -118,7 +119,12 @@ async function run(argv: string[]): Promise<number> {
     return 2;
   }
   if (process.env.TSVISOR_GOFER_NS !== '1') return reexecInMountNamespace(args);
+  return serve(args);
+}
 
+async function serve(args: GoferArgs): Promise<number> {
+  const [{ pino }, { P9Errno, serveP9 }, { SCMP_ACT, apiLevel, installSelfFilter }, { confineToRoots }, { Gofer }] =
+    await Promise.all([import('pino'), import('@tsvisor/p9'), import('@tsvisor/seccomp'), import('./confine.js'), import('./gofer.js')]);
   // Open the log before confinement: afterwards the host path is out of reach.
   const dest = args.log ? pino.destination({ dest: args.log, sync: true, append: true }) : pino.destination({ fd: 2, sync: true });
   const log: Logger = pino({ name: 'gofer', level: args.logLevel }, dest);

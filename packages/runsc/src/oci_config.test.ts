@@ -4,6 +4,7 @@ import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { defaultSpec, rootlessSpec } from './default_spec.js';
 import { jsonPointerToPath, loadBundle, validateOciConfig } from './oci_config.js';
+import { GENERATED_VALIDATOR_PATH, generateOciConfigValidatorSource } from './oci_config_validator_codegen.js';
 import { RuntimeError } from './runtime_error.js';
 
 function withChange(change: (spec: Record<string, any>) => void): unknown {
@@ -104,5 +105,11 @@ describe('loadBundle', () => {
     expect(noRootfs.message).toMatch(/^config.json: root.path: .*rootfs is not an existing directory$/);
     const noProcess = failure(() => loadBundle(bundle(JSON.stringify(withChange((s) => delete s.process)))));
     expect(noProcess.message).toBe('config.json: process: is required to run a container');
+  });
+});
+
+describe('the precompiled validator', () => {
+  it('matches what ajv generates from the current schema (regenerate with oci_config_validator_codegen)', () => {
+    expect(fs.readFileSync(GENERATED_VALIDATOR_PATH, 'utf8')).toBe(generateOciConfigValidatorSource());
   });
 });

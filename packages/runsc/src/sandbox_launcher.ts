@@ -137,6 +137,16 @@ export async function launchSandbox(options: LaunchOptions): Promise<LaunchedSan
   let sentry: ChildProcess | undefined;
   try {
     const goferArgs = [
+      // The gofer's namespaces (mount with private propagation, network, IPC; see gofer/src/main.ts) are made by
+      // unshare(1), which then execs Node: every thread Node starts is inside them, and no wrapper Node process
+      // boots first only to re-execute itself. TSVISOR_GOFER_NS=1 tells the gofer they already exist.
+      '--mount',
+      '--propagation',
+      'private',
+      '--net',
+      '--ipc',
+      '--',
+      process.execPath,
       GOFER_MAIN,
       '--root',
       options.rootfs,
@@ -151,10 +161,19 @@ export async function launchSandbox(options: LaunchOptions): Promise<LaunchedSan
     if (options.spec.root?.readonly || overlay2 === 'root:memory') goferArgs.push('--readonly');
     const goferStdio: StdioOptions = ['ignore', 'ignore', 'inherit', goferEnd];
     try {
-      gofer = spawn(process.execPath, goferArgs, { stdio: goferStdio, detached: true });
+      gofer = spawn('unshare', goferArgs, {
+        stdio: goferStdio,
+        detached: true,
+        env: { ...process.env, TSVISOR_GOFER_NS: '1' },
+      });
     } catch (err) {
       throw spawnFailure('gofer', err);
     }
+    // unshare(1) missing is reported asynchronously; the sentry then fails to attach and says why in its log.
+    let goferSpawnError: Error | undefined;
+    gofer.once('error', (err) => {
+      goferSpawnError = err;
+    });
     const boot: BootOptions = {
       id: options.id,
       specFile,
@@ -181,7 +200,12 @@ export async function launchSandbox(options: LaunchOptions): Promise<LaunchedSan
     closeFd(sentryEnd);
     closeFd(goferEnd);
     endsClosed = true;
-    await awaitReady(sentry, logHint);
+    try {
+      await awaitReady(sentry, logHint);
+    } catch (err) {
+      if (goferSpawnError) throw spawnFailure('gofer (unshare(1) from util-linux is required)', goferSpawnError);
+      throw err;
+    }
     if (sentry.pid === undefined || gofer.pid === undefined) throw new RuntimeError('ESANDBOX', 'sandbox processes have no pid');
     return {
       sentry,

@@ -37,12 +37,17 @@ static bool arg_tid(napi_env env, napi_value v, pid_t *tid) {
   return true;
 }
 
-/* Throws ESRCH with `waitStatus` set when the task exited while we waited for it (the status is consumed). */
-static napi_value throw_exited(napi_env env, int status) {
+/* Throws ESRCH with `waitStatus` set when the task exited while we waited for it: either its exit status was
+ * consumed, or (`exitStopped` true) it was seen at its PTRACE_EVENT_EXIT stop, continued, and `waitStatus` is the
+ * status it exits with; its exit is then still to be reaped by a later waitpid. */
+static napi_value throw_exited(napi_env env, int status, bool exit_stopped) {
   tsv_throw_errno(env, "task exited during ptrace operation", ESRCH);
   napi_value exc;
   napi_get_and_clear_last_exception(env, &exc);
   napi_set_named_property(env, exc, "waitStatus", tsv_i32(env, status));
+  napi_value b;
+  napi_get_boolean(env, exit_stopped, &b);
+  napi_set_named_property(env, exc, "exitStopped", b);
   napi_throw(env, exc);
   return NULL;
 }
@@ -157,10 +162,11 @@ static napi_value js_tgkill(napi_env env, napi_callback_info info) {
 }
 
 #define RUN_HOSTILE (-2) /* run_to_syscall_stop: the task entered a traced syscall and was killed */
+#define RUN_EXIT_STOP (-3) /* run_to_syscall_stop: the task reached its exit stop and was continued to its end */
 
 /* Resumes with PTRACE_SYSCALL until the next syscall stop (SIGTRAP|0x80, PTRACE_O_TRACESYSGOOD). Signal-delivery
  * stops and group-stops on the way are suppressed and their signals collected. Returns 0, or -1 with *status
- * set if the task died, RUN_HOSTILE if it was killed for a seccomp stop that `seccomp_ok` does not allow, or
+ * set if the task died, RUN_EXIT_STOP with *status set if it is dying (see there), RUN_HOSTILE if it was killed for a seccomp stop that `seccomp_ok` does not allow, or
  * -errno. */
 static int run_to_syscall_stop(pid_t tid, bool seccomp_ok, int *sigs, int *nsigs, int *status) {
   int sig = 0, signal_stops = 0;
@@ -175,7 +181,18 @@ static int run_to_syscall_stop(pid_t tid, bool seccomp_ok, int *sigs, int *nsigs
     int stopsig = WSTOPSIG(*status);
     int event = *status >> 16;
     if (stopsig == (SIGTRAP | 0x80)) return 0;
-    if (event == PTRACE_EVENT_EXIT) return -1;
+    if (event == PTRACE_EVENT_EXIT) {
+      /* Killed on the way (SIGKILL, another thread's exit_group). This stop has now been reported to us and to
+       * nobody else: leaving the task in it would leave it stopped for ever (SIGKILL does not end an exit stop,
+       * and every later waitpid for it would block, since nothing new can be reported). So it is continued to
+       * its end here, and the exit status it will have (the event message, ptrace(2) PTRACE_EVENT_EXIT) is what
+       * the caller gets; its zombie is reported to the next waiter. */
+      unsigned long msg = 0;
+      if (ptrace(PTRACE_GETEVENTMSG, tid, 0, &msg) == 0) *status = (int)msg;
+      else *status = SIGKILL;
+      ptrace(PTRACE_CONT, tid, 0, 0);
+      return RUN_EXIT_STOP;
+    }
     if (event == PTRACE_EVENT_SECCOMP && !seccomp_ok) {
       /* The task entered a syscall its filter sends to the tracer (clone, execve, ...) that is not the one we
        * are driving: it must have run code other than what we meant (say, it replaced the stub's syscall
@@ -211,7 +228,7 @@ static napi_value js_run_to_syscall_stop(napi_env env, napi_callback_info info) 
   if (tsv_args(env, info, argv, 1) < 1 || !arg_tid(env, argv[0], &tid)) return NULL;
   int sigs[MAX_SUPPRESSED], nsigs = 0, status = 0;
   int r = run_to_syscall_stop(tid, false, sigs, &nsigs, &status);
-  if (r == -1) return throw_exited(env, status);
+  if (r == -1 || r == RUN_EXIT_STOP) return throw_exited(env, status, r == RUN_EXIT_STOP);
   if (r == RUN_HOSTILE) return tsv_throw_errno(env, "runToSyscallStop: the task entered a traced syscall (killed)", ESRCH);
   if (r < 0) return tsv_throw_errno(env, "runToSyscallStop", -r);
   struct user_regs_struct regs;
@@ -263,7 +280,7 @@ static napi_value js_inject_syscall(napi_env env, napi_callback_info info) {
     }
     r = run_to_syscall_stop(tid, true, sigs, &nsigs, &status); /* exit (a traced injected call stops in seccomp) */
   }
-  if (r == -1) return throw_exited(env, status);
+  if (r == -1 || r == RUN_EXIT_STOP) return throw_exited(env, status, r == RUN_EXIT_STOP);
   if (r == RUN_HOSTILE) return tsv_throw_errno(env, "injectSyscall: the task entered a traced syscall (killed)", ESRCH);
   if (r < 0) return tsv_throw_errno(env, "injectSyscall", -r);
   if (ptrace(PTRACE_GETREGS, tid, 0, &regs) < 0) return tsv_throw_errno(env, "ptrace(PTRACE_GETREGS)", errno);

@@ -1,5 +1,6 @@
-// File-backed mmap of a large sparse host file: the sentry fills the mapping chunk by chunk (MMAP_FILL_CHUNK), so
-// its own memory stays bounded whatever the mapping's size, and the task still sees the file's bytes.
+// File-backed mmap (a ptrace-class call the sentry drives by ptrace). A large sparse file: the sentry fills the
+// mapping chunk by chunk (MMAP_FILL_CHUNK), so its own memory stays bounded whatever the mapping's size, and the task
+// still sees the file's bytes. Threads killed in the middle of such a call: none may be left stopped for ever.
 import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
@@ -75,4 +76,43 @@ describe('file-backed mmap of a large sparse file', () => {
     fs.closeSync(outFd);
     fs.closeSync(inFd);
   }, 60_000);
+});
+
+describe('threads killed while the sentry drives their file mmap', () => {
+  it('every child whose mapping thread was killed by exit_group is reaped (none left in its exit stop)', async () => {
+    const exe = path.join(work, 'exit_during_mmap');
+    const src = path.join(path.dirname(new URL(import.meta.url).pathname), 'testdata', 'exit_during_mmap.c');
+    execFileSync('gcc', ['-static', '-O1', '-pthread', '-o', exe, src]);
+    const mounts = new MountNamespace(new Tmpfs());
+    const f = await openAt(makeTestTask(mounts), AT_FDCWD, '/exit_during_mmap', O_CREAT | O_WRONLY, 0o755);
+    await f.write(fs.readFileSync(exe));
+    const outPath = path.join(work, 'out-exit');
+    const outFd = fs.openSync(outPath, 'w+');
+    const inFd = fs.openSync('/dev/null', 'r');
+    const kernel = new Kernel({ hostname: 'sandbox', rootFs: mounts, logger: pino({ level: 'silent' }) });
+    const running = kernel.runInit({
+      argv: ['/exit_during_mmap'],
+      env: [],
+      cwd: '/',
+      uid: 0,
+      gid: 0,
+      stdio: [
+        new FileDescription(new HostFile(inFd), O_RDONLY, null),
+        new FileDescription(new HostFile(outFd), O_WRONLY, null),
+        new FileDescription(new HostFile(outFd), O_WRONLY, null),
+      ],
+    });
+    // Before the fix a thread killed between the sentry's PTRACE_SYSCALL and its syscall-exit stop stayed in its
+    // exit stop for ever and its process was never reported to the parent: the run hung.
+    let timer: NodeJS.Timeout | undefined;
+    const hung = new Promise<'hung'>((resolve) => (timer = setTimeout(() => resolve('hung'), 20_000)));
+    const result = await Promise.race([running, hung]);
+    clearTimeout(timer);
+    if (result === 'hung') kernel.kill(9);
+    await new Promise((r) => setTimeout(r, 20));
+    expect(fs.readFileSync(outPath, 'utf8')).toBe('reaped 60\n');
+    expect(result).toEqual({ exitCode: 0 });
+    fs.closeSync(outFd);
+    fs.closeSync(inFd);
+  }, 40_000);
 });

@@ -118,6 +118,11 @@ export class Kernel {
   private readonly onSigchld = (): void => this.collectStops();
   private pollTimer: NodeJS.Timeout | null = null;
   private readonly unknownLogged = new Set<number>();
+  /**
+   * Host tids of tasks already handed to onTaskGone whose zombie the host has not reported yet (a native helper saw
+   * them at their exit stop and continued them): reaped by collectStops and finish so none stays a zombie.
+   */
+  private readonly unreaped = new Set<number>();
   private emptyRoot: string;
   private ownsEmptyRoot = false;
   private initGroup: ThreadGroup | null = null;
@@ -323,6 +328,7 @@ export class Kernel {
 
   /** Drains the pending wait statuses of every known task. */
   collectStops(): void {
+    for (const hostTid of [...this.unreaped]) this.reapGone(hostTid, false);
     for (const hostTid of this.pids.hostTids()) {
       for (;;) {
         let status: number;
@@ -334,6 +340,29 @@ export class Kernel {
         if (status === -1) break;
         this.onStatus(hostTid, status);
         if (!this.pids.byHost(hostTid)) break;
+      }
+    }
+  }
+
+  /** Collects the end of a task the kernel no longer follows; `block` waits for it (teardown). */
+  private reapGone(hostTid: number, block: boolean): void {
+    for (;;) {
+      let st: number;
+      try {
+        st = waitTid(hostTid, block);
+      } catch {
+        this.unreaped.delete(hostTid); // ECHILD: reaped
+        return;
+      }
+      if (st === -1) return;
+      if (WIFEXITED(st) || WIFSIGNALED(st)) {
+        this.unreaped.delete(hostTid);
+        return;
+      }
+      try {
+        ptraceCont(hostTid, 0);
+      } catch {
+        // gone between the stop and the request
       }
     }
   }
@@ -369,12 +398,17 @@ export class Kernel {
           if (!this.onNewChild(task, ptraceGetEventMsg(hostTid), event)) ptraceCont(hostTid, 0);
           return;
         case PTRACE_EVENT_EXIT: {
-          task.exitCode = ptraceGetEventMsg(hostTid);
-          // Last chance to read the thread's CPU time: at its exit stop it still has its /proc entry.
-          const ticks = threadTicks(hostTid);
-          if (ticks) addTicks(task.tg.exitedTicks, ticks);
-          task.blocker.interrupt();
-          ptraceCont(hostTid, 0);
+          // This stop was reported to us alone: whatever fails here, the task must be continued to its end, or
+          // it would sit in the stop for ever (SIGKILL does not end an exit stop) and a later wait would hang.
+          try {
+            task.exitCode = ptraceGetEventMsg(hostTid);
+            // Last chance to read the thread's CPU time: at its exit stop it still has its /proc entry.
+            const ticks = threadTicks(hostTid);
+            if (ticks) addTicks(task.tg.exitedTicks, ticks);
+            task.blocker.interrupt();
+          } finally {
+            ptraceCont(hostTid, 0);
+          }
           return;
         }
         case PTRACE_EVENT_EXEC:
@@ -515,6 +549,11 @@ export class Kernel {
   reportLostStatus(task: Task, e: unknown): boolean {
     const status = (e as { waitStatus?: number }).waitStatus;
     if (typeof status !== 'number') return false;
+    // Seen at its exit stop and continued (ptrace.c run_to_syscall_stop): its zombie is still to be collected.
+    if ((e as { exitStopped?: boolean }).exitStopped && !task.exited) {
+      if (TRACE) trace(`exit-stopped host=${task.hostTid} tid=${task.tid} st=0x${status.toString(16)}`);
+      this.unreaped.add(task.hostTid);
+    }
     this.onTaskGone(task, status);
     return true;
   }
@@ -709,22 +748,17 @@ export class Kernel {
     this.listenerFd = -1;
     this.killAll();
     // Reap what the host killed with init so no zombie stays behind; a killed tracee may still report its
-    // PTRACE_EVENT_EXIT stop and wait there for us.
-    for (const hostTid of this.pids.hostTids()) {
-      for (;;) {
-        let st: number;
-        try {
-          st = waitTid(hostTid, true);
-        } catch {
-          break; // ECHILD: reaped
-        }
-        if (WIFEXITED(st) || WIFSIGNALED(st)) break;
-        try {
-          ptraceCont(hostTid, 0);
-        } catch {
-          // gone between the stop and the request
-        }
+    // PTRACE_EVENT_EXIT stop and wait there for us. A blocking wait only ever follows a resume: a task may sit in
+    // a stop that was already reported (a vfork parent held at its fork stop, a group-stop, a stop whose handler
+    // has not finished), and waiting for it without continuing it first would block for ever (nothing new can be
+    // reported, and SIGKILL does not end an exit stop). Continuing a task that runs fails with ESRCH, harmlessly.
+    for (const hostTid of [...this.pids.hostTids(), ...this.unreaped]) {
+      try {
+        ptraceCont(hostTid, 0);
+      } catch {
+        // running (its next stop or its exit is reported to the wait) or gone
       }
+      this.reapGone(hostTid, true);
     }
     if (this.ownsEmptyRoot) {
       try {

@@ -7,6 +7,9 @@
 // The process first re-executes itself under `unshare --mount --propagation private --net --ipc` (util-linux),
 // because a mount namespace must be entered before Node starts its thread pool (see confine.ts), and the gofer
 // needs no network. The environment variable
+// `main.js --argv-fd=N` reads those arguments as a JSON string array from the inherited pipe N instead (runsc
+// starts the gofer before it knows them, see sandbox_prewarm.ts in runsc; an empty pipe means "not needed": exit 0).
+//
 // TSVISOR_GOFER_NS=1 marks the re-executed child (a launcher that already creates the namespace may set it: runsc
 // starts the gofer as `unshare ... -- node main.js` with it set, so only one Node process boots).
 //
@@ -90,14 +93,14 @@ export function parseGoferArgs(argv: string[]): GoferArgs {
 
 /** Re-execute this script in new mount (private propagation), network and IPC namespaces, passing fd N through;
  * resolves to its exit code. */
-function reexecInMountNamespace(args: GoferArgs): Promise<number> {
+function reexecInMountNamespace(args: GoferArgs, argv: string[]): Promise<number> {
   const stdio: ('inherit' | 'ignore' | number)[] = ['inherit', 'inherit', 'inherit'];
   while (stdio.length <= args.fd) stdio.push('ignore');
   stdio[args.fd] = args.fd;
   const child = spawn(
     'unshare',
     // --net and --ipc too: the gofer talks only over its inherited socket (design.md: "no network").
-    ['--mount', '--propagation', 'private', '--net', '--ipc', '--', process.execPath, ...process.execArgv, fileURLToPath(import.meta.url), ...process.argv.slice(2)],
+    ['--mount', '--propagation', 'private', '--net', '--ipc', '--', process.execPath, ...process.execArgv, fileURLToPath(import.meta.url), ...argv],
     { stdio, env: { ...process.env, TSVISOR_GOFER_NS: '1', TSVISOR_GOFER_PARENT: String(process.pid) } },
   );
   for (const sig of ['SIGTERM', 'SIGINT', 'SIGHUP'] as const) process.on(sig, () => child.kill(sig));
@@ -110,7 +113,51 @@ function reexecInMountNamespace(args: GoferArgs): Promise<number> {
   });
 }
 
+/** Reads the arguments runsc sends on fd (--argv-fd): one JSON array of strings, then EOF; undefined if the pipe
+ * was closed empty. */
+function readArgvPipe(fd: number): Promise<string[] | undefined> {
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    const stream = fs.createReadStream('', { fd, autoClose: true });
+    stream.on('data', (chunk) => chunks.push(chunk as Buffer));
+    stream.on('error', (err) => reject(new Error(`cannot read arguments from fd ${fd}: ${err.message}`)));
+    stream.on('end', () => {
+      const text = Buffer.concat(chunks).toString('utf8');
+      if (text === '') return resolve(undefined);
+      try {
+        const value: unknown = JSON.parse(text);
+        if (Array.isArray(value) && value.every((v) => typeof v === 'string')) return resolve(value as string[]);
+      } catch {
+        // Reported below.
+      }
+      reject(new Error(`arguments on fd ${fd} must be a JSON array of strings`));
+    });
+  });
+}
+
+type ServingModules = Awaited<ReturnType<typeof loadServingModules>>;
+
+function loadServingModules() {
+  return Promise.all([import('pino'), import('@tsvisor/p9'), import('@tsvisor/seccomp'), import('./confine.js'), import('./gofer.js')]);
+}
+
 async function run(argv: string[]): Promise<number> {
+  const inNamespace = process.env.TSVISOR_GOFER_NS === '1';
+  // Already in the namespaces: start loading what serving needs while the arguments are parsed (or still coming).
+  const serving = inNamespace ? loadServingModules() : undefined;
+  serving?.catch(() => undefined);
+  const pipe = argv.length === 1 ? /^--argv-fd=(\d+)$/.exec(argv[0]!) : null;
+  if (pipe) {
+    let sent: string[] | undefined;
+    try {
+      sent = await readArgvPipe(Number(pipe[1]));
+    } catch (err) {
+      process.stderr.write(`gofer: ${(err as Error).message}\n`);
+      return 2;
+    }
+    if (sent === undefined) return 0;
+    argv = sent;
+  }
   let args: GoferArgs;
   try {
     args = parseGoferArgs(argv);
@@ -118,13 +165,12 @@ async function run(argv: string[]): Promise<number> {
     process.stderr.write(`gofer: ${(err as Error).message}\n`);
     return 2;
   }
-  if (process.env.TSVISOR_GOFER_NS !== '1') return reexecInMountNamespace(args);
-  return serve(args);
+  if (!serving) return reexecInMountNamespace(args, argv);
+  return serve(args, await serving);
 }
 
-async function serve(args: GoferArgs): Promise<number> {
-  const [{ pino }, { P9Errno, serveP9 }, { SCMP_ACT, apiLevel, installSelfFilter }, { confineToRoots }, { Gofer }] =
-    await Promise.all([import('pino'), import('@tsvisor/p9'), import('@tsvisor/seccomp'), import('./confine.js'), import('./gofer.js')]);
+async function serve(args: GoferArgs, modules: ServingModules): Promise<number> {
+  const [{ pino }, { P9Errno, serveP9 }, { SCMP_ACT, apiLevel, installSelfFilter }, { confineToRoots }, { Gofer }] = modules;
   // Open the log before confinement: afterwards the host path is out of reach.
   const dest = args.log ? pino.destination({ dest: args.log, sync: true, append: true }) : pino.destination({ fd: 2, sync: true });
   const log: Logger = pino({ name: 'gofer', level: args.logLevel }, dest);

@@ -8,23 +8,25 @@
 import { spawn, type ChildProcess, type StdioOptions } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { formatBootArgs, parseReadyMessage, type BootOptions } from '@tsvisor/sentry/boot';
 import type { GlobalOptions } from './global_options.js';
 import type { OciSpec } from './oci_spec.js';
 import { processStartTime } from './process_identity.js';
 import { RuntimeError } from './runtime_error.js';
+import {
+  GOFER_MAIN,
+  GOFER_SOCKET_FD,
+  SENTRY_GOFER_FD,
+  SENTRY_MAIN,
+  SENTRY_READY_FD,
+  UNSHARE_ARGS,
+  goferSpawnOptions,
+  takePrewarmed,
+} from './sandbox_prewarm.js';
 
-const here = path.dirname(fileURLToPath(import.meta.url));
-/** Entry points of the other processes, compiled (dist) whether runsc runs from dist or from src under vitest. */
-export const SENTRY_MAIN = path.resolve(here, '../../sentry/dist/main.js');
-export const GOFER_MAIN = path.resolve(here, '../../gofer/dist/main.js');
+export { GOFER_MAIN, SENTRY_MAIN } from './sandbox_prewarm.js';
 
 const READY_TIMEOUT_MS = 30_000;
-// Fd numbers inside the children: 0-2 stdio, then these (Node's spawn places stdio[i] at fd i).
-const SENTRY_READY_FD = 3;
-const SENTRY_GOFER_FD = 4;
-const GOFER_SOCKET_FD = 3;
 
 export interface LaunchOptions {
   id: string;
@@ -128,78 +130,54 @@ export async function launchSandbox(options: LaunchOptions): Promise<LaunchedSan
   const sentryLog = global.debugLog ?? global.log ?? path.join(options.stateDir, 'sentry.log');
   const logHint = ` (see ${sentryLog})`;
 
-  // Loaded here, not at the top: only commands that start a sandbox need the native addon, so `runsc state`,
-  // `list`, `spec` and the error paths work (and start faster) without it.
-  const { closeFd, socketpair } = await import('@tsvisor/native');
-  const [sentryEnd, goferEnd] = socketpair();
-  let endsClosed = false;
+  const overlay2 = options.overlay2 ?? global.overlay2;
+  const goferArgs = [
+    '--root',
+    options.rootfs,
+    '--fd',
+    String(GOFER_SOCKET_FD),
+    '--log',
+    global.debugLog ?? path.join(options.stateDir, 'gofer.log'),
+    ...goferMountArgs(options.spec, options.bundle),
+  ];
+  // With a memory overlay the sentry never writes to the lower layer: the gofer can refuse writes outright.
+  if (options.spec.root?.readonly || overlay2 === 'root:memory') goferArgs.push('--readonly');
+  const boot: BootOptions = {
+    id: options.id,
+    specFile,
+    rootfs: options.rootfs,
+    bundle: options.bundle,
+    controlSocket,
+    goferFd: SENTRY_GOFER_FD,
+    readyFd: SENTRY_READY_FD,
+    network: global.network,
+    gso: global.gso,
+    platform: global.platform,
+    overlay2,
+    logFile: sentryLog,
+    logFormat: global.logFormat,
+    debug: global.debug,
+  };
+
   let gofer: ChildProcess | undefined;
   let sentry: ChildProcess | undefined;
+  // unshare(1) missing is reported asynchronously; the sentry then fails to attach and says why in its log.
+  let goferSpawnError: Error | undefined;
+  const onGoferError = (err: Error) => {
+    goferSpawnError = err;
+  };
   try {
-    const goferArgs = [
-      // The gofer's namespaces (mount with private propagation, network, IPC; see gofer/src/main.ts) are made by
-      // unshare(1), which then execs Node: every thread Node starts is inside them, and no wrapper Node process
-      // boots first only to re-execute itself. TSVISOR_GOFER_NS=1 tells the gofer they already exist.
-      '--mount',
-      '--propagation',
-      'private',
-      '--net',
-      '--ipc',
-      '--',
-      process.execPath,
-      GOFER_MAIN,
-      '--root',
-      options.rootfs,
-      '--fd',
-      String(GOFER_SOCKET_FD),
-      '--log',
-      global.debugLog ?? path.join(options.stateDir, 'gofer.log'),
-      ...goferMountArgs(options.spec, options.bundle),
-    ];
-    const overlay2 = options.overlay2 ?? global.overlay2;
-    // With a memory overlay the sentry never writes to the lower layer: the gofer can refuse writes outright.
-    if (options.spec.root?.readonly || overlay2 === 'root:memory') goferArgs.push('--readonly');
-    const goferStdio: StdioOptions = ['ignore', 'ignore', 'inherit', goferEnd];
-    try {
-      gofer = spawn('unshare', goferArgs, {
-        stdio: goferStdio,
-        detached: true,
-        env: { ...process.env, TSVISOR_GOFER_NS: '1' },
-      });
-    } catch (err) {
-      throw spawnFailure('gofer', err);
+    const warm = takePrewarmed();
+    if (warm && warm.stdio.every((fd, i) => fd === options.stdio[i])) {
+      ({ gofer, sentry } = warm);
+      gofer.once('error', onGoferError);
+      warm.send(formatBootArgs(boot), goferArgs);
+    } else {
+      // Not prewarmed (runsc used as a library, or other stdio): start both now. An unused prewarmed pair ends
+      // by itself when runsc exits and closes their argument pipes.
+      ({ gofer, sentry } = await spawnSandbox(boot, goferArgs, options.stdio));
+      gofer.once('error', onGoferError);
     }
-    // unshare(1) missing is reported asynchronously; the sentry then fails to attach and says why in its log.
-    let goferSpawnError: Error | undefined;
-    gofer.once('error', (err) => {
-      goferSpawnError = err;
-    });
-    const boot: BootOptions = {
-      id: options.id,
-      specFile,
-      rootfs: options.rootfs,
-      bundle: options.bundle,
-      controlSocket,
-      goferFd: SENTRY_GOFER_FD,
-      readyFd: SENTRY_READY_FD,
-      network: global.network,
-      gso: global.gso,
-      platform: global.platform,
-      overlay2,
-      logFile: sentryLog,
-      logFormat: global.logFormat,
-      debug: global.debug,
-    };
-    const sentryStdio: StdioOptions = [...options.stdio, 'pipe', sentryEnd];
-    try {
-      sentry = spawn(process.execPath, [SENTRY_MAIN, ...formatBootArgs(boot)], { stdio: sentryStdio, detached: true });
-    } catch (err) {
-      throw spawnFailure('sentry', err);
-    }
-    // The children hold their own copies now; ours must go, or the gofer would never see the sentry's end close.
-    closeFd(sentryEnd);
-    closeFd(goferEnd);
-    endsClosed = true;
     try {
       await awaitReady(sentry, logHint);
     } catch (err) {
@@ -218,11 +196,41 @@ export async function launchSandbox(options: LaunchOptions): Promise<LaunchedSan
   } catch (err) {
     killQuietly(sentry);
     killQuietly(gofer);
-    // Only if not closed yet: closing twice could close an unrelated fd that reused the number.
-    if (!endsClosed) {
-      closeFd(sentryEnd);
-      closeFd(goferEnd);
-    }
     throw err;
+  }
+}
+
+/** Starts the gofer (under unshare(1), see UNSHARE_ARGS) and the sentry with their arguments on the command line,
+ * joined by a fresh socketpair. */
+async function spawnSandbox(
+  boot: BootOptions,
+  goferArgs: string[],
+  stdio: [number, number, number],
+): Promise<{ gofer: ChildProcess; sentry: ChildProcess }> {
+  // Loaded here, not at the top: only commands that start a sandbox need the native addon, so `runsc state`,
+  // `list`, `spec` and the error paths work (and start faster) without it.
+  const { closeFd, socketpair } = await import('@tsvisor/native');
+  const [sentryEnd, goferEnd] = socketpair();
+  let gofer: ChildProcess | undefined;
+  try {
+    const goferStdio: StdioOptions = ['ignore', 'ignore', 'inherit', goferEnd];
+    try {
+      gofer = spawn('unshare', [...UNSHARE_ARGS, process.execPath, GOFER_MAIN, ...goferArgs], goferSpawnOptions(goferStdio));
+    } catch (err) {
+      throw spawnFailure('gofer', err);
+    }
+    gofer.on('error', () => undefined); // reported through the caller's own listener
+    const sentryStdio: StdioOptions = [...stdio, 'pipe', sentryEnd];
+    try {
+      const sentry = spawn(process.execPath, [SENTRY_MAIN, ...formatBootArgs(boot)], { stdio: sentryStdio, detached: true });
+      return { gofer, sentry };
+    } catch (err) {
+      killQuietly(gofer);
+      throw spawnFailure('sentry', err);
+    }
+  } finally {
+    // The children hold their own copies now; ours must go, or the gofer would never see the sentry's end close.
+    closeFd(sentryEnd);
+    closeFd(goferEnd);
   }
 }

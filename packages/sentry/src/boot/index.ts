@@ -8,3 +8,4 @@ export * from './boot_args.js';
 export * from './control_protocol.js';
 export * from './log_destination.js';
 export * from './socket_path.js';
+export * from './argv_pipe.js';

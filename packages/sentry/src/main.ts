@@ -7,6 +7,7 @@
 // argv_pipe.js (Node built-ins only) are loaded first.
 import { BootArgsError, parseBootArgs, type BootOptions } from './boot/boot_args.js';
 import { argvPipeFd, readArgvPipe } from './boot/argv_pipe.js';
+import { markBootPhase } from './boot/boot_timing.js';
 
 const modules = Promise.all([import('./boot/kernel_init.js'), import('./boot/sandbox_boot.js')]);
 let argv = process.argv.slice(2);
@@ -18,6 +19,7 @@ try {
     // runsc closed the pipe without using this sentry (it failed first, or chose to start a fresh one).
     if (sent === undefined) process.exit(0);
     argv = sent;
+    markBootPhase('arguments received');
   }
   options = parseBootArgs(argv);
 } catch (err) {
@@ -26,4 +28,5 @@ try {
   process.exit(2);
 }
 const [{ createKernelInit }, { bootSandbox }] = await modules;
+markBootPhase('modules loaded');
 process.exit(await bootSandbox(options, createKernelInit));

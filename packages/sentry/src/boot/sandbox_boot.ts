@@ -6,6 +6,7 @@
 //   5. when the container's init ends, answer the waiters and exit with its status (128+N for signal N), which
 //      is what containerd's shim and conmon read as the container's exit status.
 // A failure before "ready" is reported on the readiness fd (runsc create prints it) and the sentry exits 1.
+import { markBootPhase } from './boot_timing.js';
 import fs from 'node:fs';
 import net from 'node:net';
 import os from 'node:os';
@@ -103,7 +104,9 @@ export async function bootSandbox(
     const spec = readSpec(options.specFile);
     logger.info({ rootfs: options.rootfs, network: options.network, platform: options.platform, overlay2: options.overlay2 }, 'booting');
     const gofer = await connectGofer(options.goferFd);
+    markBootPhase('9P connected');
     const launcher = await makeInit({ options, spec, gofer, logger });
+    markBootPhase('container root built');
     lifecycle = new ContainerLifecycle(launcher);
     server = new ControlServer(options.controlSocket, lifecycle, logger);
     await server.listen();
@@ -124,6 +127,7 @@ export async function bootSandbox(
     });
   }
   report(options.readyFd, { ready: true, pid: process.pid });
+  markBootPhase('ready');
   logger.info('created');
   const exit = await lifecycle.wait();
   logger.info({ exit }, 'container stopped');

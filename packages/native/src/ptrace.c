@@ -12,12 +12,14 @@
 #include "napi_util.h"
 #include <errno.h>
 #include <signal.h>
+#include <stdio.h>
 #include <string.h>
 #include <sys/ptrace.h>
 #include <sys/syscall.h>
 #include <sys/uio.h>
 #include <sys/user.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #ifndef PTRACE_EVENT_STOP
@@ -134,7 +136,49 @@ static napi_value js_get_siginfo(napi_env env, napi_callback_info info) {
   return tsv_undefined(env);
 }
 
-/* waitTid(tid, block) -> the raw wait status, or -1 if `block` is false and there is nothing to report. */
+/* Whether `tid` is in a ptrace stop (proc(5) /proc/PID/stat state 't'). */
+static bool in_trace_stop(pid_t tid) {
+  char path[64], buf[512];
+  snprintf(path, sizeof path, "/proc/%d/stat", (int)tid);
+  FILE *f = fopen(path, "re");
+  if (!f) return false;
+  size_t n = fread(buf, 1, sizeof buf - 1, f);
+  fclose(f);
+  buf[n] = 0;
+  const char *close = strrchr(buf, ')'); /* the comm field may hold spaces and parentheses */
+  return close && close[1] == ' ' && close[2] == 't';
+}
+
+/* A blocking wait for `tid` that cannot hang on a stop nobody can report: a task may sit in a ptrace stop that was
+ * already reported (and not resumed), or whose wake-up by SIGKILL was lost (a SIGKILL that reaches a task at its
+ * exit stop during a ptrace request on it); waitpid would then block for ever with the event loop stopped. Polls
+ * (short sleeps growing to 1 ms); once the task has been seen in such a stop for LOST_STOP_MS it is continued, and
+ * if even that fails, -EDEADLK is returned. Returns the pid, or -errno. */
+#define LOST_STOP_MS 500
+static int wait_bounded(pid_t tid, int *status) {
+  long nap_ns = 20000, stuck_ns = 0;
+  for (;;) {
+    pid_t r = waitpid(tid, status, __WALL | WNOHANG);
+    if (r == tid) return r;
+    if (r < 0 && errno != EINTR) return -errno;
+    struct timespec nap = {0, nap_ns};
+    nanosleep(&nap, NULL);
+    if (nap_ns < 1000000) nap_ns *= 2;
+    if (!in_trace_stop(tid)) {
+      stuck_ns = 0;
+      continue;
+    }
+    stuck_ns += nap_ns;
+    if (stuck_ns < (long)LOST_STOP_MS * 1000000) continue;
+    r = waitpid(tid, status, __WALL | WNOHANG); /* seen stopped first, so a reportable stop shows now */
+    if (r == tid) return r;
+    if (ptrace(PTRACE_CONT, tid, 0, 0) < 0) return -EDEADLK;
+    stuck_ns = 0;
+  }
+}
+
+/* waitTid(tid, block) -> the raw wait status, or -1 if `block` is false and there is nothing to report. A blocking
+ * wait throws EDEADLK for a task stuck in a stop that cannot be reported (wait_bounded). */
 static napi_value js_wait_tid(napi_env env, napi_callback_info info) {
   napi_value argv[2];
   pid_t tid;
@@ -143,8 +187,13 @@ static napi_value js_wait_tid(napi_env env, napi_callback_info info) {
   if (argc < 1 || !arg_tid(env, argv[0], &tid)) return argc < 1 ? tsv_throw_type(env, "waitTid(tid, block?)") : NULL;
   if (argc >= 2) napi_get_value_bool(env, argv[1], &block);
   int status;
+  if (block) {
+    int r = wait_bounded(tid, &status);
+    if (r < 0) return tsv_throw_errno(env, r == -EDEADLK ? "waitpid: the task is stuck in a stop nobody can report" : "waitpid", -r);
+    return tsv_i32(env, status);
+  }
   pid_t r;
-  do r = waitpid(tid, &status, __WALL | (block ? 0 : WNOHANG)); while (r < 0 && errno == EINTR);
+  do r = waitpid(tid, &status, __WALL | WNOHANG); while (r < 0 && errno == EINTR);
   if (r < 0) return tsv_throw_errno(env, "waitpid", errno);
   if (r == 0) return tsv_i32(env, -1);
   return tsv_i32(env, status);

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { spawn } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -195,4 +195,48 @@ describe('the sentry dying', () => {
       fs.rmSync(dir, { recursive: true, force: true });
     }
   });
+});
+
+// waitTid(tid, true) on a task whose stop was already reported: the stub sits in its PTRACE_EVENT_EXEC stop, which
+// spawnTask consumed. A plain blocking waitpid never returns there (nothing new can be reported) and the sentry's
+// event loop stops for good; the bounded wait continues such a task after half a second, so the wait returns the
+// stub's next stop (the exit stop of its exit_group(127)). Run in its own process, killed if it hangs.
+const WAIT_ON_REPORTED_STOP = `
+import { createRequire } from 'node:module';
+import fs from 'node:fs';
+const N = createRequire(import.meta.url)(process.argv[2]);
+const [root, filterPath, stubPath] = process.argv.slice(3);
+const t = N.spawnTask(root, fs.readFileSync(filterPath), fs.readFileSync(stubPath));
+const t0 = Date.now();
+const first = N.waitTid(t.pid, true);
+const ms = Date.now() - t0;
+N.ptraceCont(t.pid, 0);
+const last = N.waitTid(t.pid, true);
+process.stdout.write(JSON.stringify({ first, ms, last }) + '\\n');
+`;
+
+describe('blocking waits', () => {
+  it('waitTid(tid, true) on a task in an already reported stop continues it instead of blocking for ever', () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'tsv-wait-'));
+    try {
+      const root = path.join(dir, 'root');
+      fs.mkdirSync(root);
+      fs.writeFileSync(path.join(dir, 'filter'), taskFilter());
+      fs.writeFileSync(path.join(dir, 'stub'), STUB_ELF);
+      fs.writeFileSync(path.join(dir, 'wait.mjs'), WAIT_ON_REPORTED_STOP);
+      const addonPath = path.join(path.dirname(new URL(import.meta.resolve('@tsvisor/native')).pathname), '..', 'build', 'Release', 'tsvisor_native.node');
+      const r = spawnSync(process.execPath, [path.join(dir, 'wait.mjs'), addonPath, root, path.join(dir, 'filter'), path.join(dir, 'stub')], {
+        encoding: 'utf8',
+        timeout: 10_000,
+        killSignal: 'SIGKILL',
+      });
+      expect(r.signal).toBeNull(); // not killed by the timeout: the wait returned
+      const { first, ms, last } = JSON.parse(r.stdout) as { first: number; ms: number; last: number };
+      expect(N.WIFSTOPPED(first) && N.PTRACE_EVENT(first) === N.PTRACE_EVENT_EXIT).toBe(true);
+      expect(ms).toBeGreaterThanOrEqual(400);
+      expect(N.WIFEXITED(last) && N.WEXITSTATUS(last)).toBe(127);
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
+  }, 15000);
 });

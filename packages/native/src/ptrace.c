@@ -11,6 +11,7 @@
  * re-raise them afterwards. */
 #include "napi_util.h"
 #include <errno.h>
+#include <sched.h>
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
@@ -152,15 +153,20 @@ static bool in_trace_stop(pid_t tid) {
 /* A blocking wait for `tid` that cannot hang on a stop nobody can report: a task may sit in a ptrace stop that was
  * already reported (and not resumed), or whose wake-up by SIGKILL was lost (a SIGKILL that reaches a task at its
  * exit stop during a ptrace request on it); waitpid would then block for ever with the event loop stopped. Polls
- * (short sleeps growing to 1 ms); once the task has been seen in such a stop for LOST_STOP_MS it is continued, and
+ * (yielding first, then short sleeps growing to 1 ms); once the task has been seen in such a stop for LOST_STOP_MS it is continued, and
  * if even that fails, -EDEADLK is returned. Returns the pid, or -errno. */
 #define LOST_STOP_MS 500
 static int wait_bounded(pid_t tid, int *status) {
   long nap_ns = 20000, stuck_ns = 0;
-  for (;;) {
+  for (int spins = 0;; spins++) {
     pid_t r = waitpid(tid, status, __WALL | WNOHANG);
     if (r == tid) return r;
     if (r < 0 && errno != EINTR) return -errno;
+    if (spins < 64) {
+      /* Most stops come within microseconds (a new child's first stop): yield the CPU to the task first. */
+      sched_yield();
+      continue;
+    }
     struct timespec nap = {0, nap_ns};
     nanosleep(&nap, NULL);
     if (nap_ns < 1000000) nap_ns *= 2;

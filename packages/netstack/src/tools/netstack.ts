@@ -13,7 +13,7 @@ import { TcpProtocol } from '../transport/tcp/protocol.js';
 import { createDefaultStack } from './default_stack.js';
 import { chooseDevice, restoreToKernel, routeEntries, takeOverHostNetwork } from './device_takeover.js';
 import { serveHttp, type HttpServerStats } from './http_server.js';
-import { CHARGEN_PORT, DISCARD_PORT, ECHO_PORT, serveTcp, serveUdp, type Service } from './services.js';
+import { CHARGEN_PORT, DISCARD_PORT, ECHO_PORT, serveTcp, serveUdp, type Service, type StreamServiceStats } from './services.js';
 
 interface ServeArgs {
   device?: string;
@@ -37,9 +37,10 @@ function serve(args: ServeArgs): void {
   const { link, config: cfg } = devices[0]!;
 
   const services: Service[] = [];
+  const discard: StreamServiceStats = { bytesReceived: 0 };
   for (const [port, kind] of [[ECHO_PORT, 'echo'], [DISCARD_PORT, 'discard'], [CHARGEN_PORT, 'chargen']] as const) {
     services.push(serveUdp(stack, port, kind));
-    services.push(serveTcp(stack, port, kind));
+    services.push(serveTcp(stack, port, kind, [4, 6], kind === 'discard' ? discard : undefined));
   }
   const http: HttpServerStats = { requests: 0, responses: {}, bytesSent: 0 };
   if (args.httpRoot) services.push(serveHttp(stack, args.httpPort, args.httpRoot, http));
@@ -51,6 +52,7 @@ function serve(args: ServeArgs): void {
       formatStats(stack.stats),
       ...Object.entries(link.stats).filter(([, v]) => v !== 0).map(([k, v]) => `link.${k} ${v}`),
       ...(tcp instanceof TcpProtocol ? Object.entries(tcp.stats).filter(([, v]) => v !== 0).map(([k, v]) => `tcp.${k} ${v}`) : []),
+      `discard.tcpBytesReceived ${discard.bytesReceived}`,
       ...(args.httpRoot ? [`http.requests ${http.requests}`, `http.bytesSent ${http.bytesSent}`, ...Object.entries(http.responses).map(([k, v]) => `http.status${k} ${v}`)] : []),
     ];
     process.stderr.write(`${lines.join('\n')}\n`);

@@ -117,7 +117,12 @@ export function listenTcp(stack: Stack, port: number, onConnection: (ep: Endpoin
   };
 }
 
-export function serveTcp(stack: Stack, port: number, kind: DatagramKind, families: (4 | 6)[] = [4, 6]): Service {
+/** Byte counts a TCP service keeps (printed with the tool's statistics; lets tests check that nothing was lost). */
+export interface StreamServiceStats {
+  bytesReceived: number;
+}
+
+export function serveTcp(stack: Stack, port: number, kind: DatagramKind, families: (4 | 6)[] = [4, 6], stats?: StreamServiceStats): Service {
   return listenTcp(stack, port, (ep) => {
     if (kind === 'echo') {
       const c: StreamConnection = new StreamConnection(ep, {
@@ -132,7 +137,13 @@ export function serveTcp(stack: Stack, port: number, kind: DatagramKind, familie
         onError: () => {},
       });
     } else if (kind === 'discard') {
-      const c: StreamConnection = new StreamConnection(ep, { onEnd: () => c.close(), onError: () => {} });
+      const c: StreamConnection = new StreamConnection(ep, {
+        onData: (d) => {
+          if (stats) stats.bytesReceived += d.length;
+        },
+        onEnd: () => c.close(),
+        onError: () => {},
+      });
     } else {
       let line = 0;
       const block = () => {

@@ -1,0 +1,105 @@
+// A network namespace joined to the host by a veth, with `netstack serve` taking the namespace's end over: the
+// set-up the real-peer tests share. Names and subnets are derived from the pid and a per-file tag so parallel test
+// files and runs do not collide; stop() removes everything it created.
+import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+export const netstackTool = join(dirname(fileURLToPath(import.meta.url)), '..', '..', 'packages/netstack/dist/tools/netstack.js');
+
+export interface ServeFixtureOptions {
+  /** One or two letters that make this file's names unique (e.g. 'b' gives tsvbns<id>, tsvbh<id>, tsvbn<id>). */
+  tag: string;
+  /** Second octet base of the IPv4 /24 (10.<base + id % 50>.x.0/24) and a hex word for the IPv6 /64. */
+  octetBase: number;
+  v6Word: string;
+  /** Extra arguments to `netstack serve`. */
+  serveArgs?: string[];
+}
+
+export interface ServeFixture {
+  readonly ns: string;
+  readonly hostIf: string;
+  readonly nsIf: string;
+  readonly host4: string;
+  readonly peer4: string;
+  readonly host6: string;
+  readonly peer6: string;
+  readonly child: ChildProcess;
+  /** Everything the tool wrote to stderr since start or the last clearStderr(). */
+  stderr(): string;
+  clearStderr(): void;
+  /** SIGTERM (then SIGKILL), delete the namespace and the host end of the veth. Safe to call twice. */
+  stop(): Promise<void>;
+}
+
+const sh = (cmd: string, args: string[]): string =>
+  execFileSync(cmd, args, { timeout: 15_000, encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
+
+export async function startServe(o: ServeFixtureOptions): Promise<ServeFixture> {
+  if (!existsSync(netstackTool)) throw new Error(`${netstackTool} is missing: build first (npx tsc -b)`);
+  const id = process.pid % 100000;
+  const ns = `tsv${o.tag}ns${id}`;
+  const hostIf = `tsv${o.tag}h${id}`;
+  const nsIf = `tsv${o.tag}n${id}`;
+  const net4 = `10.${o.octetBase + (id % 50)}.${Math.floor(id / 50) % 250}`;
+  const net6 = `fd00:${o.v6Word}:${id.toString(16)}`;
+  const f = { ns, hostIf, nsIf, host4: `${net4}.1`, peer4: `${net4}.2`, host6: `${net6}::1`, peer6: `${net6}::2` };
+  let err = '';
+  let child: ChildProcess | undefined;
+  const stop = async () => {
+    if (child && child.exitCode === null && child.signalCode === null) {
+      const exited = new Promise((r) => child!.once('exit', r));
+      child.kill('SIGTERM');
+      await Promise.race([exited, new Promise((r) => setTimeout(r, 3000))]);
+      if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
+    }
+    try {
+      execFileSync('ip', ['netns', 'del', ns], { stdio: 'ignore' });
+    } catch {}
+    try {
+      execFileSync('ip', ['link', 'del', hostIf], { stdio: 'ignore' });
+    } catch {}
+  };
+  try {
+    sh('ip', ['netns', 'add', ns]);
+    sh('ip', ['link', 'add', hostIf, 'type', 'veth', 'peer', 'name', nsIf]);
+    sh('ip', ['link', 'set', nsIf, 'netns', ns]);
+    sh('ip', ['addr', 'add', `${f.host4}/24`, 'dev', hostIf]);
+    sh('ip', ['addr', 'add', `${f.host6}/64`, 'dev', hostIf, 'nodad']);
+    sh('ip', ['link', 'set', hostIf, 'up']);
+    sh('ip', ['-n', ns, 'link', 'set', 'lo', 'up']);
+    sh('ip', ['-n', ns, 'addr', 'add', `${f.peer4}/24`, 'dev', nsIf]);
+    sh('ip', ['-n', ns, 'addr', 'add', `${f.peer6}/64`, 'dev', nsIf, 'nodad']);
+    sh('ip', ['-n', ns, 'link', 'set', nsIf, 'up']);
+    child = spawn('ip', ['netns', 'exec', ns, process.execPath, netstackTool, 'serve', '--device', nsIf, ...(o.serveArgs ?? [])], {
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    child.stderr!.on('data', (d: Buffer) => (err += d.toString()));
+    await new Promise<void>((resolve, reject) => {
+      let out = '';
+      const t = setTimeout(() => reject(new Error(`netstack serve not ready after 15 s; stderr: ${err}`)), 15_000);
+      child!.stdout!.on('data', (d: Buffer) => {
+        out += d.toString();
+        if (out.includes('\n')) {
+          clearTimeout(t);
+          resolve();
+        }
+      });
+      child!.on('exit', (code) => reject(new Error(`netstack serve exited with ${code}: ${err}`)));
+    });
+  } catch (e) {
+    await stop();
+    throw e;
+  }
+  return { ...f, child, stderr: () => err, clearStderr: () => void (err = ''), stop };
+}
+
+/** Sends SIGUSR1 and waits (up to 5 s) for a statistics dump containing `line`; returns the dump. */
+export async function statsAfterSigusr1(f: ServeFixture, line: string): Promise<string> {
+  f.clearStderr();
+  f.child.kill('SIGUSR1');
+  for (let i = 0; i < 100 && !f.stderr().includes(line); i++) await new Promise((r) => setTimeout(r, 50));
+  return f.stderr();
+}

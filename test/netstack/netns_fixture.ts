@@ -18,6 +18,15 @@ export interface ServeFixtureOptions {
   serveArgs?: string[];
 }
 
+export interface ServeReady {
+  ready: boolean;
+  device: string;
+  mtu: number;
+  addresses: string[];
+  routes: string[];
+  services: Record<string, number>;
+}
+
 export interface ServeFixture {
   readonly ns: string;
   readonly hostIf: string;
@@ -27,6 +36,8 @@ export interface ServeFixture {
   readonly host6: string;
   readonly peer6: string;
   readonly child: ChildProcess;
+  /** The tool's first stdout line: {ready, device, mtu, addresses, routes, services}. */
+  readonly ready: ServeReady;
   /** Everything the tool wrote to stderr since start or the last clearStderr(). */
   stderr(): string;
   clearStderr(): void;
@@ -48,6 +59,7 @@ export async function startServe(o: ServeFixtureOptions): Promise<ServeFixture> 
   const f = { ns, hostIf, nsIf, host4: `${net4}.1`, peer4: `${net4}.2`, host6: `${net6}::1`, peer6: `${net6}::2` };
   let err = '';
   let child: ChildProcess | undefined;
+  let ready: ServeReady;
   const stop = async () => {
     if (child && child.exitCode === null && child.signalCode === null) {
       const exited = new Promise((r) => child!.once('exit', r));
@@ -77,14 +89,19 @@ export async function startServe(o: ServeFixtureOptions): Promise<ServeFixture> 
       stdio: ['ignore', 'pipe', 'pipe'],
     });
     child.stderr!.on('data', (d: Buffer) => (err += d.toString()));
-    await new Promise<void>((resolve, reject) => {
+    ready = await new Promise<ServeReady>((resolve, reject) => {
       let out = '';
       const t = setTimeout(() => reject(new Error(`netstack serve not ready after 15 s; stderr: ${err}`)), 15_000);
       child!.stdout!.on('data', (d: Buffer) => {
         out += d.toString();
-        if (out.includes('\n')) {
+        const nl = out.indexOf('\n');
+        if (nl >= 0) {
           clearTimeout(t);
-          resolve();
+          try {
+            resolve(JSON.parse(out.slice(0, nl)) as ServeReady);
+          } catch {
+            reject(new Error(`netstack serve printed ${out.slice(0, nl)} instead of its ready line; stderr: ${err}`));
+          }
         }
       });
       child!.on('exit', (code) => reject(new Error(`netstack serve exited with ${code}: ${err}`)));
@@ -93,7 +110,7 @@ export async function startServe(o: ServeFixtureOptions): Promise<ServeFixture> 
     await stop();
     throw e;
   }
-  return { ...f, child, stderr: () => err, clearStderr: () => void (err = ''), stop };
+  return { ...f, child, ready, stderr: () => err, clearStderr: () => void (err = ''), stop };
 }
 
 /** Sends SIGUSR1 and waits (up to 5 s) for a statistics dump containing `line`; returns the dump. */

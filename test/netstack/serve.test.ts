@@ -1,26 +1,14 @@
 // The standalone tool against real peers: the host kernel's stack pings it and talks UDP, TCP and HTTP to it
 // across a veth into a network namespace the test creates (and removes). Needs root and a build
 // (`npx tsc -b`; make test does it).
-import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
+import { execFileSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startServe, statsAfterSigusr1, type ServeFixture } from './netns_fixture.js';
 
-const repo = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
-const tool = join(repo, 'packages/netstack/dist/tools/netstack.js');
-const id = process.pid % 100000;
-const ns = `tsvns${id}`;
-const hostIf = `tsvh${id}`;
-const nsIf = `tsvn${id}`;
-// A /24 and a /64 derived from the pid so parallel runs do not collide.
-const net4 = `10.${200 + (id % 50)}.${Math.floor(id / 50) % 250}`;
-const host4 = `${net4}.1`;
-const peer4 = `${net4}.2`;
-const host6 = `fd00:7473:${id.toString(16)}::1`;
-const peer6 = `fd00:7473:${id.toString(16)}::2`;
 const long = process.env.TSVISOR_LONG === '1';
 
 const sh = (cmd: string, args: string[], input?: string | Buffer, timeout = 15_000): string =>
@@ -29,64 +17,30 @@ const shBuf = (cmd: string, args: string[], input?: Buffer, timeout = 30_000): B
   execFileSync(cmd, args, { input, timeout, stdio: ['pipe', 'pipe', 'pipe'], maxBuffer: 256 << 20 });
 const sha256 = (b: Buffer) => createHash('sha256').update(b).digest('hex');
 
-let child: ChildProcess | undefined;
-let stderr = '';
+let f: ServeFixture;
+let ns = '';
+let nsIf = '';
+let peer4 = '';
+let peer6 = '';
 let root = '';
-let ready: { addresses: string[]; services: Record<string, number> } | undefined;
 
 beforeAll(async () => {
-  if (!existsSync(tool)) throw new Error(`${tool} is missing: build first (npx tsc -b)`);
   root = mkdtempSync(join(tmpdir(), 'tsv-netstack-http-'));
   writeFileSync(join(root, 'index.html'), '<h1>netstack</h1>\n');
   writeFileSync(join(root, 'blob.bin'), Buffer.from(Array.from({ length: 3 << 20 }, (_, i) => (i * 2654435761) >>> 24)));
-  sh('ip', ['netns', 'add', ns]);
-  sh('ip', ['link', 'add', hostIf, 'type', 'veth', 'peer', 'name', nsIf]);
-  sh('ip', ['link', 'set', nsIf, 'netns', ns]);
-  sh('ip', ['addr', 'add', `${host4}/24`, 'dev', hostIf]);
-  sh('ip', ['addr', 'add', `${host6}/64`, 'dev', hostIf, 'nodad']);
-  sh('ip', ['link', 'set', hostIf, 'up']);
-  sh('ip', ['-n', ns, 'link', 'set', 'lo', 'up']);
-  sh('ip', ['-n', ns, 'addr', 'add', `${peer4}/24`, 'dev', nsIf]);
-  sh('ip', ['-n', ns, 'addr', 'add', `${peer6}/64`, 'dev', nsIf, 'nodad']);
-  sh('ip', ['-n', ns, 'link', 'set', nsIf, 'up']);
-  child = spawn('ip', ['netns', 'exec', ns, process.execPath, tool, 'serve', '--device', nsIf, '--http-root', root, '--http-port', '8080'], {
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  child.stderr!.on('data', (d: Buffer) => (stderr += d.toString()));
-  ready = await new Promise((resolve, reject) => {
-    let out = '';
-    const t = setTimeout(() => reject(new Error(`tool not ready after 15 s; stderr: ${stderr}`)), 15_000);
-    child!.stdout!.on('data', (d: Buffer) => {
-      out += d.toString();
-      const nl = out.indexOf('\n');
-      if (nl >= 0) {
-        clearTimeout(t);
-        resolve(JSON.parse(out.slice(0, nl)));
-      }
-    });
-    child!.on('exit', (code) => reject(new Error(`tool exited with ${code}: ${stderr}`)));
-  });
-});
+  // Names tsvns<id>/tsvh<id>/tsvn<id> and 10.(200+id%50).x.0/24 as before the set-up moved to netns_fixture.ts.
+  f = await startServe({ tag: '', octetBase: 200, v6Word: '7473', serveArgs: ['--http-root', root, '--http-port', '8080'] });
+  ({ ns, nsIf, peer4, peer6 } = f);
+}, 30_000);
 
 afterAll(async () => {
-  if (child && child.exitCode === null) {
-    const exited = new Promise((r) => child!.once('exit', r));
-    child.kill('SIGTERM');
-    await Promise.race([exited, new Promise((r) => setTimeout(r, 3000))]);
-    if (child.exitCode === null) child.kill('SIGKILL');
-  }
-  try {
-    execFileSync('ip', ['netns', 'del', ns], { stdio: 'ignore' });
-  } catch {}
-  try {
-    execFileSync('ip', ['link', 'del', hostIf], { stdio: 'ignore' });
-  } catch {}
+  await f?.stop();
   if (root) rmSync(root, { recursive: true, force: true });
 });
 
 describe('netstack serve behind a veth', () => {
   it('took over the device addresses from the namespace kernel', () => {
-    expect(ready?.addresses).toEqual(expect.arrayContaining([`${peer4}/24`, `${peer6}/64`]));
+    expect(f.ready.addresses).toEqual(expect.arrayContaining([`${peer4}/24`, `${peer6}/64`]));
     // The kernel side no longer holds them, so only netstack can be answering below.
     const left = sh('ip', ['-n', ns, '-j', 'addr', 'show', 'dev', nsIf]);
     expect(left).not.toContain(peer4);
@@ -162,9 +116,7 @@ describe('netstack serve behind a veth', () => {
   });
 
   it('prints statistics on SIGUSR1', async () => {
-    stderr = '';
-    child!.kill('SIGUSR1');
-    for (let i = 0; i < 50 && !stderr.includes('http.requests'); i++) await new Promise((r) => setTimeout(r, 50));
+    const stderr = await statsAfterSigusr1(f, 'http.requests');
     expect(stderr).toMatch(/netstack statistics/);
     expect(stderr).toMatch(/icmp\.echoRepliesSent [1-9]/);
     expect(stderr).toMatch(/tcp\.passiveOpens [1-9]/);

@@ -11,7 +11,7 @@ import { beforeAll, describe, expect, it } from 'vitest';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const runsc = path.resolve(here, '..', '..', 'bin', 'runsc');
-const programs = ['files', 'dirs', 'process', 'memory', 'copy', 'unknown', 'hostile', 'hostile_events'];
+const programs = ['files', 'dirs', 'process', 'memory', 'copy', 'unknown', 'hostile', 'hostile_events', 'signals'];
 const flavours = { static: ['-static'], dynamic: [] as string[] };
 let buildDir = '';
 

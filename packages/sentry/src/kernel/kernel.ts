@@ -302,6 +302,7 @@ export class Kernel {
       return;
     }
     task.pendingNotifications.add(id);
+    task.answeredRestart = false;
     const ok = (r: number | bigint): void => {
       task.pendingNotifications.delete(id);
       this.answer(id, BigInt(r), 0);
@@ -309,6 +310,7 @@ export class Kernel {
     const bad = (e: unknown): void => {
       task.pendingNotifications.delete(id);
       if (e instanceof SyscallError) {
+        task.answeredRestart = e.errno === Errno.ERESTARTSYS;
         this.answer(id, 0n, -e.errno);
         return;
       }
@@ -455,6 +457,7 @@ export class Kernel {
   /** A signal is about to be delivered to `task` by the host. */
   private onSignalStop(task: Task, sig: number): void {
     const tg = task.tg;
+    this.restartUnreceivedCall(task);
     if (sig === SIGCONT && tg.stopSignal) this.onGroupContinue(tg);
     // The host never lets a pid-namespace init die of a signal it has no handler for, not even a fault; Linux
     // kills a container's init for an unhandled synchronous fault (force_sig), so the sentry does it here.
@@ -470,6 +473,22 @@ export class Kernel {
       }
     }
     ptraceCont(task.hostTid, sig);
+  }
+
+  /**
+   * A signal that reaches a task waiting for the sentry to receive its emulated call ends that wait with ERESTARTSYS
+   * (seccomp(2): with WAIT_KILLABLE_RECV only a received notification ignores non-fatal signals), and a handler
+   * without SA_RESTART would then turn any call into EINTR, even pipe(2) or close(2), which Linux never interrupts.
+   * The call had not started, so Linux's behaviour is that of a signal arriving just before it: the handler runs and
+   * the call is made. ERESTARTNOINTR asks the host for exactly that (signal(7) "Interruption of system calls").
+   * A call the sentry itself ended with ERESTARTSYS (a blocking read, wait4, ...) keeps SA_RESTART semantics.
+   */
+  private restartUnreceivedCall(task: Task): void {
+    if (task.answeredRestart) return;
+    const regs = Registers.of(task.hostTid);
+    if (regs.get('rax') !== BigInt.asUintN(64, BigInt(-Errno.ERESTARTSYS))) return;
+    regs.set('rax', BigInt(-Errno.ERESTARTNOINTR));
+    regs.store(task.hostTid);
   }
 
   /** Registers the new task; returns true when the parent must stay stopped (vfork). */

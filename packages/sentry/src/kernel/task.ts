@@ -127,6 +127,11 @@ export class Task implements FsSyscallContext {
   vforkParent: Task | null = null;
   /** Ids of this task's notifications not answered yet (a blocked call; at most one in practice). */
   readonly pendingNotifications = new Set<bigint>();
+  /**
+   * Whether the sentry answered this task's latest emulated call with ERESTARTSYS itself (a blocking call a signal
+   * ended), as opposed to the host interrupting the call before the sentry received it (Kernel.onSignalStop).
+   */
+  answeredRestart = false;
   /** The pending PTRACE_EVENT_EXIT status, for /proc and logs. */
   exitCode: number | null = null;
   /** Name from PR_SET_NAME (per thread); defaults to the group's comm. */

@@ -4,7 +4,8 @@
 // EPOLL_CTL_DEL or until its open file description is released (closing one of several dup'ed fds keeps it, as on
 // Linux). The instance is itself pollable (POLLIN when an entry is ready), so epoll sets nest.
 import { Errno, fail } from '../kernel/syscall_error.js';
-import { POLLERR, POLLHUP, POLLIN, POLLOUT, POLLRDNORM, POLLWRNORM, S_IFREG } from '../vfs/constants.js';
+import { anonInodeStat } from '../vfs/anon.js';
+import { POLLERR, POLLHUP, POLLIN, POLLOUT, POLLRDNORM, POLLWRNORM } from '../vfs/constants.js';
 import type { FileDescription } from '../vfs/file_description.js';
 import type { FileDescriptionImpl, Stat } from '../vfs/filesystem.js';
 import { allocateDev } from '../vfs/mount.js';
@@ -139,21 +140,7 @@ export class EpollInstance implements FileDescriptionImpl {
   }
 
   async stat(): Promise<Stat> {
-    return {
-      dev: epollDev,
-      ino: this.ino,
-      mode: S_IFREG | 0o600,
-      nlink: 1,
-      uid: 0,
-      gid: 0,
-      rdev: 0,
-      size: 0n,
-      blksize: 4096,
-      blocks: 0n,
-      atimeNs: this.created,
-      mtimeNs: this.created,
-      ctimeNs: this.created,
-    };
+    return anonInodeStat(epollDev, this.ino, this.created);
   }
 
   release(): void {

@@ -2,7 +2,8 @@
 // EFD_SEMAPHORE, returns 1 and decrements). Reads at 0 and writes that would pass 0xfffffffffffffffe say EAGAIN;
 // the syscall layer blocks on readiness as for pipes.
 import { Errno, fail } from '../kernel/syscall_error.js';
-import { POLLERR, POLLIN, POLLOUT, POLLRDNORM, POLLWRNORM, S_IFREG } from '../vfs/constants.js';
+import { anonInodeStat } from '../vfs/anon.js';
+import { POLLERR, POLLIN, POLLOUT, POLLRDNORM, POLLWRNORM } from '../vfs/constants.js';
 import type { FileDescriptionImpl, IoctlRequest, Stat } from '../vfs/filesystem.js';
 import { allocateDev } from '../vfs/mount.js';
 import { nowNs } from './tmpfs.js';
@@ -68,20 +69,6 @@ export class EventFd implements FileDescriptionImpl {
   }
 
   async stat(): Promise<Stat> {
-    return {
-      dev: anonDev,
-      ino: this.ino,
-      mode: S_IFREG | 0o600,
-      nlink: 1,
-      uid: 0,
-      gid: 0,
-      rdev: 0,
-      size: 0n,
-      blksize: 4096,
-      blocks: 0n,
-      atimeNs: this.created,
-      mtimeNs: this.created,
-      ctimeNs: this.created,
-    };
+    return anonInodeStat(anonDev, this.ino, this.created);
   }
 }

@@ -3,7 +3,8 @@
 // asked, and a Node timer only wakes waiters, so a late event loop never loses expirations. Millisecond wake-up
 // granularity; CLOCK_REALTIME timers do not react to clock changes (TFD_TIMER_CANCEL_ON_SET unsupported).
 import { Errno, fail } from '../kernel/syscall_error.js';
-import { POLLIN, POLLRDNORM, S_IFREG } from '../vfs/constants.js';
+import { anonInodeStat } from '../vfs/anon.js';
+import { POLLIN, POLLRDNORM } from '../vfs/constants.js';
 import type { FileDescriptionImpl, Stat } from '../vfs/filesystem.js';
 import { allocateDev } from '../vfs/mount.js';
 import { nowNs } from './tmpfs.js';
@@ -116,20 +117,6 @@ export class TimerFd implements FileDescriptionImpl {
   }
 
   async stat(): Promise<Stat> {
-    return {
-      dev: anonDev,
-      ino: this.ino,
-      mode: S_IFREG | 0o600,
-      nlink: 1,
-      uid: 0,
-      gid: 0,
-      rdev: 0,
-      size: 0n,
-      blksize: 4096,
-      blocks: 0n,
-      atimeNs: this.created,
-      mtimeNs: this.created,
-      ctimeNs: this.created,
-    };
+    return anonInodeStat(anonDev, this.ino, this.created);
   }
 }

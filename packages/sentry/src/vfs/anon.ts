@@ -3,6 +3,7 @@
 // file gets a node in one private "anon" file system whose open() asks the file for a new description of the same
 // object (FileDescriptionImpl.reopen).
 import { Errno, fail } from '../kernel/syscall_error.js';
+import { S_IFREG } from './constants.js';
 import type { FileDescription } from './file_description.js';
 import type { FileDescriptionImpl, FilesystemImpl, FsNode, OpenOptions, Stat, StatFs } from './filesystem.js';
 import { Dentry, MountNamespace, type VirtualDentry } from './mount.js';
@@ -26,6 +27,28 @@ class AnonFs implements FilesystemImpl {
 }
 
 let anon: MountNamespace | null = null;
+
+/**
+ * fstat(2) of an anonymous-inode file (eventfd, timerfd, epoll): Linux shows a 0600 regular file of size 0 owned by
+ * root on the anon_inodefs device, with the times of its creation.
+ */
+export function anonInodeStat(dev: number, ino: bigint, createdNs: bigint): Stat {
+  return {
+    dev,
+    ino,
+    mode: S_IFREG | 0o600,
+    nlink: 1,
+    uid: 0,
+    gid: 0,
+    rdev: 0,
+    size: 0n,
+    blksize: 4096,
+    blocks: 0n,
+    atimeNs: createdNs,
+    mtimeNs: createdNs,
+    ctimeNs: createdNs,
+  };
+}
 
 class AnonNode implements FsNode {
   constructor(

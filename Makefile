@@ -2,7 +2,7 @@
 # Both set up a fresh machine first (Debian packages, npm dependencies, the native addon).
 SHELL := /bin/bash
 PREFIX ?= /usr/local
-CMD ?= uname -a; ls /; echo hi > /tmp/x; cat /tmp/x
+CMD ?= uname -a; ls /; echo hi > /tmp/tsvisor-demo; cat /tmp/tsvisor-demo; ls /proc
 DEBIAN_PACKAGES := busybox-static iperf3 libseccomp2 runc strace iproute2 curl netcat-openbsd nftables \
                    slirp4netns passt diod gcc make python3 g++
 

@@ -79,7 +79,11 @@ export class NeighborCache {
    */
   lookup(addr: Address): LinkAddress | undefined {
     const e = this.entries.get(addr.toString());
-    if (e === undefined) return undefined;
+    return e === undefined ? undefined : this.usableLink(e);
+  }
+
+  /** The entry's link address if it may be used now; using a STALE entry moves it to DELAY (RFC 4861 7.3.3). */
+  private usableLink(e: NeighborEntry): LinkAddress | undefined {
     switch (e.state) {
       case 'reachable':
       case 'delay':
@@ -103,14 +107,6 @@ export class NeighborCache {
     let e = this.entries.get(key);
     if (e) {
       switch (e.state) {
-        case 'reachable':
-        case 'delay':
-        case 'probe':
-        case 'static':
-          return e.link;
-        case 'stale':
-          this.enter(e, 'delay');
-          return e.link;
         case 'incomplete':
           if (e.waiters.length >= this.config.maxQueuedPackets) {
             // arp(7) unres_qlen: the oldest queued packet is dropped to make room.
@@ -124,6 +120,8 @@ export class NeighborCache {
           this.stats.neighbor.unreachableEntryLookups++;
           waiter(undefined);
           return undefined;
+        default:
+          return this.usableLink(e);
       }
     }
     if (!this.evictIfFull()) {

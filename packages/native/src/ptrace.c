@@ -99,42 +99,35 @@ static napi_value js_get_event_msg(napi_env env, napi_callback_info info) {
   return tsv_i64(env, (int64_t)msg);
 }
 
-/* getRegs(tid, out: Buffer of sizeof(struct user_regs_struct) = 216 bytes) */
-static napi_value js_get_regs(napi_env env, napi_callback_info info) {
+/* A ptrace request that reads or writes one block through a caller's buffer of at least `min` bytes. */
+static napi_value ptrace_block(napi_env env, napi_callback_info info, enum __ptrace_request request, size_t min,
+                               const char *usage, const char *too_small, const char *call) {
   napi_value argv[2];
   pid_t tid;
   void *buf;
   size_t len;
-  if (tsv_args(env, info, argv, 2) < 2) return tsv_throw_type(env, "getRegs(tid, out)");
+  if (tsv_args(env, info, argv, 2) < 2) return tsv_throw_type(env, usage);
   if (!arg_tid(env, argv[0], &tid) || !tsv_arg_buffer(env, argv[1], &buf, &len)) return NULL;
-  if (len < sizeof(struct user_regs_struct)) return tsv_throw_type(env, "out must hold 216 bytes");
-  if (ptrace(PTRACE_GETREGS, tid, 0, buf) < 0) return tsv_throw_errno(env, "ptrace(PTRACE_GETREGS)", errno);
+  if (len < min) return tsv_throw_type(env, too_small);
+  if (ptrace(request, tid, 0, buf) < 0) return tsv_throw_errno(env, call, errno);
   return tsv_undefined(env);
 }
 
+/* getRegs(tid, out: Buffer of sizeof(struct user_regs_struct) = 216 bytes) */
+static napi_value js_get_regs(napi_env env, napi_callback_info info) {
+  return ptrace_block(env, info, PTRACE_GETREGS, sizeof(struct user_regs_struct), "getRegs(tid, out)",
+                      "out must hold 216 bytes", "ptrace(PTRACE_GETREGS)");
+}
+
 static napi_value js_set_regs(napi_env env, napi_callback_info info) {
-  napi_value argv[2];
-  pid_t tid;
-  void *buf;
-  size_t len;
-  if (tsv_args(env, info, argv, 2) < 2) return tsv_throw_type(env, "setRegs(tid, regs)");
-  if (!arg_tid(env, argv[0], &tid) || !tsv_arg_buffer(env, argv[1], &buf, &len)) return NULL;
-  if (len < sizeof(struct user_regs_struct)) return tsv_throw_type(env, "regs must hold 216 bytes");
-  if (ptrace(PTRACE_SETREGS, tid, 0, buf) < 0) return tsv_throw_errno(env, "ptrace(PTRACE_SETREGS)", errno);
-  return tsv_undefined(env);
+  return ptrace_block(env, info, PTRACE_SETREGS, sizeof(struct user_regs_struct), "setRegs(tid, regs)",
+                      "regs must hold 216 bytes", "ptrace(PTRACE_SETREGS)");
 }
 
 /* getSiginfo(tid, out: Buffer of 128 bytes) */
 static napi_value js_get_siginfo(napi_env env, napi_callback_info info) {
-  napi_value argv[2];
-  pid_t tid;
-  void *buf;
-  size_t len;
-  if (tsv_args(env, info, argv, 2) < 2) return tsv_throw_type(env, "getSiginfo(tid, out)");
-  if (!arg_tid(env, argv[0], &tid) || !tsv_arg_buffer(env, argv[1], &buf, &len)) return NULL;
-  if (len < sizeof(siginfo_t)) return tsv_throw_type(env, "out must hold 128 bytes");
-  if (ptrace(PTRACE_GETSIGINFO, tid, 0, buf) < 0) return tsv_throw_errno(env, "ptrace(PTRACE_GETSIGINFO)", errno);
-  return tsv_undefined(env);
+  return ptrace_block(env, info, PTRACE_GETSIGINFO, sizeof(siginfo_t), "getSiginfo(tid, out)",
+                      "out must hold 128 bytes", "ptrace(PTRACE_GETSIGINFO)");
 }
 
 /* Whether `tid` is in a ptrace stop (proc(5) /proc/PID/stat state 't'). */

@@ -5,12 +5,11 @@ import { execFileSync, spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { sampleOutput, sampleWallMs, type Sample } from './measure.js';
+import { sampleOutput, sampleWallMs, summarize, type Sample } from './measure.js';
 import { renderMarkdown, type Row } from './report.js';
 import { bigFile, busyboxBundle, compile, runsc, workDir } from './workloads.js';
 import { cpuProfiles, idleMemory, netstackRows, renderNetstackMarkdown } from './netstack_tcp.js';
 import { fdbasedLines } from './netstack_fdbased.js';
-import { summarize } from './measure.js';
 import { profileSandboxed, renderHotFunctions } from './profile.js';
 
 const RUNS = Number(process.env.TSVISOR_BENCH_RUNS ?? 5);

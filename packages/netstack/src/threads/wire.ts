@@ -1,0 +1,319 @@
+// The contract between the stack's thread and its TCP worker threads (design.md "Netstack": threading).
+//
+// Who does what:
+//   stack thread   links, ARP/NDP, IPv4/IPv6, ICMP, UDP, raw; for TCP it only hashes each received segment's flow
+//                  and hands it to one worker (tcp_dispatcher.ts), writes the segments workers send through its
+//                  routes, and gives applications RemoteTcpEndpoint proxies (the Endpoint API, unchanged).
+//   TCP worker     a whole TcpProtocol (connections, timers, listeners, SYN cookies) over a ring-backed TcpHost
+//                  (tcp_worker.ts). Every worker has a copy of every listener, as SO_REUSEPORT shards do.
+//
+// Two SharedFrameRings per worker carry everything, in order: TO_WORKER (stack thread produces) and TO_STACK
+// (worker produces). The ring's `meta` word is the record type below; each record starts with a fixed header
+// (little-endian, offsets below) followed by a payload. Neither side ever blocks on the other except the stack
+// thread's synchronous control call (a worker answers it from its event loop; a worker never waits for the stack
+// thread, so the wait cannot deadlock). A full ring is not an error: the producer keeps the record in a local
+// queue and retries (frames may instead be dropped: TCP retransmits).
+//
+// Flow sharding: a segment goes to worker flowHash(remote, remotePort, local, localPort) % workers, where "remote"
+// is the segment's source. A connection opened by the stack thread's connect() is created on the worker the same
+// function picks for its 4-tuple, so every segment of a connection meets the same worker.
+//
+// Byte streams (the socket buffers): the stack thread's RemoteTcpEndpoint keeps a receive queue fed by DATA
+// records and sends WRITE records; both directions are credit-limited so neither ring nor queue grows without
+// bound: the stack thread may have at most `sendCredit` bytes written but not yet taken by the worker's endpoint
+// (the worker returns credit with SEND_CREDIT as its TcpEndpoint.write accepts bytes), and the worker sends DATA
+// only while the bytes it sent and the stack thread has not yet read stay under `receiveCredit` (the stack thread
+// returns credit with CONSUMED as the application reads). When the stack thread stops reading, the worker stops
+// reading its TcpEndpoint, whose receive window then closes: backpressure reaches the peer.
+
+import { Address, IPV4_ANY, IPV6_ANY, type FullAddress } from '../stack/address.js';
+import { TcpipError, TcpipErrors } from '../stack/tcpip_error.js';
+
+// ---- record types (SharedFrameRing meta)
+
+/** Stack thread -> worker. */
+export const ToWorker = {
+  /** A received TCP segment: SEGMENT_HEADER, then the TCP header and payload. */
+  SEGMENT: 1,
+  /** An ICMP error quoting a TCP segment this stack sent: ICMP_ERROR_HEADER, then the quoted TCP bytes. */
+  ICMP_ERROR: 2,
+  /** A synchronous control request: CONTROL_HEADER, then UTF-8 JSON of a ControlRequest. */
+  CONTROL: 3,
+  /** Application bytes for an endpoint's send side: ENDPOINT_HEADER (u32 arg = WriteFlags), then the bytes. */
+  WRITE: 4,
+  /** The application read `arg` bytes of an endpoint's DATA: ENDPOINT_HEADER only (returns receive credit). */
+  CONSUMED: 5,
+  /** A new routing snapshot (addresses, routes, MTUs changed): UTF-8 JSON of a RouteSnapshot. */
+  ROUTES: 6,
+} as const;
+
+/** Worker -> stack thread. */
+export const ToStack = {
+  /** A TCP segment to send: FRAME_HEADER, then the TCP header and payload (checksum as GsoFlags say). */
+  FRAME: 1,
+  /** Received bytes of an endpoint: ENDPOINT_HEADER (arg unused), then the bytes. */
+  DATA: 2,
+  /**
+   * An endpoint's state changed: ENDPOINT_HEADER with arg = EndpointStateBits, then i32 errorCode (index into
+   * ERROR_CODES of a pending asynchronous error (SO_ERROR), -1 for none) at offset 8. Sent after any DATA it
+   * follows, so "end of stream" is seen only once every byte before it was delivered.
+   */
+  STATE: 3,
+  /** The worker's endpoint took `arg` bytes of WRITE data (returns send credit). ENDPOINT_HEADER only. */
+  SEND_CREDIT: 4,
+  /**
+   * A listener's copy on this worker accepted a connection: ENDPOINT_HEADER (id = the listener, arg = the new
+   * endpoint's id on this worker), then ACCEPTED_TAIL (peer and local address) at offset 8.
+   */
+  ACCEPTED: 5,
+} as const;
+
+// ---- fixed headers (byte offsets within a record)
+
+/** SEGMENT / FRAME / ICMP_ERROR address block: family (u8), then two 16-byte address slots (IPv4 uses 4 bytes). */
+export const ADDRESS_SLOT = 16;
+
+/**
+ * SEGMENT: [0] u8 family, [1] u8 flags (SegmentFlags), [2] u8 ttl, [3] u8 tos, [4] u32 nic,
+ * [8] source address (16), [24] destination address (16); TCP bytes from [40].
+ */
+export const SEGMENT_HEADER = 40;
+export const SegmentFlags = {
+  /** The link or the loopback path verified the TCP checksum already (PacketBuffer.checksumValidated). */
+  CHECKSUM_VALIDATED: 1,
+} as const;
+
+/**
+ * FRAME: [0] u8 family, [1] u8 flags (FrameFlags), [2] u8 ttl, [3] u8 tos, [4] u32 nic, [8] local address (16),
+ * [24] remote address (16), [40] u8 gsoType (GsoType), [41] u8 unused, [42] u16 gsoSize; TCP bytes from [44].
+ */
+export const FRAME_HEADER = 44;
+export const FrameFlags = {
+  /** NetworkWriteParams.dontFragment. */
+  DONT_FRAGMENT: 1,
+  /** GsoInfo.needsChecksum: the TCP checksum field holds the pseudo-header sum only. */
+  NEEDS_CHECKSUM: 2,
+  /** A GsoInfo is present (gsoType/gsoSize meaningful even if type is NONE). */
+  HAS_GSO: 4,
+} as const;
+
+/**
+ * ICMP_ERROR: [0] u8 family, [1] u8 kind (index into TRANSPORT_ERROR_KINDS), [2] u8 icmpType, [3] u8 icmpCode,
+ * [4] u32 nic, [8] u32 mtu, [12] reporter address (16), [28] quoted source = our local address (16),
+ * [44] quoted destination = the remote (16); quoted TCP bytes from [60].
+ */
+export const ICMP_ERROR_HEADER = 60;
+export const TRANSPORT_ERROR_KINDS = [
+  'portUnreachable',
+  'hostUnreachable',
+  'networkUnreachable',
+  'protocolUnreachable',
+  'packetTooBig',
+  'timeExceeded',
+  'parameterProblem',
+  'administrativelyProhibited',
+] as const;
+
+/** WRITE / CONSUMED / DATA / STATE / SEND_CREDIT / ACCEPTED: [0] u32 endpoint id, [4] u32 arg. */
+export const ENDPOINT_HEADER = 8;
+/** STATE's error code follows the endpoint header. */
+export const STATE_RECORD = 12;
+/** ACCEPTED: after the endpoint header, [8] u8 family, [9..11] unused, [12] u16 peer port, [14] u16 local port,
+ * [16] peer address (16), [32] local address (16). */
+export const ACCEPTED_RECORD = 48;
+
+export const WriteFlags = {
+  /** MSG_MORE. */
+  MORE: 1,
+  /** The application called shutdown(SHUT_WR) or close() after these bytes: the worker sends FIN once they are out. */
+  END: 2,
+} as const;
+
+/** STATE arg bits: what the worker's endpoint is (the stack thread derives poll readiness from these and its queues). */
+export const EndpointStateBits = {
+  /** Handshake done (ESTABLISHED or later): writes may go through. */
+  CONNECTED: 1,
+  /** A connect() is in progress. */
+  CONNECTING: 2,
+  /** No more data will arrive (FIN received, reset, or SHUT_RD): reads return end of stream once the queue is empty. */
+  READ_CLOSED: 4,
+  /** No more data can be sent (reset, timeout, SHUT_WR). */
+  WRITE_CLOSED: 8,
+  /** An asynchronous error is pending (errorCode in the record). */
+  ERROR: 16,
+  /** The worker released the endpoint (fully closed); its id may be reused after this record. */
+  RELEASED: 32,
+  /** A listener's copy has connections waiting in its accept queue (the worker sends ACCEPTED as credit allows). */
+  LISTEN_READY: 64,
+} as const;
+
+// ---- synchronous control
+
+/**
+ * The reply block of a worker's control channel: a SharedArrayBuffer of REPLY_CONTROL_BYTES of Int32 slots, then
+ * REPLY_CAPACITY bytes of UTF-8 JSON (a ControlReply). The stack thread writes a CONTROL record whose header is
+ * [0] u32 request id, then Atomics.waits until slot REPLY_SEQ holds that id. The worker writes the reply bytes,
+ * stores their length in REPLY_LENGTH, then Atomics.store(REPLY_SEQ, id) and Atomics.notify.
+ */
+export const CONTROL_HEADER = 4;
+export const REPLY_CONTROL_BYTES = 16;
+export const REPLY_SEQ = 0;
+export const REPLY_LENGTH = 1;
+export const REPLY_CAPACITY = 64 * 1024;
+
+/** A socket address as JSON carries it. */
+export interface WireFullAddress {
+  /** Address text (Address.toString()), or absent for the unspecified address. */
+  addr?: string;
+  port: number;
+  nic: number;
+}
+
+/** Integer and structured socket options to apply to a new worker endpoint, in the order they were set. */
+export type WireOption =
+  | { int: string; value: number }
+  | { opt: Record<string, unknown> };
+
+export type ControlRequest =
+  /** Creates an endpoint with id `ep`, applies `options`, binds `local` if given (the stack thread reserved it). */
+  | { op: 'create'; ep: number; family: 4 | 6; options: WireOption[]; local?: WireFullAddress }
+  /** create + listen(backlog) on this worker (each worker holds a copy of the listener). */
+  | { op: 'listen'; ep: number; backlog: number }
+  /** connect() of an endpoint created on this worker (its local port already chosen by the stack thread). */
+  | { op: 'connect'; ep: number; remote: WireFullAddress }
+  | { op: 'shutdown'; ep: number; flags: number }
+  /** close(2): the worker flushes what WRITE delivered, then closes (linger, reset per options). */
+  | { op: 'close'; ep: number }
+  /** connect(AF_UNSPEC) on a stream: abort. */
+  | { op: 'abort'; ep: number }
+  | { op: 'setInt'; ep: number; name: string; value: number }
+  | { op: 'getInt'; ep: number; name: string }
+  | { op: 'set'; ep: number; opt: Record<string, unknown> }
+  | { op: 'get'; ep: number; kind: string }
+  /** The endpoint's local and remote addresses. */
+  | { op: 'addresses'; ep: number }
+  /** The worker's TcpProtocol.stats. */
+  | { op: 'stats' };
+
+export type ControlReply =
+  /** `error`: an ERROR_CODES name; `value`: the op's result (getInt number, get object, addresses, stats). */
+  | { ok: true; value?: unknown }
+  | { ok: false; error: string };
+
+// ---- what a worker is started with (workerData)
+
+export interface RouteSnapshotNic {
+  id: number;
+  mtu: number;
+  /** Link + network header room TCP reserves (Route.maxHeaderLength without the transport). */
+  linkHeaderLength: number;
+  /** 0 without GSO. */
+  gsoMaxSize: number;
+  addresses: string[];
+}
+
+export interface RouteSnapshotRoute {
+  /** Subnet text, e.g. "10.0.0.0/24" or "::/0". */
+  destination: string;
+  nic: number;
+  gateway?: string;
+}
+
+/** What a worker needs to pick routes itself (it cannot ask the stack thread synchronously). */
+export interface RouteSnapshot {
+  nics: RouteSnapshotNic[];
+  routes: RouteSnapshotRoute[];
+}
+
+export interface TcpWorkerData {
+  index: number;
+  workers: number;
+  toWorker: SharedArrayBuffer;
+  toStack: SharedArrayBuffer;
+  reply: SharedArrayBuffer;
+  routes: RouteSnapshot;
+  /** Partial<TcpSettings> (plain data). */
+  tcp: Record<string, unknown>;
+  /** Initial credits in bytes. */
+  sendCredit: number;
+  receiveCredit: number;
+}
+
+// ---- codecs shared by both sides
+
+/** FNV-1a over the 4-tuple; both threads must agree, so this is the only implementation. */
+export function flowHash(remote: Address, remotePort: number, local: Address, localPort: number): number {
+  let h = 0x811c9dc5;
+  const rb = remote.bytes;
+  for (let i = 0; i < rb.length; i++) h = Math.imul(h ^ rb[i]!, 0x01000193);
+  const lb = local.bytes;
+  for (let i = 0; i < lb.length; i++) h = Math.imul(h ^ lb[i]!, 0x01000193);
+  h = Math.imul(h ^ (remotePort & 0xff), 0x01000193);
+  h = Math.imul(h ^ (remotePort >>> 8), 0x01000193);
+  h = Math.imul(h ^ (localPort & 0xff), 0x01000193);
+  h = Math.imul(h ^ (localPort >>> 8), 0x01000193);
+  return h >>> 0;
+}
+
+/** Same as flowHash, reading the addresses of `family` from bytes (no Address allocation on the hot path). */
+export function flowHashBytes(
+  family: 4 | 6,
+  buf: Uint8Array,
+  remoteOff: number,
+  remotePort: number,
+  localOff: number,
+  localPort: number,
+): number {
+  const len = family === 4 ? 4 : 16;
+  let h = 0x811c9dc5;
+  for (let i = 0; i < len; i++) h = Math.imul(h ^ buf[remoteOff + i]!, 0x01000193);
+  for (let i = 0; i < len; i++) h = Math.imul(h ^ buf[localOff + i]!, 0x01000193);
+  h = Math.imul(h ^ (remotePort & 0xff), 0x01000193);
+  h = Math.imul(h ^ (remotePort >>> 8), 0x01000193);
+  h = Math.imul(h ^ (localPort & 0xff), 0x01000193);
+  h = Math.imul(h ^ (localPort >>> 8), 0x01000193);
+  return h >>> 0;
+}
+
+/** Writes `a` into a 16-byte address slot at buf[off] (IPv4 in the first 4 bytes). */
+export function writeAddress(buf: Uint8Array, off: number, a: Address): void {
+  buf.set(a.bytes, off);
+}
+
+/** Reads an address of `family` from a slot (interned: allocation-free for addresses seen recently). */
+export function readAddress(buf: Uint8Array, off: number, family: 4 | 6): Address {
+  return Address.intern(buf, off, family === 4 ? 4 : 16);
+}
+
+/** Every TcpipError singleton by its code, so an error crosses the thread boundary as its name. */
+export const ERROR_CODES: readonly TcpipError[] = Object.values(TcpipErrors);
+const BY_CODE = new Map<string, TcpipError>(ERROR_CODES.map((e) => [e.code, e]));
+
+export function errorIndex(e: TcpipError | undefined): number {
+  return e === undefined ? -1 : ERROR_CODES.indexOf(e);
+}
+export function errorAt(i: number): TcpipError | undefined {
+  return i < 0 ? undefined : ERROR_CODES[i];
+}
+/** The singleton for a code name; an unknown name (a worker bug) maps to invalidEndpointState, never undefined. */
+export function errorFromCode(code: string): TcpipError {
+  return BY_CODE.get(code) ?? TcpipErrors.invalidEndpointState;
+}
+
+/** A FullAddress for JSON; the unspecified address (bind to any) travels as no `addr`. */
+export function toWireAddress(a: FullAddress): WireFullAddress {
+  return { ...(a.address.isUnspecified() ? {} : { addr: a.address.toString() }), port: a.port, nic: a.nic ?? 0 };
+}
+/** Back to a FullAddress; without `addr`, the unspecified address of `family`. */
+export function fromWireAddress(w: WireFullAddress, family: 4 | 6): FullAddress {
+  return { address: w.addr !== undefined ? Address.parse(w.addr) : family === 4 ? IPV4_ANY : IPV6_ANY, port: w.port, nic: w.nic };
+}
+
+const textEncoder = new TextEncoder();
+const textDecoder = new TextDecoder();
+export function encodeJson(v: unknown): Uint8Array {
+  return textEncoder.encode(JSON.stringify(v));
+}
+export function decodeJson<T>(bytes: Uint8Array): T {
+  return JSON.parse(textDecoder.decode(bytes)) as T;
+}

@@ -114,6 +114,15 @@ export const TRANSPORT_ERROR_KINDS = [
   'administrativelyProhibited',
 ] as const;
 
+/**
+ * Endpoint ids are per worker (a record names an endpoint of the worker whose ring carries it). The stack thread
+ * allocates ids below WORKER_ID_BASE (a listener has the same id on every worker); a worker allocates the ids of
+ * the connections its listener copies accept at WORKER_ID_BASE and above, so the two never collide.
+ * CONSUMED on a listener's id returns accept credit: `arg` accepted connections were taken by the application
+ * (a listener's copy forwards at most `backlog` ACCEPTED records not yet taken).
+ */
+export const WORKER_ID_BASE = 0x8000_0000;
+
 /** WRITE / CONSUMED / DATA / STATE / SEND_CREDIT / ACCEPTED: [0] u32 endpoint id, [4] u32 arg. */
 export const ENDPOINT_HEADER = 8;
 /** STATE's error code follows the endpoint header. */

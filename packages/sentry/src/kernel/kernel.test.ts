@@ -20,6 +20,8 @@ import { Kernel, type ExitResult } from './kernel.js';
 import { Errno } from './syscall_error.js';
 
 const BUSYBOX = '/bin/busybox';
+/** A native reference run that hangs (a broken test program) fails its test instead of blocking the whole worker. */
+const NATIVE_TIMEOUT_MS = 20_000;
 let work: string;
 
 beforeAll(() => {
@@ -260,7 +262,7 @@ describe('differential C programs', () => {
   for (const p of programs) {
     it(`${p} behaves as natively`, async () => {
       const exe = bins.get(p)!;
-      const native = spawnSync(exe, [], { encoding: 'utf8', env: {} });
+      const native = spawnSync(exe, [], { encoding: 'utf8', env: {}, timeout: NATIVE_TIMEOUT_MS });
       const r = await runSandboxed([exe], [], () => rootWith(withLibraries(exe)));
       expect(r.stdout).toBe(native.stdout);
       expect(r.result).toEqual({ exitCode: native.status });
@@ -285,7 +287,7 @@ describe('micro-benchmark', () => {
     const here = path.dirname(new URL(import.meta.url).pathname);
     execFileSync('gcc', ['-O2', '-o', exe, path.join(here, 'testdata', 'getppid_loop.c')]);
     const n = '20000';
-    const native = spawnSync(exe, [n], { encoding: 'utf8' });
+    const native = spawnSync(exe, [n], { encoding: 'utf8', timeout: NATIVE_TIMEOUT_MS });
     const r = await runSandboxed([exe, n], [], () => rootWith(withLibraries(exe)));
     expect(r.stdout).toBe('20000 calls\n');
     expect(r.result).toEqual({ exitCode: 0 });
@@ -388,7 +390,7 @@ describe('hostile programs', () => {
   });
   it('rt_sigaction(SIGCHLD) with bits above 31 set (Linux reads an int) still leaves no zombie on the host', async () => {
     const exe = buildTestdata('sigchld_high_bits', { static: true });
-    const native = spawnSync(exe, [], { encoding: 'utf8', env: {} });
+    const native = spawnSync(exe, [], { encoding: 'utf8', env: {}, timeout: NATIVE_TIMEOUT_MS });
     let zombies = -1;
     const r = await runSandboxed([exe], [], () => rootWith([exe]), (k) => {
       setTimeout(() => {
@@ -422,7 +424,7 @@ describe('hostile programs', () => {
   });
   it('mmap of /dev/zero (1 TiB, MAP_NORESERVE) and /dev/urandom answer as natively without reading the device', async () => {
     const exe = buildTestdata('mmap_devices');
-    const native = spawnSync(exe, [], { encoding: 'utf8', env: {} });
+    const native = spawnSync(exe, [], { encoding: 'utf8', env: {}, timeout: NATIVE_TIMEOUT_MS });
     const r = await runSandboxed([exe], [], () => rootWith(withLibraries(exe)));
     expect(r.stdout).toBe(native.stdout);
     expect(r.result).toEqual({ exitCode: 0 });

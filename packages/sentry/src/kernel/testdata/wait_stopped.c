@@ -18,7 +18,10 @@ int main(void) {
   kill(c, SIGCONT);
   r = waitpid(c, &st, WCONTINUED);
   printf("continued: pid ok %d WIFCONTINUED %d\n", r == c, WIFCONTINUED(st));
-  kill(c, SIGTSTP);
+  /* SIGSTOP, not SIGTSTP: Linux discards SIGTSTP/SIGTTIN/SIGTTOU for a process in an orphaned process group
+     (kernel/signal.c, POSIX "orphaned process group"), which this program's group is when the test runner was
+     started in the background: waitid below then waits forever. */
+  kill(c, SIGSTOP);
   siginfo_t si = {0};
   waitid(P_PID, c, &si, WSTOPPED);
   printf("waitid stopped: code %d status %d\n", si.si_code, si.si_status);

@@ -57,6 +57,9 @@ export const ToStack = {
    * An endpoint's state changed: ENDPOINT_HEADER with arg = EndpointStateBits, then i32 errorCode (index into
    * ERROR_CODES of a pending asynchronous error (SO_ERROR), -1 for none) at offset 8. Sent after any DATA it
    * follows, so "end of stream" is seen only once every byte before it was delivered.
+   * The other bits are levels (each STATE restates them all); the error is an event: the worker takes it from its
+   * endpoint (the stack thread owns SO_ERROR from then on), sets ERROR and errorCode only in the one STATE that hands
+   * it over, and a later STATE without ERROR leaves the stack thread's pending error as it is.
    */
   STATE: 3,
   /** The worker's endpoint took `arg` bytes of WRITE data (returns send credit). ENDPOINT_HEADER only. */
@@ -150,7 +153,11 @@ export const EndpointStateBits = {
   WRITE_CLOSED: 8,
   /** An asynchronous error is pending (errorCode in the record). */
   ERROR: 16,
-  /** The worker released the endpoint (fully closed); its id may be reused after this record. */
+  /**
+   * The worker released the endpoint (fully closed); its id may be reused after this record. Sent once the endpoint
+   * closed by 'close' reaches CLOSED or TIME_WAIT (the worker's TcpProtocol runs TIME_WAIT on its own); no record
+   * names the id after it.
+   */
   RELEASED: 32,
   /** A listener's copy has connections waiting in its accept queue (the worker sends ACCEPTED as credit allows). */
   LISTEN_READY: 64,

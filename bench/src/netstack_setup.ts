@@ -91,18 +91,30 @@ export async function nativeServer(tcpBench: string): Promise<Server> {
   } catch (e) { v.remove(); throw e; }
 }
 
-export interface NetstackOptions { gso: boolean; cpuProfileDir?: string }
+export interface NetstackOptions {
+  gso: boolean;
+  /** TCP worker threads (--tcp-workers); 0: TCP on the stack's own thread. */
+  tcpWorkers?: number;
+  cpuProfileDir?: string;
+}
+
+/** The benchmark column a netstack configuration is reported under. */
+export function netstackColumn(opts: NetstackOptions): string {
+  const workers = opts.tcpWorkers ?? 0;
+  if (workers > 0) return `netstack (${workers} TCP worker${workers > 1 ? 's' : ''})`;
+  return opts.gso ? 'netstack' : 'netstack (no GSO)';
+}
 
 /** `bin/netstack serve` taking over the namespace's end of the veth. */
 export async function netstackServer(opts: NetstackOptions): Promise<Server> {
-  const v = vethNamespace(opts.gso ? 'g' : 's');
+  const v = vethNamespace(`${opts.gso ? 'g' : 's'}${opts.tcpWorkers ?? 0}`);
   const tool = path.join(repoRoot, 'packages', 'netstack', 'dist', 'tools', 'netstack.js');
   const nodeArgs = opts.cpuProfileDir ? ['--cpu-prof', '--cpu-prof-dir', opts.cpuProfileDir] : [];
   try {
-    const child = await spawnReady('ip', ['netns', 'exec', v.ns, process.execPath, ...nodeArgs, tool, 'serve', '--device', v.nsIf, `--gso=${opts.gso}`],
+    const child = await spawnReady('ip', ['netns', 'exec', v.ns, process.execPath, ...nodeArgs, tool, 'serve', '--device', v.nsIf, `--gso=${opts.gso}`, `--tcp-workers=${opts.tcpWorkers ?? 0}`],
       (l) => l.includes('"ready":true'));
     return {
-      name: opts.gso ? 'netstack' : 'netstack (no GSO)', host: v.nsAddr, ports: standardPorts, pid: child.pid,
+      name: netstackColumn(opts), host: v.nsAddr, ports: standardPorts, pid: child.pid,
       close: async () => { await stopChild(child); v.remove(); },
     };
   } catch (e) { v.remove(); throw e; }

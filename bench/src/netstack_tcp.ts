@@ -7,7 +7,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { spawn } from 'node:child_process';
 import { sampleOutput, summarize } from './measure.js';
-import { nativeServer, netstackServer, pastaServer, slirpServer, type Server } from './netstack_setup.js';
+import { nativeServer, netstackColumn, netstackServer, pastaServer, slirpServer, type Server } from './netstack_setup.js';
 import { compile, workDir } from './workloads.js';
 
 /** At least 3 runs of every key figure; the median is kept. */
@@ -25,7 +25,10 @@ export interface NetRow {
   notes: string[];
 }
 
-const COLUMNS = ['netstack', 'netstack (no GSO)', 'native', 'slirp4netns', 'pasta'];
+/** TCP worker counts measured beside the single-threaded stack (issue 4: "1 and N", N = the cores here). */
+const WORKER_COUNTS = [1, os.cpus().length];
+const WORKER_COLUMNS = WORKER_COUNTS.map((n) => netstackColumn({ gso: true, tcpWorkers: n }));
+const COLUMNS = ['netstack', 'netstack (no GSO)', ...WORKER_COLUMNS, 'native', 'slirp4netns', 'pasta'];
 
 type Measure = (s: Server, tcpBench: string) => number[];
 
@@ -61,6 +64,7 @@ export async function netstackRows(): Promise<NetRow[]> {
   const starts: [string, () => Promise<Server>][] = [
     ['netstack', () => netstackServer({ gso: true })],
     ['netstack (no GSO)', () => netstackServer({ gso: false })],
+    ...WORKER_COUNTS.map((n, i): [string, () => Promise<Server>] => [WORKER_COLUMNS[i]!, () => netstackServer({ gso: true, tcpWorkers: n })]),
     ['native', () => nativeServer(tcpBench)],
     ['slirp4netns', () => slirpServer(tcpBench, workDir)],
     ['pasta', () => pastaServer(tcpBench)],
@@ -89,7 +93,6 @@ export async function netstackRows(): Promise<NetRow[]> {
   for (const [i, r] of rows.entries()) {
     for (const c of COLUMNS) if (values[i]![c]?.length) r.figures[c] = summarize(values[i]![c]!);
   }
-  rows[0]!.notes.push('--tcp-workers is not implemented in the netstack tool (it says so and uses the main thread): 1 worker only');
   rows[0]!.notes.push('pasta: connections from 127.0.0.1 take its splice(2) loopback bypass (pasta(1), "Local mode"), not its tap path');
   return rows;
 }
@@ -179,8 +182,8 @@ function fmt(v: number): string {
 
 export function renderNetstackMarkdown(rows: NetRow[]): string {
   const lines = [
-    `| workload | unit | ${COLUMNS.join(' | ')} | netstack / native | no GSO / native | slirp4netns / native | pasta / native |`,
-    `| --- | --- | ${COLUMNS.map(() => '---').join(' | ')} | --- | --- | --- | --- |`,
+    `| workload | unit | ${COLUMNS.join(' | ')} | netstack / native | no GSO / native | ${WORKER_COLUMNS.map((c) => `${c.replace('netstack ', '')} / native`).join(' | ')} | slirp4netns / native | pasta / native |`,
+    `| --- | --- | ${COLUMNS.map(() => '---').join(' | ')} | --- | --- | ${WORKER_COLUMNS.map(() => '---').join(' | ')} | --- | --- |`,
   ];
   for (const r of rows) {
     const f = r.figures;
@@ -191,7 +194,7 @@ export function renderNetstackMarkdown(rows: NetRow[]): string {
       if (!a || !n) return 'n/a';
       return (r.better === 'higher' ? a / n : n / a).toFixed(2);
     };
-    lines.push(`| ${r.workload} | ${r.unit} | ${COLUMNS.map(cell).join(' | ')} | ${rel('netstack')} | ${rel('netstack (no GSO)')} | ${rel('slirp4netns')} | ${rel('pasta')} |`);
+    lines.push(`| ${r.workload} | ${r.unit} | ${COLUMNS.map(cell).join(' | ')} | ${rel('netstack')} | ${rel('netstack (no GSO)')} | ${WORKER_COLUMNS.map(rel).join(' | ')} | ${rel('slirp4netns')} | ${rel('pasta')} |`);
   }
   const notes = rows.flatMap((r) => r.notes.map((n) => `- ${r.workload}: ${n}`));
   if (notes.length) lines.push('', ...notes);

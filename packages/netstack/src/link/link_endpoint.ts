@@ -35,6 +35,11 @@ export interface LinkDispatcher {
    * for a burst of segments once). Never called in the middle of a batch.
    */
   deliverBatchEnd?(): void;
+  /**
+   * Optional: a transmit the link deferred (a qdisc flushing on a microtask) threw, so the exception has no caller
+   * to go to; `dropped` packets were lost with it. The stack counts and logs it (stats.internalErrors.transmit).
+   */
+  transmitFailed?(err: unknown, dropped: number): void;
 }
 
 export interface LinkEndpoint {

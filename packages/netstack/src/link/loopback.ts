@@ -47,19 +47,24 @@ export class LoopbackEndpoint implements LinkEndpoint {
     this.queue = this.spare;
     this.spare = q;
     const d = this.dispatcher;
-    for (let i = 0; i < q.length; i++) {
-      const pkt = q[i];
-      if (!d || this.closed) continue;
-      // The packet turns around: forget the sender's header offsets except where the network header starts.
-      pkt.linkHeader = -1;
-      pkt.networkHeader = pkt.head;
-      pkt.transportHeader = -1;
-      pkt.checksumValidated = true;
-      pkt.remoteLinkAddress = null;
-      pkt.borrowed = false;
-      d.deliverNetworkPacket(pkt.networkProtocol, pkt);
+    try {
+      for (let i = 0; i < q.length; i++) {
+        const pkt = q[i];
+        if (!d || this.closed) continue;
+        // The packet turns around: forget the sender's header offsets except where the network header starts.
+        pkt.linkHeader = -1;
+        pkt.networkHeader = pkt.head;
+        pkt.transportHeader = -1;
+        pkt.checksumValidated = true;
+        pkt.remoteLinkAddress = null;
+        pkt.borrowed = false;
+        d.deliverNetworkPacket(pkt.networkProtocol, pkt);
+      }
+    } finally {
+      // The stack's NIC contains exceptions itself; this only keeps a dispatcher that throws from leaving the
+      // delivered packets in the spare queue, where the next flush would deliver them again.
+      q.length = 0;
     }
-    q.length = 0;
     d?.deliverBatchEnd?.();
   }
 

@@ -10,6 +10,7 @@
 // needs for itself). With TCP GSO, a write carries up to 64 KiB, so the syscalls a worker could hide are few.
 
 import type { PacketBuffer } from '../buffer/packet_buffer.js';
+import { logInternalError } from '../stack/internal_error.js';
 import type { LinkDispatcher, LinkEndpoint } from './link_endpoint.js';
 
 export interface QdiscOptions {
@@ -20,7 +21,9 @@ export interface QdiscOptions {
 }
 
 export class FifoQdisc implements LinkEndpoint {
-  readonly stats = { queued: 0, sent: 0, dropped: 0, batches: 0 };
+  /** errors: flushes that ended in an exception from the link (their packets are in dropped too). */
+  readonly stats = { queued: 0, sent: 0, dropped: 0, batches: 0, errors: 0 };
+  private dispatcher: LinkDispatcher | null = null;
   private queue: PacketBuffer[] = [];
   private batch: PacketBuffer[] = [];
   private scheduled = false;
@@ -40,7 +43,10 @@ export class FifoQdisc implements LinkEndpoint {
   get capabilities(): number { return this.lower.capabilities; }
   get gsoMaxSize(): number { return this.lower.gsoMaxSize; }
   get arpHardwareType(): number { return this.lower.arpHardwareType; }
-  attach(dispatcher: LinkDispatcher | null): void { this.lower.attach(dispatcher); }
+  attach(dispatcher: LinkDispatcher | null): void {
+    this.dispatcher = dispatcher;
+    this.lower.attach(dispatcher);
+  }
   isAttached(): boolean { return this.lower.isAttached(); }
 
   writePackets(batch: PacketBuffer[]): number {
@@ -60,24 +66,40 @@ export class FifoQdisc implements LinkEndpoint {
     return n;
   }
 
-  /** Hands everything queued to the link now. */
+  /**
+   * Hands everything queued to the link now. Runs from a microtask, where an exception would have no caller but
+   * the process: if the link throws, what was left is dropped and the attached stack counts and logs it
+   * (LinkDispatcher.transmitFailed); the queue is empty afterwards either way.
+   */
   flush(): void {
     this.scheduled = false;
     const q = this.queue;
     let i = 0;
-    while (i < q.length && !this.closed) {
-      const batch = this.batch;
-      const end = Math.min(q.length, i + this.batchSize);
-      for (let j = i; j < end; j++) batch.push(q[j]);
-      const sent = this.lower.writePackets(batch);
-      batch.length = 0;
-      this.stats.batches++;
-      this.stats.sent += sent;
-      // A short write means the link is full; what is left is dropped, as a full device queue drops.
-      if (sent < end - i) { this.stats.dropped += q.length - i - sent; i = q.length; break; }
-      i = end;
+    try {
+      while (i < q.length && !this.closed) {
+        const batch = this.batch;
+        const end = Math.min(q.length, i + this.batchSize);
+        for (let j = i; j < end; j++) batch.push(q[j]);
+        const sent = this.lower.writePackets(batch);
+        batch.length = 0;
+        this.stats.batches++;
+        this.stats.sent += sent;
+        // A short write means the link is full; what is left is dropped, as a full device queue drops.
+        if (sent < end - i) { this.stats.dropped += q.length - i - sent; i = q.length; break; }
+        i = end;
+      }
+    } catch (e) {
+      // The link threw inside writePackets: how much of that batch it sent first is unknown, so all of it counts
+      // as dropped along with the rest of the queue.
+      const dropped = q.length - i;
+      this.batch.length = 0;
+      this.stats.errors++;
+      this.stats.dropped += dropped;
+      if (this.dispatcher?.transmitFailed) this.dispatcher.transmitFailed(e, dropped);
+      else logInternalError('transmit', 'qdisc flush (no stack attached)', e);
+    } finally {
+      q.length = 0;
     }
-    q.length = 0;
   }
 
   close(): void {

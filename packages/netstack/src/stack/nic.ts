@@ -7,6 +7,7 @@ import { Address, AddressWithPrefix, EtherType, type LinkAddress } from './addre
 import { NeighborCache, type LinkAddressResolver, type NudConfig } from './neighbor_cache.js';
 import type { NetworkEndpoint } from './network_protocol.js';
 import type { Stack } from './stack.js';
+import { recordInternalError } from './internal_error.js';
 import { TcpipErrors, type TcpipError } from './tcpip_error.js';
 
 export interface NICOptions {
@@ -181,11 +182,29 @@ export class NIC implements LinkDispatcher {
     }
     if (pkt.networkHeader < 0) pkt.networkHeader = pkt.head;
     pkt.networkProtocol = protocol;
-    ep.handlePacket(pkt);
+    // The one receive boundary for every link (fdbased, channel, loopback, the stack's local delivery): an
+    // exception from the protocol code drops this packet, is counted and logged, and the link's receive loop goes
+    // on with the next frame (stack/internal_error.ts). The packet is not kept here, borrowed or not.
+    try {
+      ep.handlePacket(pkt);
+    } catch (e) {
+      this.stats.rxDropped++;
+      recordInternalError(this.stack.stats, 'receive', `${this.name} receive (EtherType 0x${protocol.toString(16).padStart(4, '0')})`, e);
+    }
   }
 
   deliverBatchEnd(): void {
-    this.stack.flushBatch();
+    try {
+      this.stack.flushBatch();
+    } catch (e) {
+      recordInternalError(this.stack.stats, 'receive', `${this.name} receive batch end`, e);
+    }
+  }
+
+  /** A link's deferred transmit (a qdisc flush) threw; its packets were dropped. */
+  transmitFailed(err: unknown, dropped: number): void {
+    this.stats.txErrors += dropped;
+    recordInternalError(this.stack.stats, 'transmit', `${this.name} deferred transmit`, err);
   }
 
   // ---- send
@@ -245,8 +264,12 @@ export class NIC implements LinkDispatcher {
     const st = this.stack.stats.nic;
     const size = pkt.tail - pkt.head;
     this.single[0] = pkt;
-    const n = this.link.writePackets(this.single);
-    this.single.length = 0;
+    let n: number;
+    try {
+      n = this.link.writePackets(this.single);
+    } finally {
+      this.single.length = 0; // not left holding the packet (it may be borrowed) if the link throws
+    }
     if (n !== 1) {
       st.txErrors++;
       this.stats.txErrors++;

@@ -33,6 +33,9 @@ export function newStackStats() {
       'packetsSent', 'packetSendErrors',
     ),
     raw: counters('packetsReceived', 'receiveBufferErrors', 'packetsSent'),
+    // Exceptions from the stack's own code caught at a packet-path boundary (stack/internal_error.ts): each is a
+    // packet dropped because of a bug, not because of the packet. Non-zero means something needs fixing.
+    internalErrors: counters('receive', 'transmit'),
   };
 }
 

@@ -393,6 +393,16 @@ export class FdBasedEndpoint implements LinkEndpoint {
     return sent;
   }
 
+  /**
+   * Prepends this link's headers in the packet's headroom (virtio_net_hdr when gso is on, then Ethernet), exactly
+   * as writePackets does before sendmmsg, without sending: pkt.buf[pkt.head, pkt.tail) is then the frame the socket
+   * takes. For a sender that moves the bytes itself (WorkerQdisc copies them into a ring for a worker thread).
+   * False (counted in stats.txOversized) if the packet cannot go out on this link.
+   */
+  prepareFrame(pkt: PacketBuffer): boolean {
+    return this.frame(pkt);
+  }
+
   /** Prepends link headers; false (and counted) if the packet cannot go out on this link. */
   private frame(pkt: PacketBuffer): boolean {
     const g = pkt.gso;

@@ -410,7 +410,12 @@ export class Stack {
     const dport = proto.quotedRemotePort ? proto.quotedRemotePort(quoted, 0, quoted.length) : proto.destinationPort(quoted, 0, quoted.length);
     if (sport < 0 || dport < 0) return false;
     const ep = this.demuxer.find(info.family, protocol, info.nic, quotedSource, sport, quotedDestination, dport);
-    if (!ep) return false;
+    if (!ep) {
+      // The protocol's endpoints may live outside the demuxer (TCP worker threads): let it forward the error.
+      if (!proto.handleUnmatchedError) return false;
+      err.quotedDestination = quotedDestination;
+      return proto.handleUnmatchedError(err, info, quotedSource, quotedDestination, quoted);
+    }
     err.quotedDestination = quotedDestination;
     ep.handleError(err, info, quoted);
     return true;

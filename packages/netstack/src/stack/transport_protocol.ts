@@ -103,6 +103,19 @@ export interface TransportProtocol {
   newEndpoint(family: 4 | 6, waiterQueue: WaiterQueue): Endpoint | TcpipError;
   /** A packet no endpoint wanted: TCP answers with RST ('handled'), UDP asks the stack for port unreachable. */
   handleUnknownDestinationPacket(info: NetworkReceiveInfo, pkt: PacketBuffer): UnknownDestinationResult;
+  /**
+   * An ICMP error quoting a packet of this protocol for which the demuxer holds no endpoint (called by
+   * Stack.deliverTransportError). A protocol whose endpoints live elsewhere (TCP on worker threads,
+   * threads/tcp_dispatcher.ts) forwards it; `quoted` starts at the quoted transport header. Returns whether it
+   * took the error.
+   */
+  handleUnmatchedError?(
+    err: TransportErrorInfo,
+    info: NetworkReceiveInfo,
+    quotedSource: Address,
+    quotedDestination: Address,
+    quoted: Uint8Array,
+  ): boolean;
   /** Stops timers and workers. */
   close?(): void;
 }

@@ -1,11 +1,15 @@
 // A Stack with every protocol this package implements, as the tool and the sentry use it: IPv4, IPv6, ARP,
-// TCP, UDP, ICMP echo sockets for both families, and raw sockets.
+// TCP, UDP, ICMP echo sockets for both families, and raw sockets. With `tcpWorkers` > 0, TCP connections run on
+// that many worker threads (threads/tcp_dispatcher.ts) behind the same Endpoint API; 0 keeps TCP on the stack's
+// thread (tests, small embeddings).
 
 import { arpProtocol } from '../network/arp/arp.js';
 import { ipv4Protocol, type IPv4ProtocolOptions } from '../network/ipv4/ipv4.js';
 import { ipv6Protocol, type IPv6ProtocolOptions } from '../network/ipv6/ipv6.js';
 import type { Clock } from '../stack/clock.js';
 import { Stack } from '../stack/stack.js';
+import { TcpDispatcher, tcpDispatcherProtocol } from '../threads/tcp_dispatcher.js';
+import type { TcpWorkerPool } from '../threads/tcp_worker_pool.js';
 import { icmpv4Protocol, icmpv6Protocol } from '../transport/icmp/icmp.js';
 import { rawEndpointFactory } from '../transport/raw/raw.js';
 import { tcpProtocol, type TcpSettings } from '../transport/tcp/protocol.js';
@@ -19,14 +23,31 @@ export interface DefaultStackOptions {
   ipv6?: IPv6ProtocolOptions;
   /** Allow raw sockets (default true; the sentry enables them only for CAP_NET_RAW holders per socket). */
   raw?: boolean;
+  /**
+   * TCP worker threads (0 or undefined: TCP on the stack's thread). Worker threads use the real clock (`clock`
+   * applies to the stack thread only). Stack.close() stops them; tcpWorkerPool(stack).close() also says when the
+   * threads have exited.
+   */
+  tcpWorkers?: number;
 }
 
 export function createDefaultStack(opts: DefaultStackOptions = {}): Stack {
+  const workers = opts.tcpWorkers ?? 0;
+  if (!Number.isInteger(workers) || workers < 0) {
+    throw new RangeError(`EINVAL: tcpWorkers must be a non-negative integer, got ${workers}`);
+  }
+  const tcp = workers > 0 ? tcpDispatcherProtocol({ workers, tcp: opts.tcp }) : tcpProtocol(opts.tcp);
   return new Stack({
     networkProtocols: [ipv4Protocol(opts.ipv4), ipv6Protocol(opts.ipv6), arpProtocol()],
-    transportProtocols: [tcpProtocol(opts.tcp), udpProtocol(), icmpv4Protocol(), icmpv6Protocol()],
+    transportProtocols: [tcp, udpProtocol(), icmpv4Protocol(), icmpv6Protocol()],
     rawFactory: opts.raw === false ? undefined : rawEndpointFactory,
     clock: opts.clock,
     forwarding: opts.forwarding,
   });
+}
+
+/** The TCP worker pool of a stack created with tcpWorkers > 0 (statistics, route refresh, close), else undefined. */
+export function tcpWorkerPool(stack: Stack): TcpWorkerPool | undefined {
+  const p = stack.transportProtocol(6);
+  return p instanceof TcpDispatcher ? p.pool : undefined;
 }

@@ -1,0 +1,650 @@
+// The stack thread's side of the TCP worker threads (design.md "Netstack": threading; the contract is wire.ts):
+// spawns N workers running threads/tcp_worker.js, owns the two SharedFrameRings and the control reply block of
+// each, sends them routing snapshots, and drains what they send back on the stack thread:
+//   FRAME       a TCP segment a worker's connection sends: copied into a PacketBuffer and written through the
+//               stack's route (the stack thread owns links, neighbours and IP, so every frame leaves from here);
+//   DATA, STATE, SEND_CREDIT, ACCEPTED
+//               per-endpoint records, handed to the RemoteTcpEndpoint registered under (worker, endpoint id).
+// Records for a worker's endpoints (WRITE, CONSUMED) keep their order: when TO_WORKER is full they wait in a
+// per-worker overflow queue retried on every drain and on a short timer; received segments are dropped instead
+// (TCP retransmits) and counted.
+//
+// Worker script: Node runs the compiled dist/threads/tcp_worker.js. Under vitest this file is src/threads/*.ts, and
+// a worker thread cannot load TypeScript, so the pool then starts ../../dist/threads/tcp_worker.js: run
+// `npx tsc -b packages/netstack` before tests that spawn workers (`make test` builds first).
+
+import { Worker } from 'node:worker_threads';
+import { PacketBuffer, type GsoTypeValue } from '../buffer/packet_buffer.js';
+import { SharedFrameRing } from '../buffer/shared_ring.js';
+import { LinkCapability } from '../link/link_endpoint.js';
+import type { Address } from '../stack/address.js';
+import type { NetworkWriteParams, Route } from '../stack/route.js';
+import type { Stack } from '../stack/stack.js';
+import { TcpipError, TcpipErrors } from '../stack/tcpip_error.js';
+import type { NetworkReceiveInfo, TransportErrorInfo } from '../stack/transport_protocol.js';
+import type { TcpSettings } from '../transport/tcp/protocol.js';
+import {
+  ACCEPTED_RECORD,
+  CONTROL_HEADER,
+  ENDPOINT_HEADER,
+  FRAME_HEADER,
+  FrameFlags,
+  ICMP_ERROR_HEADER,
+  REPLY_CAPACITY,
+  REPLY_CONTROL_BYTES,
+  REPLY_LENGTH,
+  REPLY_SEQ,
+  SEGMENT_HEADER,
+  STATE_RECORD,
+  SegmentFlags,
+  ToStack,
+  ToWorker,
+  TRANSPORT_ERROR_KINDS,
+  WORKER_ID_BASE,
+  decodeJson,
+  encodeJson,
+  errorAt,
+  flowHash,
+  readAddress,
+  writeAddress,
+  type ControlReply,
+  type ControlRequest,
+  type RouteSnapshot,
+  type TcpWorkerData,
+} from './wire.js';
+
+/** What the pool hands a worker's per-endpoint records to (RemoteTcpEndpoint implements it). */
+export interface WorkerEndpointSink {
+  /** DATA: bytes[offset, offset + length) is shared memory valid only during the call (copy to keep). */
+  onData(bytes: Uint8Array, offset: number, length: number): void;
+  /** STATE: EndpointStateBits and the newly reported asynchronous error (undefined: none). */
+  onState(bits: number, error: TcpipError | undefined): void;
+  onSendCredit(bytes: number): void;
+  /** ACCEPTED on a listener: the new endpoint `id` on `worker`. False: the listener no longer takes connections. */
+  onAccepted(worker: number, id: number, family: 4 | 6, peer: Address, peerPort: number, local: Address, localPort: number): boolean;
+  /** The worker died or the pool closed: the endpoint's worker side is gone. */
+  onWorkerGone(worker: number, error: TcpipError | undefined): void;
+}
+
+export interface TcpWorkerPoolOptions {
+  /** Worker threads (at least 1). */
+  workers: number;
+  /** TCP settings every worker's TcpProtocol uses. */
+  tcp?: Partial<TcpSettings>;
+  /** Data bytes of each ring (each direction, per worker). Default 4 MiB. */
+  ringBytes?: number;
+  /** Per-endpoint credits (wire.ts "Byte streams"). Defaults 256 KiB each. */
+  sendCredit?: number;
+  receiveCredit?: number;
+  /** The worker entry script; default: tcp_worker.js next to this file (dist/ when running from src/). */
+  workerScript?: URL;
+  /** Longest a synchronous control call waits for a worker's reply before the worker is declared dead. */
+  controlTimeoutMs?: number;
+}
+
+const logged = new Set<string>();
+/** Logs a worker problem on stderr once per distinct message (a misbehaving worker must not flood the log). */
+function logOnce(message: string, err: unknown): void {
+  const text = `netstack: ${message}: ${err instanceof Error ? err.message : String(err)}`;
+  if (logged.has(text) || logged.size > 256) return;
+  logged.add(text);
+  process.stderr.write(`${text}\n`);
+}
+
+export const DEFAULT_RING_BYTES = 4 << 20;
+export const DEFAULT_CREDIT = 256 << 10;
+const DEFAULT_CONTROL_TIMEOUT_MS = 5000;
+/** Records handled per drain pass before the stack thread yields to its other I/O (the links). */
+const DRAIN_BATCH = 512;
+/** Idle wait per ring; only bounds how long a closed-pool check may lag. */
+const IDLE_WAIT_MS = 1000;
+const ROUTE_CACHE_LIMIT = 4096;
+
+/** Counters of the stack thread's side of the pool. */
+export interface TcpWorkerPoolStats {
+  segmentsForwarded: number;
+  /** Received segments dropped because a worker's TO_WORKER ring was full (or the worker dead). */
+  segmentsDropped: number;
+  icmpErrorsForwarded: number;
+  framesSent: number;
+  /** Frames a worker sent that found no route, or that the route refused. */
+  framesDropped: number;
+  /** Records that waited in an overflow queue because TO_WORKER was full. */
+  recordsDeferred: number;
+  workersDied: number;
+}
+
+/** The entry script: next to this module in dist/, or dist/threads/ when this module runs from src/ (vitest). */
+export function defaultWorkerScript(): URL {
+  return import.meta.url.endsWith('.ts')
+    ? new URL('../../dist/threads/tcp_worker.js', import.meta.url)
+    : new URL('./tcp_worker.js', import.meta.url);
+}
+
+class WorkerLink {
+  readonly toWorker: SharedFrameRing;
+  readonly toStack: SharedFrameRing;
+  readonly replySab: SharedArrayBuffer;
+  readonly reply: Int32Array;
+  readonly replyBytes: Uint8Array;
+  readonly inView: DataView;
+  worker: Worker | undefined;
+  dead = false;
+  exited: Promise<void>;
+  readonly endpoints = new Map<number, WorkerEndpointSink>();
+  /** Ordered records waiting for room in toWorker (meta, bytes). */
+  readonly overflow: { meta: number; bytes: Uint8Array }[] = [];
+  requestSeq = 0;
+
+  constructor(readonly index: number, ringBytes: number) {
+    this.toWorker = SharedFrameRing.create(ringBytes);
+    this.toStack = SharedFrameRing.create(ringBytes);
+    this.replySab = new SharedArrayBuffer(REPLY_CONTROL_BYTES + REPLY_CAPACITY);
+    this.reply = new Int32Array(this.replySab, 0, REPLY_CONTROL_BYTES / 4);
+    this.replyBytes = new Uint8Array(this.replySab, REPLY_CONTROL_BYTES, REPLY_CAPACITY);
+    const d = this.toStack.data;
+    this.inView = new DataView(d.buffer, d.byteOffset, d.byteLength);
+    this.exited = Promise.resolve();
+  }
+}
+
+export class TcpWorkerPool {
+  readonly workerCount: number;
+  readonly sendCredit: number;
+  readonly receiveCredit: number;
+  readonly stats: TcpWorkerPoolStats = {
+    segmentsForwarded: 0, segmentsDropped: 0, icmpErrorsForwarded: 0, framesSent: 0, framesDropped: 0,
+    recordsDeferred: 0, workersDied: 0,
+  };
+  private readonly links: WorkerLink[] = [];
+  private readonly controlTimeoutMs: number;
+  private nextId = 1;
+  private closed = false;
+  private lastSnapshot = '';
+  private routeCache = new Map<number, Map<Address, Map<Address, Route>>>();
+  private routeCacheSize = 0;
+  private overflowTimer: NodeJS.Timeout | undefined;
+  private routeTimer: NodeJS.Timeout | undefined;
+  /** Scratch for records assembled before the ring copies them (header + payload must be contiguous). */
+  private scratch = new Uint8Array(64 * 1024 + 256);
+  private scratchView = new DataView(this.scratch.buffer);
+  private readonly header = new Uint8Array(ENDPOINT_HEADER);
+  private readonly headerView = new DataView(this.header.buffer);
+
+  constructor(
+    readonly stack: Stack,
+    opts: TcpWorkerPoolOptions,
+  ) {
+    if (!Number.isInteger(opts.workers) || opts.workers < 1 || opts.workers > 64) {
+      throw new RangeError(`EINVAL: TCP workers must be an integer in 1..64, got ${opts.workers}`);
+    }
+    this.workerCount = opts.workers;
+    this.sendCredit = opts.sendCredit ?? DEFAULT_CREDIT;
+    this.receiveCredit = opts.receiveCredit ?? DEFAULT_CREDIT;
+    this.controlTimeoutMs = opts.controlTimeoutMs ?? DEFAULT_CONTROL_TIMEOUT_MS;
+    const ringBytes = opts.ringBytes ?? DEFAULT_RING_BYTES;
+    const script = opts.workerScript ?? defaultWorkerScript();
+    const routes = this.snapshot();
+    this.lastSnapshot = JSON.stringify(routes);
+    for (let i = 0; i < this.workerCount; i++) {
+      const link = new WorkerLink(i, ringBytes);
+      const data: TcpWorkerData = {
+        index: i,
+        workers: this.workerCount,
+        toWorker: link.toWorker.sab,
+        toStack: link.toStack.sab,
+        reply: link.replySab,
+        routes,
+        tcp: { ...(opts.tcp ?? {}) } as Record<string, unknown>,
+        sendCredit: this.sendCredit,
+        receiveCredit: this.receiveCredit,
+      };
+      const worker = new Worker(script, { workerData: data, name: `netstack-tcp-${i}` });
+      link.worker = worker;
+      link.exited = new Promise((resolve) => worker.once('exit', () => resolve()));
+      worker.on('error', (e) => this.workerFailed(link, e));
+      worker.on('exit', (code) => {
+        if (!this.closed) this.workerFailed(link, new Error(`exited with code ${code}`));
+      });
+      this.links.push(link);
+      void this.drainLoop(link);
+    }
+    // Addresses and routes change without telling transports; a cheap periodic comparison keeps the workers'
+    // snapshot current (listen() and connect() also check before they act).
+    this.routeTimer = setInterval(() => this.syncRoutes(), 1000);
+    this.routeTimer.unref();
+  }
+
+  // ---- endpoint ids and the endpoint table
+
+  /** A new stack-allocated endpoint id (below WORKER_ID_BASE; never reused while the pool lives). */
+  allocateId(): number {
+    const id = this.nextId++;
+    if (this.nextId >= WORKER_ID_BASE) this.nextId = 1;
+    return id;
+  }
+
+  register(worker: number, id: number, ep: WorkerEndpointSink): void {
+    this.links[worker]?.endpoints.set(id, ep);
+  }
+
+  unregister(worker: number, id: number, ep: WorkerEndpointSink): void {
+    const l = this.links[worker];
+    if (l && l.endpoints.get(id) === ep) l.endpoints.delete(id);
+  }
+
+  isWorkerAlive(worker: number): boolean {
+    const l = this.links[worker];
+    return l !== undefined && !l.dead && !this.closed;
+  }
+
+  /** The worker that owns the flow (remote is the peer; wire.ts "Flow sharding"). */
+  workerFor(remote: Address, remotePort: number, local: Address, localPort: number): number {
+    return flowHash(remote, remotePort, local, localPort) % this.workerCount;
+  }
+
+  // ---- synchronous control
+
+  /**
+   * Sends `req` to `worker` and blocks the stack thread until it answers (wire.ts "synchronous control"). A dead
+   * worker, a closed pool, or a worker that does not answer within the timeout answers ConnectionAborted.
+   */
+  control(worker: number, req: ControlRequest): ControlReply {
+    const l = this.links[worker];
+    if (!l || l.dead || this.closed) return { ok: false, error: 'ConnectionAborted' };
+    // Records queued before this request must reach the worker first (a close follows the writes before it).
+    if (!this.flushOverflow(l, true)) return this.timedOut(l, req);
+    let id = (l.requestSeq + 1) | 0;
+    if (id === 0) id = 1;
+    l.requestSeq = id;
+    const body = encodeJson(req);
+    const rec = new Uint8Array(CONTROL_HEADER + body.length);
+    new DataView(rec.buffer).setUint32(0, id >>> 0, true);
+    rec.set(body, CONTROL_HEADER);
+    if (!this.writeBlocking(l, ToWorker.CONTROL, rec)) return this.timedOut(l, req);
+    const deadline = Date.now() + this.controlTimeoutMs;
+    for (;;) {
+      const seen = Atomics.load(l.reply, REPLY_SEQ);
+      if (seen === id) break;
+      const left = deadline - Date.now();
+      if (left <= 0) return this.timedOut(l, req);
+      Atomics.wait(l.reply, REPLY_SEQ, seen, left);
+    }
+    const len = Atomics.load(l.reply, REPLY_LENGTH);
+    if (len < 0 || len > REPLY_CAPACITY) return { ok: false, error: 'InvalidEndpointState' };
+    try {
+      return decodeJson<ControlReply>(l.replyBytes.slice(0, len));
+    } catch (e) {
+      logOnce(`TCP worker ${l.index}: unreadable control reply to ${req.op}`, e);
+      return { ok: false, error: 'InvalidEndpointState' };
+    }
+  }
+
+  private timedOut(l: WorkerLink, req: ControlRequest): ControlReply {
+    this.workerFailed(l, new Error(`no answer to control request '${req.op}' within ${this.controlTimeoutMs} ms`));
+    return { ok: false, error: 'ConnectionAborted' };
+  }
+
+  /** Writes one record, waiting for room (the worker never waits for this thread, so this cannot deadlock). */
+  private writeBlocking(l: WorkerLink, meta: number, rec: Uint8Array, start = 0, end = rec.length): boolean {
+    const deadline = Date.now() + this.controlTimeoutMs;
+    while (!l.toWorker.tryWrite(rec, start, end, meta)) {
+      if (l.dead || l.toWorker.closed) return false;
+      const left = deadline - Date.now();
+      if (left <= 0) return false;
+      l.toWorker.waitWritable(left);
+    }
+    return true;
+  }
+
+  // ---- ordered endpoint records (WRITE, CONSUMED)
+
+  /** WRITE: src[start, end) for endpoint `id` with WriteFlags; split into ring-sized records. */
+  postWrite(worker: number, id: number, flags: number, src: Uint8Array, start = 0, end = src.length): void {
+    const l = this.links[worker];
+    if (!l || l.dead || this.closed) return;
+    const chunk = 60 * 1024;
+    if (end - start === 0) {
+      this.postEndpointRecord(l, ToWorker.WRITE, id, flags, src, 0, 0);
+      return;
+    }
+    for (let at = start; at < end; at += chunk) {
+      const stop = Math.min(end, at + chunk);
+      // MORE and END belong to the last piece only; earlier pieces are followed by more data anyway.
+      this.postEndpointRecord(l, ToWorker.WRITE, id, stop === end ? flags : 0, src, at, stop);
+    }
+  }
+
+  /** CONSUMED: the application took `count` bytes (or, on a listener's id, accepted connections). */
+  postConsumed(worker: number, id: number, count: number): void {
+    const l = this.links[worker];
+    if (!l || l.dead || this.closed || count <= 0) return;
+    this.postEndpointRecord(l, ToWorker.CONSUMED, id, count, undefined, 0, 0);
+  }
+
+  private postEndpointRecord(l: WorkerLink, meta: number, id: number, arg: number, src: Uint8Array | undefined, start: number, end: number): void {
+    const n = ENDPOINT_HEADER + (end - start);
+    if (this.scratch.length < n) {
+      this.scratch = new Uint8Array(n);
+      this.scratchView = new DataView(this.scratch.buffer);
+    }
+    this.scratchView.setUint32(0, id >>> 0, true);
+    this.scratchView.setUint32(4, arg >>> 0, true);
+    if (src && end > start) this.scratch.set(src.subarray(start, end), ENDPOINT_HEADER);
+    if (l.overflow.length === 0 && l.toWorker.tryWrite(this.scratch, 0, n, meta)) return;
+    l.overflow.push({ meta, bytes: this.scratch.slice(0, n) });
+    this.stats.recordsDeferred++;
+    this.scheduleOverflowRetry();
+  }
+
+  /** Moves queued records into the ring; `block` waits for room (control calls). False if the worker is gone. */
+  private flushOverflow(l: WorkerLink, block: boolean): boolean {
+    while (l.overflow.length > 0) {
+      const r = l.overflow[0]!;
+      if (!l.toWorker.tryWrite(r.bytes, 0, r.bytes.length, r.meta)) {
+        if (!block) return true;
+        if (!this.writeBlocking(l, r.meta, r.bytes)) return false;
+      }
+      l.overflow.shift();
+    }
+    return !l.dead;
+  }
+
+  private scheduleOverflowRetry(): void {
+    if (this.overflowTimer || this.closed) return;
+    this.overflowTimer = setTimeout(() => {
+      this.overflowTimer = undefined;
+      let pending = false;
+      for (const l of this.links) {
+        if (l.dead) { l.overflow.length = 0; continue; }
+        this.flushOverflow(l, false);
+        if (l.overflow.length > 0) pending = true;
+      }
+      if (pending) this.scheduleOverflowRetry();
+    }, 1);
+  }
+
+  // ---- received segments and ICMP errors (tcp_dispatcher.ts)
+
+  /** SEGMENT: hands a received TCP segment to `worker`; dropped (and counted) when its ring is full. */
+  forwardSegment(worker: number, info: NetworkReceiveInfo, pkt: PacketBuffer): void {
+    const l = this.links[worker];
+    const off = pkt.transportHeader;
+    const len = pkt.tail - off;
+    if (!l || l.dead || this.closed || SEGMENT_HEADER + len > l.toWorker.maxFrameSize) {
+      this.stats.segmentsDropped++;
+      return;
+    }
+    const n = SEGMENT_HEADER + len;
+    if (this.scratch.length < n) {
+      this.scratch = new Uint8Array(n);
+      this.scratchView = new DataView(this.scratch.buffer);
+    }
+    const b = this.scratch;
+    b[0] = info.family;
+    b[1] = pkt.checksumValidated ? SegmentFlags.CHECKSUM_VALIDATED : 0;
+    b[2] = info.ttl;
+    b[3] = info.tos;
+    this.scratchView.setUint32(4, info.nic >>> 0, true);
+    b.fill(0, 8, SEGMENT_HEADER);
+    writeAddress(b, 8, info.source);
+    writeAddress(b, 24, info.destination);
+    b.set(pkt.buf.subarray(off, pkt.tail), SEGMENT_HEADER);
+    if (l.toWorker.tryWrite(b, 0, n, ToWorker.SEGMENT)) this.stats.segmentsForwarded++;
+    else this.stats.segmentsDropped++;
+  }
+
+  /** ICMP_ERROR: an ICMP error quoting a segment of a connection on `worker`. */
+  forwardIcmpError(worker: number, err: TransportErrorInfo, info: NetworkReceiveInfo, quotedSource: Address, quotedDestination: Address, quoted: Uint8Array): boolean {
+    const l = this.links[worker];
+    const kind = TRANSPORT_ERROR_KINDS.indexOf(err.kind);
+    if (!l || l.dead || this.closed || kind < 0) return false;
+    const n = ICMP_ERROR_HEADER + quoted.length;
+    if (n > l.toWorker.maxFrameSize) return false;
+    const b = new Uint8Array(n);
+    const v = new DataView(b.buffer);
+    b[0] = quotedSource.family;
+    b[1] = kind;
+    b[2] = err.icmpType & 0xff;
+    b[3] = err.icmpCode & 0xff;
+    v.setUint32(4, info.nic >>> 0, true);
+    v.setUint32(8, err.mtu >>> 0, true);
+    writeAddress(b, 12, err.reporter);
+    writeAddress(b, 28, quotedSource);
+    writeAddress(b, 44, quotedDestination);
+    b.set(quoted, ICMP_ERROR_HEADER);
+    if (!l.toWorker.tryWrite(b, 0, n, ToWorker.ICMP_ERROR)) return false;
+    this.stats.icmpErrorsForwarded++;
+    return true;
+  }
+
+  // ---- routes
+
+  /** The routing facts a worker needs to pick routes itself (wire.ts RouteSnapshot). */
+  snapshot(): RouteSnapshot {
+    return {
+      nics: this.stack.allNICs().map((n) => ({
+        id: n.id,
+        mtu: n.mtu,
+        // Route.maxHeaderLength without the transport: link header + the larger IP header + room for a fragment
+        // header (what Route reserves).
+        linkHeaderLength: n.link.maxHeaderLength + 40 + 8,
+        gsoMaxSize: n.link.capabilities & LinkCapability.GSO ? n.link.gsoMaxSize : 0,
+        addresses: n.addresses().map((a) => a.toString()),
+      })),
+      routes: this.stack.routes.all().map((r) => ({
+        destination: r.destination.toString(),
+        nic: r.nic,
+        ...(r.gateway ? { gateway: r.gateway.toString() } : {}),
+      })),
+    };
+  }
+
+  /** Sends the current snapshot to every worker and forgets cached routes (call after changing addresses/routes). */
+  refreshRoutes(): void {
+    const snap = this.snapshot();
+    this.lastSnapshot = JSON.stringify(snap);
+    this.routeCache.clear();
+    this.routeCacheSize = 0;
+    const body = encodeJson(snap);
+    for (const l of this.links) {
+      if (l.dead || this.closed) continue;
+      this.flushOverflow(l, true);
+      this.writeBlocking(l, ToWorker.ROUTES, body);
+    }
+  }
+
+  /** refreshRoutes() if the addresses or routes changed since the last snapshot. */
+  syncRoutes(): void {
+    if (this.closed) return;
+    if (JSON.stringify(this.snapshot()) !== this.lastSnapshot) this.refreshRoutes();
+  }
+
+  private routeFor(nic: number, local: Address, remote: Address): Route | TcpipError {
+    let byLocal = this.routeCache.get(nic);
+    if (!byLocal) this.routeCache.set(nic, (byLocal = new Map()));
+    let byRemote = byLocal.get(local);
+    if (!byRemote) byLocal.set(local, (byRemote = new Map()));
+    const hit = byRemote.get(remote);
+    if (hit) return hit;
+    const r = this.stack.findRoute(nic, local, remote);
+    if (r instanceof TcpipError) return r;
+    if (this.routeCacheSize >= ROUTE_CACHE_LIMIT) {
+      this.routeCache.clear();
+      this.routeCacheSize = 0;
+      return r;
+    }
+    byRemote.set(remote, r);
+    this.routeCacheSize++;
+    return r;
+  }
+
+  // ---- draining TO_STACK
+
+  private async drainLoop(l: WorkerLink): Promise<void> {
+    while (!this.closed && !l.dead) {
+      const ready = await l.toStack.waitReadableAsync(IDLE_WAIT_MS);
+      if (this.closed || l.dead) return;
+      if (!ready) {
+        if (l.toStack.closed) return;
+        continue;
+      }
+      const more = this.drain(l);
+      // A worker sending continuously must not starve the links' receive callbacks (macrotasks).
+      if (more) await new Promise<void>((resolve) => setImmediate(resolve));
+    }
+  }
+
+  /** Handles up to DRAIN_BATCH records; true if more are waiting. */
+  private drain(l: WorkerLink): boolean {
+    const ring = l.toStack;
+    let n = 0;
+    for (; n < DRAIN_BATCH; n++) {
+      const f = ring.peek();
+      if (!f) break;
+      try {
+        this.handleRecord(l, f.meta, f.bytes, f.offset, f.length);
+      } catch (e) {
+        logOnce(`TCP worker ${l.index}: record type ${f.meta}`, e);
+      }
+      ring.release();
+      if (this.closed || l.dead) return false;
+    }
+    if (l.overflow.length > 0) this.flushOverflow(l, false);
+    // Frames written during the batch may sit in a qdisc or the local-delivery queue until the batch end.
+    if (n > 0) this.stack.flushBatch();
+    return n === DRAIN_BATCH;
+  }
+
+  private handleRecord(l: WorkerLink, meta: number, b: Uint8Array, o: number, len: number): void {
+    const v = l.inView;
+    switch (meta) {
+      case ToStack.FRAME:
+        if (len >= FRAME_HEADER) this.sendFrame(l, b, o, len);
+        return;
+      case ToStack.DATA: {
+        if (len < ENDPOINT_HEADER) return;
+        const ep = l.endpoints.get(v.getUint32(o, true));
+        ep?.onData(b, o + ENDPOINT_HEADER, len - ENDPOINT_HEADER);
+        return;
+      }
+      case ToStack.STATE: {
+        if (len < STATE_RECORD) return;
+        const ep = l.endpoints.get(v.getUint32(o, true));
+        ep?.onState(v.getUint32(o + 4, true), errorAt(v.getInt32(o + 8, true)));
+        return;
+      }
+      case ToStack.SEND_CREDIT: {
+        if (len < ENDPOINT_HEADER) return;
+        l.endpoints.get(v.getUint32(o, true))?.onSendCredit(v.getUint32(o + 4, true));
+        return;
+      }
+      case ToStack.ACCEPTED: {
+        if (len < ACCEPTED_RECORD) return;
+        const listenerId = v.getUint32(o, true);
+        const id = v.getUint32(o + 4, true);
+        const family = b[o + 8] === 6 ? 6 : 4;
+        const peerPort = v.getUint16(o + 12, true);
+        const localPort = v.getUint16(o + 14, true);
+        const peer = readAddress(b, o + 16, family);
+        const local = readAddress(b, o + 32, family);
+        const listener = l.endpoints.get(listenerId);
+        if (!listener || !listener.onAccepted(l.index, id, family, peer, peerPort, local, localPort)) {
+          // Nobody will take it (the listener closed meanwhile): reset it as a closed listener's queue is.
+          this.control(l.index, { op: 'abort', ep: id });
+          this.control(l.index, { op: 'close', ep: id });
+        }
+        return;
+      }
+      default:
+        return;
+    }
+  }
+
+  private sendFrame(l: WorkerLink, b: Uint8Array, o: number, len: number): void {
+    const v = l.inView;
+    const family = b[o] === 6 ? 6 : 4;
+    const flags = b[o + 1]!;
+    const nic = v.getUint32(o + 4, true);
+    const local = readAddress(b, o + 8, family);
+    const remote = readAddress(b, o + 24, family);
+    const route = this.routeFor(nic, local, remote);
+    if (route instanceof TcpipError) {
+      this.stats.framesDropped++;
+      return;
+    }
+    const tcpLen = len - FRAME_HEADER;
+    const pkt = PacketBuffer.allocate(tcpLen, route.maxHeaderLength);
+    pkt.buf.set(b.subarray(o + FRAME_HEADER, o + len), pkt.head);
+    pkt.transportHeader = pkt.head;
+    pkt.transportProtocol = 6;
+    if (flags & FrameFlags.HAS_GSO) {
+      pkt.gso = { type: b[o + 40] as GsoTypeValue, size: v.getUint16(o + 42, true), needsChecksum: (flags & FrameFlags.NEEDS_CHECKSUM) !== 0 };
+    }
+    const params: NetworkWriteParams = { protocol: 6, ttl: b[o + 2]!, tos: b[o + 3]!, dontFragment: (flags & FrameFlags.DONT_FRAGMENT) !== 0 };
+    if (route.writePacket(pkt, params)) this.stats.framesDropped++;
+    else this.stats.framesSent++;
+  }
+
+  // ---- statistics
+
+  /** Each worker's TcpProtocol.stats (undefined for a dead worker). */
+  workerStats(): (Record<string, number> | undefined)[] {
+    return this.links.map((l) => {
+      const r = this.control(l.index, { op: 'stats' });
+      return r.ok && r.value && typeof r.value === 'object' ? (r.value as Record<string, number>) : undefined;
+    });
+  }
+
+  /** The workers' TCP statistics summed field by field (the counters of TcpStats). */
+  tcpStats(): Record<string, number> {
+    const sum: Record<string, number> = {};
+    for (const s of this.workerStats()) {
+      if (!s) continue;
+      for (const [k, val] of Object.entries(s)) if (typeof val === 'number') sum[k] = (sum[k] ?? 0) + val;
+    }
+    return sum;
+  }
+
+  // ---- failure and shutdown
+
+  private workerFailed(l: WorkerLink, e: unknown): void {
+    if (l.dead || this.closed) return;
+    l.dead = true;
+    this.stats.workersDied++;
+    logOnce(`TCP worker ${l.index} died; its connections are aborted`, e);
+    l.toWorker.close();
+    l.toStack.close();
+    l.overflow.length = 0;
+    const eps = [...l.endpoints.values()];
+    l.endpoints.clear();
+    for (const ep of new Set(eps)) ep.onWorkerGone(l.index, TcpipErrors.connectionAborted);
+    void l.worker?.terminate();
+  }
+
+  get isClosed(): boolean {
+    return this.closed;
+  }
+
+  /**
+   * Stops every worker (their connections end without sending anything, as Stack.close() does for TCP) and
+   * resolves once all worker threads have exited.
+   */
+  close(): Promise<void> {
+    if (!this.closed) {
+      this.closed = true;
+      if (this.overflowTimer) clearTimeout(this.overflowTimer);
+      if (this.routeTimer) clearInterval(this.routeTimer);
+      for (const l of this.links) {
+        l.toWorker.close();
+        l.toStack.close();
+        l.overflow.length = 0;
+        const eps = [...l.endpoints.values()];
+        l.endpoints.clear();
+        for (const ep of new Set(eps)) ep.onWorkerGone(l.index, undefined);
+        void l.worker?.terminate();
+      }
+    }
+    return Promise.all(this.links.map((l) => l.exited)).then(() => undefined);
+  }
+}

@@ -372,6 +372,8 @@ export abstract class TcpConnection implements TransportEndpoint {
   // Introspection for tests and /proc
 
   get localPortNumber(): number { return this.localPort; }
+  /** Our sending side is shut (shutdown(SHUT_WR), close); TCP worker threads report it to the stack thread. */
+  get sendShutdown(): boolean { return this.shutWrite; }
   get remotePortNumber(): number { return this.remotePort; }
   get acceptQueueLength(): number { return this.acceptQueue.length; }
   get synQueueLength(): number { return this.synQueue.size; }

@@ -1,0 +1,299 @@
+// The TcpHost a TCP worker thread runs its TcpProtocol over (transport/tcp/host.ts): its own clock, demuxer and
+// port manager, routes picked from the RouteSnapshot the stack thread sends (it cannot ask the stack thread
+// synchronously), and routes whose writePacket() hands the TCP segment to the stack thread as a FRAME record in the
+// TO_STACK ring (wire.ts). The stack thread adds the IP header and sends it through its own route.
+//
+// A full ring drops the frame and counts it (a qdisc drop, as a full device queue would): TCP retransmits.
+
+import { GsoType, type PacketBuffer } from '../buffer/packet_buffer.js';
+import type { SharedFrameRing } from '../buffer/shared_ring.js';
+import { Address, AddressWithPrefix, Subnet } from '../stack/address.js';
+import { SystemClock, type Clock } from '../stack/clock.js';
+import { PortManager } from '../stack/port_manager.js';
+import type { NetworkWriteParams } from '../stack/route.js';
+import { TcpipErrors, type TcpipError } from '../stack/tcpip_error.js';
+import { TransportDemuxer } from '../stack/transport_demuxer.js';
+import type { TcpHost, TcpRoute } from '../transport/tcp/host.js';
+import { FRAME_HEADER, FrameFlags, ToStack, type RouteSnapshot } from './wire.js';
+
+/** RFC 1191 section 6.3 / RFC 8201 section 4: a learned path MTU is forgotten after 10 minutes (as Stack). */
+const PMTU_EXPIRY_MS = 10 * 60 * 1000;
+/** Destinations with a learned path MTU kept at most (forged ICMP errors can name any destination). */
+const PMTU_MAX_ENTRIES = 4096;
+/** RFC 791: every IPv4 host takes 68-byte datagrams; RFC 8200 5: IPv6 links carry at least 1280. */
+const MIN_MTU_V4 = 68;
+const MIN_MTU_V6 = 1280;
+
+/** Counters of the worker's send path. */
+export interface WorkerHostStats {
+  /** FRAME records written to TO_STACK. */
+  framesSent: number;
+  /** Frames dropped because TO_STACK was full or closed (TCP retransmits them). */
+  framesDropped: number;
+  /** Frames larger than the ring can ever hold (a configuration error: GSO size above the ring's frame limit). */
+  framesTooLarge: number;
+  /** Segments refused with messageTooLong: DF set and larger than the path MTU. */
+  framesOverMtu: number;
+}
+
+interface SnapshotNic {
+  id: number;
+  mtu: number;
+  linkHeaderLength: number;
+  gsoMaxSize: number;
+  addresses: { address: Address; subnet: Subnet | undefined }[];
+}
+
+interface SnapshotRoute {
+  destination: Subnet;
+  nic: number;
+  gateway: Address | undefined;
+}
+
+/** One route as TCP sees it; maxPayload follows the worker's path MTU table while the connection lives. */
+class WorkerRoute implements TcpRoute {
+  constructor(
+    private readonly host: WorkerTcpHost,
+    readonly family: 4 | 6,
+    readonly nic: number,
+    readonly localAddress: Address,
+    readonly remoteAddress: Address,
+    readonly maxHeaderLength: number,
+    private readonly nicMtu: number,
+    readonly isLocal: boolean,
+  ) {}
+
+  /** IP header bytes in front of TCP (without options or extension headers). */
+  private get networkHeaderLength(): number {
+    return this.family === 4 ? 20 : 40;
+  }
+
+  get maxPayload(): number {
+    const pmtu = this.host.pathMtu(this.remoteAddress);
+    const mtu = pmtu !== undefined && pmtu < this.nicMtu ? pmtu : this.nicMtu;
+    return mtu - this.networkHeaderLength;
+  }
+
+  writePacket(pkt: PacketBuffer, params: NetworkWriteParams): TcpipError | undefined {
+    return this.host.writeFrame(this, pkt, params);
+  }
+}
+
+export class WorkerTcpHost implements TcpHost {
+  readonly demuxer = new TransportDemuxer();
+  readonly ports = new PortManager();
+  readonly stats: WorkerHostStats = { framesSent: 0, framesDropped: 0, framesTooLarge: 0, framesOverMtu: 0 };
+  private nics = new Map<number, SnapshotNic>();
+  private routes: SnapshotRoute[] = [];
+  /** Every address of the snapshot by its text, for isLocalAddress and local-route detection. */
+  private localAddresses = new Map<string, number>();
+  private readonly pmtu = new Map<string, { mtu: number; expiresMs: number }>();
+  /** A FRAME is assembled here when the packet's headroom cannot hold the header (one extra copy). */
+  private scratch = new Uint8Array(0);
+
+  constructor(
+    private readonly toStack: SharedFrameRing,
+    snapshot: RouteSnapshot,
+    readonly clock: Clock = new SystemClock(),
+  ) {
+    this.setRoutes(snapshot);
+  }
+
+  /**
+   * Replaces the routing snapshot. Throws a RangeError naming the bad field for a malformed snapshot and keeps the
+   * previous one (the caller counts and skips the record).
+   */
+  setRoutes(snapshot: RouteSnapshot): void {
+    if (typeof snapshot !== 'object' || snapshot === null || !Array.isArray(snapshot.nics) || !Array.isArray(snapshot.routes)) {
+      throw new RangeError('EINVAL: a route snapshot needs nics[] and routes[]');
+    }
+    const nics = new Map<number, SnapshotNic>();
+    const local = new Map<string, number>();
+    for (const n of snapshot.nics) {
+      if (typeof n !== 'object' || n === null || !isUint(n.id) || !isUint(n.mtu) || !isUint(n.linkHeaderLength) ||
+          !isUint(n.gsoMaxSize) || !Array.isArray(n.addresses)) {
+        throw new RangeError(`EINVAL: malformed NIC in route snapshot: ${JSON.stringify(n)}`);
+      }
+      const addresses: SnapshotNic['addresses'] = [];
+      for (const text of n.addresses) {
+        if (typeof text !== 'string') throw new RangeError(`EINVAL: NIC ${n.id} address is not a string`);
+        // "10.0.0.1/24" or "10.0.0.1": the prefix, when given, lets source selection prefer the remote's subnet.
+        if (text.includes('/')) {
+          const ap = AddressWithPrefix.parse(text);
+          addresses.push({ address: ap.address, subnet: ap.subnet() });
+        } else {
+          addresses.push({ address: Address.parse(text), subnet: undefined });
+        }
+        local.set(addresses[addresses.length - 1]!.address.toString(), n.id);
+      }
+      nics.set(n.id, { id: n.id, mtu: n.mtu, linkHeaderLength: n.linkHeaderLength, gsoMaxSize: n.gsoMaxSize, addresses });
+    }
+    const routes: SnapshotRoute[] = [];
+    for (const r of snapshot.routes) {
+      if (typeof r !== 'object' || r === null || typeof r.destination !== 'string' || !isUint(r.nic) ||
+          (r.gateway !== undefined && typeof r.gateway !== 'string')) {
+        throw new RangeError(`EINVAL: malformed route in route snapshot: ${JSON.stringify(r)}`);
+      }
+      routes.push({
+        destination: Subnet.parse(r.destination),
+        nic: r.nic,
+        gateway: r.gateway !== undefined ? Address.parse(r.gateway) : undefined,
+      });
+    }
+    this.nics = nics;
+    this.routes = routes;
+    this.localAddresses = local;
+  }
+
+  isLocalAddress(addr: Address): boolean {
+    return this.localAddresses.has(addr.toString());
+  }
+
+  gsoMaxSize(nicId: number): number {
+    return this.nics.get(nicId)?.gsoMaxSize ?? 0;
+  }
+
+  /** As Stack.findRoute for unicast TCP: local delivery, then the longest-prefix route. */
+  findRoute(nicId: number, local: Address | undefined, remote: Address): TcpRoute | TcpipError {
+    const family = remote.family;
+    if (local && !local.isUnspecified() && local.family !== family) return TcpipErrors.badLocalAddress;
+    const hdr = family === 4 ? 20 : 40;
+    if (remote.isMulticast() || remote.isLimitedBroadcast()) return TcpipErrors.networkUnreachable;
+    const owner = this.localAddresses.get(remote.toString());
+    if (owner !== undefined && (nicId === 0 || nicId === owner)) {
+      const nic = this.nics.get(owner)!;
+      if (local && !local.isUnspecified() && !this.isLocalAddress(local)) return TcpipErrors.badLocalAddress;
+      const src = local && !local.isUnspecified() ? local : remote;
+      return new WorkerRoute(this, family, nic.id, src, remote, this.headroom(nic, hdr), nic.mtu, true);
+    }
+    let best: SnapshotRoute | undefined;
+    for (const r of this.routes) {
+      if (nicId !== 0 && r.nic !== nicId) continue;
+      if (r.destination.family !== family || !r.destination.contains(remote)) continue;
+      if (!best || r.destination.prefixLength > best.destination.prefixLength) best = r;
+    }
+    if (!best) return TcpipErrors.noRoute;
+    const nic = this.nics.get(best.nic);
+    if (!nic) return TcpipErrors.networkUnreachable;
+    let src = local;
+    if (src === undefined || src.isUnspecified()) {
+      src = this.sourceFor(nic, family, best.gateway ?? remote);
+      if (!src) return TcpipErrors.noRoute;
+    } else if (!this.isLocalAddress(src)) {
+      return TcpipErrors.badLocalAddress;
+    }
+    return new WorkerRoute(this, family, nic.id, src, remote, this.headroom(nic, hdr), nic.mtu, false);
+  }
+
+  /**
+   * Headroom TCP leaves in front of its header: link + IP header, and at least FRAME_HEADER so writeFrame can put the
+   * record header right in front of the segment and copy the record into the ring in one piece.
+   */
+  private headroom(nic: SnapshotNic, networkHeader: number): number {
+    return Math.max(FRAME_HEADER, nic.linkHeaderLength + networkHeader);
+  }
+
+  /** The NIC's first address of `family`, preferring one whose subnet holds `toward` (RFC 6724 rule 8 in spirit). */
+  private sourceFor(nic: SnapshotNic, family: 4 | 6, toward: Address): Address | undefined {
+    let first: Address | undefined;
+    for (const a of nic.addresses) {
+      if (a.address.family !== family) continue;
+      if (a.subnet?.contains(toward)) return a.address;
+      first ??= a.address;
+    }
+    return first;
+  }
+
+  // ---- path MTU (RFC 1191, RFC 8201)
+
+  pathMtu(remote: Address): number | undefined {
+    const key = remote.toString();
+    const e = this.pmtu.get(key);
+    if (!e) return undefined;
+    if (this.clock.nowMs() >= e.expiresMs) {
+      this.pmtu.delete(key);
+      return undefined;
+    }
+    return e.mtu;
+  }
+
+  /** Lowers the path MTU toward `remote` (never raises it, RFC 1191 6.3); values under the family minimum are ignored. */
+  updatePathMtu(remote: Address, mtu: number): void {
+    if (!(mtu >= (remote.family === 4 ? MIN_MTU_V4 : MIN_MTU_V6))) return;
+    const cur = this.pathMtu(remote);
+    if (cur !== undefined && cur <= mtu) return;
+    const key = remote.toString();
+    this.pmtu.delete(key);
+    if (this.pmtu.size >= PMTU_MAX_ENTRIES) this.pmtu.delete(this.pmtu.keys().next().value as string);
+    this.pmtu.set(key, { mtu, expiresMs: this.clock.nowMs() + PMTU_EXPIRY_MS });
+  }
+
+  // ---- send path
+
+  /** Encodes pkt's TCP bytes as a FRAME record into TO_STACK (wire.ts FRAME_HEADER). */
+  writeFrame(route: WorkerRoute, pkt: PacketBuffer, params: NetworkWriteParams): TcpipError | undefined {
+    const start = pkt.transportHeader >= 0 ? pkt.transportHeader : pkt.head;
+    const len = pkt.tail - start;
+    const gso = pkt.gso;
+    // DF and over the path MTU: refuse as the IP layer would (TCP then lowers its MSS, RFC 8201 / RFC 1191).
+    if (params.dontFragment && (!gso || gso.type === GsoType.NONE) && len > route.maxPayload) {
+      this.stats.framesOverMtu++;
+      return TcpipErrors.messageTooLong;
+    }
+    let buf: Uint8Array;
+    let at: number;
+    if (start >= FRAME_HEADER && !pkt.borrowed) {
+      // The packet belongs to us now (route.ts's packet convention): its headroom takes the record header.
+      buf = pkt.buf;
+      at = start - FRAME_HEADER;
+    } else {
+      if (this.scratch.length < FRAME_HEADER + len) this.scratch = new Uint8Array(Math.max(FRAME_HEADER + len, 2048));
+      buf = this.scratch;
+      at = 0;
+      buf.set(pkt.buf.subarray(start, pkt.tail), FRAME_HEADER);
+    }
+    let flags = 0;
+    if (params.dontFragment) flags |= FrameFlags.DONT_FRAGMENT;
+    if (gso) {
+      flags |= FrameFlags.HAS_GSO;
+      if (gso.needsChecksum) flags |= FrameFlags.NEEDS_CHECKSUM;
+    }
+    buf[at] = route.family;
+    buf[at + 1] = flags;
+    buf[at + 2] = params.ttl & 0xff;
+    buf[at + 3] = params.tos & 0xff;
+    writeU32(buf, at + 4, route.nic);
+    buf.fill(0, at + 8, at + 40);
+    buf.set(route.localAddress.bytes, at + 8);
+    buf.set(route.remoteAddress.bytes, at + 24);
+    buf[at + 40] = gso ? gso.type : 0;
+    buf[at + 41] = 0;
+    const gsoSize = gso ? gso.size : 0;
+    buf[at + 42] = gsoSize & 0xff;
+    buf[at + 43] = (gsoSize >>> 8) & 0xff;
+    const end = at + FRAME_HEADER + len;
+    if (end - at > this.toStack.maxFrameSize) {
+      this.stats.framesTooLarge++;
+      return undefined;
+    }
+    if (this.toStack.tryWrite(buf, at, end, ToStack.FRAME)) this.stats.framesSent++;
+    else this.stats.framesDropped++;
+    return undefined;
+  }
+}
+
+function isUint(v: unknown): v is number {
+  return typeof v === 'number' && Number.isInteger(v) && v >= 0 && v <= 0xffff_ffff;
+}
+
+/** Little-endian u32, as every wire.ts header field. */
+export function writeU32(buf: Uint8Array, off: number, v: number): void {
+  buf[off] = v & 0xff;
+  buf[off + 1] = (v >>> 8) & 0xff;
+  buf[off + 2] = (v >>> 16) & 0xff;
+  buf[off + 3] = (v >>> 24) & 0xff;
+}
+
+export function readU32(buf: Uint8Array, off: number): number {
+  return (buf[off]! | (buf[off + 1]! << 8) | (buf[off + 2]! << 16) | (buf[off + 3]! << 24)) >>> 0;
+}

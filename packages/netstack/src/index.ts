@@ -71,3 +71,13 @@ export * from './tools/stream_connection.js';
 // more of the lower layers (virtio_net_hdr, shared rings: helper F)
 export * from './link/virtio_net_hdr.js';
 export * from './buffer/shared_ring.js';
+
+// TCP on worker threads (createDefaultStack({ tcpWorkers: N }); the stack-thread side, wire.ts is the contract)
+export { TcpDispatcher, tcpDispatcherProtocol, type TcpDispatcherOptions } from './threads/tcp_dispatcher.js';
+export { RemoteTcpEndpoint } from './threads/remote_tcp_endpoint.js';
+export {
+  TcpWorkerPool,
+  defaultWorkerScript,
+  type TcpWorkerPoolOptions,
+  type TcpWorkerPoolStats,
+} from './threads/tcp_worker_pool.js';

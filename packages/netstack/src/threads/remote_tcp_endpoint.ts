@@ -152,12 +152,15 @@ export class RemoteTcpEndpoint implements Endpoint, WorkerEndpointSink {
   }
 
   /**
-   * The connection is over in both directions (TcpEndpoint's "CLOSED after a connection"). CONNECTED stays set once
-   * the handshake completed (the worker's bits are levels), so the end shows as both sides closed.
+   * The connection is over (TcpEndpoint's "CLOSED after a connection"). CONNECTED stays set once the handshake
+   * completed (the worker's bits are levels), so that end shows as both sides closed; a connect() that is neither
+   * CONNECTING nor CONNECTED any more failed (the worker may never report CONNECTING when the refusal arrives
+   * before it looks, so WRITE_CLOSED is not required then).
    */
   private get ended(): boolean {
+    if (!this.everConnected || this.bits & S.CONNECTING) return false;
     const both = S.READ_CLOSED | S.WRITE_CLOSED;
-    return this.everConnected && (this.bits & S.CONNECTING) === 0 && (this.bits & both) === both;
+    return (this.bits & S.CONNECTED) === 0 || (this.bits & both) === both;
   }
 
   // ---------------------------------------------------------------------------------------------------------------
@@ -299,8 +302,15 @@ export class RemoteTcpEndpoint implements Endpoint, WorkerEndpointSink {
     const r = pool.control(w, { op: 'connect', ep: id, remote: toWireAddress({ address: addr.address, port: addr.port, nic: addr.nic ?? 0 }) });
     e = replyError(r);
     if (e && e !== TcpipErrors.connectStarted) {
-      // The worker refused synchronously (TcpEndpoint.connect's own errors): report it as TcpEndpoint would.
+      // The worker refused synchronously (TcpEndpoint.connect's own errors, e.g. no route in its snapshot): the
+      // socket stays as it was, unconnected, as TcpEndpoint's does.
+      pool.unregister(w, id, this);
+      pool.control(w, { op: 'close', ep: id });
+      this.mode = 'unmaterialized';
+      this.worker = -1;
+      this.everConnected = false;
       this.bits = 0;
+      this.local = this.remote = undefined;
       return e;
     }
     return TcpipErrors.connectStarted;

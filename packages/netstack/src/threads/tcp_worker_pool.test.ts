@@ -229,10 +229,148 @@ function waitFor(ep: Endpoint, mask: number, timeoutMs = 5000): Promise<number> 
   });
 }
 
+/** Reads until end of stream or an error; returns the bytes and the error that ended it (its code). */
+async function readToEnd(ep: Endpoint, timeoutMs = 5000): Promise<{ data: Buffer; end: string }> {
+  const chunks: Buffer[] = [];
+  const buf = new Uint8Array(65536);
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const r = ep.read(buf);
+    if (!(r instanceof TcpipError)) {
+      chunks.push(Buffer.from(buf.subarray(0, r.count)));
+      continue;
+    }
+    if (r !== TcpipErrors.wouldBlock) return { data: Buffer.concat(chunks), end: r.code };
+    await waitFor(ep, EventMask.IN, Math.max(1, deadline - Date.now()));
+  }
+}
+
+const code = (r: unknown): string => (r instanceof TcpipError ? r.code : r === undefined ? 'ok' : JSON.stringify(r));
+const bits = (m: number): string =>
+  Object.entries(EventMask).filter(([, v]) => m & v).map(([k]) => k).join('|') || '-';
+
+/**
+ * The same socket-level scenarios with the endpoints under test on a stack with `workers` TCP workers (0: plain
+ * TcpEndpoints) against a plain peer; returns what every call answered, for comparison.
+ */
+async function semantics(workers: number): Promise<string[]> {
+  const p = pair(workers, 0);
+  const log: string[] = [];
+  const all = EventMask.IN | EventMask.OUT | EventMask.RDHUP;
+  const peerConns: Endpoint[] = [];
+  listen(p.b, 7001, (ep) => peerConns.push(ep));
+
+  // Calls on sockets that are not connected.
+  const fresh = socket(p.a);
+  log.push(`fresh read ${code(fresh.read(new Uint8Array(4)))} write ${code(fresh.write(new Uint8Array(4)))}`);
+  log.push(`fresh shutdown ${code(fresh.shutdown(ShutdownFlags.WRITE))} accept ${code(fresh.accept())} remote ${code(fresh.getRemoteAddress())}`);
+  log.push(`fresh readiness ${bits(fresh.readiness(all))} lastError ${code(fresh.lastError())} disconnect ${code(fresh.disconnect())}`);
+  log.push(`bind ${code(fresh.bind({ address: Address.parse('10.7.0.1'), port: 7100 }))} again ${code(fresh.bind({ address: Address.parse('10.7.0.1'), port: 7101 }))}`);
+  const other = socket(p.a);
+  log.push(`bind in use ${code(other.bind({ address: Address.parse('0.0.0.0'), port: 7100 }))} not local ${code(other.bind({ address: Address.parse('10.9.9.9'), port: 7102 }))}`);
+  log.push(`listen ${code(fresh.listen(5))} again ${code(fresh.listen(10))} acceptConn ${code(fresh.getSockOptInt('acceptConn'))}`);
+  log.push(`listener read ${code(fresh.read(new Uint8Array(4)))} write ${code(fresh.write(new Uint8Array(4)))} accept ${code(fresh.accept())}`);
+  log.push(`listener connect ${code(fresh.connect({ address: Address.parse('10.7.0.2'), port: 7001 }))} remote ${code(fresh.getRemoteAddress())}`);
+  const la = fresh.getLocalAddress();
+  log.push(`listener local ${la instanceof TcpipError ? la.code : `${la.address}:${la.port}`}`);
+  fresh.close();
+  other.close();
+  // The port is free again once the listener closed.
+  const again = socket(p.a);
+  log.push(`rebind after close ${code(again.bind({ address: Address.parse('0.0.0.0'), port: 7100 }))}`);
+  again.close();
+
+  // A: orderly close, the endpoint under test connecting.
+  const c = socket(p.a);
+  log.push(`A connect ${code(c.connect({ address: Address.parse('10.7.0.2'), port: 7001 }))} again ${code(c.connect({ address: Address.parse('10.7.0.2'), port: 7001 }))}`);
+  log.push(`A connecting write ${code(c.write(new Uint8Array(1)))}`);
+  await waitFor(c, EventMask.OUT);
+  log.push(`A connected readiness ${bits(c.readiness(all))} remote ${code((c.getRemoteAddress() as { port: number }).port)}`);
+  log.push(`A write ${code(c.write(Buffer.from('hello')))} shutdown ${code(c.shutdown(ShutdownFlags.WRITE))} write ${code(c.write(Buffer.from('x')))}`);
+  while (peerConns.length === 0) await new Promise((r) => setTimeout(r, 5));
+  const pa = peerConns.shift()!;
+  const got = await readToEnd(pa);
+  log.push(`A peer got ${got.data.toString()} then ${got.end}`);
+  pa.write(Buffer.from('bye'));
+  pa.close();
+  const back = await readToEnd(c);
+  log.push(`A got ${back.data.toString()} then ${back.end}; read again ${code(c.read(new Uint8Array(4)))}`);
+  log.push(`A readiness ${bits(c.readiness(all))} lastError ${code(c.lastError())} connect ${code(c.connect({ address: Address.parse('10.7.0.2'), port: 7001 }))}`);
+  c.close();
+
+  // B: the peer closes with unread data (RST): the endpoint under test sees the reset once, then end of stream.
+  const d = socket(p.a);
+  d.connect({ address: Address.parse('10.7.0.2'), port: 7001 });
+  await waitFor(d, EventMask.OUT);
+  log.push(`B write ${code(d.write(new Uint8Array(3000)))}`);
+  while (peerConns.length === 0) await new Promise((r) => setTimeout(r, 5));
+  const pb = peerConns.shift()!;
+  await waitFor(pb, EventMask.IN);
+  pb.close();
+  await waitFor(d, EventMask.ERR);
+  log.push(`B readiness ${bits(d.readiness(all))}`);
+  log.push(`B read ${code(d.read(new Uint8Array(4)))} read ${code(d.read(new Uint8Array(4)))} write ${code(d.write(new Uint8Array(4)))} lastError ${code(d.lastError())}`);
+  log.push(`B readiness after ${bits(d.readiness(all))}`);
+  d.close();
+
+  // C: connection refused (no listener): reported through SO_ERROR.
+  const e = socket(p.a);
+  log.push(`C connect ${code(e.connect({ address: Address.parse('10.7.0.2'), port: 7999 }))}`);
+  await waitFor(e, EventMask.ERR);
+  log.push(`C readiness ${bits(e.readiness(all))} lastError ${code(e.lastError())} lastError ${code(e.lastError())}`);
+  log.push(`C read ${code(e.read(new Uint8Array(4)))} write ${code(e.write(new Uint8Array(4)))} connect ${code(e.connect({ address: Address.parse('10.7.0.2'), port: 7999 }))}`);
+  e.close();
+
+  // D: close(2) right after a large write still delivers every byte, then end of stream.
+  const f = socket(p.a);
+  f.connect({ address: Address.parse('10.7.0.2'), port: 7001 });
+  await waitFor(f, EventMask.OUT);
+  const big = randomBytes(200_000);
+  let sent = 0;
+  while (sent < big.length) {
+    const n = f.write(big.subarray(sent));
+    if (n instanceof TcpipError) await waitFor(f, EventMask.OUT);
+    else sent += n;
+  }
+  f.close();
+  while (peerConns.length === 0) await new Promise((r) => setTimeout(r, 5));
+  const pf = peerConns.shift()!;
+  const all2 = await readToEnd(pf);
+  log.push(`D peer got ${all2.data.length} bytes intact ${sha(all2.data) === sha(big)} then ${all2.end}`);
+
+  // E: the endpoint under test accepts; shutdown(SHUT_RD) then reads give end of stream.
+  const accepted: Endpoint[] = [];
+  const l = listen(p.a, 7002, (ep) => accepted.push(ep));
+  const g = connect(p.b, '10.7.0.1', 7002);
+  await waitFor(g, EventMask.OUT);
+  while (accepted.length === 0) await new Promise((r) => setTimeout(r, 5));
+  const h = accepted[0]!;
+  const ra = h.getRemoteAddress();
+  const lo = h.getLocalAddress();
+  log.push(`E accepted remote ${ra instanceof TcpipError ? ra.code : `${ra.address}`} local ${lo instanceof TcpipError ? lo.code : `${lo.address}:${lo.port}`}`);
+  g.write(Buffer.from('ping'));
+  await waitFor(h, EventMask.IN);
+  log.push(`E shutdown read ${code(h.shutdown(ShutdownFlags.READ))} readiness ${bits(h.readiness(all))}`);
+  const rest = await readToEnd(h);
+  log.push(`E after SHUT_RD got ${rest.data.toString()} then ${rest.end}`);
+  h.close();
+  g.close();
+  l.close();
+  return log;
+}
+
 /** Threads of this process (each worker thread is one; Node's own threads are started by then). */
 function threadCount(): number {
   return readdirSync('/proc/self/task').length;
 }
+
+describe('TCP worker threads: socket semantics', () => {
+  it('EOF, reset, refusal, close and error values match a single-threaded stack for the same calls', { timeout: 15_000 }, async () => {
+    const plain = await semantics(0);
+    const workers = await semantics(2);
+    expect(workers).toEqual(plain);
+  });
+});
 
 describe('TCP worker pool lifecycle', () => {
   it('closing the pool leaves no worker threads', { timeout: 10_000 }, async () => {

@@ -10,7 +10,7 @@ import yargs from 'yargs';
 import { hideBin } from 'yargs/helpers';
 import { formatStats } from '../stack/stats.js';
 import { TcpProtocol } from '../transport/tcp/protocol.js';
-import { createDefaultStack } from './default_stack.js';
+import { createDefaultStack, tcpWorkerPool } from './default_stack.js';
 import { chooseDevice, restoreToKernel, routeEntries, takeOverHostNetwork } from './device_takeover.js';
 import { serveHttp, type HttpServerStats } from './http_server.js';
 import { CHARGEN_PORT, DISCARD_PORT, ECHO_PORT, serveTcp, serveUdp, type Service, type StreamServiceStats } from './services.js';
@@ -28,11 +28,12 @@ interface ServeArgs {
 
 function serve(args: ServeArgs): void {
   const device = chooseDevice(args.device);
-  if (args.tcpWorkers > 0) {
-    // TCP runs on the main thread for now; the flag is accepted so scripts keep working when workers land.
-    process.stderr.write(`netstack: --tcp-workers=${args.tcpWorkers}: TCP worker threads are not implemented yet; using the main thread\n`);
+  if (!Number.isInteger(args.tcpWorkers) || args.tcpWorkers < 0 || args.tcpWorkers > 64) {
+    throw Object.assign(new Error(`--tcp-workers must be an integer in 0..64, got ${args.tcpWorkers}`), { code: 'EINVAL' });
   }
-  const stack = createDefaultStack();
+  // 0: TCP on this thread; N: connections sharded over N worker threads (threads/tcp_dispatcher.ts).
+  const stack = createDefaultStack({ tcpWorkers: args.tcpWorkers });
+  const pool = tcpWorkerPool(stack);
   const { devices } = takeOverHostNetwork(stack, { devices: [device.name], gso: args.gso, keepAddresses: args.keepAddresses, qdisc: args.qdisc });
   const { link, config: cfg } = devices[0]!;
 
@@ -52,6 +53,9 @@ function serve(args: ServeArgs): void {
       formatStats(stack.stats),
       ...Object.entries(link.stats).filter(([, v]) => v !== 0).map(([k, v]) => `link.${k} ${v}`),
       ...(tcp instanceof TcpProtocol ? Object.entries(tcp.stats).filter(([, v]) => v !== 0).map(([k, v]) => `tcp.${k} ${v}`) : []),
+      // Worker mode: the workers' TCP counters summed, then the stack thread's side of the pool.
+      ...(pool ? Object.entries(pool.tcpStats()).filter(([, v]) => v !== 0).map(([k, v]) => `tcp.${k} ${v}`) : []),
+      ...(pool ? Object.entries(pool.stats).filter(([, v]) => v !== 0).map(([k, v]) => `tcpWorkers.${k} ${v}`) : []),
       `discard.tcpBytesReceived ${discard.bytesReceived}`,
       ...(args.httpRoot ? [`http.requests ${http.requests}`, `http.bytesSent ${http.bytesSent}`, ...Object.entries(http.responses).map(([k, v]) => `http.status${k} ${v}`)] : []),
     ];
@@ -92,7 +96,7 @@ export async function main(argv: string[]): Promise<void> {
           .option('http-root', { type: 'string', describe: 'serve files from this directory over HTTP/1.1' })
           .option('http-port', { type: 'number', default: 80, describe: 'HTTP port' })
           .option('gso', { type: 'boolean', default: true, describe: 'use virtio_net_hdr segmentation/checksum offload' })
-          .option('tcp-workers', { type: 'number', default: 0, describe: 'TCP worker threads (not implemented yet: main thread)' })
+          .option('tcp-workers', { type: 'number', default: 0, describe: 'TCP worker threads (0: TCP on the main thread)' })
           .option('keep-addresses', { type: 'boolean', default: false, describe: 'leave the addresses on the host device too (for debugging)' })
           .option('qdisc', { type: 'boolean', default: true, describe: 'batch outgoing frames through a FIFO queueing discipline' }),
       (a) => serve({

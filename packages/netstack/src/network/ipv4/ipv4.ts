@@ -14,55 +14,32 @@ import {
 } from '../../header/ipv4.js';
 import { PacketType } from '../../buffer/packet_buffer.js';
 import { Address, EtherType, IpProtocol } from '../../stack/address.js';
-import type { IpNetworkEndpoint, NetworkProtocol, NetworkProtocolFactory } from '../../stack/network_protocol.js';
+import type { IpNetworkEndpoint, NetworkProtocolFactory } from '../../stack/network_protocol.js';
 import type { NIC } from '../../stack/nic.js';
 import { Route, type NetworkWriteParams } from '../../stack/route.js';
 import type { Stack } from '../../stack/stack.js';
 import { TcpipErrors, type TcpipError } from '../../stack/tcpip_error.js';
-import { NetworkReceiveInfo, type TransportErrorInfo, type TransportErrorKind } from '../../stack/transport_protocol.js';
-import { FragmentReassembler } from '../fragment_reassembler.js';
-import { IcmpRateLimiter } from '../icmp_rate_limiter.js';
+import type { NetworkReceiveInfo, TransportErrorKind } from '../../stack/transport_protocol.js';
+import { IpEndpointBase, IpProtocolBase, type IpProtocolOptions } from '../ip_endpoint_base.js';
 
 /** net.ipv4.ipfrag_time. */
 export const IPV4_REASSEMBLY_TIMEOUT_MS = 30_000;
 /** RFC 1812 section 4.3.2.3: quote as much of the offending datagram as fits in 576 bytes. */
 const ICMPV4_ERROR_MAX_SIZE = 576;
-/** MTU of links without a limit of their own (loopback). */
-const LOCAL_MTU = 65535;
 
-export interface IPv4ProtocolOptions {
-  reassemblyTimeoutMs?: number;
-  reassemblyMemoryLimit?: number;
-  icmpErrorsPerSecond?: number;
-  icmpErrorBurst?: number;
-}
+export type IPv4ProtocolOptions = IpProtocolOptions;
 
 export function ipv4Protocol(opts: IPv4ProtocolOptions = {}): NetworkProtocolFactory {
   return (stack) => new IPv4Protocol(stack, opts);
 }
 
-export class IPv4Protocol implements NetworkProtocol {
+export class IPv4Protocol extends IpProtocolBase {
   readonly etherType = EtherType.IPV4;
   readonly family = 4 as const;
-  readonly reassembler: FragmentReassembler;
-  readonly icmpLimiter: IcmpRateLimiter;
   private nextId = Math.floor(Math.random() * 0x10000);
 
-  constructor(
-    readonly stack: Stack,
-    opts: IPv4ProtocolOptions,
-  ) {
-    this.reassembler = new FragmentReassembler({
-      clock: stack.clock,
-      timeoutMs: opts.reassemblyTimeoutMs ?? IPV4_REASSEMBLY_TIMEOUT_MS,
-      memoryLimit: opts.reassemblyMemoryLimit,
-      onTimeout: (quote) => {
-        stack.stats.ip.reassemblyTimeouts++;
-        // RFC 792: time exceeded code 1, only if fragment zero arrived (it carries the header to quote).
-        if (quote) this.sendIcmpErrorFromQuote(quote, ICMPV4_TIME_EXCEEDED, ICMPV4_REASSEMBLY_TIMEOUT, 0);
-      },
-    });
-    this.icmpLimiter = new IcmpRateLimiter(stack.clock, opts.icmpErrorsPerSecond, opts.icmpErrorBurst);
+  constructor(stack: Stack, opts: IPv4ProtocolOptions) {
+    super(stack, opts, IPV4_REASSEMBLY_TIMEOUT_MS);
   }
 
   newEndpoint(nic: NIC): IPv4Endpoint {
@@ -74,8 +51,8 @@ export class IPv4Protocol implements NetworkProtocol {
     return this.nextId;
   }
 
-  close(): void {
-    this.reassembler.clear();
+  protected sendReassemblyTimeExceeded(quote: Uint8Array): void {
+    this.sendIcmpErrorFromQuote(quote, ICMPV4_TIME_EXCEEDED, ICMPV4_REASSEMBLY_TIMEOUT, 0);
   }
 
   /** Sends an ICMP error quoting `quote` (an IP header plus at least 8 payload bytes, as received). */
@@ -91,13 +68,8 @@ export class IPv4Protocol implements NetworkProtocol {
     const hlen = h.headerLength();
     if (h.protocol() === IpProtocol.ICMP && quote.length >= hlen + 1 && isICMPv4Error(quote[hlen]!)) return;
     for (const n of this.stack.allNICs()) if (n.isSubnetBroadcast(src)) return;
-    if (!this.icmpLimiter.allow()) {
-      this.stack.stats.icmp.rateLimited++;
-      return;
-    }
-    const local = this.stack.isLocalAddress(dst) ? dst : undefined;
-    const route = this.stack.findRoute(local ? 0 : nicHint, local, src, 4);
-    if (!(route instanceof Route)) return;
+    const route = this.icmpErrorRoute(src, dst, nicHint);
+    if (!route) return;
     const quoteLen = Math.min(quote.length, ICMPV4_ERROR_MAX_SIZE - IPV4_MIN_HEADER_SIZE - ICMPV4_HEADER_SIZE);
     const pkt = PacketBuffer.allocate(ICMPV4_HEADER_SIZE + quoteLen, route.maxHeaderLength);
     pkt.transportHeader = pkt.head;
@@ -114,24 +86,20 @@ export class IPv4Protocol implements NetworkProtocol {
   }
 }
 
-export class IPv4Endpoint implements IpNetworkEndpoint {
+export class IPv4Endpoint extends IpEndpointBase implements IpNetworkEndpoint {
+  readonly family = 4 as const;
+  readonly etherType = EtherType.IPV4;
   readonly headerLength = IPV4_MIN_HEADER_SIZE;
   private readonly rx = new IPv4Header(new Uint8Array(0));
   private readonly tx = new IPv4Header(new Uint8Array(0));
   private readonly icmp = new ICMPv4Header(new Uint8Array(0));
-  private readonly info = new NetworkReceiveInfo();
-  private readonly errInfo: TransportErrorInfo = { kind: 'portUnreachable', mtu: 0, icmpType: 0, icmpCode: 0, reporter: Address.parse('0.0.0.0') };
 
   constructor(
     readonly protocol: IPv4Protocol,
-    readonly nic: NIC,
-  ) {}
-
-  private get stack(): Stack {
-    return this.protocol.stack;
+    nic: NIC,
+  ) {
+    super(nic, protocol.stack, '0.0.0.0');
   }
-
-  close(): void {}
 
   // ---- receive
 
@@ -159,14 +127,8 @@ export class IPv4Endpoint implements IpNetworkEndpoint {
       stats.invalidSourceAddresses++;
       return;
     }
-    // RFC 1122 3.2.1.3 (g): 127/8 must not appear outside a host. Linux drops such "martians" from any device but
-    // lo (route_localnet=0); accepting them would let a neighbour reach services bound to 127.0.0.1, or pose as one
-    // of their local clients.
-    if (!this.nic.isLoopback && pkt.packetType !== PacketType.LOOPBACK && (src.isLoopback() || dst.isLoopback())) {
-      if (src.isLoopback()) stats.invalidSourceAddresses++;
-      else stats.invalidDestinationAddresses++;
-      return;
-    }
+    // RFC 1122 3.2.1.3 (g): 127/8 must not appear outside a host (Linux: route_localnet=0).
+    if (this.isLoopbackMartian(pkt, src, dst)) return;
     let bcast = false;
     if (!this.nic.hasAddress(dst) && !(this.nic.isLoopback && dst.isLoopback())) {
       if (dst.isLimitedBroadcast() || this.nic.isSubnetBroadcast(dst)) bcast = true;
@@ -234,37 +196,20 @@ export class IPv4Endpoint implements IpNetworkEndpoint {
   }
 
   private deliver(pkt: PacketBuffer, h: IPv4Header, src: Address, dst: Address, bcast: boolean): void {
-    const stats = this.stack.stats.ip;
-    const off = pkt.networkHeader;
-    const hlen = h.headerLength();
-    const info = this.info;
-    info.nic = this.nic.id;
-    info.family = 4;
-    info.source = src;
-    info.destination = dst;
-    info.ttl = h.ttl();
-    info.tos = h.tos();
-    info.protocol = h.protocol();
-    info.isBroadcastOrMulticast = bcast;
-    info.networkHeaderLength = hlen;
-    pkt.transportHeader = off + hlen;
-    pkt.transportProtocol = info.protocol;
-    stats.packetsDelivered++;
+    const info = this.receiveInfo(pkt, src, dst, h.ttl(), h.tos(), h.protocol(), bcast, h.headerLength());
     if (info.protocol === IpProtocol.ICMP) {
       this.handleIcmp(pkt, info);
       return;
     }
-    const r = this.stack.deliverTransportPacket(info, pkt);
-    if (bcast) return;
-    if (r === 'portUnreachable') {
-      this.stack.stats.udp.unknownPortErrors += info.protocol === IpProtocol.UDP ? 1 : 0;
-      this.sendIcmpError(pkt, ICMPV4_DEST_UNREACHABLE, ICMPV4_PORT_UNREACHABLE, 0);
-    } else if (r === 'protocolUnreachable') {
-      stats.unknownProtocol++;
-      this.sendIcmpError(pkt, ICMPV4_DEST_UNREACHABLE, ICMPV4_PROTO_UNREACHABLE, 0);
-    } else if (r === 'malformed') {
-      stats.malformedPackets++;
-    }
+    this.deliverToTransport(pkt, info);
+  }
+
+  protected sendPortUnreachable(pkt: PacketBuffer): void {
+    this.sendIcmpError(pkt, ICMPV4_DEST_UNREACHABLE, ICMPV4_PORT_UNREACHABLE, 0);
+  }
+
+  protected sendProtocolUnreachable(pkt: PacketBuffer): void {
+    this.sendIcmpError(pkt, ICMPV4_DEST_UNREACHABLE, ICMPV4_PROTO_UNREACHABLE, 0);
   }
 
   private handleIcmp(pkt: PacketBuffer, info: NetworkReceiveInfo): void {
@@ -283,7 +228,7 @@ export class IPv4Endpoint implements IpNetworkEndpoint {
         st.echoRequestsReceived++;
         this.stack.deliverRawPacket(info, pkt);
         // net.ipv4.icmp_echo_ignore_broadcasts=1 (Linux default, RFC 1122 3.2.2.6 allows it).
-        if (!info.isBroadcastOrMulticast) this.sendEchoReply(pkt, info);
+        if (!info.isBroadcastOrMulticast) this.sendEchoReply(pkt, info, info.destination);
         return;
       case ICMPV4_ECHO_REPLY:
         st.echoRepliesReceived++;
@@ -337,31 +282,16 @@ export class IPv4Endpoint implements IpNetworkEndpoint {
     } else {
       kind = 'parameterProblem';
     }
-    const e = this.errInfo;
-    e.kind = kind;
-    e.mtu = mtu;
-    e.icmpType = type;
-    e.icmpCode = code;
-    e.reporter = info.source;
     if (kind === 'packetTooBig') this.stack.updatePathMtu(qdst, mtu);
-    this.stack.deliverTransportError(info, e, qh.protocol(), qsrc, qdst, pkt.buf.subarray(qoff + qhlen, pkt.tail));
+    this.reportTransportError(info, kind, mtu, type, code, qh.protocol(), qsrc, qdst, pkt.buf.subarray(qoff + qhlen, pkt.tail));
   }
 
-  private sendEchoReply(req: PacketBuffer, info: NetworkReceiveInfo): void {
-    const route = this.stack.findRoute(this.nic.id, info.destination, info.source, 4);
-    if (!(route instanceof Route)) return;
-    const off = req.transportHeader;
-    const len = req.tail - off;
-    const pkt = PacketBuffer.allocate(len, route.maxHeaderLength);
-    pkt.buf.set(req.buf.subarray(off, req.tail), pkt.head);
-    pkt.transportHeader = pkt.head;
+  protected makeEchoReply(pkt: PacketBuffer, len: number): number {
     const icmp = new ICMPv4Header(pkt.buf, pkt.head, len);
     icmp.setType(ICMPV4_ECHO_REPLY);
     icmp.setCode(0);
     icmp.updateChecksum();
-    this.stack.stats.icmp.sent++;
-    this.stack.stats.icmp.echoRepliesSent++;
-    route.writePacket(pkt, { protocol: IpProtocol.ICMP, ttl: 0, tos: info.tos });
+    return IpProtocol.ICMP;
   }
 
   /** Quotes the received packet (its IP header onward) in an ICMP error back to its source. */
@@ -409,17 +339,6 @@ export class IPv4Endpoint implements IpNetworkEndpoint {
 
   // ---- send
 
-  mtuFor(route: Route): number {
-    if (route.isLocal) return LOCAL_MTU;
-    const nicMtu = this.nic.mtu;
-    const pmtu = this.stack.pathMtu(route.remoteAddress);
-    return pmtu !== undefined && pmtu < nicMtu ? pmtu : nicMtu;
-  }
-
-  confirmReachable(route: Route): void {
-    this.nic.neighbors(4)?.confirmReachable(route.nextHop);
-  }
-
   writePacket(route: Route, pkt: PacketBuffer, params: NetworkWriteParams): TcpipError | undefined {
     const payloadLen = pkt.tail - pkt.head;
     const totalLen = IPV4_MIN_HEADER_SIZE + payloadLen;
@@ -462,37 +381,20 @@ export class IPv4Endpoint implements IpNetworkEndpoint {
   }
 
   private send(route: Route, pkt: PacketBuffer, totalLen: number, mtu: number, gso: boolean, loop = true): TcpipError | undefined {
-    const stats = this.stack.stats.ip;
-    if (route.isLocal) {
-      stats.packetsSent++;
-      this.stack.deliverLocal(route.nic, EtherType.IPV4, pkt);
-      return undefined;
+    if (route.isLocal) return this.sendLocal(route, pkt);
+    // Multicast to a group this host joined (224.0.0.1 always), and broadcasts, are also delivered locally.
+    if ((route.isMulticast && loop) || route.isBroadcast) {
+      if (!route.isMulticast || this.nic.isInGroup(route.remoteAddress) || route.remoteAddress.v4 === 0xe0000001) this.loopBackCopy(route, pkt);
     }
-    if ((route.isMulticast && loop) || route.isBroadcast) this.loopBackCopy(route, pkt);
     if (totalLen > mtu && !gso) {
       const hlen = this.tx.reset(pkt.buf, pkt.head, totalLen).headerLength();
       return this.fragmentAndSend(route, pkt, hlen, totalLen - hlen);
     }
-    stats.packetsSent++;
-    const err = this.nic.writeNetworkPacket(pkt, EtherType.IPV4, 4, route.nextHop, route.isBroadcast, this.onResolutionFailure);
-    if (err) stats.outgoingPacketErrors++;
-    return err;
+    return this.sendToNic(route, pkt);
   }
 
-  /** Multicast to a group this host joined, and broadcasts, are also delivered locally (IP_MULTICAST_LOOP). */
-  private loopBackCopy(route: Route, pkt: PacketBuffer): void {
-    if (route.isMulticast && !this.nic.isInGroup(route.remoteAddress) && route.remoteAddress.v4 !== 0xe0000001) return;
-    const copy = pkt.clone();
-    copy.networkHeader = copy.head;
-    this.stack.deliverLocal(route.nic, EtherType.IPV4, copy);
-  }
-
-  private readonly onResolutionFailure = (pkt: PacketBuffer): void => this.resolutionFailed(pkt);
-
-  /** ARP failed: the queued packet is dropped and its sender told "host unreachable" like Linux does. */
-  private resolutionFailed(pkt: PacketBuffer): void {
-    this.stack.stats.ip.outgoingPacketErrors++;
-    this.sendIcmpError(pkt, ICMPV4_DEST_UNREACHABLE, ICMPV4_HOST_UNREACHABLE, 0);
+  protected sendHostUnreachable(dropped: PacketBuffer): void {
+    this.sendIcmpError(dropped, ICMPV4_DEST_UNREACHABLE, ICMPV4_HOST_UNREACHABLE, 0);
   }
 
   /**
@@ -524,10 +426,7 @@ export class IPv4Endpoint implements IpNetworkEndpoint {
       const origOffset = new IPv4Header(src, base, hlen).fragmentOffset();
       fh.setFlagsAndFragmentOffset((origFlags & ~IPV4_FLAG_MORE_FRAGMENTS) | (more ? IPV4_FLAG_MORE_FRAGMENTS : 0), origOffset + done);
       fh.updateChecksum();
-      frag.networkHeader = frag.head;
-      stats.fragmentsCreated++;
-      stats.packetsSent++;
-      const e = this.nic.writeNetworkPacket(frag, EtherType.IPV4, 4, route.nextHop, route.isBroadcast);
+      const e = this.sendFragment(route, frag);
       if (e) err = e;
       done += n;
     }

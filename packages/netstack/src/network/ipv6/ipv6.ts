@@ -17,53 +17,35 @@ import {
 } from '../../header/ipv6.js';
 import { PacketType } from '../../buffer/packet_buffer.js';
 import { Address, EtherType, IpProtocol } from '../../stack/address.js';
-import type { IpNetworkEndpoint, NetworkProtocol, NetworkProtocolFactory } from '../../stack/network_protocol.js';
+import type { IpNetworkEndpoint, NetworkProtocolFactory } from '../../stack/network_protocol.js';
 import type { NIC } from '../../stack/nic.js';
 import { Route, type NetworkWriteParams } from '../../stack/route.js';
 import type { Stack } from '../../stack/stack.js';
 import { TcpipErrors, type TcpipError } from '../../stack/tcpip_error.js';
-import { NetworkReceiveInfo, type TransportErrorInfo, type TransportErrorKind } from '../../stack/transport_protocol.js';
-import { FragmentReassembler } from '../fragment_reassembler.js';
-import { IcmpRateLimiter } from '../icmp_rate_limiter.js';
+import type { NetworkReceiveInfo, TransportErrorKind } from '../../stack/transport_protocol.js';
+import { IpEndpointBase, IpProtocolBase, type IpProtocolOptions } from '../ip_endpoint_base.js';
 import { NdpHandler } from './ndp.js';
 
 /** RFC 8200 section 4.5: reassembly gives up 60 seconds after the first fragment. */
 export const IPV6_REASSEMBLY_TIMEOUT_MS = 60_000;
-const LOCAL_MTU = 65535;
 
-export interface IPv6ProtocolOptions {
-  reassemblyTimeoutMs?: number;
-  reassemblyMemoryLimit?: number;
-  icmpErrorsPerSecond?: number;
-  icmpErrorBurst?: number;
-}
+export type IPv6ProtocolOptions = IpProtocolOptions;
 
 export function ipv6Protocol(opts: IPv6ProtocolOptions = {}): NetworkProtocolFactory {
   return (stack) => new IPv6Protocol(stack, opts);
 }
 
-export class IPv6Protocol implements NetworkProtocol {
+export class IPv6Protocol extends IpProtocolBase {
   readonly etherType = EtherType.IPV6;
   readonly family = 6 as const;
-  readonly reassembler: FragmentReassembler;
-  readonly icmpLimiter: IcmpRateLimiter;
   private nextId = Math.floor(Math.random() * 0x7fffffff);
 
-  constructor(
-    readonly stack: Stack,
-    opts: IPv6ProtocolOptions,
-  ) {
-    this.reassembler = new FragmentReassembler({
-      clock: stack.clock,
-      timeoutMs: opts.reassemblyTimeoutMs ?? IPV6_REASSEMBLY_TIMEOUT_MS,
-      memoryLimit: opts.reassemblyMemoryLimit,
-      onTimeout: (quote) => {
-        stack.stats.ip.reassemblyTimeouts++;
-        // RFC 8200 4.5: Time Exceeded code 1 if the first fragment arrived.
-        if (quote) this.sendIcmpErrorFromQuote(quote, ICMPV6_TIME_EXCEEDED, 1, 0, 0);
-      },
-    });
-    this.icmpLimiter = new IcmpRateLimiter(stack.clock, opts.icmpErrorsPerSecond, opts.icmpErrorBurst);
+  constructor(stack: Stack, opts: IPv6ProtocolOptions) {
+    super(stack, opts, IPV6_REASSEMBLY_TIMEOUT_MS);
+  }
+
+  protected sendReassemblyTimeExceeded(quote: Uint8Array): void {
+    this.sendIcmpErrorFromQuote(quote, ICMPV6_TIME_EXCEEDED, 1, 0, 0);
   }
 
   newEndpoint(nic: NIC): IPv6Endpoint {
@@ -75,10 +57,6 @@ export class IPv6Protocol implements NetworkProtocol {
   allocateId(): number {
     this.nextId = (this.nextId + 1) >>> 0;
     return this.nextId;
-  }
-
-  close(): void {
-    this.reassembler.clear();
   }
 
   /**
@@ -93,13 +71,8 @@ export class IPv6Protocol implements NetworkProtocol {
     if (src.isUnspecified() || src.isMulticast()) return;
     if (dst.isMulticast() && !allowMulticastDst) return;
     if (quote[6] === IpProtocol.ICMPV6 && quote.length > IPV6_HEADER_SIZE && isICMPv6Error(quote[IPV6_HEADER_SIZE]!)) return;
-    if (!this.icmpLimiter.allow()) {
-      this.stack.stats.icmp.rateLimited++;
-      return;
-    }
-    const local = this.stack.isLocalAddress(dst) ? dst : undefined;
-    const route = this.stack.findRoute(local ? 0 : nicHint, local, src, 6);
-    if (!(route instanceof Route)) return;
+    const route = this.icmpErrorRoute(src, dst, nicHint);
+    if (!route) return;
     // RFC 4443 2.4 (c): as much of the invoking packet as fits in the minimum MTU.
     const quoteLen = Math.min(quote.length, IPV6_MIN_MTU - IPV6_HEADER_SIZE - ICMPV6_HEADER_SIZE);
     const len = ICMPV6_HEADER_SIZE + quoteLen;
@@ -119,28 +92,23 @@ export class IPv6Protocol implements NetworkProtocol {
   }
 }
 
-export class IPv6Endpoint implements IpNetworkEndpoint {
+export class IPv6Endpoint extends IpEndpointBase implements IpNetworkEndpoint {
+  readonly family = 6 as const;
+  readonly etherType = EtherType.IPV6;
   readonly headerLength = IPV6_HEADER_SIZE;
   readonly ndp: NdpHandler;
   private readonly rx = new IPv6Header(new Uint8Array(0));
   private readonly tx = new IPv6Header(new Uint8Array(0));
   private readonly icmp = new ICMPv6Header(new Uint8Array(0));
   private readonly walker = new IPv6ExtensionWalker();
-  private readonly info = new NetworkReceiveInfo();
-  private readonly errInfo: TransportErrorInfo = { kind: 'portUnreachable', mtu: 0, icmpType: 0, icmpCode: 0, reporter: Address.parse('::') };
 
   constructor(
     readonly protocol: IPv6Protocol,
-    readonly nic: NIC,
+    nic: NIC,
   ) {
+    super(nic, protocol.stack, '::');
     this.ndp = new NdpHandler(protocol.stack, nic);
   }
-
-  private get stack(): Stack {
-    return this.protocol.stack;
-  }
-
-  close(): void {}
 
   addressAdded(address: Address): void {
     // RFC 4861 7.2.1: join the solicited-node multicast group of every assigned address.
@@ -175,12 +143,8 @@ export class IPv6Endpoint implements IpNetworkEndpoint {
       return;
     }
     // RFC 4291 2.5.3: a packet with the loopback address as source or destination received on an interface (other
-    // than loopback) must be dropped; otherwise a neighbour could reach services bound to ::1.
-    if (!this.nic.isLoopback && pkt.packetType !== PacketType.LOOPBACK && (src.isLoopback() || dst.isLoopback())) {
-      if (src.isLoopback()) stats.invalidSourceAddresses++;
-      else stats.invalidDestinationAddresses++;
-      return;
-    }
+    // than loopback) must be dropped.
+    if (this.isLoopbackMartian(pkt, src, dst)) return;
     let mcast = false;
     if (!this.nic.hasAddress(dst) && !(this.nic.isLoopback && dst.isLoopback())) {
       if (dst.isMulticast()) {
@@ -233,35 +197,23 @@ export class IPv6Endpoint implements IpNetworkEndpoint {
       if (w.error !== 'truncated') this.sendIcmpError(pkt, ICMPV6_PARAM_PROBLEM, w.error === 'hop-by-hop-not-first' ? ICMPV6_UNKNOWN_NEXT_HEADER : ICMPV6_ERRONEOUS_HEADER, w.pointer);
       return;
     }
-    const info = this.info;
-    info.nic = this.nic.id;
-    info.family = 6;
-    info.source = src;
-    info.destination = dst;
-    info.ttl = h.hopLimit();
-    info.tos = h.trafficClass();
-    info.protocol = w.upperProtocol;
-    info.isBroadcastOrMulticast = mcast;
-    info.networkHeaderLength = w.upperOffset - off;
-    pkt.transportHeader = w.upperOffset;
-    pkt.transportProtocol = info.protocol;
-    stats.packetsDelivered++;
+    const info = this.receiveInfo(pkt, src, dst, h.hopLimit(), h.trafficClass(), w.upperProtocol, mcast, w.upperOffset - off);
     if (info.protocol === IpProtocol.ICMPV6) {
       this.handleIcmp(pkt, info, h.hopLimit());
       return;
     }
     if (info.protocol === 59 /* No Next Header */) return;
-    const r = this.stack.deliverTransportPacket(info, pkt);
-    if (mcast) return;
-    if (r === 'portUnreachable') {
-      this.stack.stats.udp.unknownPortErrors += info.protocol === IpProtocol.UDP ? 1 : 0;
-      this.sendIcmpError(pkt, ICMPV6_DEST_UNREACHABLE, ICMPV6_PORT_UNREACHABLE, 0);
-    } else if (r === 'protocolUnreachable') {
-      stats.unknownProtocol++;
-      this.sendIcmpError(pkt, ICMPV6_PARAM_PROBLEM, ICMPV6_UNKNOWN_NEXT_HEADER, prevNextHeaderFieldFor(this.walker, off));
-    } else if (r === 'malformed') {
-      stats.malformedPackets++;
-    }
+    this.deliverToTransport(pkt, info);
+  }
+
+  protected sendPortUnreachable(pkt: PacketBuffer): void {
+    this.sendIcmpError(pkt, ICMPV6_DEST_UNREACHABLE, ICMPV6_PORT_UNREACHABLE, 0);
+  }
+
+  /** RFC 8200 section 4: Parameter Problem code 1 pointing at the Next Header field that named the protocol. */
+  protected sendProtocolUnreachable(pkt: PacketBuffer): void {
+    // The walker still describes `pkt`: delivery to the transports happens before any other packet is received.
+    this.sendIcmpError(pkt, ICMPV6_PARAM_PROBLEM, ICMPV6_UNKNOWN_NEXT_HEADER, prevNextHeaderFieldFor(this.walker, pkt.networkHeader));
   }
 
   /**
@@ -346,7 +298,8 @@ export class IPv6Endpoint implements IpNetworkEndpoint {
         st.echoRequestsReceived++;
         this.stack.deliverRawPacket(info, pkt);
         // Linux answers echo requests to multicast groups it joined (net.ipv6.icmp.echo_ignore_multicast=0).
-        this.sendEchoReply(pkt, info);
+        // The reply's source: the address the request was sent to, or (for multicast) one of ours.
+        this.sendEchoReply(pkt, info, info.isBroadcastOrMulticast ? undefined : info.destination);
         return;
       case ICMPV6_ECHO_REPLY:
         st.echoRepliesReceived++;
@@ -418,32 +371,15 @@ export class IPv6Endpoint implements IpNetworkEndpoint {
         kind = 'parameterProblem';
     }
     if (w.error !== null || w.upperProtocol < 0) return;
-    const e = this.errInfo;
-    e.kind = kind;
-    e.mtu = mtu;
-    e.icmpType = type;
-    e.icmpCode = code;
-    e.reporter = info.source;
-    this.stack.deliverTransportError(info, e, w.upperProtocol, qsrc, qdst, pkt.buf.subarray(w.upperOffset, pkt.tail));
+    this.reportTransportError(info, kind, mtu, type, code, w.upperProtocol, qsrc, qdst, pkt.buf.subarray(w.upperOffset, pkt.tail));
   }
 
-  private sendEchoReply(req: PacketBuffer, info: NetworkReceiveInfo): void {
-    // The reply's source: the address the request was sent to, or (for multicast) one of ours.
-    const local = info.isBroadcastOrMulticast ? undefined : info.destination;
-    const route = this.stack.findRoute(this.nic.id, local, info.source, 6);
-    if (!(route instanceof Route)) return;
-    const off = req.transportHeader;
-    const len = req.tail - off;
-    const pkt = PacketBuffer.allocate(len, route.maxHeaderLength);
-    pkt.buf.set(req.buf.subarray(off, req.tail), pkt.head);
-    pkt.transportHeader = pkt.head;
+  protected makeEchoReply(pkt: PacketBuffer, len: number, route: Route): number {
     const icmp = new ICMPv6Header(pkt.buf, pkt.head, len);
     icmp.setType(ICMPV6_ECHO_REPLY);
     icmp.setCode(0);
     icmp.updateChecksum(route.pseudoHeaderSum(IpProtocol.ICMPV6, len));
-    this.stack.stats.icmp.sent++;
-    this.stack.stats.icmp.echoRepliesSent++;
-    route.writePacket(pkt, { protocol: IpProtocol.ICMPV6, ttl: 0, tos: info.tos });
+    return IpProtocol.ICMPV6;
   }
 
   private sendIcmpError(pkt: PacketBuffer, type: number, code: number, rest: number, allowMulticastDst = false): void {
@@ -485,17 +421,6 @@ export class IPv6Endpoint implements IpNetworkEndpoint {
 
   // ---- send
 
-  mtuFor(route: Route): number {
-    if (route.isLocal) return LOCAL_MTU;
-    const nicMtu = this.nic.mtu;
-    const pmtu = this.stack.pathMtu(route.remoteAddress);
-    return pmtu !== undefined && pmtu < nicMtu ? pmtu : nicMtu;
-  }
-
-  confirmReachable(route: Route): void {
-    this.nic.neighbors(6)?.confirmReachable(route.nextHop);
-  }
-
   writePacket(route: Route, pkt: PacketBuffer, params: NetworkWriteParams): TcpipError | undefined {
     const payloadLen = pkt.tail - pkt.head;
     const gso = pkt.gso !== null && pkt.gso.type !== 0;
@@ -530,29 +455,20 @@ export class IPv6Endpoint implements IpNetworkEndpoint {
   }
 
   private send(route: Route, pkt: PacketBuffer, totalLen: number, mtu: number, gso: boolean, loop = true): TcpipError | undefined {
-    const stats = this.stack.stats.ip;
-    if (route.isLocal) {
-      stats.packetsSent++;
-      this.stack.deliverLocal(route.nic, EtherType.IPV6, pkt);
-      return undefined;
-    }
+    if (route.isLocal) return this.sendLocal(route, pkt);
+    // Multicast to a group this host joined (ff02::1 always) is also delivered locally (IPV6_MULTICAST_LOOP).
     if (loop && route.isMulticast && (route.remoteAddress.equals(ALL_NODES) || this.nic.isInGroup(route.remoteAddress))) {
-      const copy = pkt.clone();
-      copy.networkHeader = copy.head;
-      this.stack.deliverLocal(route.nic, EtherType.IPV6, copy);
+      this.loopBackCopy(route, pkt);
     }
     if (totalLen > mtu && !gso) return this.fragmentAndSend(route, pkt, totalLen - IPV6_HEADER_SIZE);
-    stats.packetsSent++;
-    const err = this.nic.writeNetworkPacket(pkt, EtherType.IPV6, 6, route.nextHop, false, this.onResolutionFailure);
-    if (err) stats.outgoingPacketErrors++;
-    return err;
+    // route.isBroadcast is always false here: IPv6 has no broadcast.
+    return this.sendToNic(route, pkt);
   }
 
-  /** NDP failed: the queued packet is dropped and its sender told "address unreachable" (RFC 4443 3.1 code 3). */
-  private readonly onResolutionFailure = (dropped: PacketBuffer): void => {
-    this.stack.stats.ip.outgoingPacketErrors++;
+  /** NDP failed: "address unreachable" (RFC 4443 3.1 code 3). */
+  protected sendHostUnreachable(dropped: PacketBuffer): void {
     this.sendIcmpError(dropped, ICMPV6_DEST_UNREACHABLE, ICMPV6_ADDRESS_UNREACHABLE, 0);
-  };
+  }
 
   /** RFC 8200 section 4.5: the source splits the payload after the fixed header into fragments with a header each. */
   private fragmentAndSend(route: Route, pkt: PacketBuffer, payloadLen: number): TcpipError | undefined {
@@ -577,10 +493,7 @@ export class IPv6Endpoint implements IpNetworkEndpoint {
         nextHeader, fragmentOffset: done, moreFragments: more, identification: id,
       });
       frag.buf.set(pkt.buf.subarray(base + IPV6_HEADER_SIZE + done, base + IPV6_HEADER_SIZE + done + n), o + IPV6_HEADER_SIZE + IPV6_FRAGMENT_HEADER_SIZE);
-      frag.networkHeader = o;
-      stats.fragmentsCreated++;
-      stats.packetsSent++;
-      const e = this.nic.writeNetworkPacket(frag, EtherType.IPV6, 6, route.nextHop, false);
+      const e = this.sendFragment(route, frag);
       if (e) err = e;
       done += n;
     }

@@ -7,6 +7,7 @@
 
 import { PacketBuffer, PacketType } from '../buffer/packet_buffer.js';
 import { Address, IpProtocol } from '../stack/address.js';
+import { recordInternalError } from '../stack/internal_error.js';
 import type { NetworkEndpoint, NetworkProtocol } from '../stack/network_protocol.js';
 import type { NIC } from '../stack/nic.js';
 import { Route } from '../stack/route.js';
@@ -46,7 +47,13 @@ export abstract class IpProtocolBase implements NetworkProtocol {
       onTimeout: (quote) => {
         stack.stats.ip.reassemblyTimeouts++;
         // RFC 792 / RFC 8200 4.5: Time Exceeded code 1, only if fragment zero arrived (it carries the header).
-        if (quote) this.sendReassemblyTimeExceeded(quote);
+        if (!quote) return;
+        // A timer callback: an exception here would have no caller but the process (stack/internal_error.ts).
+        try {
+          this.sendReassemblyTimeExceeded(quote);
+        } catch (e) {
+          recordInternalError(stack.stats, 'transmit', `IPv${this.family} reassembly timeout`, e);
+        }
       },
     });
     this.icmpLimiter = new IcmpRateLimiter(stack.clock, opts.icmpErrorsPerSecond, opts.icmpErrorBurst);

@@ -4,11 +4,12 @@
 // of a setImmediate / microtask as an uncaught exception, with the rest of the batch never delivered.
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { PacketBuffer } from '../buffer/packet_buffer.js';
-import { IPv4Header, IPPROTO_UDP } from '../header/ipv4.js';
+import { IPv4Header, IPPROTO_UDP, IPV4_FLAG_MORE_FRAGMENTS } from '../header/ipv4.js';
 import { ChannelEndpoint, createChannelPair } from '../link/channel.js';
 import { LoopbackEndpoint } from '../link/loopback.js';
 import { FifoQdisc } from '../link/qdisc.js';
-import { ipv4Protocol } from '../network/ipv4/ipv4.js';
+import { arpProtocol } from '../network/arp/arp.js';
+import { IPV4_REASSEMBLY_TIMEOUT_MS, ipv4Protocol } from '../network/ipv4/ipv4.js';
 import { Address, EtherType } from './address.js';
 import { ManualClock } from './clock.js';
 import { setInternalErrorLogger, type InternalErrorLogger } from './internal_error.js';
@@ -261,6 +262,68 @@ describe('deferred transmit containment (FifoQdisc flush)', () => {
     // A synchronous send has a caller, so the exception goes to it; the NIC's reusable batch must not hold on.
     expect(() => nic.writeWithLinkAddress(outgoing(1), EXPERIMENTAL_ETHERTYPE, new Uint8Array(0))).toThrow('synchronous link bug');
     expect((nic as unknown as { single: PacketBuffer[] }).single).toHaveLength(0);
+    stack.close();
+  });
+});
+
+describe('timer-driven transmit containment', () => {
+  it('a packet waiting for ARP whose failure handling throws does not stop the other waiters', () => {
+    const clock = new ManualClock();
+    const stack = new Stack({ networkProtocols: [ipv4Protocol(), arpProtocol()], transportProtocols: [], clock });
+    const link = new ChannelEndpoint({ ethernet: true });
+    link.onOutbound = () => {}; // ARP requests go nowhere: resolution fails after the probes
+    stack.createNIC(1, link);
+    stack.addAddress(1, `${US}/24`);
+    const nic = stack.nic(1)!;
+    const failed: number[] = [];
+    for (const tag of [1, POISON, 2]) {
+      const pkt = PacketBuffer.fromPayload(ipv4Frame(tag).subarray(20), 64);
+      const err = nic.writeNetworkPacket(pkt, EtherType.IPV4, 4, PEER, false, () => {
+        if (tag === POISON) throw new Error('test: resolution-failure handler bug');
+        failed.push(tag);
+      });
+      expect(err).toBeUndefined(); // queued behind resolution
+    }
+    // The neighbour cache's timer gives up (RFC 4861 7.3.3 / RFC 826 retries) and calls every waiter.
+    clock.advance(60_000);
+    expect(failed).toEqual([1, 2]);
+    expect(stack.stats.neighbor.resolutionsFailed).toBe(1);
+    expect(stack.stats.internalErrors.transmit).toBe(1);
+    expect(logged[0]).toContain('nic1 send after address resolution');
+    stack.close();
+  });
+
+  it('an IPv4 reassembly timeout whose Time Exceeded send throws is contained, and the next one is sent', () => {
+    const clock = new ManualClock();
+    const stack = new Stack({ networkProtocols: [ipv4Protocol()], transportProtocols: [], clock });
+    const link = new ChannelEndpoint({ ethernet: false });
+    let throwOnSend = true;
+    const sent: Uint8Array[] = [];
+    link.onOutbound = (f) => {
+      if (throwOnSend) throw new Error('test: link bug while sending Time Exceeded');
+      sent.push(f.bytes);
+    };
+    stack.createNIC(1, link);
+    stack.addAddress(1, `${US}/24`);
+    /** The first fragment (offset 0, more fragments) of datagram `id`: its reassembly can only time out. */
+    const firstFragment = (id: number): Uint8Array => {
+      const b = new Uint8Array(20 + 16);
+      new IPv4Header(b, 0).encode({
+        totalLength: b.length, protocol: IPPROTO_UDP, src: PEER.bytes, dst: US.bytes, ttl: 64, id, flags: IPV4_FLAG_MORE_FRAGMENTS,
+      });
+      return b;
+    };
+    link.injectInbound(firstFragment(1), EtherType.IPV4);
+    clock.advance(IPV4_REASSEMBLY_TIMEOUT_MS + 1);
+    expect(stack.stats.ip.reassemblyTimeouts).toBe(1);
+    expect(stack.stats.internalErrors.transmit).toBe(1);
+    expect(logged[0]).toContain('IPv4 reassembly timeout');
+    throwOnSend = false;
+    link.injectInbound(firstFragment(2), EtherType.IPV4);
+    clock.advance(IPV4_REASSEMBLY_TIMEOUT_MS + 1);
+    expect(stack.stats.ip.reassemblyTimeouts).toBe(2);
+    expect(sent).toHaveLength(1); // ICMP Time Exceeded (reassembly) to the peer
+    expect(stack.stats.internalErrors.transmit).toBe(1);
     stack.close();
   });
 });

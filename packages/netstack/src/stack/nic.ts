@@ -240,12 +240,20 @@ export class NIC implements LinkDispatcher {
       return this.writeToLink(pkt);
     }
     const link = cache.resolve(nextHop, (resolved) => {
-      if (resolved === undefined) {
-        onResolutionFailure?.(pkt);
-        return;
+      // Runs later: from the receive path when the answer arrives, or from the neighbour cache's timer when
+      // resolution fails. The timer has no caller to take an exception, and the cache is flushing a list of
+      // waiting packets: contain it here (stack/internal_error.ts) so the other waiters still go out.
+      try {
+        if (resolved === undefined) {
+          onResolutionFailure?.(pkt);
+          return;
+        }
+        setRemoteLink(pkt, resolved);
+        this.writeToLink(pkt);
+      } catch (e) {
+        this.stats.txErrors++;
+        recordInternalError(this.stack.stats, 'transmit', `${this.name} send after address resolution`, e);
       }
-      setRemoteLink(pkt, resolved);
-      this.writeToLink(pkt);
     });
     if (link === undefined) return undefined; // queued (or failed fast through the callback)
     setRemoteLink(pkt, link);

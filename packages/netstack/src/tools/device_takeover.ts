@@ -8,7 +8,9 @@ import { writeFileSync } from 'node:fs';
 import { FdBasedEndpoint } from '../link/fdbased.js';
 import { readHostDevice, readHostDevices, readHostRoutes, type HostDevice, type HostRoute } from '../link/host_netdev.js';
 import { LoopbackEndpoint } from '../link/loopback.js';
+import type { LinkEndpoint } from '../link/link_endpoint.js';
 import { FifoQdisc } from '../link/qdisc.js';
+import { WorkerQdisc } from '../link/worker_qdisc.js';
 import { Address, AddressWithPrefix, Subnet } from '../stack/address.js';
 import type { RouteEntry } from '../stack/route_table.js';
 import type { Stack } from '../stack/stack.js';
@@ -121,7 +123,29 @@ export function addLoopbackNIC(stack: Stack, id = 1): number {
 export interface HostNetworkTakeover {
   loopbackNic: number;
   /** NIC id per device name, with its link endpoint (for statistics and closing). */
-  devices: { name: string; nic: number; link: FdBasedEndpoint; config: DeviceConfig }[];
+  devices: {
+    name: string; nic: number; link: FdBasedEndpoint; config: DeviceConfig;
+    /** What the NIC sends through: `link` itself, a FifoQdisc or a WorkerQdisc in front of it (for its stats). */
+    egress: LinkEndpoint;
+  }[];
+}
+
+/**
+ * The egress stage in front of each device's link: false, none (the stack's writes go straight to sendmmsg);
+ * true or 'inline' (the default), a FifoQdisc on the stack's thread batching each turn's writes into one sendmmsg;
+ * 'worker', a WorkerQdisc whose sendmmsg runs on a thread of its own (link/worker_qdisc.ts has the measurements).
+ */
+export type QdiscChoice = boolean | 'inline' | 'worker';
+
+function checkQdiscChoice(qdisc: unknown): void {
+  if (qdisc === undefined || typeof qdisc === 'boolean' || qdisc === 'inline' || qdisc === 'worker') return;
+  throw Object.assign(new Error(`EINVAL: qdisc must be true, false, 'inline' or 'worker', got ${String(qdisc)}`), { code: 'EINVAL' });
+}
+
+function egressFor(link: FdBasedEndpoint, qdisc: QdiscChoice | undefined): LinkEndpoint {
+  if (qdisc === false) return link;
+  if (qdisc === 'worker') return new WorkerQdisc(link);
+  return new FifoQdisc(link);
 }
 
 /**
@@ -132,26 +156,36 @@ export interface HostNetworkTakeover {
  */
 export function takeOverHostNetwork(
   stack: Stack,
-  opts: { devices?: string[]; gso?: boolean; keepAddresses?: boolean; qdisc?: boolean } = {},
+  opts: { devices?: string[]; gso?: boolean; keepAddresses?: boolean; qdisc?: QdiscChoice } = {},
 ): HostNetworkTakeover {
   const chosen = opts.devices?.length ? opts.devices.map((n) => chooseDevice(n)) : readHostDevices().filter((d) => d.linkType === 'ether' && d.up);
   const fail = (what: string, e: { message: string; code: string } | undefined) => {
     if (e) throw Object.assign(new Error(`${what}: ${e.message}`), { code: e.code });
   };
+  // A bad choice fails before anything is touched.
+  checkQdiscChoice(opts.qdisc);
   const loopbackNic = addLoopbackNIC(stack);
   const out: HostNetworkTakeover = { loopbackNic, devices: [] };
   for (const device of chosen) {
     const config = readDeviceConfig(device);
     const link = FdBasedEndpoint.open({ ifname: device.name, gso: opts.gso ?? true, mtu: device.mtu, linkAddress: device.mac });
+    // Outgoing frames go through a qdisc (unless turned off) so a burst written in one turn leaves in one sendmmsg.
+    // Made before the addresses are taken from the kernel: a worker that cannot start leaves the device as it was.
+    let egress: LinkEndpoint;
+    try {
+      egress = egressFor(link, opts.qdisc);
+    } catch (e) {
+      link.close();
+      throw e;
+    }
     if (!opts.keepAddresses) releaseFromKernel(device);
     // NIC ids are the namespace's interface indexes (lo is always 1), so the application sees the same
     // if_nametoindex(3) values inside the sandbox as the host namespace had.
     const nic = device.ifindex;
-    // Outgoing frames go through a FIFO qdisc so a burst written in one turn leaves in one sendmmsg batch.
-    fail(`NIC for ${device.name}`, stack.createNIC(nic, opts.qdisc === false ? link : new FifoQdisc(link), { name: device.name }));
+    fail(`NIC for ${device.name}`, stack.createNIC(nic, egress, { name: device.name }));
     for (const a of config.addresses) fail(`address ${a} on ${device.name}`, stack.addAddress(nic, a, { noPrefixRoute: true }));
     for (const r of routeEntries(config, nic)) stack.addRoute(r);
-    out.devices.push({ name: device.name, nic, link, config });
+    out.devices.push({ name: device.name, nic, link, config, egress });
   }
   return out;
 }

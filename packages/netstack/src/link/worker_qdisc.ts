@@ -1,0 +1,299 @@
+// A queueing discipline whose sending runs on its own worker thread (issue 4: "a qdisc stage on its own worker that
+// batches egress"), for an fdbased link. writePackets frames each packet exactly as FdBasedEndpoint.writePackets
+// would (FdBasedEndpoint.prepareFrame: virtio_net_hdr when the socket has PACKET_VNET_HDR, Ethernet header) and
+// copies the frame into a SharedFrameRing; the worker (worker_qdisc_thread.ts) takes up to `batchSize` frames at a
+// time and sends them with one sendmmsg straight from the shared memory. The stack's thread then pays one copy per
+// frame and no system call; the kernel's send path (for a veth, the peer's whole receive path too) runs on the
+// worker's thread instead. That matters once TCP runs on worker threads and the stack's thread is the busy one.
+//
+// The socket: the worker sends on a dup(2) of the endpoint's fd rather than on a socket of its own. A second
+// packet socket bound to the device would receive a clone of every incoming frame that nobody reads, and could
+// not be opened at all for an adopted fd (FdBasedOptions.fd: a socket opened by runsc in the container's network
+// namespace, where this process cannot bind by ifindex); the duplicate shares the endpoint's socket, so its
+// PACKET_VNET_HDR setting always matches the framing. Being a separate descriptor, it stays valid until the worker
+// itself closes it: the endpoint's close() can never pull the number out from under a sendmmsg in progress, and
+// the number cannot be reused for another file while the worker holds it.
+//
+// Failure: a full ring drops the packet and counts it (stats.dropped, stats.ringFull), as a full device queue
+// does; TCP retransmits. A worker that dies (an exception, terminate(), a failed start) is reported once, to the
+// attached stack's LinkDispatcher.transmitFailed (stats.internalErrors.transmit) or the internal-error log, and
+// the link falls back to sending on the stack's thread through a FifoQdisc: frames still in the ring are sent from
+// there first (at most one batch the worker had already handed to sendmmsg may go out twice; TCP discards the
+// duplicates), and nothing is silently lost.
+//
+// close() stops the worker after its current batch and waits (bounded) for it to close its fd, so nothing is sent
+// after close() returns; the thread's exit follows asynchronously (whenClosed()).
+//
+// Measurements against the inline FifoQdisc: bench/src/netstack_fdbased.ts ('TX qdisc' lines); figures to follow.
+
+import { existsSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import { Worker } from 'node:worker_threads';
+import { closeFd, dupFd, packetSendBatch, PACKET_MAX_BATCH } from '@tsvisor/native';
+import type { PacketBuffer } from '../buffer/packet_buffer.js';
+import { SharedFrameRing } from '../buffer/shared_ring.js';
+import { logInternalError } from '../stack/internal_error.js';
+import type { FdBasedEndpoint } from './fdbased.js';
+import type { LinkDispatcher, LinkEndpoint } from './link_endpoint.js';
+import { FifoQdisc } from './qdisc.js';
+import { VIRTIO_NET_HDR_SIZE } from './virtio_net_hdr.js';
+import {
+  ControlSlot, CONTROL_SLOTS, CounterSlot, COUNTER_SLOTS, WorkerState, type WorkerQdiscThreadData,
+} from './worker_qdisc_protocol.js';
+
+export interface WorkerQdiscOptions {
+  /**
+   * Bytes of frames the ring holds (rounded up to a power of two; at least two of the link's largest frames).
+   * Default 4 MiB: 64 GSO super-packets of 64 KiB, or about 2,700 frames of 1514 bytes (Linux's txqueuelen of 1000
+   * packets, in bytes, for full-size frames).
+   */
+  ringBytes?: number;
+  /** Most frames per sendmmsg on the worker (default 64, at most 256). */
+  batchSize?: number;
+}
+
+export interface WorkerQdiscStats {
+  /** Packets accepted into the ring. */
+  queued: number;
+  /** Frames sent (by the worker, or on the stack's thread after a fallback). */
+  sent: number;
+  /** Their bytes (link header included, virtio_net_hdr excluded). */
+  sentBytes: number;
+  /** Packets refused or lost: ring full, not sendable on the link, send errors, closed. */
+  dropped: number;
+  /** Of dropped: refused because the ring was full. */
+  ringFull: number;
+  /** sendmmsg batches. */
+  batches: number;
+  /** Sends that failed with an errno (their frames are in dropped), and the last errno. */
+  errors: number;
+  lastErrno: number;
+  /** 1 once the worker died and sending moved to the stack's thread. */
+  workerFailures: number;
+  /** Whether sending runs on the stack's thread (after a worker failure). */
+  inThread: boolean;
+}
+
+/** The thread script: dist/ when this module runs from src/ (vitest), since Node runs workers from JavaScript. */
+function threadScript(): URL {
+  const here = import.meta.url;
+  return here.endsWith('.ts') ? new URL('../../dist/link/worker_qdisc_thread.js', here) : new URL('./worker_qdisc_thread.js', here);
+}
+
+/**
+ * The parent's Node flags minus export conditions: under vitest the process runs with `--conditions source`, which
+ * would make the thread's `@tsvisor/native` import resolve to TypeScript sources that Node cannot run.
+ */
+function threadExecArgv(): string[] {
+  const out: string[] = [];
+  const argv = process.execArgv;
+  for (let i = 0; i < argv.length; i++) {
+    const a = argv[i];
+    if (a === '--conditions' || a === '-C') { i++; continue; }
+    if (a.startsWith('--conditions=') || a.startsWith('-C=')) continue;
+    out.push(a);
+  }
+  return out;
+}
+
+/** How long close() waits for the worker to finish its batch and close its fd. */
+const CLOSE_WAIT_MS = 500;
+
+export class WorkerQdisc implements LinkEndpoint {
+  private readonly ring: SharedFrameRing;
+  private readonly control: Int32Array;
+  private readonly counters: BigInt64Array;
+  private readonly worker: Worker;
+  private readonly workerFd: number;
+  private readonly exited: Promise<void>;
+  private dispatcher: LinkDispatcher | null = null;
+  private closed = false;
+  /** Set when the worker died: sending continues here. */
+  private fallback: FifoQdisc | null = null;
+  private workerError: unknown = null;
+  private local = { queued: 0, dropped: 0, ringFull: 0, drainedSent: 0, drainedBytes: 0, drainedBatches: 0, drainErrors: 0, lastErrno: 0, workerFailures: 0 };
+  private readonly batchSize: number;
+  private readonly vnetLen: number;
+
+  constructor(readonly lower: FdBasedEndpoint, opts: WorkerQdiscOptions = {}) {
+    const script = threadScript();
+    if (!existsSync(fileURLToPath(script))) {
+      throw Object.assign(
+        new Error(`ENOENT: the worker qdisc thread script ${fileURLToPath(script)} is missing; build it with npx tsc -b packages/netstack`),
+        { code: 'ENOENT' },
+      );
+    }
+    this.batchSize = Math.max(1, Math.min(opts.batchSize ?? 64, PACKET_MAX_BATCH));
+    this.vnetLen = lower.gso ? VIRTIO_NET_HDR_SIZE : 0;
+    const largest = lower.maxHeaderLength + (lower.gsoMaxSize > 0 ? lower.gsoMaxSize : lower.mtu);
+    // SharedFrameRing.maxFrameSize is half the capacity minus its record header.
+    this.ring = SharedFrameRing.create(Math.max(opts.ringBytes ?? 4 << 20, 2 * (largest + 8)));
+    this.control = new Int32Array(new SharedArrayBuffer(4 * CONTROL_SLOTS));
+    this.counters = new BigInt64Array(new SharedArrayBuffer(8 * COUNTER_SLOTS));
+    this.workerFd = dupFd(lower.fd);
+    const workerData: WorkerQdiscThreadData = {
+      ring: this.ring.sab, control: this.control.buffer as SharedArrayBuffer, counters: this.counters.buffer as SharedArrayBuffer,
+      fd: this.workerFd, vnetLen: this.vnetLen, batchSize: this.batchSize,
+    };
+    try {
+      this.worker = new Worker(script, { workerData, execArgv: threadExecArgv(), name: `netstack worker qdisc (fd ${lower.fd})` });
+    } catch (e) {
+      closeFd(this.workerFd);
+      throw e;
+    }
+    // The link's receive watch is what keeps a serving process alive; an idle sender thread should not.
+    this.worker.unref();
+    this.worker.on('error', (e) => { this.workerError ??= e; });
+    this.exited = new Promise<void>((resolve) => {
+      this.worker.once('exit', (code) => {
+        this.onWorkerExit(code);
+        resolve();
+      });
+    });
+  }
+
+  get mtu(): number { return this.lower.mtu; }
+  get maxHeaderLength(): number { return this.lower.maxHeaderLength; }
+  get linkAddress(): Uint8Array { return this.lower.linkAddress; }
+  get capabilities(): number { return this.lower.capabilities; }
+  get gsoMaxSize(): number { return this.lower.gsoMaxSize; }
+  get arpHardwareType(): number { return this.lower.arpHardwareType; }
+  attach(dispatcher: LinkDispatcher | null): void {
+    this.dispatcher = dispatcher;
+    if (this.fallback) this.fallback.attach(dispatcher);
+    else this.lower.attach(dispatcher);
+  }
+  isAttached(): boolean { return this.lower.isAttached(); }
+
+  /** The sender thread (its threadId identifies it; terminating it makes the link fall back to the stack's thread). */
+  get thread(): Worker { return this.worker; }
+
+  get stats(): WorkerQdiscStats {
+    const c = this.counters;
+    const l = this.local;
+    const f = this.fallback?.stats;
+    const workerErrno = Number(Atomics.load(c, CounterSlot.LAST_ERRNO));
+    return {
+      queued: l.queued + (f ? f.queued : 0),
+      sent: Number(Atomics.load(c, CounterSlot.SENT)) + l.drainedSent + (f ? f.sent : 0),
+      sentBytes: Number(Atomics.load(c, CounterSlot.SENT_BYTES)) + l.drainedBytes,
+      dropped: l.dropped + Number(Atomics.load(c, CounterSlot.SEND_DROPPED)) + (f ? f.dropped : 0),
+      ringFull: l.ringFull,
+      batches: Number(Atomics.load(c, CounterSlot.BATCHES)) + l.drainedBatches + (f ? f.batches : 0),
+      errors: Number(Atomics.load(c, CounterSlot.SEND_ERRORS)) + l.drainErrors + (f ? f.errors : 0),
+      lastErrno: l.lastErrno || workerErrno,
+      workerFailures: l.workerFailures,
+      inThread: this.fallback !== null,
+    };
+  }
+
+  /**
+   * Frames each packet and copies it into the ring for the worker; returns how many were accepted from the front
+   * of the batch (the rest are dropped and counted: ring full, or a packet this link cannot send). The packets are
+   * not kept, so borrowed ones need no retain().
+   */
+  writePackets(batch: PacketBuffer[]): number {
+    if (this.closed) return 0;
+    if (this.fallback) return this.fallback.writePackets(batch);
+    const l = this.local;
+    const ring = this.ring;
+    let n = 0;
+    for (; n < batch.length; n++) {
+      const pkt = batch[n];
+      // The same headers FdBasedEndpoint.writePackets writes; false (counted there as txOversized) if unsendable.
+      if (!this.lower.prepareFrame(pkt)) break;
+      if (pkt.tail - pkt.head > ring.maxFrameSize || !ring.tryWrite(pkt.buf, pkt.head, pkt.tail)) {
+        l.ringFull++;
+        break;
+      }
+    }
+    l.queued += n;
+    l.dropped += batch.length - n;
+    return n;
+  }
+
+  /** Resolves when the worker thread has exited (after close(), or after it died). */
+  whenClosed(): Promise<void> {
+    return this.exited;
+  }
+
+  /**
+   * Stops the worker after the batch it is sending (what is still queued is discarded, as FifoQdisc.close does),
+   * waits for it to close its socket descriptor, then closes the link. Idempotent. The thread exits right after;
+   * whenClosed() resolves then.
+   */
+  close(): void {
+    if (this.closed) return;
+    this.closed = true;
+    const ctl = this.control;
+    Atomics.store(ctl, ControlSlot.STOP, 1);
+    this.ring.close();
+    if (this.fallback === null) {
+      // Before the thread started, the fd is still ours to close (the thread then exits without touching it).
+      const prior = Atomics.compareExchange(ctl, ControlSlot.STATE, WorkerState.STARTING, WorkerState.STOPPED);
+      if (prior === WorkerState.STARTING) {
+        closeFd(this.workerFd);
+      } else {
+        // Bounded: the worker checks STOP between batches, and a batch is one sendmmsg.
+        const deadline = Date.now() + CLOSE_WAIT_MS;
+        while (Atomics.load(ctl, ControlSlot.STATE) !== WorkerState.STOPPED) {
+          const left = deadline - Date.now();
+          if (left <= 0) break;
+          Atomics.wait(ctl, ControlSlot.STATE, WorkerState.RUNNING, left);
+        }
+      }
+      void this.worker.terminate();
+    }
+    if (this.fallback) this.fallback.close();
+    else this.lower.close();
+  }
+
+  private onWorkerExit(code: number): void {
+    const ctl = this.control;
+    // A thread that ended without closing its duplicate (terminated mid-run, or it failed to load): close it now
+    // that no thread can be using it. A close() before the start closed it already (state STOPPED then).
+    if (Atomics.exchange(ctl, ControlSlot.STATE, WorkerState.STOPPED) !== WorkerState.STOPPED) closeFd(this.workerFd);
+    if (this.closed) return;
+    this.local.workerFailures++;
+    const fallback = new FifoQdisc(this.lower, { batchSize: this.batchSize });
+    if (this.dispatcher) fallback.attach(this.dispatcher);
+    const dropped = this.drainRing();
+    this.fallback = fallback;
+    const cause = this.workerError;
+    const err = Object.assign(
+      new Error(`EWORKERQDISC: the worker qdisc thread of fd ${this.lower.fd} exited (code ${code})`
+        + `${cause ? `: ${cause instanceof Error ? cause.message : String(cause)}` : ''}; sending on the stack's thread from now on`, { cause }),
+      { code: 'EWORKERQDISC' },
+    );
+    if (this.dispatcher?.transmitFailed) this.dispatcher.transmitFailed(err, dropped);
+    else logInternalError('transmit', 'worker qdisc', err);
+  }
+
+  /** Sends what the dead worker left in the ring from this thread; returns how many frames could not be sent. */
+  private drainRing(): number {
+    const ring = this.ring;
+    const l = this.local;
+    const info = new Int32Array(3 * this.batchSize);
+    const ranges = new Int32Array(2 * this.batchSize);
+    const bufs = new Array<Uint8Array>(this.batchSize).fill(ring.data);
+    let dropped = 0;
+    for (;;) {
+      const n = ring.peekBatch(this.batchSize, info);
+      if (n === 0) break;
+      for (let i = 0; i < n; i++) { ranges[2 * i] = info[3 * i]; ranges[2 * i + 1] = info[3 * i] + info[3 * i + 1]; }
+      const r = packetSendBatch(this.lower.fd, bufs, ranges, n);
+      ring.release();
+      l.drainedBatches++;
+      const sent = Math.max(0, r);
+      for (let i = 0; i < sent; i++) l.drainedBytes += ranges[2 * i + 1] - ranges[2 * i] - this.vnetLen;
+      l.drainedSent += sent;
+      if (sent < n) {
+        l.drainErrors++;
+        if (r < 0) l.lastErrno = -r;
+        l.dropped += n - sent;
+        dropped += n - sent;
+      }
+    }
+    return dropped;
+  }
+}

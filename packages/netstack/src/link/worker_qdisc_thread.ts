@@ -1,0 +1,88 @@
+// The worker half of WorkerQdisc (worker_qdisc.ts): drains a SharedFrameRing of complete frames (virtio_net_hdr
+// when the socket has PACKET_VNET_HDR, Ethernet header, packet) and sends them in batches with sendmmsg straight
+// from the shared memory, on a duplicate of the fdbased endpoint's AF_PACKET socket. Node runs it from dist/.
+//
+// Protocol with the stack's thread (Int32 slots of `control`, indexes in worker_qdisc.ts's ControlSlot):
+//   STATE: STARTING -> RUNNING (compare-and-swap here; if the stack's thread swapped it to STOPPED first, close()
+//          came before this thread started and the fd is the stack thread's to close) -> STOPPED (stored after
+//          the fd is closed; close() waits for it, so nothing is sent after close() returns).
+//   STOP:  set by close(); checked between batches. Frames still in the ring are then discarded, as FifoQdisc
+//          discards its queue on close.
+// Counters go to `counters` (BigInt64 slots, see CounterSlot), written only here and read by the stack's thread.
+import { closeFd, packetSendBatch, PACKET_MAX_BATCH } from '@tsvisor/native';
+import { workerData } from 'node:worker_threads';
+import { SharedFrameRing } from '../buffer/shared_ring.js';
+import { ControlSlot, CounterSlot, WorkerState, type WorkerQdiscThreadData } from './worker_qdisc_protocol.js';
+
+const data = workerData as WorkerQdiscThreadData;
+const ctl = new Int32Array(data.control);
+const counters = new BigInt64Array(data.counters);
+const ring = SharedFrameRing.attach(data.ring);
+const batchSize = Math.max(1, Math.min(data.batchSize, PACKET_MAX_BATCH));
+
+/** Adds to a counter (single writer: a load and a store, published with Atomics so the reader sees whole values). */
+function count(slot: number, n: number): void {
+  Atomics.store(counters, slot, Atomics.load(counters, slot) + BigInt(n));
+}
+
+/** Sends the n peeked frames; returns how many were sent, counting the ones that failed. */
+function sendPeeked(fd: number, bufs: Uint8Array[], ranges: Int32Array, n: number): number {
+  let sent = 0;
+  let off = 0;
+  while (off < n) {
+    const r = packetSendBatch(fd, bufs, off === 0 ? ranges : ranges.subarray(2 * off), n - off);
+    if (r < 0) {
+      // Nothing of the rest could be sent (ENETDOWN/ENXIO once the device is gone, ENOBUFS under pressure): drop
+      // it, as a device queue that cannot transmit drops. TCP retransmits; the next batch tries afresh.
+      count(CounterSlot.SEND_ERRORS, 1);
+      count(CounterSlot.SEND_DROPPED, n - off);
+      Atomics.store(counters, CounterSlot.LAST_ERRNO, BigInt(-r));
+      break;
+    }
+    let bytes = 0;
+    for (let i = off; i < off + r; i++) bytes += ranges[2 * i + 1] - ranges[2 * i] - data.vnetLen;
+    count(CounterSlot.SENT_BYTES, bytes);
+    sent += r;
+    off += r;
+    if (off < n) {
+      // A short count: frame `off` failed after the ones before it went out (sendmmsg(2) RETURN VALUE). Skip it
+      // and carry on with the rest; the next call reports the error if it persists.
+      count(CounterSlot.SEND_ERRORS, 1);
+      count(CounterSlot.SEND_DROPPED, 1);
+      off++;
+    }
+  }
+  return sent;
+}
+
+function run(fd: number): void {
+  const info = new Int32Array(3 * batchSize);
+  const ranges = new Int32Array(2 * batchSize);
+  const bufs = new Array<Uint8Array>(batchSize).fill(ring.data);
+  while (Atomics.load(ctl, ControlSlot.STOP) === 0) {
+    const n = ring.peekBatch(batchSize, info);
+    if (n === 0) {
+      // Atomics.wait on the ring's write position: the producer's tryWrite notifies, close() notifies too.
+      ring.waitReadable(1000);
+      continue;
+    }
+    for (let i = 0; i < n; i++) {
+      ranges[2 * i] = info[3 * i];
+      ranges[2 * i + 1] = info[3 * i] + info[3 * i + 1];
+    }
+    const sent = sendPeeked(fd, bufs, ranges, n);
+    ring.release();
+    count(CounterSlot.SENT, sent);
+    count(CounterSlot.BATCHES, 1);
+  }
+}
+
+if (Atomics.compareExchange(ctl, ControlSlot.STATE, WorkerState.STARTING, WorkerState.RUNNING) === WorkerState.STARTING) {
+  try {
+    run(data.fd);
+  } finally {
+    closeFd(data.fd);
+    Atomics.store(ctl, ControlSlot.STATE, WorkerState.STOPPED);
+    Atomics.notify(ctl, ControlSlot.STATE);
+  }
+}

@@ -108,6 +108,11 @@ class Side {
   private requestId = 0;
   /** Records of TO_STACK the harness reads per step (Infinity: all); 0 pauses the "stack thread". */
   readPerStep = Infinity;
+  /** WRITE record size and how many one endpoint sends per step. */
+  writeChunk = 64 * 1024;
+  writesPerStep = Infinity;
+  /** Called when the application takes an accepted connection. */
+  onAccept: ((e: AppEndpoint) => void) | undefined;
   /** Violations the harness saw (credit overruns, unknown ids); tests assert it stays empty. */
   readonly violations: string[] = [];
 
@@ -159,8 +164,8 @@ class Side {
   /** The application's side of every endpoint: WRITE within send credit, END after the bytes. */
   writeApps(): void {
     for (const e of this.eps.values()) {
-      while (e.sent < e.toSend.length && e.sendCredit > 0) {
-        const n = Math.min(e.sendCredit, e.toSend.length - e.sent, 64 * 1024);
+      for (let k = 0; k < this.writesPerStep && e.sent < e.toSend.length && e.sendCredit > 0; k++) {
+        const n = Math.min(e.sendCredit, e.toSend.length - e.sent, this.writeChunk);
         const rec = new Uint8Array(ENDPOINT_HEADER + n);
         putU32(rec, 0, e.id);
         rec.set(e.toSend.subarray(e.sent, e.sent + n), ENDPOINT_HEADER);
@@ -199,11 +204,13 @@ class Side {
   handleRecord(meta: number, b: Uint8Array): void {
     const id = u32(b, 0);
     const arg = u32(b, 4);
+
     if (meta === ToStack.ACCEPTED) {
       const list = this.accepted.get(id) ?? [];
       list.push(arg);
       this.accepted.set(id, list);
-      this.app(arg);
+      const e = this.app(arg);
+      this.onAccept?.(e);
       this.consumed(id, 1); // the application accept()ed it: one accept credit back
       return;
     }
@@ -620,5 +627,115 @@ describe('TcpWorkerCore (two cores, one thread, harness as the stack thread)', (
     await h.runFor(100);
     expect(b.accepted.get(1)!.length).toBeGreaterThan(2);
     expect(h.b.violations).toEqual([]);
+  });
+  it('connect to a closed port: RST answers the SYN, ERROR ConnectionRefused with both directions closed', async () => {
+    h = new Harness();
+    expect(h.a.control({ op: 'create', ep: 3, family: 4, options: [] })).toEqual({ ok: true });
+    const e = h.a.app(3);
+    expect(h.a.control({ op: 'connect', ep: 3, remote: { addr: ADDR.B, port: 9999, nic: 0 } })).toEqual({ ok: false, error: 'ConnectStarted' });
+    h.step();
+    expect(e.has(EndpointStateBits.CONNECTING)).toBe(true);
+    await h.until(() => e.errors.length > 0, 3000, 'refusal');
+    expect(e.errors).toEqual([TcpipErrors.connectionRefused.code]);
+    expect(e.has(EndpointStateBits.CONNECTING)).toBe(false);
+    expect(e.has(EndpointStateBits.READ_CLOSED | EndpointStateBits.WRITE_CLOSED)).toBe(true);
+    expect(h.b.core.protocol.stats.resetsSent).toBe(1);
+  });
+
+  it('close with staged bytes: they all arrive before FIN; the active closer is RELEASED from TIME_WAIT, the other from LAST_ACK', async () => {
+    h = new Harness({ receiveCredit: 64 * 1024, sendCredit: 1024 * 1024 });
+    const { aId, bId } = await h.connect();
+    const ea = h.a.app(aId);
+    const eb = h.b.app(bId);
+    const payload = randomBytes(600 * 1024);
+    ea.toSend = payload;
+    h.a.writeApps();
+    expect(h.a.control({ op: 'close', ep: aId })).toEqual({ ok: true });
+    await h.until(() => eb.has(EndpointStateBits.READ_CLOSED), 5000, 'FIN after the staged bytes');
+    expect(eb.receivedAtReadClosed).toBe(payload.length);
+    expect(eb.hash.digest('hex')).toBe(digest(payload));
+    expect(ea.released).toBe(false); // FIN-WAIT-2: the peer has not closed yet
+    expect(h.b.control({ op: 'close', ep: bId })).toEqual({ ok: true });
+    await h.until(() => ea.released && eb.released, 3000, 'RELEASED');
+    expect(h.a.core.protocol.timeWaitCount).toBe(1);
+    expect(h.a.core.endpointIds).toEqual([]);
+    expect(h.b.core.endpointIds).toEqual([1]); // the listener
+    // Records after RELEASED would name a reusable id: there are none, and WRITE to it is counted, not used.
+    const rec = new Uint8Array(ENDPOINT_HEADER + 4);
+    putU32(rec, 0, aId);
+    h.a.toWorker.tryWrite(rec, 0, rec.length, ToWorker.WRITE);
+    h.a.core.drain();
+    expect(h.a.core.stats.unknownEndpointRecords).toBe(1);
+    await h.runFor(50);
+    expect(ea.recordsAfterRelease + eb.recordsAfterRelease).toBe(0);
+  });
+
+  it('ROUTES replaces the snapshot (connect then finds no route); a malformed one is counted and changes nothing', async () => {
+    h = new Harness();
+    const a = h.a;
+    const write = (json: string) => {
+      const b = new TextEncoder().encode(json);
+      a.toWorker.tryWrite(b, 0, b.length, ToWorker.ROUTES);
+      a.core.drain();
+    };
+    const nic = { id: 1, mtu: 1500, linkHeaderLength: 14, gsoMaxSize: 0, addresses: [`${ADDR.A}/24`] };
+    write(JSON.stringify({ nics: [nic], routes: [] }));
+    expect(a.control({ op: 'create', ep: 5, family: 4, options: [] })).toEqual({ ok: true });
+    expect(a.control({ op: 'connect', ep: 5, remote: { addr: ADDR.B, port: 8080, nic: 0 } })).toEqual({ ok: false, error: TcpipErrors.noRoute.code });
+    write('{"nics": 5}');
+    write(JSON.stringify({ nics: [{ ...nic, mtu: -1 }], routes: [] }));
+    expect(a.core.stats.malformedRecords).toBe(2);
+    expect(a.control({ op: 'connect', ep: 5, remote: { addr: ADDR.B, port: 8080, nic: 0 } })).toEqual({ ok: false, error: TcpipErrors.noRoute.code });
+    write(JSON.stringify({ nics: [{ ...nic, mtu: 1280 }], routes: [{ destination: '0.0.0.0/0', nic: 1, gateway: '10.0.0.254' }] }));
+    expect(h.b.control({ op: 'create', ep: 1, family: 4, options: [], local: { port: 8080, nic: 0 } })).toEqual({ ok: true });
+    expect(h.b.control({ op: 'listen', ep: 1, backlog: 4 })).toEqual({ ok: true });
+    h.b.app(1);
+    a.app(5);
+    expect(a.control({ op: 'connect', ep: 5, remote: { addr: ADDR.B, port: 8080, nic: 0 } })).toEqual({ ok: false, error: 'ConnectStarted' });
+    await h.until(() => a.app(5).has(EndpointStateBits.CONNECTED), 3000, 'connect over the new route');
+    expect(a.control({ op: 'getInt', ep: 5, name: 'mtu' })).toEqual({ ok: true, value: 1280 });
+  });
+
+  it('a slow stack thread: records that find TO_STACK full wait in order (ACCEPTED before its DATA, DATA before FIN)', async () => {
+    const credits = { receiveCredit: 64 * 1024, sendCredit: 16 * 1024 };
+    h = new Harness(credits, { ...credits, toStackBytes: 8 * 1024 });
+    expect(h.b.control({ op: 'create', ep: 1, family: 4, options: [], local: { port: 8080, nic: 0 } })).toEqual({ ok: true });
+    expect(h.b.control({ op: 'listen', ep: 1, backlog: 8 })).toEqual({ ok: true });
+    h.b.app(1);
+    const payload = randomBytes(100 * 1024);
+    for (let i = 0; i < 3; i++) {
+      expect(h.a.control({ op: 'create', ep: 20 + i, family: 4, options: [] })).toEqual({ ok: true });
+      const e = h.a.app(20 + i);
+      e.toSend = payload;
+      e.endAfterSend = true;
+      h.a.control({ op: 'connect', ep: 20 + i, remote: { addr: ADDR.B, port: 8080, nic: 0 } });
+    }
+    const accepted = () => h!.b.accepted.get(1) ?? [];
+    await h.until(() => accepted().length === 3, 3000, 'accepts');
+    // B's "stack thread" stalls: DATA fills B's small ring, and the SEND_CREDIT for the small WRITEs B's
+    // application keeps making meanwhile must wait in the worker's queue. Then it reads three records per step: frames are dropped at times
+    // (TCP recovers) and queued records keep their place before later DATA and STATE.
+    h.b.readPerStep = 0;
+    h.b.writeChunk = 256;
+    h.b.writesPerStep = 1;
+    await h.runFor(50);
+    for (const id of accepted()) {
+      h.b.app(id).toSend = payload;
+      h.b.app(id).endAfterSend = true;
+    }
+    await h.runFor(50);
+    expect(h.b.core.queuedRecords).toBeGreaterThan(0);
+    h.b.readPerStep = 3;
+    h.b.writeChunk = 64 * 1024;
+    h.b.writesPerStep = Infinity;
+    await h.until(() => accepted().length === 3 && accepted().every((id) => h!.b.app(id).has(EndpointStateBits.READ_CLOSED)) &&
+      [20, 21, 22].every((i) => h!.a.app(i).has(EndpointStateBits.READ_CLOSED)), 8000, 'all streams');
+    const expected = digest(payload);
+    for (const e of [...accepted().map((id) => h!.b.app(id)), ...[20, 21, 22].map((i) => h!.a.app(i))]) {
+      expect(e.receivedAtReadClosed).toBe(payload.length);
+      expect(e.hash.digest('hex')).toBe(expected);
+    }
+    expect(h.b.violations).toEqual([]);
+    expect(h.b.core.stats.recordsQueued).toBeGreaterThan(0);
   });
 });

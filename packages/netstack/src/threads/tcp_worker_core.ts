@@ -57,6 +57,8 @@ import { readU32, WorkerTcpHost, writeU32, type WorkerHostStats } from './worker
 const TCP = 6;
 /** Largest DATA record payload (the brief of wire.ts: chunks of at most 64 KiB). */
 export const MAX_DATA_CHUNK = 64 * 1024;
+/** DATA records smaller than this wait for ring room unless they carry everything the endpoint may send. */
+const MIN_DATA_CHUNK = 4096;
 /** Records one drain() call handles by default before returning to the event loop (timers, TCP flushes). */
 export const DEFAULT_DRAIN_BUDGET = 512;
 /** How soon queued records (and DATA waiting for ring room) are retried when nothing else wakes the core. */
@@ -86,6 +88,8 @@ export interface WorkerCoreStats {
   recordsQueued: number;
   /** Control replies too large for the reply block (answered NoBufferSpace). */
   repliesTooLarge: number;
+  /** Exceptions caught while serving an endpoint (a worker bug; the endpoint is retried on its next event). */
+  internalErrors: number;
 }
 
 /** What the core keeps per endpoint id. */
@@ -128,7 +132,7 @@ export class TcpWorkerCore {
   readonly stats: WorkerCoreStats = {
     segmentsIn: 0, icmpErrorsIn: 0, malformedRecords: 0, malformedControl: 0, unknownEndpointRecords: 0,
     writeBytesDiscarded: 0, controlRequests: 0, dataRecordsOut: 0, dataBytesOut: 0, stateRecordsOut: 0,
-    recordsQueued: 0, repliesTooLarge: 0,
+    recordsQueued: 0, repliesTooLarge: 0, internalErrors: 0,
   };
   private readonly toWorker: SharedFrameRing;
   private readonly toStack: SharedFrameRing;
@@ -562,7 +566,14 @@ export class TcpWorkerCore {
       const batch = [...this.dirty];
       this.dirty.clear();
       for (const w of batch) {
-        if (this.endpoints.get(w.id) === w) this.service(w);
+        if (this.endpoints.get(w.id) !== w) continue;
+        try {
+          this.service(w);
+        } catch (e) {
+          // A bug must cost one endpoint's turn, not the worker and every connection on it.
+          this.stats.internalErrors++;
+          if (process.env['TSVISOR_DEBUG_WORKER']) console.error('tcp worker: endpoint service failed', e);
+        }
       }
     }
     if (this.pendingHead < this.pending.length || this.dirty.size > 0) this.armRetry();
@@ -700,9 +711,10 @@ export class TcpWorkerCore {
       if (readable === 0 || w.receiveCredit <= 0) return false;
       // Queued records go first (their order with DATA matters); DATA waits for them.
       if (this.pendingHead < this.pending.length) return true;
-      const room = this.dataRoom();
-      const n = Math.min(readable, w.receiveCredit, MAX_DATA_CHUNK, room);
-      if (n <= 0) return true;
+      const want = Math.min(readable, w.receiveCredit, MAX_DATA_CHUNK);
+      const n = Math.min(want, this.dataRoom());
+      // A nearly full ring would otherwise be answered with ever smaller records (half the room each time).
+      if (n <= 0 || (n < want && n < this.minDataChunk)) return true;
       const buf = this.dataScratch;
       const r = ep.read(buf.subarray(ENDPOINT_HEADER, ENDPOINT_HEADER + n));
       if (isTcpipError(r) || r.count === 0) return false;
@@ -722,6 +734,11 @@ export class TcpWorkerCore {
    * Payload bytes of a DATA record that surely fit TO_STACK now: a record plus a possible wrap gap (smaller than
    * the record) must fit the free space, and we are the ring's only producer.
    */
+  /** Smallest DATA record sent while more bytes wait (an eighth of the ring at most, for tiny test rings). */
+  private get minDataChunk(): number {
+    return Math.min(MIN_DATA_CHUNK, this.toStack.capacity / 8);
+  }
+
   private dataRoom(): number {
     const ring = this.toStack;
     const free = ring.capacity - ring.used;

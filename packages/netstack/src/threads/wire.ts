@@ -257,7 +257,7 @@ export interface TcpWorkerData {
 
 // ---- codecs shared by both sides
 
-/** FNV-1a over the 4-tuple; both threads must agree, so this is the only implementation. */
+/** FNV-1a over the 4-tuple, then mixBits; both threads must agree, so this is the only implementation. */
 export function flowHash(remote: Address, remotePort: number, local: Address, localPort: number): number {
   let h = 0x811c9dc5;
   const rb = remote.bytes;
@@ -268,6 +268,21 @@ export function flowHash(remote: Address, remotePort: number, local: Address, lo
   h = Math.imul(h ^ (remotePort >>> 8), 0x01000193);
   h = Math.imul(h ^ (localPort & 0xff), 0x01000193);
   h = Math.imul(h ^ (localPort >>> 8), 0x01000193);
+  return mixBits(h);
+}
+
+/**
+ * FNV-1a's low bits depend only on the low bits of the input bytes (the multiplier is odd), so `% workers` for a
+ * power-of-two count would see only the parity of each byte: flows whose ports advance together (a client's
+ * sequential ephemeral ports toward sequential server ports) would all land on one worker. A final avalanche (the
+ * murmur3 fmix32 constants) spreads every input bit over the low bits.
+ */
+function mixBits(h: number): number {
+  h ^= h >>> 16;
+  h = Math.imul(h, 0x85ebca6b);
+  h ^= h >>> 13;
+  h = Math.imul(h, 0xc2b2ae35);
+  h ^= h >>> 16;
   return h >>> 0;
 }
 
@@ -288,7 +303,7 @@ export function flowHashBytes(
   h = Math.imul(h ^ (remotePort >>> 8), 0x01000193);
   h = Math.imul(h ^ (localPort & 0xff), 0x01000193);
   h = Math.imul(h ^ (localPort >>> 8), 0x01000193);
-  return h >>> 0;
+  return mixBits(h);
 }
 
 /** Writes `a` into a 16-byte address slot at buf[off] (IPv4 in the first 4 bytes). */

@@ -12,9 +12,12 @@ import { ShutdownFlags, SockType, type Endpoint } from '../stack/endpoint.js';
 import type { Stack } from '../stack/stack.js';
 import { TcpipError, TcpipErrors } from '../stack/tcpip_error.js';
 import { createDefaultStack, tcpWorkerPool } from '../tools/default_stack.js';
+import { addLoopbackNIC } from '../tools/device_takeover.js';
 import { serveTcp } from '../tools/services.js';
+import { NetworkReceiveInfo } from '../stack/transport_protocol.js';
 import { EventMask, WaiterQueue } from '../waiter/waiter_queue.js';
 import { RemoteTcpEndpoint } from './remote_tcp_endpoint.js';
+import { flowHash } from './wire.js';
 
 interface Pair {
   /** 10.7.0.1, fd07::1 */
@@ -369,6 +372,130 @@ describe('TCP worker threads: socket semantics', () => {
     const plain = await semantics(0);
     const workers = await semantics(2);
     expect(workers).toEqual(plain);
+  });
+});
+
+describe('TCP worker threads: local traffic, ICMP errors, failures', () => {
+  it('connects to its own addresses over loopback (both ends on workers), IPv4 and IPv6', { timeout: 10_000 }, async () => {
+    const s = createDefaultStack({ tcpWorkers: 2 });
+    addLoopbackNIC(s);
+    open.push({ a: s, b: s, close: async () => { s.close(); await tcpWorkerPool(s)?.close(); } });
+    const svc = serveTcp(s, 7, 'echo', [4, 6]);
+    const payloads = Array.from({ length: 8 }, (_, i) => randomBytes(50_000 + i));
+    const results = await Promise.all(payloads.map((pl, i) => stream(connect(s, i % 2 ? '::1' : '127.0.0.1', 7), pl)));
+    results.forEach((r, i) => expect(r).toEqual({ hash: sha(payloads[i]!), bytes: payloads[i]!.length }));
+    svc.close();
+  });
+
+  it('a dual-stack IPv6 listener reports IPv4 peers as v4-mapped addresses', { timeout: 10_000 }, async () => {
+    const p = pair(2, 0);
+    const accepted: Endpoint[] = [];
+    const l = socket(p.a, 6);
+    expect(l.bind({ address: Address.parse('::'), port: 7300 })).toBeUndefined();
+    expect(l.listen(8)).toBeUndefined();
+    l.waiterQueue.subscribe(EventMask.IN, () => {
+      const r = l.accept();
+      if (!(r instanceof TcpipError)) accepted.push(r.endpoint);
+    });
+    const c = connect(p.b, '10.7.0.1', 7300);
+    await waitFor(c, EventMask.OUT);
+    while (accepted.length === 0) await new Promise((r) => setTimeout(r, 5));
+    const peer = accepted[0]!.getRemoteAddress();
+    const local = accepted[0]!.getLocalAddress();
+    expect(peer instanceof TcpipError ? peer.code : peer.address.toString()).toBe('::ffff:10.7.0.2');
+    expect(local instanceof TcpipError ? local.code : `${local.address}:${local.port}`).toBe('::ffff:10.7.0.1:7300');
+  });
+
+  it('an ICMP Packet Too Big quoting a worker connection lowers its segment size (Stack.deliverTransportError hook)', { timeout: 10_000 }, async () => {
+    // Remember the sequence number of the last data segment the worker stack sent: an ICMP error must quote one in
+    // flight (RFC 5927 4.1), and the peer never acknowledges it (the filter drops it), so it stays in flight.
+    let quotedSeq = -1;
+    const p = pair(2, 0, {
+      filter: (f, from) => {
+        const b = f.bytes;
+        const tcp = 14 + 20; // Ethernet + IPv4 without options
+        if (from !== 'a' || b.length <= tcp + 20 || b[14 + 9] !== 6 || ((b[tcp + 2]! << 8) | b[tcp + 3]!) !== 7400) return true;
+        const dataOffset = (b[tcp + 12]! >>> 4) * 4;
+        if (b.length - tcp - dataOffset === 0) return true;
+        quotedSeq = ((b[tcp + 4]! << 24) | (b[tcp + 5]! << 16) | (b[tcp + 6]! << 8) | b[tcp + 7]!) >>> 0;
+        return false;
+      },
+    });
+    listen(p.b, 7400, () => {});
+    const c = connect(p.a, '10.7.0.2', 7400);
+    await waitFor(c, EventMask.OUT);
+    const before = c.getSockOptInt('maxSegment') as number;
+    expect(before).toBeGreaterThan(1400);
+    expect(c.write(new Uint8Array(100))).toBe(100);
+    for (let i = 0; i < 100 && quotedSeq < 0; i++) await new Promise((r) => setTimeout(r, 5));
+    expect(quotedSeq).toBeGreaterThanOrEqual(0);
+    const la = c.getLocalAddress() as { port: number };
+    const quoted = new Uint8Array(20);
+    const qv = new DataView(quoted.buffer);
+    qv.setUint16(0, la.port);
+    qv.setUint16(2, 7400);
+    qv.setUint32(4, quotedSeq);
+    const netInfo = new NetworkReceiveInfo();
+    netInfo.nic = 1;
+    netInfo.family = 4;
+    netInfo.source = Address.parse('10.7.0.2');
+    netInfo.destination = Address.parse('10.7.0.1');
+    const delivered = p.a.deliverTransportError(
+      netInfo,
+      { kind: 'packetTooBig', mtu: 1000, icmpType: 3, icmpCode: 4, reporter: Address.parse('10.7.0.2') },
+      6, Address.parse('10.7.0.1'), Address.parse('10.7.0.2'), quoted,
+    );
+    expect(delivered).toBe(true);
+    expect(tcpWorkerPool(p.a)!.stats.icmpErrorsForwarded).toBe(1);
+    // The worker's connection takes the new path MTU: segments of at most 1000 - 40 bytes of headers.
+    for (let i = 0; i < 100 && (c.getSockOptInt('maxSegment') as number) >= before; i++) await new Promise((r) => setTimeout(r, 10));
+    const after = c.getSockOptInt('maxSegment') as number;
+    expect(after).toBeLessThanOrEqual(960);
+    expect(after).toBeGreaterThan(900);
+  });
+
+  it('a worker that dies aborts its connections; the other worker and the stack keep serving', { timeout: 15_000 }, async () => {
+    const p = pair(2, 0);
+    const svc = serveTcp(p.a, 7, 'echo', [4]);
+    // Connections on both workers, kept open.
+    const conns: Endpoint[] = [];
+    for (let i = 0; i < 12; i++) conns.push(connect(p.b, '10.7.0.1', 7));
+    await Promise.all(conns.map((c) => waitFor(c, EventMask.OUT)));
+    const pool = tcpWorkerPool(p.a)!;
+    const l = socket(p.a);
+    l.bind({ address: Address.parse('0.0.0.0'), port: 7500 });
+    l.listen(16);
+    const local: Endpoint[] = [];
+    for (let i = 0; i < 12; i++) local.push(connect(p.a, '10.7.0.2', 7600 + i));
+    pool.killWorker(0);
+    // Connections of the stack's own that lived on worker 0 end with ConnectionAborted, the others do not.
+    let aborted = 0;
+    for (const c of local) {
+      const w = (c as RemoteTcpEndpoint).workerIndex;
+      if (w === 0) {
+        expect(c.readiness(EventMask.IN) & EventMask.ERR).toBe(EventMask.ERR);
+        expect(c.lastError()).toBe(TcpipErrors.connectionAborted);
+        aborted++;
+      }
+    }
+    expect(aborted).toBeGreaterThan(0);
+    expect(aborted).toBeLessThan(12);
+    expect(pool.stats.workersDied).toBe(1);
+    expect(pool.workerStats()[0]).toBeUndefined();
+    // New connections whose 4-tuple hashes to worker 1 still work: the echo service answers them.
+    let served = 0;
+    for (let port = 20000; served < 3; port++) {
+      if (flowHash(Address.parse('10.7.0.2'), port, Address.parse('10.7.0.1'), 7) % 2 !== 1) continue;
+      const c = socket(p.b);
+      expect(c.bind({ address: Address.parse('10.7.0.2'), port })).toBeUndefined();
+      expect(c.connect({ address: Address.parse('10.7.0.1'), port: 7 })).toBe(TcpipErrors.connectStarted);
+      const pl = randomBytes(5000);
+      expect(await stream(c, pl, 5000)).toEqual({ hash: sha(pl), bytes: pl.length });
+      served++;
+    }
+    expect(served).toBe(3);
+    l.close();
+    svc.close();
   });
 });
 

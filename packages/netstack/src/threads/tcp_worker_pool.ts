@@ -622,6 +622,16 @@ export class TcpWorkerPool {
     void l.worker?.terminate();
   }
 
+  /**
+   * Stops worker `index` abruptly, as a crash would: its connections get ConnectionAborted and the other workers
+   * go on (for tests of that path, and for an embedder that must shed a stuck worker).
+   */
+  killWorker(index: number): void {
+    const l = this.links[index];
+    if (!l || l.dead || this.closed) return;
+    this.workerFailed(l, new Error('stopped by killWorker()'));
+  }
+
   get isClosed(): boolean {
     return this.closed;
   }

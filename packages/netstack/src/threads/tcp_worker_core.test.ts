@@ -738,4 +738,30 @@ describe('TcpWorkerCore (two cores, one thread, harness as the stack thread)', (
     expect(h.b.violations).toEqual([]);
     expect(h.b.core.stats.recordsQueued).toBeGreaterThan(0);
   });
+  it('a receiver with a hole (its segments carry SACK blocks) still sends a full window, not one segment per RTT', async () => {
+    h = new Harness({ receiveCredit: 256 * 1024, sendCredit: 256 * 1024 });
+    const { aId, bId } = await h.connect();
+    const ea = h.a.app(aId);
+    const eb = h.b.app(bId);
+    // Of A's data segments only the first and third arrive, and A's ACKs stop with them: B keeps a hole (so its
+    // segments carry SACK blocks, which take payload room) and hears no ACK for what it sends.
+    let aData = 0;
+    h.onFrame = (from, frame) => {
+      if (from !== h!.a) return true;
+      if (frame.length - FRAME_HEADER <= 60) return aData < 3;
+      aData++;
+      return aData === 1 || aData === 3;
+    };
+    ea.toSend = randomBytes(20 * 1024);
+    await h.until(() => aData >= 4, 2000, 'A data');
+    await h.runFor(20);
+    const before = h.frames.length;
+    eb.toSend = randomBytes(100 * 1024);
+    await h.runFor(50); // shorter than B's RTO: only the first flight leaves
+    const flight = h.frames.slice(before).filter((f) => f.from === 'B' && f.tcpLength > 100);
+    expect(h.b.core.endpoint(bId)!.receiveBuffer.outOfOrderSegments).toBeGreaterThan(0);
+    // The initial window is 10 segments (RFC 6928); with the bug only one left.
+    expect(flight.length).toBeGreaterThanOrEqual(8);
+    expect(h.b.core.endpoint(bId)!.sackOk).toBe(true);
+  });
 });

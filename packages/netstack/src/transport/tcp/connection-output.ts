@@ -176,6 +176,10 @@ export abstract class TcpConnectionOutput extends TcpConnection {
     }
     // 2. New data.
     const maxPayload = this.maxPayload();
+    // A full-sized segment: the MSS less what SACK blocks take on this segment (Linux's mss_now from
+    // tcp_current_mss). Judged against sndMss alone, every data segment that carries SACK blocks looked like a runt
+    // to the SWS and Nagle checks below, and a receiver with a hole sent one segment per round trip.
+    const fullSize = Math.min(this.sndMss, maxPayload);
     const dataEnd = seqAdd(this.sndUna, this.sendBuffer.length + (this.sndUna === this.iss ? 1 : 0));
     for (;;) {
       const avail = seqDiff(dataEnd, this.sndNxt);
@@ -190,11 +194,11 @@ export abstract class TcpConnectionOutput extends TcpConnection {
         }
         break;
       }
-      if (n < this.sndMss && n < avail) {
+      if (n < fullSize && n < avail) {
         // Sender SWS avoidance (3.8.6.2.1): don't send a runt because of a small window while data is in flight.
         if (this.sndNxt !== this.sndUna && n < this.maxSndWnd / 2) break;
       }
-      if (n === avail && n < this.sndMss) {
+      if (n === avail && n < fullSize) {
         // Nagle (3.7.4, RFC 896) with Minshall's refinement, as Linux's tcp_nagle_check: hold a partial segment
         // only while an earlier partial segment is unacknowledged, unless TCP_NODELAY. (Plain Nagle would hold the
         // tail of every response behind the peer's delayed ACK.)
@@ -212,7 +216,7 @@ export abstract class TcpConnectionOutput extends TcpConnection {
       const end = seqAdd(seq, n);
       const withFin = this.finQueued && !this.finSent && end === dataEnd;
       this.emitData(seq, n, withFin, now);
-      if (n < this.sndMss) this.smallSegmentEnd = end;
+      if (n < fullSize) this.smallSegmentEnd = end;
       const recEnd = withFin ? seqAdd(end, 1) : end;
       if (withFin) { this.finSent = true; this.finSeq = end; }
       this.txq.push(seq, recEnd, now);

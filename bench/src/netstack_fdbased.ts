@@ -3,19 +3,25 @@
 // RX: a sender in a namespace blasts 1514-byte UDP frames with sendmmsg on its own packet socket (native code, so the
 // sender is not the bottleneck); the endpoint receives, and a dispatcher checks the IPv4 and UDP headers as the
 // stack's first layer would. TX: the endpoint sends 1514-byte frames built in fresh PacketBuffers, and the namespace's
-// kernel counts what arrives. Also the two alternative designs: a worker-thread qdisc (SharedFrameRing + sendmmsg on
-// a worker) and a worker-thread receiver (poll + recvmmsg on a worker, SharedFrameRing to the stack's thread).
+// kernel counts what arrives. TX qdisc: the two egress stages the stack can use (the inline FifoQdisc and the
+// WorkerQdisc, sendmmsg on its own thread) for a TCP-like stream of 64 KiB GSO super-packets and of 1514-byte frames,
+// with the stack thread's CPU apart from the whole process's. Also an alternative receive design: a worker-thread
+// receiver (poll + recvmmsg on a worker, SharedFrameRing to the stack's thread).
 import { execFile, execFileSync } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { Worker } from 'node:worker_threads';
 import { FdBasedEndpoint } from '../../packages/netstack/dist/link/fdbased.js';
-import { PacketBuffer } from '../../packages/netstack/dist/buffer/packet_buffer.js';
+import { GsoType, PacketBuffer } from '../../packages/netstack/dist/buffer/packet_buffer.js';
+import { FifoQdisc } from '../../packages/netstack/dist/link/qdisc.js';
+import { WorkerQdisc } from '../../packages/netstack/dist/link/worker_qdisc.js';
+import type { LinkEndpoint } from '../../packages/netstack/dist/link/link_endpoint.js';
+import { foldChecksum } from '../../packages/netstack/dist/header/checksum.js';
 import { SharedFrameRing } from '../../packages/netstack/dist/buffer/shared_ring.js';
 import { ETHERTYPE_IPV4 } from '../../packages/netstack/dist/header/ethernet.js';
-import { IPv4Header, IPPROTO_UDP } from '../../packages/netstack/dist/header/ipv4.js';
+import { IPv4Header, IPPROTO_TCP, IPPROTO_UDP } from '../../packages/netstack/dist/header/ipv4.js';
 import { UDPHeader } from '../../packages/netstack/dist/header/udp.js';
 import { parseIPv4, parseMac } from '../../packages/netstack/dist/header/address_text.js';
-import { prependEthernetHeader } from '../../packages/netstack/dist/link/ethernet_framing.js';
 import { readHostDevice } from '../../packages/netstack/dist/link/host_netdev.js';
 import { repoRoot } from './workloads.js';
 
@@ -129,36 +135,101 @@ async function send(gso: boolean): Promise<string> {
     + `${(written * 1514 * 8 / SECONDS / 1e9).toFixed(2)} Gbit/s; namespace counted ${arrived}; ${perFrame(cpu, written)} µs CPU/frame (kernel send path included)`;
 }
 
-async function sendThroughWorker(): Promise<string> {
-  const ring = SharedFrameRing.create(8 << 20);
-  const worker = new Worker(workerFile, { workerData: { role: 'tx', sab: ring.sab, ifname: OURS, addon: addonPath } });
-  const ourMac = readHostDevice(OURS).mac;
+/** CPU seconds the stack's (main) thread has used: utime + stime of /proc/self/task/<pid>/stat, in clock ticks. */
+function mainThreadCpuSeconds(): number {
+  const stat = readFileSync(`/proc/self/task/${process.pid}/stat`, 'utf8');
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  // Fields 14 and 15 of proc(5) (utime, stime), counted from 3 after the command name.
+  return (Number(fields[11]) + Number(fields[12])) / 100;
+}
+
+export type QdiscKind = 'inline' | 'worker';
+export type StreamShape = 'gso64k' | 'frames1514';
+
+/**
+ * A TCP-like stream through one egress stage: per event-loop turn, a burst of segments of one connection (IPv4,
+ * TCP with the 12-byte timestamp option, partial checksum for offload) as netstack's TCP writes them: 4 GSO
+ * super-packets of 45 x 1448 bytes (the largest multiple of the MSS under gsoMaxSize), or 32 frames of 1514 bytes.
+ * The segment buffers are reused once the qdisc has taken them, so the figures are the egress stage's cost (framing,
+ * copy or syscall), not the building of segments. The worker's ring is treated like a send window: when half full,
+ * the producer waits (whenBacklogBelow, without blocking) until a quarter is left, as TCP waits for ACKs.
+ */
+export async function sendThroughQdisc(kind: QdiscKind, shape: StreamShape, seconds = SECONDS): Promise<string> {
+  const ep = FdBasedEndpoint.open({ ifname: OURS, gso: true });
+  const q: LinkEndpoint & { stats: { sent: number; dropped: number; batches: number } } = kind === 'worker' ? new WorkerQdisc(ep) : new FifoQdisc(ep);
+  ep.attach({ deliverNetworkPacket() { /* ignore */ } } as unknown as Parameters<FdBasedEndpoint['attach']>[0]);
   const mac = theirMac();
-  const src = parseIPv4(`${NET}.1`)!, dst = parseIPv4(`${NET}.2`)!;
-  const before = rxCount();
-  const t0 = Date.now(), end = t0 + SECONDS * 1000;
-  let written = 0;
-  const cpu0 = process.cpuUsage();
-  while (Date.now() < end) {
-    for (let i = 0; i < 64; i++) {
-      const p = PacketBuffer.allocate(1500, 14);
-      new IPv4Header(p.buf, p.head).encode({ totalLength: 1500, protocol: IPPROTO_UDP, src, dst, ttl: 64 });
-      new UDPHeader(p.buf, p.head + 20).encode({ sourcePort: 9, destinationPort: 9, length: 1480 });
-      p.networkProtocol = ETHERTYPE_IPV4;
-      p.remoteLinkAddress = mac;
-      prependEthernetHeader(p, ourMac);
-      while (!ring.tryWrite(p.buf, p.head, p.tail)) ring.waitWritable(100);
-      written++;
-    }
-    if ((written & 0x3fff) < 64) await new Promise((r) => setImmediate(r));
+  const src = parseIPv4(`${NET}.1`)!, dst = parseIPv4(`${NET}.9`)!; // .9: nobody's; the namespace drops them on arrival
+  const gso = shape === 'gso64k';
+  const mss = 1448;
+  const payloadLen = gso ? 45 * mss : mss;
+  const perTurn = gso ? 4 : 32;
+  const hdr = 20 + 32;
+  const pool: { pkt: PacketBuffer; head: number }[] = [];
+  for (let i = 0; i < perTurn; i++) {
+    const pkt = PacketBuffer.allocate(hdr + payloadLen, ep.maxHeaderLength);
+    const b = pkt.buf, ip = pkt.head, t = ip + 20;
+    new IPv4Header(b, ip).encode({ totalLength: hdr + payloadLen, protocol: IPPROTO_TCP, src, dst, ttl: 64, flags: 0x4000 });
+    b.set([0x9c, 0x40, 0x13, 0x89, 0, 0, 0, 0, 0, 0, 0, 1, 0x80, 0x10, 0xff, 0xff, 0, 0, 0, 0, 1, 1, 8, 10, 0, 0, 0, 1, 0, 0, 0, 1], t);
+    const partial = foldChecksum(new IPv4Header(b, ip).pseudoHeaderSum(IPPROTO_TCP, 32 + payloadLen));
+    b[t + 16] = partial >> 8; b[t + 17] = partial & 0xff;
+    pool.push({ pkt, head: ip });
   }
+  const gsoInfo = { type: gso ? GsoType.TCPV4 : GsoType.NONE, size: gso ? mss : 0, needsChecksum: true };
+  const batch: PacketBuffer[] = [];
+  const wq = q instanceof WorkerQdisc ? q : null;
+  const before = rxCount();
+  let seq = 0, written = 0;
+  const cpu0 = process.cpuUsage();
+  const main0 = mainThreadCpuSeconds();
+  const t0 = Date.now(), end = t0 + seconds * 1000;
+  while (Date.now() < end) {
+    for (const { pkt, head } of pool) {
+      pkt.head = head;
+      pkt.networkHeader = head;
+      pkt.transportHeader = head + 20;
+      pkt.networkProtocol = ETHERTYPE_IPV4;
+      pkt.transportProtocol = IPPROTO_TCP;
+      pkt.remoteLinkAddress = mac;
+      pkt.gso = gsoInfo;
+      const b = pkt.buf, s = head + 24;
+      b[s] = seq >>> 24; b[s + 1] = seq >>> 16; b[s + 2] = seq >>> 8; b[s + 3] = seq;
+      seq = (seq + payloadLen) | 0;
+      batch.push(pkt);
+    }
+    written += q.writePackets(batch);
+    batch.length = 0;
+    // The FifoQdisc flushes (a microtask) before either resolves.
+    if (wq && wq.backlogBytes > wq.ringBytes / 2) await wq.whenBacklogBelow(wq.ringBytes / 4);
+    else await new Promise((r) => setImmediate(r));
+  }
+  if (wq) await wq.whenBacklogBelow(0);
   const elapsed = (Date.now() - t0) / 1000;
-  ring.close();
-  await new Promise<void>((resolve) => worker.once('exit', () => resolve()));
   const cpu = process.cpuUsage(cpu0);
+  const mainCpu = mainThreadCpuSeconds() - main0;
+  await new Promise((r) => setTimeout(r, 200));
   const arrived = rxCount() - before;
-  return `TX worker qdisc: wrote ${written} in ${elapsed.toFixed(1)}s = ${(written / elapsed / 1e3).toFixed(0)} kpps, `
-    + `${(written * 1514 * 8 / elapsed / 1e9).toFixed(2)} Gbit/s; namespace counted ${arrived}; ${perFrame(cpu, written)} µs CPU/frame (both threads)`;
+  const st = q.stats;
+  q.close();
+  if (wq) await wq.whenClosed();
+  const frameBytes = 14 + hdr + payloadLen;
+  return `TX qdisc=${kind} ${gso ? `64 KiB GSO (${frameBytes}-byte frames)` : '1514-byte frames'}: sent ${st.sent} of ${written} written in ${elapsed.toFixed(1)}s `
+    + `= ${(st.sent / elapsed / 1e3).toFixed(1)} k frames/s, ${(st.sent * frameBytes * 8 / elapsed / 1e9).toFixed(2)} Gbit/s, `
+    + `${(st.sent / Math.max(1, st.batches)).toFixed(1)} frames/sendmmsg, dropped ${st.dropped}; namespace counted ${arrived}; `
+    + `CPU/frame: stack thread ${(mainCpu * 1e6 / Math.max(1, st.sent)).toFixed(2)} µs, process ${perFrame(cpu, st.sent)} µs`;
+}
+
+/** The qdisc comparison alone (also part of fdbasedLines). */
+export async function qdiscLines(seconds = SECONDS): Promise<string[]> {
+  return withVethPair(async () => {
+    const lines: string[] = [];
+    for (const shape of ['gso64k', 'frames1514'] as const) {
+      for (const kind of ['inline', 'worker'] as const) {
+        try { lines.push(await sendThroughQdisc(kind, shape, seconds)); } catch (e) { lines.push(`TX qdisc=${kind} ${shape}: not measured: ${(e as Error).message.split('\n')[0]}`); }
+      }
+    }
+    return lines;
+  });
 }
 
 async function receiveThroughWorker(): Promise<string> {
@@ -197,10 +268,9 @@ async function receiveThroughWorker(): Promise<string> {
     + `${(packets / SECONDS / 1e3).toFixed(0)} kpps, ring-full drops ${Atomics.load(stop, 1)}, ${perFrame(cpu, packets)} µs CPU/frame (both threads)`;
 }
 
-/** One line per configuration; a configuration that fails says why instead of a figure. */
-export async function fdbasedLines(): Promise<string[]> {
+/** Runs `body` with the namespace and veth pair set up, and removes them afterwards. */
+async function withVethPair<T>(body: () => Promise<T>): Promise<T> {
   sh('ip', 'netns', 'add', NS);
-  const lines: string[] = [];
   try {
     sh('ip', 'link', 'add', OURS, 'type', 'veth', 'peer', 'name', THEIRS);
     sh('ip', 'link', 'set', THEIRS, 'netns', NS);
@@ -208,6 +278,17 @@ export async function fdbasedLines(): Promise<string[]> {
     sh('ip', '-n', NS, 'link', 'set', THEIRS, 'up');
     sh('sysctl', '-qw', `net.ipv6.conf.${OURS}.disable_ipv6=1`);
     sh('ip', 'link', 'set', OURS, 'up');
+    return await body();
+  } finally {
+    try { sh('ip', 'link', 'del', OURS); } catch { /* gone */ }
+    try { sh('ip', 'netns', 'del', NS); } catch { /* gone */ }
+  }
+}
+
+/** One line per configuration; a configuration that fails says why instead of a figure. */
+export async function fdbasedLines(): Promise<string[]> {
+  return withVethPair(async () => {
+    const lines: string[] = [];
     const cases: [string, () => Promise<string>][] = [
       ['RX gso=true recvmmsg', () => receive(true, false)],
       ['RX gso=false recvmmsg', () => receive(false, false)],
@@ -215,15 +296,15 @@ export async function fdbasedLines(): Promise<string[]> {
       ['RX gso=false mmap ring', () => receive(false, true)],
       ['TX gso=true', () => send(true)],
       ['TX gso=false', () => send(false)],
-      ['TX worker qdisc', sendThroughWorker],
+      ['TX qdisc=inline gso64k', () => sendThroughQdisc('inline', 'gso64k')],
+      ['TX qdisc=worker gso64k', () => sendThroughQdisc('worker', 'gso64k')],
+      ['TX qdisc=inline frames1514', () => sendThroughQdisc('inline', 'frames1514')],
+      ['TX qdisc=worker frames1514', () => sendThroughQdisc('worker', 'frames1514')],
       ['RX worker', receiveThroughWorker],
     ];
     for (const [name, run] of cases) {
       try { lines.push(await run()); } catch (e) { lines.push(`${name}: not measured: ${(e as Error).message.split('\n')[0]}`); }
     }
-  } finally {
-    try { sh('ip', 'link', 'del', OURS); } catch { /* gone */ }
-    try { sh('ip', 'netns', 'del', NS); } catch { /* gone */ }
-  }
-  return lines;
+    return lines;
+  });
 }

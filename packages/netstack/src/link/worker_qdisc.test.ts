@@ -138,11 +138,15 @@ describe('WorkerQdisc over a veth into a network namespace', () => {
       expect(threadCount()).toBeGreaterThanOrEqual(before + 1);
       for (let seq = 0; seq < total;) {
         const batch: PacketBuffer[] = [];
-        for (let i = 0; i < 50 && seq < total; i++, seq++) batch.push(testPacket(seq, 46 + (seq * 97) % 1455, q.maxHeaderLength, mac));
+        for (let i = 0; i < 200 && seq < total; i++, seq++) batch.push(testPacket(seq, 46 + (seq * 97) % 1455, q.maxHeaderLength, mac));
         expect(q.writePackets(batch)).toBe(batch.length);
         for (const p of batch) expected.push(wireFrame(p, 10));
-        // Keep within the ring: a stream, not a burst (the burst case is the next test).
-        while (q.stats.queued - q.stats.sent > 1000) await sleep(1);
+        // Keep within the ring: a stream, not a burst (the burst case is a test below). whenBacklogBelow wakes on
+        // the worker's notification after each batch it sends.
+        if (q.backlogBytes > q.ringBytes / 8) {
+          await q.whenBacklogBelow(q.ringBytes / 16);
+          expect(q.backlogBytes).toBeLessThanOrEqual(q.ringBytes / 16);
+        }
       }
       const frames = await cap.frames;
       expect(frames.length).toBe(total);

@@ -7,6 +7,8 @@ export const ControlSlot = {
   STATE: 0,
   /** Non-zero: stop after the current batch (set by close()). */
   STOP: 1,
+  /** Batches the worker has released from the ring (wrapping); notified after each, for whenBacklogBelow(). */
+  RELEASES: 2,
 } as const;
 export const CONTROL_SLOTS = 4;
 

@@ -72,6 +72,8 @@ function run(fd: number): void {
     }
     const sent = sendPeeked(fd, bufs, ranges, n);
     ring.release();
+    Atomics.add(ctl, ControlSlot.RELEASES, 1);
+    Atomics.notify(ctl, ControlSlot.RELEASES);
     count(CounterSlot.SENT, sent);
     count(CounterSlot.BATCHES, 1);
   }

@@ -276,7 +276,7 @@ describe('WorkerQdisc over a veth into a network namespace', () => {
       expect(q.writePackets(Array.from({ length: 10 }, (_, i) => testPacket(20 + i, 100, q.maxHeaderLength, mac)))).toBe(10);
       const frames = await cap.frames;
       expect(frames.map((f) => (f[14] << 24) | (f[15] << 16) | (f[16] << 8) | f[17])).toEqual(Array.from({ length: 30 }, (_, i) => i));
-      expect(q.stats).toMatchObject({ sent: 30, dropped: 0, workerFailures: 1 });
+      expect(q.stats).toMatchObject({ sent: 30, dropped: 0, workerFailures: 1, sentBytes: frames.reduce((n, f) => n + f.length, 0) });
       expect(reports.length).toBe(1);
     } finally {
       q.close();

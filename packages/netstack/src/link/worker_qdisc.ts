@@ -134,6 +134,8 @@ export class WorkerQdisc implements LinkEndpoint {
   /** Set when the worker died: sending continues here. */
   private fallback: FifoQdisc | null = null;
   private workerError: unknown = null;
+  /** lower.stats.txBytes when the fallback began (its sends are counted there). */
+  private fallbackBytesBase = 0;
   private local = { queued: 0, dropped: 0, ringFull: 0, drainedSent: 0, drainedBytes: 0, drainedBatches: 0, drainErrors: 0, lastErrno: 0, workerFailures: 0 };
   private readonly batchSize: number;
   private readonly vnetLen: number;
@@ -199,7 +201,7 @@ export class WorkerQdisc implements LinkEndpoint {
     return {
       queued: l.queued + (f ? f.queued : 0),
       sent: Number(Atomics.load(c, CounterSlot.SENT)) + l.drainedSent + (f ? f.sent : 0),
-      sentBytes: Number(Atomics.load(c, CounterSlot.SENT_BYTES)) + l.drainedBytes,
+      sentBytes: Number(Atomics.load(c, CounterSlot.SENT_BYTES)) + l.drainedBytes + (f ? this.lower.stats.txBytes - this.fallbackBytesBase : 0),
       dropped: l.dropped + Number(Atomics.load(c, CounterSlot.SEND_DROPPED)) + (f ? f.dropped : 0),
       ringFull: l.ringFull,
       batches: Number(Atomics.load(c, CounterSlot.BATCHES)) + l.drainedBatches + (f ? f.batches : 0),
@@ -297,21 +299,35 @@ export class WorkerQdisc implements LinkEndpoint {
     const ctl = this.control;
     // A thread that ended without closing its duplicate (terminated mid-run, or it failed to load): close it now
     // that no thread can be using it. A close() before the start closed it already (state STOPPED then).
-    if (Atomics.exchange(ctl, ControlSlot.STATE, WorkerState.STOPPED) !== WorkerState.STOPPED) closeFd(this.workerFd);
+    if (Atomics.exchange(ctl, ControlSlot.STATE, WorkerState.STOPPED) !== WorkerState.STOPPED) {
+      try { closeFd(this.workerFd); } catch { /* already gone: nothing more to release */ }
+    }
     if (this.closed) return;
+    // This runs from the worker's exit event: nothing here may throw (it would be an uncaught exception), and the
+    // fallback is in place before anything else, so writes never go on into a ring nobody reads.
     this.local.workerFailures++;
+    this.fallbackBytesBase = this.lower.stats.txBytes;
     const fallback = new FifoQdisc(this.lower, { batchSize: this.batchSize });
-    if (this.dispatcher) fallback.attach(this.dispatcher);
-    const dropped = this.drainRing();
     this.fallback = fallback;
+    let dropped = 0;
+    try {
+      if (this.dispatcher) fallback.attach(this.dispatcher);
+      dropped = this.drainRing();
+    } catch (e) {
+      logInternalError('transmit', 'worker qdisc (sending what the dead worker left)', e);
+    }
     const cause = this.workerError;
     const err = Object.assign(
       new Error(`EWORKERQDISC: the worker qdisc thread of fd ${this.lower.fd} exited (code ${code})`
         + `${cause ? `: ${cause instanceof Error ? cause.message : String(cause)}` : ''}; sending on the stack's thread from now on`, { cause }),
       { code: 'EWORKERQDISC' },
     );
-    if (this.dispatcher?.transmitFailed) this.dispatcher.transmitFailed(err, dropped);
-    else logInternalError('transmit', 'worker qdisc', err);
+    try {
+      if (this.dispatcher?.transmitFailed) this.dispatcher.transmitFailed(err, dropped);
+      else logInternalError('transmit', 'worker qdisc', err);
+    } catch (e) {
+      logInternalError('transmit', 'worker qdisc (reporting its failure)', e);
+    }
   }
 
   /** Sends what the dead worker left in the ring from this thread; returns how many frames could not be sent. */

@@ -202,7 +202,7 @@ export class RemoteTcpEndpoint implements Endpoint, WorkerEndpointSink {
     if (this.mode === 'listening') {
       // listen(2) again only updates the backlog.
       this.backlog = this.clampBacklog(backlog);
-      for (let w = 0; w < pool.workerCount; w++) pool.control(w, { op: 'listen', ep: this.id, backlog: this.backlog });
+      for (let w = 0; w < pool.workerCount; w++) pool.controlAsync(w, { op: 'listen', ep: this.id, backlog: this.backlog });
       return undefined;
     }
     if (this.mode !== 'unmaterialized' || !this.proto || this.userClosed) return TcpipErrors.invalidEndpointState;
@@ -222,10 +222,13 @@ export class RemoteTcpEndpoint implements Endpoint, WorkerEndpointSink {
     const created: number[] = [];
     for (let w = 0; w < pool.workerCount; w++) {
       if (!pool.isWorkerAlive(w)) continue;
-      const e = replyError(pool.control(w, { op: 'create', ep: this.id, family: this.family, options: this.recorded, local }))
-        ?? (created.push(w), replyError(pool.control(w, { op: 'listen', ep: this.id, backlog: this.backlog })));
+      // One round trip per worker: if 'create' failed, 'listen' fails too (unknown id: InvalidEndpointState). The
+      // prototype already validated the options and the stack reserved the port, so neither is expected to.
+      pool.controlAsync(w, { op: 'create', ep: this.id, family: this.family, options: this.recorded, local });
+      created.push(w);
+      const e = replyError(pool.control(w, { op: 'listen', ep: this.id, backlog: this.backlog }));
       if (e) {
-        for (const c of created) pool.control(c, { op: 'close', ep: this.id });
+        for (const c of created) pool.controlAsync(c, { op: 'close', ep: this.id });
         this.ctx.stack.ports.setListening(TCP, bound.port, proto, false);
         return e;
       }
@@ -288,8 +291,8 @@ export class RemoteTcpEndpoint implements Endpoint, WorkerEndpointSink {
     const w = pool.workerFor(remote, addr.port, route.localAddress, port);
     const id = pool.allocateId();
     const local = { address: this.toUserAddress(route.localAddress), port, nic: this.boundNic };
-    let e = replyError(pool.control(w, { op: 'create', ep: id, family: this.family, options: this.recorded, local: toWireAddress(local) }));
-    if (e) return e;
+    // 'create' needs no answer of its own: if it failed, 'connect' fails too (unknown id) and is reverted below.
+    pool.controlAsync(w, { op: 'create', ep: id, family: this.family, options: this.recorded, local: toWireAddress(local) });
     this.mode = 'connection';
     this.worker = w;
     this.id = id;
@@ -300,12 +303,12 @@ export class RemoteTcpEndpoint implements Endpoint, WorkerEndpointSink {
     this.remote = { address: this.toUserAddress(remote), port: addr.port };
     pool.register(w, id, this);
     const r = pool.control(w, { op: 'connect', ep: id, remote: toWireAddress({ address: addr.address, port: addr.port, nic: addr.nic ?? 0 }) });
-    e = replyError(r);
+    const e = replyError(r);
     if (e && e !== TcpipErrors.connectStarted) {
       // The worker refused synchronously (TcpEndpoint.connect's own errors, e.g. no route in its snapshot): the
       // socket stays as it was, unconnected, as TcpEndpoint's does.
       pool.unregister(w, id, this);
-      pool.control(w, { op: 'close', ep: id });
+      pool.controlAsync(w, { op: 'close', ep: id });
       this.mode = 'unmaterialized';
       this.worker = -1;
       this.everConnected = false;
@@ -318,7 +321,7 @@ export class RemoteTcpEndpoint implements Endpoint, WorkerEndpointSink {
 
   disconnect(): TcpipError | undefined {
     if (this.mode !== 'connection' || this.ended) return undefined;
-    this.ctx.pool.control(this.worker, { op: 'abort', ep: this.id });
+    this.ctx.pool.controlAsync(this.worker, { op: 'abort', ep: this.id });
     return undefined;
   }
 
@@ -393,7 +396,7 @@ export class RemoteTcpEndpoint implements Endpoint, WorkerEndpointSink {
     }
     if (flags & ShutdownFlags.READ && !this.shutRead) {
       this.shutRead = true;
-      pool.control(this.worker, { op: 'shutdown', ep: this.id, flags: ShutdownFlags.READ });
+      pool.controlAsync(this.worker, { op: 'shutdown', ep: this.id, flags: ShutdownFlags.READ });
       this.notify(EventMask.IN | EventMask.RDHUP);
     }
     if (flags & ShutdownFlags.WRITE && !this.shutWrite) {
@@ -410,7 +413,7 @@ export class RemoteTcpEndpoint implements Endpoint, WorkerEndpointSink {
     const pool = this.ctx.pool;
     for (let w = 0; w < pool.workerCount; w++) {
       pool.unregister(w, this.id, this);
-      pool.control(w, { op: 'close', ep: this.id });
+      pool.controlAsync(w, { op: 'close', ep: this.id });
     }
     for (const a of this.acceptQueue.splice(0)) a.endpoint.resetAndClose();
     const bound = this.proto?.getLocalAddress();
@@ -423,8 +426,8 @@ export class RemoteTcpEndpoint implements Endpoint, WorkerEndpointSink {
   private resetAndClose(): void {
     this.userClosed = true;
     if (this.mode !== 'connection') return;
-    this.ctx.pool.control(this.worker, { op: 'abort', ep: this.id });
-    this.ctx.pool.control(this.worker, { op: 'close', ep: this.id });
+    this.ctx.pool.controlAsync(this.worker, { op: 'abort', ep: this.id });
+    this.ctx.pool.controlAsync(this.worker, { op: 'close', ep: this.id });
   }
 
   close(): void {
@@ -442,12 +445,12 @@ export class RemoteTcpEndpoint implements Endpoint, WorkerEndpointSink {
     }
     if (this.queued > 0 && !this.ended) {
       // RFC 9293 3.10.4 / RFC 2525 2.17: closing with unread received data resets the connection (as TcpEndpoint).
-      pool.control(this.worker, { op: 'abort', ep: this.id });
+      pool.controlAsync(this.worker, { op: 'abort', ep: this.id });
     }
     this.queue.length = 0;
     this.queued = 0;
     // close(2): bytes already written are still flushed by the worker, then FIN (or linger/reset per options).
-    pool.control(this.worker, { op: 'close', ep: this.id });
+    pool.controlAsync(this.worker, { op: 'close', ep: this.id });
     // The stack-side port reservation goes with the worker's endpoint (RELEASED), as TcpEndpoint's goes at release.
     if (!pool.isWorkerAlive(this.worker)) this.releasePort();
   }
@@ -490,6 +493,11 @@ export class RemoteTcpEndpoint implements Endpoint, WorkerEndpointSink {
       return undefined;
     }
     if (!Number.isInteger(value)) return TcpipErrors.invalidOptionValue;
+    if (this.mode === 'listening' && this.proto) {
+      // The prototype answers a listener's getSockOptInt: keep it current (and let it validate first).
+      const e = this.proto.setSockOptInt(opt, value);
+      if (e) return e;
+    }
     const err = this.onWorkers((w) => this.ctx.pool.control(w, { op: 'setInt', ep: this.id, name: opt, value }));
     if (!err && opt === 'receiveLowWatermark') this.receiveLowWatermark = Math.max(1, value);
     return err;
@@ -520,6 +528,10 @@ export class RemoteTcpEndpoint implements Endpoint, WorkerEndpointSink {
       // TCP accepts only plain-data options (linger, congestionControl), so the record is JSON as it stands.
       this.recorded.push({ opt: { ...opt } as Record<string, unknown> });
       return undefined;
+    }
+    if (this.mode === 'listening' && this.proto) {
+      const e = this.proto.setSockOpt(opt);
+      if (e) return e;
     }
     return this.onWorkers((w) => this.ctx.pool.control(w, { op: 'set', ep: this.id, opt: { ...opt } as Record<string, unknown> }));
   }

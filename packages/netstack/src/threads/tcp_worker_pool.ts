@@ -99,6 +99,8 @@ const DRAIN_BATCH = 512;
 /** Idle wait per ring; only bounds how long a closed-pool check may lag. */
 const IDLE_WAIT_MS = 1000;
 const ROUTE_CACHE_LIMIT = 4096;
+/** How often the routing snapshot is compared with the stack's (TcpWorkerPool.syncRoutes). */
+const ROUTE_SYNC_MS = 200;
 
 /** Counters of the stack thread's side of the pool. */
 export interface TcpWorkerPoolStats {
@@ -168,8 +170,8 @@ export class TcpWorkerPool {
   /** Scratch for records assembled before the ring copies them (header + payload must be contiguous). */
   private scratch = new Uint8Array(64 * 1024 + 256);
   private scratchView = new DataView(this.scratch.buffer);
-  private readonly header = new Uint8Array(ENDPOINT_HEADER);
-  private readonly headerView = new DataView(this.header.buffer);
+  /** The packet bytes a SEGMENT header temporarily replaces (forwardSegment). */
+  private readonly savedFront = new Uint8Array(SEGMENT_HEADER);
 
   constructor(
     readonly stack: Stack,
@@ -209,9 +211,10 @@ export class TcpWorkerPool {
       this.links.push(link);
       void this.drainLoop(link);
     }
-    // Addresses and routes change without telling transports; a cheap periodic comparison keeps the workers'
-    // snapshot current (listen() and connect() also check before they act).
-    this.routeTimer = setInterval(() => this.syncRoutes(), 1000);
+    // Addresses and routes change without telling transports (NICs add link-local addresses themselves), so a
+    // periodic comparison keeps the workers' snapshot current; listen() and connect() also check before they act.
+    // The comparison costs microseconds for a few NICs.
+    this.routeTimer = setInterval(() => this.syncRoutes(), ROUTE_SYNC_MS);
     this.routeTimer.unref();
   }
 
@@ -254,13 +257,8 @@ export class TcpWorkerPool {
     if (!l || l.dead || this.closed) return { ok: false, error: 'ConnectionAborted' };
     // Records queued before this request must reach the worker first (a close follows the writes before it).
     if (!this.flushOverflow(l, true)) return this.timedOut(l, req);
-    let id = (l.requestSeq + 1) | 0;
-    if (id === 0) id = 1;
-    l.requestSeq = id;
-    const body = encodeJson(req);
-    const rec = new Uint8Array(CONTROL_HEADER + body.length);
-    new DataView(rec.buffer).setUint32(0, id >>> 0, true);
-    rec.set(body, CONTROL_HEADER);
+    const rec = this.controlRecord(l, req);
+    const id = l.requestSeq;
     if (!this.writeBlocking(l, ToWorker.CONTROL, rec)) return this.timedOut(l, req);
     const deadline = Date.now() + this.controlTimeoutMs;
     for (;;) {
@@ -278,6 +276,32 @@ export class TcpWorkerPool {
       logOnce(`TCP worker ${l.index}: unreadable control reply to ${req.op}`, e);
       return { ok: false, error: 'InvalidEndpointState' };
     }
+  }
+
+  /**
+   * Sends `req` without waiting for the answer, in order with the WRITE and CONSUMED records before it (for
+   * operations whose result the caller does not need: close, abort, ...). The worker answers every request in
+   * order, so a later synchronous control() simply waits past the replies to these.
+   */
+  controlAsync(worker: number, req: ControlRequest): void {
+    const l = this.links[worker];
+    if (!l || l.dead || this.closed) return;
+    const rec = this.controlRecord(l, req);
+    if (l.overflow.length === 0 && l.toWorker.tryWrite(rec, 0, rec.length, ToWorker.CONTROL)) return;
+    l.overflow.push({ meta: ToWorker.CONTROL, bytes: rec });
+    this.stats.recordsDeferred++;
+    this.scheduleOverflowRetry();
+  }
+
+  private controlRecord(l: WorkerLink, req: ControlRequest): Uint8Array {
+    let id = (l.requestSeq + 1) | 0;
+    if (id === 0) id = 1;
+    l.requestSeq = id;
+    const body = encodeJson(req);
+    const rec = new Uint8Array(CONTROL_HEADER + body.length);
+    new DataView(rec.buffer).setUint32(0, id >>> 0, true);
+    rec.set(body, CONTROL_HEADER);
+    return rec;
   }
 
   private timedOut(l: WorkerLink, req: ControlRequest): ControlReply {
@@ -366,7 +390,12 @@ export class TcpWorkerPool {
 
   // ---- received segments and ICMP errors (tcp_dispatcher.ts)
 
-  /** SEGMENT: hands a received TCP segment to `worker`; dropped (and counted) when its ring is full. */
+  /**
+   * SEGMENT: hands a received TCP segment to `worker`; dropped (and counted) when its ring is full. The record is
+   * header + TCP bytes in one piece: when the packet has 40 bytes in front of its TCP header (its IP and link
+   * headers, already parsed), the header is written there for the ring's copy and those bytes are put back, so
+   * the segment is copied once; otherwise it is assembled in a scratch buffer first.
+   */
   forwardSegment(worker: number, info: NetworkReceiveInfo, pkt: PacketBuffer): void {
     const l = this.links[worker];
     const off = pkt.transportHeader;
@@ -375,23 +404,45 @@ export class TcpWorkerPool {
       this.stats.segmentsDropped++;
       return;
     }
-    const n = SEGMENT_HEADER + len;
-    if (this.scratch.length < n) {
-      this.scratch = new Uint8Array(n);
-      this.scratchView = new DataView(this.scratch.buffer);
+    let ok: boolean;
+    if (off >= SEGMENT_HEADER) {
+      const at = off - SEGMENT_HEADER;
+      const saved = this.savedFront;
+      saved.set(pkt.buf.subarray(at, off));
+      this.writeSegmentHeader(pkt.buf, at, info, pkt.checksumValidated);
+      try {
+        ok = l.toWorker.tryWrite(pkt.buf, at, pkt.tail, ToWorker.SEGMENT);
+      } finally {
+        pkt.buf.set(saved, at);
+      }
+    } else {
+      const n = SEGMENT_HEADER + len;
+      if (this.scratch.length < n) {
+        this.scratch = new Uint8Array(n);
+        this.scratchView = new DataView(this.scratch.buffer);
+      }
+      this.writeSegmentHeader(this.scratch, 0, info, pkt.checksumValidated);
+      this.scratch.set(pkt.buf.subarray(off, pkt.tail), SEGMENT_HEADER);
+      ok = l.toWorker.tryWrite(this.scratch, 0, n, ToWorker.SEGMENT);
     }
-    const b = this.scratch;
-    b[0] = info.family;
-    b[1] = pkt.checksumValidated ? SegmentFlags.CHECKSUM_VALIDATED : 0;
-    b[2] = info.ttl;
-    b[3] = info.tos;
-    this.scratchView.setUint32(4, info.nic >>> 0, true);
-    b.fill(0, 8, SEGMENT_HEADER);
-    writeAddress(b, 8, info.source);
-    writeAddress(b, 24, info.destination);
-    b.set(pkt.buf.subarray(off, pkt.tail), SEGMENT_HEADER);
-    if (l.toWorker.tryWrite(b, 0, n, ToWorker.SEGMENT)) this.stats.segmentsForwarded++;
+    if (ok) this.stats.segmentsForwarded++;
     else this.stats.segmentsDropped++;
+  }
+
+  /** wire.ts SEGMENT_HEADER at b[at]. */
+  private writeSegmentHeader(b: Uint8Array, at: number, info: NetworkReceiveInfo, checksumValidated: boolean): void {
+    b[at] = info.family;
+    b[at + 1] = checksumValidated ? SegmentFlags.CHECKSUM_VALIDATED : 0;
+    b[at + 2] = info.ttl;
+    b[at + 3] = info.tos;
+    const nic = info.nic >>> 0;
+    b[at + 4] = nic & 0xff;
+    b[at + 5] = (nic >>> 8) & 0xff;
+    b[at + 6] = (nic >>> 16) & 0xff;
+    b[at + 7] = nic >>> 24;
+    b.fill(0, at + 8, at + SEGMENT_HEADER);
+    writeAddress(b, at + 8, info.source);
+    writeAddress(b, at + 24, info.destination);
   }
 
   /** ICMP_ERROR: an ICMP error quoting a segment of a connection on `worker`. */
@@ -551,8 +602,8 @@ export class TcpWorkerPool {
         const listener = l.endpoints.get(listenerId);
         if (!listener || !listener.onAccepted(l.index, id, family, peer, peerPort, local, localPort)) {
           // Nobody will take it (the listener closed meanwhile): reset it as a closed listener's queue is.
-          this.control(l.index, { op: 'abort', ep: id });
-          this.control(l.index, { op: 'close', ep: id });
+          this.controlAsync(l.index, { op: 'abort', ep: id });
+          this.controlAsync(l.index, { op: 'close', ep: id });
         }
         return;
       }

@@ -5,7 +5,7 @@
 //
 // A full ring drops the frame and counts it (a qdisc drop, as a full device queue would): TCP retransmits.
 
-import { GsoType, type PacketBuffer } from '../buffer/packet_buffer.js';
+import { GsoType, PacketBuffer } from '../buffer/packet_buffer.js';
 import type { SharedFrameRing } from '../buffer/shared_ring.js';
 import { Address, AddressWithPrefix, Subnet } from '../stack/address.js';
 import { SystemClock, type Clock } from '../stack/clock.js';
@@ -23,6 +23,8 @@ const PMTU_MAX_ENTRIES = 4096;
 /** RFC 791: every IPv4 host takes 68-byte datagrams; RFC 8200 5: IPv6 links carry at least 1280. */
 const MIN_MTU_V4 = 68;
 const MIN_MTU_V6 = 1280;
+/** RFC 9293 3.1: data offset is 4 bits of 32-bit words. */
+const MAX_TCP_HEADER = 60;
 
 /** Counters of the worker's send path. */
 export interface WorkerHostStats {
@@ -77,6 +79,11 @@ class WorkerRoute implements TcpRoute {
   writePacket(pkt: PacketBuffer, params: NetworkWriteParams): TcpipError | undefined {
     return this.host.writeFrame(this, pkt, params);
   }
+
+  /** writeFrame copies the segment into the ring before it returns, so every segment can be built in one buffer. */
+  allocatePacket(size: number): PacketBuffer {
+    return this.host.sendPacket(size, this.maxHeaderLength);
+  }
 }
 
 export class WorkerTcpHost implements TcpHost {
@@ -90,6 +97,8 @@ export class WorkerTcpHost implements TcpHost {
   private readonly pmtu = new Map<string, { mtu: number; expiresMs: number }>();
   /** A FRAME is assembled here when the packet's headroom cannot hold the header (one extra copy). */
   private scratch = new Uint8Array(0);
+  /** The buffer every outgoing segment is built in (TcpRoute.allocatePacket): no allocation per segment. */
+  private sendBuffer = new Uint8Array(2048);
 
   constructor(
     private readonly toStack: SharedFrameRing,
@@ -229,6 +238,14 @@ export class WorkerTcpHost implements TcpHost {
   }
 
   // ---- send path
+
+  /** A packet over the shared send buffer; valid until the next call (writeFrame copies it out before then). */
+  sendPacket(size: number, headroom: number): PacketBuffer {
+    if (this.sendBuffer.length < headroom + size) this.sendBuffer = new Uint8Array(Math.max(headroom + size, this.sendBuffer.length * 2));
+    const buf = this.sendBuffer;
+    buf.fill(0, headroom, headroom + Math.min(size, MAX_TCP_HEADER));
+    return new PacketBuffer(buf, headroom, headroom + size);
+  }
 
   /** Encodes pkt's TCP bytes as a FRAME record into TO_STACK (wire.ts FRAME_HEADER). */
   writeFrame(route: WorkerRoute, pkt: PacketBuffer, params: NetworkWriteParams): TcpipError | undefined {

@@ -378,7 +378,7 @@ export abstract class TcpConnectionOutput extends TcpConnection {
     const route = this.route!;
     const hdrLen = TCP_MIN_HEADER_LENGTH + (opts ? tcpOptionsLength(opts) : 0);
     const total = hdrLen + dataLen;
-    const pkt = PacketBuffer.allocate(total, route.maxHeaderLength);
+    const pkt = route.allocatePacket ? route.allocatePacket(total) : PacketBuffer.allocate(total, route.maxHeaderLength);
     const seg = pkt.buf;
     const at = pkt.head;
     const f = this.stackProtocol.scratchFields;

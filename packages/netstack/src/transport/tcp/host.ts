@@ -25,6 +25,13 @@ export interface TcpRoute {
   /** The destination is this stack's own address: packets loop back and arrive marked checksum-validated. */
   readonly isLocal?: boolean;
   writePacket(pkt: PacketBuffer, params: NetworkWriteParams): TcpipError | undefined;
+  /**
+   * Optional: a packet with maxHeaderLength bytes of headroom for a `size`-byte segment, instead of a fresh zeroed
+   * buffer per segment. Only a route whose writePacket is done with the packet when it returns (a TCP worker's
+   * route copies it into a ring) may hand out the same memory each time. The first 60 bytes (the largest TCP
+   * header) are zero; the caller writes every other byte.
+   */
+  allocatePacket?(size: number): PacketBuffer;
 }
 
 export interface TcpHost {

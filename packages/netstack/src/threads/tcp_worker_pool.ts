@@ -508,7 +508,14 @@ export class TcpWorkerPool {
   /** refreshRoutes() if the addresses or routes changed since the last snapshot. */
   syncRoutes(): void {
     if (this.closed) return;
-    if (JSON.stringify(this.snapshot()) !== this.lastSnapshot) this.refreshRoutes();
+    if (JSON.stringify(this.snapshot()) !== this.lastSnapshot) {
+      this.refreshRoutes();
+      return;
+    }
+    // Cached routes also go stale in ways the snapshot does not show (a NIC disabled, a route's preferred source):
+    // forget them at every comparison, a few findRoute calls per active flow and period.
+    this.routeCache.clear();
+    this.routeCacheSize = 0;
   }
 
   private routeFor(nic: number, local: Address, remote: Address): Route | TcpipError {

@@ -35,6 +35,7 @@ import {
 } from './wire.js';
 
 const ADDR = { A: '10.0.0.1', B: '10.0.0.2' } as const;
+const ADDR6 = { A: 'fd00::1', B: 'fd00::2' } as const;
 
 function u32(b: Uint8Array, o: number): number {
   return (b[o]! | (b[o + 1]! << 8) | (b[o + 2]! << 16) | (b[o + 3]! << 24)) >>> 0;
@@ -131,8 +132,11 @@ class Side {
       toStack: this.toStack.sab,
       reply,
       routes: {
-        nics: [{ id: 1, mtu: opts.mtu ?? 1500, linkHeaderLength: 14, gsoMaxSize: opts.gsoMaxSize ?? 0, addresses: [`${ADDR[name]}/24`] }],
-        routes: [{ destination: '10.0.0.0/24', nic: 1 }],
+        nics: [{
+          id: 1, mtu: opts.mtu ?? 1500, linkHeaderLength: 14, gsoMaxSize: opts.gsoMaxSize ?? 0,
+          addresses: [`${ADDR[name]}/24`, `${ADDR6[name]}/64`],
+        }],
+        routes: [{ destination: '10.0.0.0/24', nic: 1 }, { destination: 'fd00::/64', nic: 1 }],
       },
       tcp: opts.tcp ?? {},
       sendCredit: this.sendCredit,
@@ -763,5 +767,36 @@ describe('TcpWorkerCore (two cores, one thread, harness as the stack thread)', (
     // The initial window is 10 segments (RFC 6928); with the bug only one left.
     expect(flight.length).toBeGreaterThanOrEqual(8);
     expect(h.b.core.endpoint(bId)!.sackOk).toBe(true);
+  });
+  it('IPv6: a dual-stack listener takes an IPv6 and an IPv4 connection; options and addresses through control', async () => {
+    h = new Harness();
+    const b = h.b;
+    expect(b.control({ op: 'create', ep: 1, family: 6, options: [{ int: 'v6Only', value: 0 }], local: { port: 8443, nic: 0 } })).toEqual({ ok: true });
+    expect(b.control({ op: 'listen', ep: 1, backlog: 8 })).toEqual({ ok: true });
+    b.app(1);
+    expect(h.a.control({ op: 'create', ep: 1, family: 6, options: [], local: { port: 41000, nic: 0 } })).toEqual({ ok: true });
+    expect(h.a.control({ op: 'create', ep: 2, family: 4, options: [] })).toEqual({ ok: true });
+    expect(h.a.control({ op: 'set', ep: 1, opt: { kind: 'linger', enabled: true, seconds: 5 } })).toEqual({ ok: true });
+    expect(h.a.control({ op: 'get', ep: 1, kind: 'linger' })).toEqual({ ok: true, value: { kind: 'linger', enabled: true, seconds: 5 } });
+    expect(h.a.control({ op: 'set', ep: 1, opt: { kind: 'congestionControl', name: 'nonesuch' } })).toEqual({ ok: false, error: TcpipErrors.noSuchFile.code });
+    expect(h.a.control({ op: 'setInt', ep: 1, name: 'keepAliveIdle', value: 0 })).toEqual({ ok: false, error: TcpipErrors.invalidOptionValue.code });
+    const e6 = h.a.app(1);
+    const e4 = h.a.app(2);
+    h.a.control({ op: 'connect', ep: 1, remote: { addr: ADDR6.B, port: 8443, nic: 0 } });
+    h.a.control({ op: 'connect', ep: 2, remote: { addr: ADDR.B, port: 8443, nic: 0 } });
+    await h.until(() => (b.accepted.get(1)?.length ?? 0) === 2 && e6.has(EndpointStateBits.CONNECTED) && e4.has(EndpointStateBits.CONNECTED), 3000, 'two accepts');
+    expect(h.a.control({ op: 'addresses', ep: 1 })).toEqual({
+      ok: true, value: { local: { addr: ADDR6.A, port: 41000, nic: 0 }, remote: { addr: ADDR6.B, port: 8443, nic: 0 } },
+    });
+    const peers = b.accepted.get(1)!.map((id) => (b.control({ op: 'addresses', ep: id }) as { value: { remote: { addr: string } } }).value.remote.addr);
+    expect([...peers].sort()).toEqual([ADDR6.A, `::ffff:${ADDR.A}`].sort());
+    const info = h.a.control({ op: 'get', ep: 1, kind: 'tcpInfo' });
+    expect(info.ok && (info.value as { info: { sndMss: number } }).info.sndMss).toBe(1500 - 40 - 20 - 12);
+    const payload = randomBytes(300 * 1024);
+    e6.toSend = payload;
+    e6.endAfterSend = true;
+    const child6 = b.app(b.accepted.get(1)![peers.indexOf(ADDR6.A)]!);
+    await h.until(() => child6.has(EndpointStateBits.READ_CLOSED), 3000, 'IPv6 stream');
+    expect(child6.hash.digest('hex')).toBe(digest(payload));
   });
 });

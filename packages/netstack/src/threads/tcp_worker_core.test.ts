@@ -376,7 +376,7 @@ afterEach(() => {
 
 describe('TcpWorkerCore (two cores, one thread, harness as the stack thread)', () => {
   it('passive open with the 3-way handshake, 5 MB each way within credits, FIN after all DATA, RELEASED on close', async () => {
-    h = new Harness({ receiveCredit: 128 * 1024, sendCredit: 128 * 1024 });
+    h = new Harness({ receiveCredit: 128 * 1024, sendCredit: 128 * 1024, tcp: { timeWaitMs: 100 } });
     const { aId, bId } = await h.connect();
     // The handshake as it crossed the "stack thread": SYN, SYN-ACK, ACK.
     const hs = h.frames.slice(0, 3).map((f) => `${f.from}:${f.flags & (TCP_FLAG_SYN | TCP_FLAG_ACK | TCP_FLAG_RST)}`);
@@ -646,8 +646,8 @@ describe('TcpWorkerCore (two cores, one thread, harness as the stack thread)', (
     expect(h.b.core.protocol.stats.resetsSent).toBe(1);
   });
 
-  it('close with staged bytes: they all arrive before FIN; the active closer is RELEASED from TIME_WAIT, the other from LAST_ACK', async () => {
-    h = new Harness({ receiveCredit: 64 * 1024, sendCredit: 1024 * 1024 });
+  it('close with staged bytes: they all arrive before FIN; RELEASED from LAST_ACK at once, from TIME_WAIT after 2*MSL', async () => {
+    h = new Harness({ receiveCredit: 64 * 1024, sendCredit: 1024 * 1024, tcp: { timeWaitMs: 200 } });
     const { aId, bId } = await h.connect();
     const ea = h.a.app(aId);
     const eb = h.b.app(bId);
@@ -660,9 +660,20 @@ describe('TcpWorkerCore (two cores, one thread, harness as the stack thread)', (
     expect(eb.hash.digest('hex')).toBe(digest(payload));
     expect(ea.released).toBe(false); // FIN-WAIT-2: the peer has not closed yet
     expect(h.b.control({ op: 'close', ep: bId })).toEqual({ ok: true });
-    await h.until(() => ea.released && eb.released, 3000, 'RELEASED');
+    await h.until(() => eb.released, 3000, 'RELEASED from LAST_ACK');
     expect(h.a.core.protocol.timeWaitCount).toBe(1);
+    expect(ea.released).toBe(false);
+    expect(h.a.core.endpointIds).toEqual([aId]);
+    // The port stays taken through TIME_WAIT, as on Linux.
+    expect(h.a.control({ op: 'create', ep: 9, family: 4, options: [], local: { port: 40000, nic: 0 } })).toEqual({
+      ok: false, error: TcpipErrors.portInUse.code,
+    });
+    const t0 = performance.now();
+    await h.until(() => ea.released, 3000, 'RELEASED from TIME_WAIT');
+    expect(performance.now() - t0).toBeGreaterThan(100);
+    expect(h.a.core.protocol.timeWaitCount).toBe(0);
     expect(h.a.core.endpointIds).toEqual([]);
+    expect(h.a.control({ op: 'create', ep: 9, family: 4, options: [], local: { port: 40000, nic: 0 } })).toEqual({ ok: true });
     expect(h.b.core.endpointIds).toEqual([1]); // the listener
     // Records after RELEASED would name a reusable id: there are none, and WRITE to it is counted, not used.
     const rec = new Uint8Array(ENDPOINT_HEADER + 4);

@@ -777,7 +777,9 @@ export class TcpWorkerCore {
       if (e) w.errorToSend ??= e;
     }
     let bits = this.stateBits(w);
-    const released = w.closed && (ep.state === TcpState.CLOSED || ep.state === TcpState.TIME_WAIT);
+    // After TIME_WAIT: the stack thread frees the port at RELEASED, and Linux keeps it taken through TIME_WAIT
+    // (a port reused meanwhile would fail this worker's bind, or meet the old connection's segments).
+    const released = w.closed && ep.state === TcpState.CLOSED;
     if (released) bits |= EndpointStateBits.RELEASED;
     const err = w.errorToSend;
     if (bits === w.lastBits && err === undefined) return;

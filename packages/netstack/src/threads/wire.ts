@@ -155,8 +155,9 @@ export const EndpointStateBits = {
   ERROR: 16,
   /**
    * The worker released the endpoint (fully closed); its id may be reused after this record. Sent once the endpoint
-   * closed by 'close' reaches CLOSED or TIME_WAIT (the worker's TcpProtocol runs TIME_WAIT on its own); no record
-   * names the id after it.
+   * closed by 'close' reaches CLOSED, that is after TIME_WAIT (2*MSL, TcpSettings.timeWaitMs): until then the port
+   * stays taken, as bind(2) and the ephemeral port choice on Linux see a TIME_WAIT socket. No record names the id
+   * after it.
    */
   RELEASED: 32,
   /** A listener's copy has connections waiting in its accept queue (the worker sends ACCEPTED as credit allows). */

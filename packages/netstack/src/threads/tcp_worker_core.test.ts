@@ -810,4 +810,63 @@ describe('TcpWorkerCore (two cores, one thread, harness as the stack thread)', (
     await h.until(() => child6.has(EndpointStateBits.READ_CLOSED), 3000, 'IPv6 stream');
     expect(child6.hash.digest('hex')).toBe(digest(payload));
   });
+  it('hostile input: random records and control requests are counted or refused, never thrown; the core keeps working', async () => {
+    h = new Harness();
+    const b = h.b;
+    expect(b.control({ op: 'create', ep: 1, family: 4, options: [], local: { port: 8080, nic: 0 } })).toEqual({ ok: true });
+    expect(b.control({ op: 'listen', ep: 1, backlog: 8 })).toEqual({ ok: true });
+    b.app(1);
+    // A deterministic generator (xorshift) so a failure reproduces.
+    let x = 0x2545f491;
+    const rnd = (n: number) => {
+      x ^= x << 13; x ^= x >>> 17; x ^= x << 5;
+      return (x >>> 0) % n;
+    };
+    const ops = ['create', 'listen', 'connect', 'shutdown', 'close', 'abort', 'setInt', 'getInt', 'set', 'get', 'addresses', 'stats', 'nope'];
+    const values = [0, 1, -1, 1.5, 2 ** 40, 'x', null, true, [], {}, { addr: '10.0.0.1', port: 1 }, { addr: 'zz', port: 99999 }, 0x8000_0000];
+    const pick = () => values[rnd(values.length)];
+    for (let i = 0; i < 3000; i++) {
+      const kind = rnd(7) + 1;
+      if (kind === ToWorker.CONTROL) {
+        const req: Record<string, unknown> = { op: ops[rnd(ops.length)], ep: rnd(3) === 0 ? pick() : rnd(4) };
+        for (const k of ['family', 'options', 'local', 'backlog', 'remote', 'flags', 'name', 'value', 'opt', 'kind']) if (rnd(2)) req[k] = pick();
+        const r = b.control(new TextEncoder().encode(JSON.stringify(req)));
+        expect(typeof r.ok).toBe('boolean');
+        continue;
+      }
+      const len = kind === ToWorker.SEGMENT ? SEGMENT_HEADER + rnd(80) : kind === ToWorker.ICMP_ERROR ? ICMP_ERROR_HEADER + rnd(40) : rnd(64);
+      const rec = randomBytes(len);
+      if (kind === ToWorker.SEGMENT || kind === ToWorker.ICMP_ERROR) {
+        rec[0] = rnd(3) ? 4 : 6;
+        if (kind === ToWorker.ICMP_ERROR) rec[1] = rnd(10);
+        if (kind === ToWorker.SEGMENT && len >= SEGMENT_HEADER + 4) {
+          rec[SEGMENT_HEADER + 2] = 8080 >> 8; // aim some at the listener
+          rec[SEGMENT_HEADER + 3] = 8080 & 0xff;
+          rec.set(Address.parse(ADDR.B).bytes, 24);
+        }
+      } else if (len >= 4) {
+        putU32(rec, 0, rnd(4)); // ids that exist
+      }
+      b.toWorker.tryWrite(rec, 0, rec.length, kind === 7 ? 1000 + rnd(5) : kind);
+      expect(() => b.core.drain()).not.toThrow();
+    }
+    await h.runFor(50);
+    expect(b.core.stats.internalErrors).toBe(0);
+    expect(b.core.stats.malformedRecords + b.core.stats.malformedControl).toBeGreaterThan(100);
+    // Still serving: a fresh connection to the listener works end to end.
+    if (b.core.endpoint(1)?.state !== 10) {
+      // The fuzz may have closed or reconfigured endpoint 1: listen on a fresh id.
+      expect(b.control({ op: 'create', ep: 50, family: 4, options: [], local: { port: 9090, nic: 0 } })).toEqual({ ok: true });
+      expect(b.control({ op: 'listen', ep: 50, backlog: 8 })).toEqual({ ok: true });
+      b.app(50);
+    }
+    const port = b.core.endpoint(1)?.state === 10 ? 8080 : 9090;
+    expect(h.a.control({ op: 'create', ep: 3, family: 4, options: [] })).toEqual({ ok: true });
+    const e = h.a.app(3);
+    h.a.control({ op: 'connect', ep: 3, remote: { addr: ADDR.B, port, nic: 0 } });
+    const payload = randomBytes(50_000);
+    e.toSend = payload;
+    e.endAfterSend = true;
+    await h.until(() => [...b.eps.values()].some((c) => c.receivedBytes === payload.length && c.has(EndpointStateBits.READ_CLOSED)), 3000, 'a stream after the fuzz');
+  });
 });

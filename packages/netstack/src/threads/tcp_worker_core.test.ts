@@ -4,6 +4,7 @@
 // issues CONTROL requests, reading replies after calling core.drain() itself (one thread: no Atomics.wait).
 
 import { createHash, randomBytes } from 'node:crypto';
+import { Worker } from 'node:worker_threads';
 import { afterEach, describe, expect, it } from 'vitest';
 import { SharedFrameRing } from '../buffer/shared_ring.js';
 import { Address } from '../stack/address.js';
@@ -868,5 +869,42 @@ describe('TcpWorkerCore (two cores, one thread, harness as the stack thread)', (
     e.toSend = payload;
     e.endAfterSend = true;
     await h.until(() => [...b.eps.values()].some((c) => c.receivedBytes === payload.length && c.has(EndpointStateBits.READ_CLOSED)), 3000, 'a stream after the fuzz');
+  });
+  it('tcp_worker.js in a real thread answers control requests and exits by itself when TO_WORKER closes', async () => {
+    // Workers run the compiled file (`npx tsc -b packages/netstack` first, as the pool's tests need too).
+    const toWorker = SharedFrameRing.create(64 * 1024);
+    const toStack = SharedFrameRing.create(64 * 1024);
+    const reply = new SharedArrayBuffer(REPLY_CONTROL_BYTES + REPLY_CAPACITY);
+    const ctl = new Int32Array(reply, 0, REPLY_CONTROL_BYTES / 4);
+    const data: TcpWorkerData = {
+      index: 0, workers: 1, toWorker: toWorker.sab, toStack: toStack.sab, reply,
+      routes: { nics: [{ id: 1, mtu: 1500, linkHeaderLength: 14, gsoMaxSize: 0, addresses: ['10.0.0.1/24'] }], routes: [] },
+      tcp: {}, sendCredit: 65536, receiveCredit: 65536,
+    };
+    const worker = new Worker(new URL('../../dist/threads/tcp_worker.js', import.meta.url), { workerData: data });
+    const exited = new Promise<number>((resolve) => worker.once('exit', resolve));
+    const call = (id: number, req: ControlRequest): ControlReply => {
+      const body = encodeJson(req);
+      const rec = new Uint8Array(4 + body.length);
+      putU32(rec, 0, id);
+      rec.set(body, 4);
+      expect(toWorker.tryWrite(rec, 0, rec.length, ToWorker.CONTROL)).toBe(true);
+      const deadline = Date.now() + 5000;
+      while (Atomics.load(ctl, REPLY_SEQ) !== id && Date.now() < deadline) Atomics.wait(ctl, REPLY_SEQ, Atomics.load(ctl, REPLY_SEQ), 100);
+      expect(Atomics.load(ctl, REPLY_SEQ)).toBe(id);
+      return decodeJson<ControlReply>(new Uint8Array(reply, REPLY_CONTROL_BYTES, Atomics.load(ctl, REPLY_LENGTH)).slice());
+    };
+    try {
+      expect(call(1, { op: 'create', ep: 1, family: 4, options: [], local: { port: 80, nic: 0 } })).toEqual({ ok: true });
+      expect(call(2, { op: 'create', ep: 2, family: 4, options: [], local: { port: 80, nic: 0 } })).toEqual({ ok: false, error: 'PortInUse' });
+      // Idle longer than the worker's own wait: an idle worker must not exit (waitAsync keeps no event loop alive).
+      await new Promise((r) => setTimeout(r, 150));
+      expect(call(3, { op: 'stats' })).toMatchObject({ ok: true });
+      toWorker.close();
+      const code = await Promise.race([exited, new Promise<string>((r) => setTimeout(() => r('still running'), 3000))]);
+      expect(code).toBe(0);
+    } finally {
+      await worker.terminate();
+    }
   });
 });

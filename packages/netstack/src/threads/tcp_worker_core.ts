@@ -52,21 +52,18 @@ import {
   type WireFullAddress,
   type WireOption,
 } from './wire.js';
+import { ToStackWriter } from './to_stack_writer.js';
 import { readU32, WorkerTcpHost, writeU32, type WorkerHostStats } from './worker_tcp_host.js';
 
 const TCP = 6;
 /** Largest DATA record payload (the brief of wire.ts: chunks of at most 64 KiB). */
 export const MAX_DATA_CHUNK = 64 * 1024;
-/** DATA records smaller than this wait for ring room unless they carry everything the endpoint may send. */
-const MIN_DATA_CHUNK = 4096;
 /** Records one drain() call handles by default before returning to the event loop (timers, TCP flushes). */
 export const DEFAULT_DRAIN_BUDGET = 512;
 /** How soon queued records (and DATA waiting for ring room) are retried when nothing else wakes the core. */
 const RETRY_MS = 1;
 /** How long run() waits for TO_WORKER before looking at its retry queue again. */
 const IDLE_WAIT_MS = 50;
-/** Ring record header (shared_ring.ts: length, meta) and alignment, to size DATA records that surely fit. */
-const RING_RECORD_OVERHEAD = 8;
 
 /** Counters of what the core saw besides TCP's own (TcpProtocol.stats) and the send path's (host.stats). */
 export interface WorkerCoreStats {
@@ -141,10 +138,8 @@ export class TcpWorkerCore {
   private readonly initialReceiveCredit: number;
   private readonly endpoints = new Map<number, WorkerEndpoint>();
   private nextWorkerId = WORKER_ID_BASE;
-  /** Records waiting for room in TO_STACK, in order. */
-  private readonly pending: Uint8Array[] = [];
-  private readonly pendingMeta: number[] = [];
-  private pendingHead = 0;
+  /** TO_STACK for every record but FRAME (those go through the host's routes). */
+  private readonly out: ToStackWriter;
   /** Endpoints whose readiness may have changed, or that wait for ring room or credit to move on. */
   private readonly dirty = new Set<WorkerEndpoint>();
   private pumpScheduled = false;
@@ -166,6 +161,7 @@ export class TcpWorkerCore {
     this.replyBytes = new Uint8Array(data.reply, REPLY_CONTROL_BYTES, REPLY_CAPACITY);
     this.initialReceiveCredit = Math.max(1, data.receiveCredit | 0);
     this.host = new WorkerTcpHost(this.toStack, data.routes, options.clock);
+    this.out = new ToStackWriter(this.toStack);
     this.protocol = new TcpProtocol(this.host, (data.tcp ?? {}) as Partial<TcpSettings>);
   }
 
@@ -561,7 +557,7 @@ export class TcpWorkerCore {
   /** Moves staged writes into endpoints, DATA and STATE out of them, and retries queued records. */
   pump(): void {
     if (this.closedCore) return;
-    this.flushPending();
+    this.out.flush();
     if (this.dirty.size > 0) {
       const batch = [...this.dirty];
       this.dirty.clear();
@@ -576,7 +572,7 @@ export class TcpWorkerCore {
         }
       }
     }
-    if (this.pendingHead < this.pending.length || this.dirty.size > 0) this.armRetry();
+    if (this.out.queued > 0 || this.dirty.size > 0) this.armRetry();
   }
 
   private armRetry(): void {
@@ -709,41 +705,21 @@ export class TcpWorkerCore {
     for (;;) {
       const readable = ep.receiveBuffer.readable;
       if (readable === 0 || w.receiveCredit <= 0) return false;
-      // Queued records go first (their order with DATA matters); DATA waits for them.
-      if (this.pendingHead < this.pending.length) return true;
       const want = Math.min(readable, w.receiveCredit, MAX_DATA_CHUNK);
-      const n = Math.min(want, this.dataRoom());
+      // room() is 0 while queued records wait: DATA goes after them.
+      const n = Math.min(want, this.out.room(ENDPOINT_HEADER));
       // A nearly full ring would otherwise be answered with ever smaller records (half the room each time).
-      if (n <= 0 || (n < want && n < this.minDataChunk)) return true;
+      if (n <= 0 || (n < want && n < this.out.minChunk)) return true;
       const buf = this.dataScratch;
       const r = ep.read(buf.subarray(ENDPOINT_HEADER, ENDPOINT_HEADER + n));
       if (isTcpipError(r) || r.count === 0) return false;
       writeU32(buf, 0, w.id);
       writeU32(buf, 4, 0);
-      // dataRoom() left space for the record and a wrap gap, so this write cannot fail.
-      if (!this.toStack.tryWrite(buf, 0, ENDPOINT_HEADER + r.count, ToStack.DATA)) {
-        throw new Error(`tcp worker ${this.index}: TO_STACK refused a DATA record it had room for`);
-      }
+      this.out.writeSized(ToStack.DATA, buf, ENDPOINT_HEADER + r.count);
       w.receiveCredit -= r.count;
       this.stats.dataRecordsOut++;
       this.stats.dataBytesOut += r.count;
     }
-  }
-
-  /**
-   * Payload bytes of a DATA record that surely fit TO_STACK now: a record plus a possible wrap gap (smaller than
-   * the record) must fit the free space, and we are the ring's only producer.
-   */
-  /** Smallest DATA record sent while more bytes wait (an eighth of the ring at most, for tiny test rings). */
-  private get minDataChunk(): number {
-    return Math.min(MIN_DATA_CHUNK, this.toStack.capacity / 8);
-  }
-
-  private dataRoom(): number {
-    const ring = this.toStack;
-    const free = ring.capacity - ring.used;
-    const record = Math.floor(free / 2) & ~7;
-    return Math.min(record - RING_RECORD_OVERHEAD - ENDPOINT_HEADER, ring.maxFrameSize - ENDPOINT_HEADER);
   }
 
   private stateBits(w: WorkerEndpoint): number {
@@ -798,31 +774,16 @@ export class TcpWorkerCore {
     }
   }
 
-  /** Writes a non-FRAME record now, or queues it behind earlier ones when TO_STACK is full. */
+  /** STATE, SEND_CREDIT, ACCEPTED: into TO_STACK now, or queued in order when it is full (ToStackWriter). */
   private emit(meta: number, bytes: Uint8Array, len: number): void {
-    if (this.pendingHead === this.pending.length && this.toStack.tryWrite(bytes, 0, len, meta)) return;
-    this.pending.push(bytes.slice(0, len));
-    this.pendingMeta.push(meta);
+    if (this.out.write(meta, bytes, len)) return;
     this.stats.recordsQueued++;
     this.armRetry();
   }
 
-  private flushPending(): void {
-    while (this.pendingHead < this.pending.length) {
-      const b = this.pending[this.pendingHead]!;
-      if (!this.toStack.tryWrite(b, 0, b.length, this.pendingMeta[this.pendingHead]!)) return;
-      this.pendingHead++;
-    }
-    if (this.pendingHead > 0) {
-      this.pending.length = 0;
-      this.pendingMeta.length = 0;
-      this.pendingHead = 0;
-    }
-  }
-
   /** Records waiting for room in TO_STACK. */
   get queuedRecords(): number {
-    return this.pending.length - this.pendingHead;
+    return this.out.queued;
   }
 
   // ---------------------------------------------------------------------------------------------------------------

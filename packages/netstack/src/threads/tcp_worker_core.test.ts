@@ -403,6 +403,7 @@ describe('TcpWorkerCore (two cores, one thread, harness as the stack thread)', (
     expect(ea.receivedAtReadClosed).toBe(fromB.length);
     expect(eb.maxOutstanding).toBeLessThanOrEqual(h.b.receiveCredit);
     expect(ea.creditReturned).toBe(fromA.length);
+    expect(h.a.core.stats.sendCreditOverruns + h.b.core.stats.sendCreditOverruns).toBe(0);
     expect(h.a.violations).toEqual([]);
     expect(h.b.violations).toEqual([]);
 

@@ -87,6 +87,11 @@ export interface WorkerCoreStats {
   repliesTooLarge: number;
   /** Exceptions caught while serving an endpoint (a worker bug; the endpoint is retried on its next event). */
   internalErrors: number;
+  /**
+   * WRITE records that took an endpoint's staged bytes past the send credit (a stack-thread bug: the bytes are
+   * still sent, in order, but the worker's memory is no longer bounded by the credit).
+   */
+  sendCreditOverruns: number;
 }
 
 /** What the core keeps per endpoint id. */
@@ -129,13 +134,14 @@ export class TcpWorkerCore {
   readonly stats: WorkerCoreStats = {
     segmentsIn: 0, icmpErrorsIn: 0, malformedRecords: 0, malformedControl: 0, unknownEndpointRecords: 0,
     writeBytesDiscarded: 0, controlRequests: 0, dataRecordsOut: 0, dataBytesOut: 0, stateRecordsOut: 0,
-    recordsQueued: 0, repliesTooLarge: 0, internalErrors: 0,
+    recordsQueued: 0, repliesTooLarge: 0, internalErrors: 0, sendCreditOverruns: 0,
   };
   private readonly toWorker: SharedFrameRing;
   private readonly toStack: SharedFrameRing;
   private readonly replyCtl: Int32Array;
   private readonly replyBytes: Uint8Array;
   private readonly initialReceiveCredit: number;
+  private readonly initialSendCredit: number;
   private readonly endpoints = new Map<number, WorkerEndpoint>();
   private nextWorkerId = WORKER_ID_BASE;
   /** TO_STACK for every record but FRAME (those go through the host's routes). */
@@ -160,6 +166,7 @@ export class TcpWorkerCore {
     this.replyCtl = new Int32Array(data.reply, 0, REPLY_CONTROL_BYTES / 4);
     this.replyBytes = new Uint8Array(data.reply, REPLY_CONTROL_BYTES, REPLY_CAPACITY);
     this.initialReceiveCredit = Math.max(1, data.receiveCredit | 0);
+    this.initialSendCredit = Math.max(1, data.sendCredit | 0);
     this.host = new WorkerTcpHost(this.toStack, data.routes, options.clock);
     this.out = new ToStackWriter(this.toStack);
     this.protocol = new TcpProtocol(this.host, (data.tcp ?? {}) as Partial<TcpSettings>);
@@ -319,6 +326,7 @@ export class TcpWorkerCore {
       } else if (w.staged.length > 0) {
         w.staged.push({ bytes: bytes.slice(), more });
         w.stagedBytes += bytes.length;
+        if (w.stagedBytes > this.initialSendCredit) this.stats.sendCreditOverruns++;
       } else {
         // Straight from the ring into the send buffer when the endpoint takes it all (no staging copy).
         const r = w.ep.write(bytes, more ? { more: true } : undefined);

@@ -9,6 +9,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { SharedFrameRing } from '../buffer/shared_ring.js';
 import { Address } from '../stack/address.js';
 import { TCP_FLAG_ACK, TCP_FLAG_RST, TCP_FLAG_SYN } from '../header/tcp.js';
+import { setInternalErrorLogger } from '../stack/internal_error.js';
 import { TcpipErrors } from '../stack/tcpip_error.js';
 import { TcpWorkerCore } from './tcp_worker_core.js';
 import {
@@ -906,6 +907,36 @@ describe('TcpWorkerCore (two cores, one thread, harness as the stack thread)', (
       expect(code).toBe(0);
     } finally {
       await worker.terminate();
+    }
+  });
+  it('a bug that throws (in a segment handler or a TCP timer) is contained, counted and logged; the worker goes on', async () => {
+    const logged: string[] = [];
+    setInternalErrorLogger({ error: (_obj: unknown, msg?: string) => void logged.push(String(msg)) } as never);
+    try {
+      h = new Harness();
+      const { aId, bId } = await h.connect();
+      const ep = h.b.core.endpoint(bId)!;
+      const real = ep.handlePacket.bind(ep);
+      let armed = true;
+      ep.handlePacket = (info, pkt) => {
+        if (armed) {
+          armed = false;
+          throw new Error('planted bug');
+        }
+        real(info, pkt);
+      };
+      h.b.core.host.clock.afterFunc(0, () => { throw new Error('planted timer bug'); });
+      const payload = randomBytes(100_000);
+      h.a.app(aId).toSend = payload;
+      h.a.app(aId).endAfterSend = true;
+      await h.until(() => h!.b.app(bId).has(EndpointStateBits.READ_CLOSED), 5000, 'the stream past the bug');
+      expect(h.b.app(bId).hash.digest('hex')).toBe(digest(payload)); // the dropped segment was retransmitted
+      expect(h.b.core.stats.internalErrors).toBe(1);
+      expect(h.b.core.hostStats.timerErrors).toBe(1);
+      expect(logged.some((m) => m.includes('planted bug'))).toBe(true);
+      expect(logged.some((m) => m.includes('planted timer bug'))).toBe(true);
+    } finally {
+      setInternalErrorLogger(null);
     }
   });
 });

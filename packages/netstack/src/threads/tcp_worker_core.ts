@@ -53,6 +53,7 @@ import {
   type WireOption,
 } from './wire.js';
 import { ToStackWriter } from './to_stack_writer.js';
+import { logInternalError } from '../stack/internal_error.js';
 import { readU32, WorkerTcpHost, writeU32, type WorkerHostStats } from './worker_tcp_host.js';
 
 const TCP = 6;
@@ -85,7 +86,10 @@ export interface WorkerCoreStats {
   recordsQueued: number;
   /** Control replies too large for the reply block (answered NoBufferSpace). */
   repliesTooLarge: number;
-  /** Exceptions caught while serving an endpoint (a worker bug; the endpoint is retried on its next event). */
+  /**
+   * Exceptions caught while handling a record or serving an endpoint (worker bugs: the record is dropped, the
+   * endpoint retried on its next event), logged once per distinct message. TCP timers' are in host.stats.
+   */
   internalErrors: number;
   /**
    * WRITE records that took an endpoint's staged bytes past the send credit (a stack-thread bug: the bytes are
@@ -202,9 +206,10 @@ export class TcpWorkerCore {
       try {
         this.handleRecord(f.meta, f.bytes, f.offset, f.length);
       } catch (e) {
-        // A bug reached by odd input must not take the worker down with every connection on it.
-        this.stats.malformedRecords++;
-        if (process.env['TSVISOR_DEBUG_WORKER']) console.error('tcp worker: record failed', e);
+        // Parsers reject bad input with a counted drop; an exception is a bug, and it must not take the worker down
+        // with every connection on it (stack/internal_error.ts: counted, logged once per distinct message).
+        this.stats.internalErrors++;
+        logInternalError('receive', `TCP worker ${this.index} record type ${f.meta}`, e);
       }
       ring.release();
       n++;
@@ -388,10 +393,9 @@ export class TcpWorkerCore {
     } else {
       try {
         reply = this.execute(req);
-      } catch (e) {
-        // Bad field types in a well-formed JSON request (Address.parse of garbage, ...).
+      } catch {
+        // Bad field values in a well-formed JSON request (Address.parse of garbage, ...): the request's fault.
         this.stats.malformedControl++;
-        if (process.env['TSVISOR_DEBUG_WORKER']) console.error('tcp worker: control failed', e);
         reply = { ok: false, error: TcpipErrors.malformedHeader.code };
       }
     }
@@ -576,7 +580,7 @@ export class TcpWorkerCore {
         } catch (e) {
           // A bug must cost one endpoint's turn, not the worker and every connection on it.
           this.stats.internalErrors++;
-          if (process.env['TSVISOR_DEBUG_WORKER']) console.error('tcp worker: endpoint service failed', e);
+          logInternalError('transmit', `TCP worker ${this.index} endpoint service`, e);
         }
       }
     }

@@ -11,6 +11,7 @@ import { Address, AddressWithPrefix, Subnet } from '../stack/address.js';
 import { SystemClock, type Clock } from '../stack/clock.js';
 import { PortManager } from '../stack/port_manager.js';
 import type { NetworkWriteParams } from '../stack/route.js';
+import { logInternalError } from '../stack/internal_error.js';
 import { TcpipErrors, type TcpipError } from '../stack/tcpip_error.js';
 import { TransportDemuxer } from '../stack/transport_demuxer.js';
 import type { TcpHost, TcpRoute } from '../transport/tcp/host.js';
@@ -36,6 +37,8 @@ export interface WorkerHostStats {
   framesTooLarge: number;
   /** Segments refused with messageTooLong: DF set and larger than the path MTU. */
   framesOverMtu: number;
+  /** Exceptions thrown by TCP timer callbacks (bugs), contained and logged once per distinct message. */
+  timerErrors: number;
 }
 
 interface SnapshotNic {
@@ -89,7 +92,9 @@ class WorkerRoute implements TcpRoute {
 export class WorkerTcpHost implements TcpHost {
   readonly demuxer = new TransportDemuxer();
   readonly ports = new PortManager();
-  readonly stats: WorkerHostStats = { framesSent: 0, framesDropped: 0, framesTooLarge: 0, framesOverMtu: 0 };
+  readonly stats: WorkerHostStats = { framesSent: 0, framesDropped: 0, framesTooLarge: 0, framesOverMtu: 0, timerErrors: 0 };
+  /** The clock TCP uses: `baseClock` with timer callbacks that cannot throw out into the event loop. */
+  readonly clock: Clock;
   private nics = new Map<number, SnapshotNic>();
   private routes: SnapshotRoute[] = [];
   /** Every address of the snapshot by its text, for isLocalAddress and local-route detection. */
@@ -103,9 +108,23 @@ export class WorkerTcpHost implements TcpHost {
   constructor(
     private readonly toStack: SharedFrameRing,
     snapshot: RouteSnapshot,
-    readonly clock: Clock = new SystemClock(),
+    baseClock: Clock = new SystemClock(),
   ) {
     this.setRoutes(snapshot);
+    // An exception out of a timer callback would be an uncaught exception: fatal to the worker thread and every
+    // connection on it. One connection's bug costs that timer run only.
+    this.clock = {
+      nowMs: () => baseClock.nowMs(),
+      wallNs: () => baseClock.wallNs(),
+      afterFunc: (ms, fn) => baseClock.afterFunc(ms, () => {
+        try {
+          fn();
+        } catch (e) {
+          this.stats.timerErrors++;
+          logInternalError('transmit', 'TCP worker timer', e);
+        }
+      }),
+    };
   }
 
   /**

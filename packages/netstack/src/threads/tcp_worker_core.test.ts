@@ -427,11 +427,15 @@ describe('TcpWorkerCore (two cores, one thread, harness as the stack thread)', (
     ea.toSend = payload;
     ea.endAfterSend = true;
     // Fill everything up: B's credit, B's TcpEndpoint receive buffer, the window, A's send buffer.
+    // Stalled: no credit came back to A for 200 ms (the windows closed), with B's credit all used.
     let last = -1;
+    let since = performance.now();
     await h.until(() => {
-      const stalled = ea.creditReturned === last;
-      last = ea.creditReturned;
-      return stalled && eb.outstanding === h!.b.receiveCredit;
+      if (ea.creditReturned !== last) {
+        last = ea.creditReturned;
+        since = performance.now();
+      }
+      return performance.now() - since > 200 && eb.outstanding === h!.b.receiveCredit;
     }, 5000, 'stall');
     const creditAtStall = ea.creditReturned;
     const receivedAtStall = eb.receivedBytes;
@@ -650,7 +654,7 @@ describe('TcpWorkerCore (two cores, one thread, harness as the stack thread)', (
   });
 
   it('close with staged bytes: they all arrive before FIN; RELEASED from LAST_ACK at once, from TIME_WAIT after 2*MSL', async () => {
-    h = new Harness({ receiveCredit: 64 * 1024, sendCredit: 1024 * 1024, tcp: { timeWaitMs: 200 } });
+    h = new Harness({ receiveCredit: 64 * 1024, sendCredit: 1024 * 1024, tcp: { timeWaitMs: 300 } });
     const { aId, bId } = await h.connect();
     const ea = h.a.app(aId);
     const eb = h.b.app(bId);

@@ -913,7 +913,7 @@ describe('TcpWorkerCore (two cores, one thread, harness as the stack thread)', (
       await worker.terminate();
     }
   });
-  it('a bug that throws (in a segment handler or a TCP timer) is contained, counted and logged; the worker goes on', async () => {
+  it('a bug that throws (in a segment handler, a TCP timer or TCP\'s flush) is contained, counted and logged; the worker goes on', async () => {
     const logged: string[] = [];
     setInternalErrorLogger({ error: (_obj: unknown, msg?: string) => void logged.push(String(msg)) } as never);
     try {
@@ -930,6 +930,17 @@ describe('TcpWorkerCore (two cores, one thread, harness as the stack thread)', (
         real(info, pkt);
       };
       h.b.core.host.clock.afterFunc(0, () => { throw new Error('planted timer bug'); });
+      // TCP's per-burst flush runs as a microtask: an exception there must not escape either.
+      const sender = h.a.core.endpoint(aId)!;
+      const realFlush = sender.flush.bind(sender);
+      let flushArmed = true;
+      sender.flush = () => {
+        if (flushArmed) {
+          flushArmed = false;
+          throw new Error('planted flush bug');
+        }
+        realFlush();
+      };
       const payload = randomBytes(100_000);
       h.a.app(aId).toSend = payload;
       h.a.app(aId).endAfterSend = true;
@@ -939,6 +950,9 @@ describe('TcpWorkerCore (two cores, one thread, harness as the stack thread)', (
       expect(h.b.core.hostStats.timerErrors).toBe(1);
       expect(logged.some((m) => m.includes('planted bug'))).toBe(true);
       expect(logged.some((m) => m.includes('planted timer bug'))).toBe(true);
+      expect(flushArmed).toBe(false);
+      expect(h.a.core.protocol.stats.internalErrors).toBe(1);
+      expect(logged.some((m) => m.includes('planted flush bug'))).toBe(true);
     } finally {
       setInternalErrorLogger(null);
     }

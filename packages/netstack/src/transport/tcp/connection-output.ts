@@ -16,6 +16,7 @@ import {
   type TcpOptionsToWrite,
 } from '../../header/tcp.js';
 import { GsoType, PacketBuffer } from '../../buffer/packet_buffer.js';
+import { logInternalError } from '../../stack/internal_error.js';
 import { TcpipErrors } from '../../stack/tcpip_error.js';
 import { seqAdd, seqDiff, seqGT, seqLT } from './seqnum.js';
 import { SEG_LOST } from './transmit-queue.js';
@@ -123,7 +124,17 @@ export abstract class TcpConnectionOutput extends TcpConnection {
   }
   protected readonly flushTask = (): void => {
     this.flushQueued = false;
-    this.flush();
+    try {
+      this.flush();
+    } catch (e) {
+      // This runs as a microtask, outside every containment boundary of the stack (stack/internal_error.ts): an
+      // exception here would be uncaught, fatal to the process (or to a TCP worker thread and all its
+      // connections). A bug costs this flush; it is tried again after one RTO, since with nothing in flight no
+      // ACK or timer may come to do it (a persistent bug then costs one attempt per RTO, logged once).
+      this.stackProtocol.stats.internalErrors++;
+      logInternalError('transmit', 'TCP flush', e);
+      if (!this.released) this.stackProtocol.host.clock.afterFunc(this.rtt.rto(), () => this.scheduleFlush());
+    }
   };
 
   protected tsNow(): number {

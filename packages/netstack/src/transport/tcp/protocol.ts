@@ -120,6 +120,8 @@ export class TcpStats {
   listenOverflows = 0;
   listenDrops = 0;
   sendErrors = 0;
+  /** Exceptions caught in TCP's own deferred work (the per-burst flush): bugs, logged once per distinct message. */
+  internalErrors = 0;
 }
 
 const STATELESS_WRITE_PARAMS = { protocol: 6, ttl: 0, tos: 0, dontFragment: true };

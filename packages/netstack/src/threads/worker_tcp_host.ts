@@ -99,6 +99,11 @@ export class WorkerTcpHost implements TcpHost {
   private routes: SnapshotRoute[] = [];
   /** Every address of the snapshot by its text, for isLocalAddress and local-route detection. */
   private localAddresses = new Map<string, number>();
+  /**
+   * The subnets of loopback addresses ("127.0.0.1/8"): every address in them is local, as Linux's local table
+   * holds all of 127.0.0.0/8 and Stack.nicForAddress counts a loopback NIC's subnets.
+   */
+  private loopbackSubnets: { subnet: Subnet; nic: number }[] = [];
   private readonly pmtu = new Map<string, { mtu: number; expiresMs: number }>();
   /** A FRAME is assembled here when the packet's headroom cannot hold the header (one extra copy). */
   private scratch = new Uint8Array(0);
@@ -137,6 +142,7 @@ export class WorkerTcpHost implements TcpHost {
     }
     const nics = new Map<number, SnapshotNic>();
     const local = new Map<string, number>();
+    const loopback: { subnet: Subnet; nic: number }[] = [];
     for (const n of snapshot.nics) {
       if (typeof n !== 'object' || n === null || !isUint(n.id) || !isUint(n.mtu) || !isUint(n.linkHeaderLength) ||
           !isUint(n.gsoMaxSize) || !Array.isArray(n.addresses)) {
@@ -149,6 +155,7 @@ export class WorkerTcpHost implements TcpHost {
         if (text.includes('/')) {
           const ap = AddressWithPrefix.parse(text);
           addresses.push({ address: ap.address, subnet: ap.subnet() });
+          if (ap.address.isLoopback()) loopback.push({ subnet: ap.subnet(), nic: n.id });
         } else {
           addresses.push({ address: Address.parse(text), subnet: undefined });
         }
@@ -171,10 +178,19 @@ export class WorkerTcpHost implements TcpHost {
     this.nics = nics;
     this.routes = routes;
     this.localAddresses = local;
+    this.loopbackSubnets = loopback;
   }
 
   isLocalAddress(addr: Address): boolean {
-    return this.localAddresses.has(addr.toString());
+    return this.ownerOf(addr) !== undefined;
+  }
+
+  /** The NIC holding `addr`, or the loopback NIC whose subnet contains it; undefined when it is not ours. */
+  private ownerOf(addr: Address): number | undefined {
+    const nic = this.localAddresses.get(addr.toString());
+    if (nic !== undefined) return nic;
+    for (const l of this.loopbackSubnets) if (l.subnet.contains(addr)) return l.nic;
+    return undefined;
   }
 
   gsoMaxSize(nicId: number): number {
@@ -187,7 +203,7 @@ export class WorkerTcpHost implements TcpHost {
     if (local && !local.isUnspecified() && local.family !== family) return TcpipErrors.badLocalAddress;
     const hdr = family === 4 ? 20 : 40;
     if (remote.isMulticast() || remote.isLimitedBroadcast()) return TcpipErrors.networkUnreachable;
-    const owner = this.localAddresses.get(remote.toString());
+    const owner = this.ownerOf(remote);
     if (owner !== undefined && (nicId === 0 || nicId === owner)) {
       const nic = this.nics.get(owner)!;
       if (local && !local.isUnspecified() && !this.isLocalAddress(local)) return TcpipErrors.badLocalAddress;

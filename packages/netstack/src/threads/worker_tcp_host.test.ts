@@ -80,6 +80,9 @@ describe('WorkerTcpHost', () => {
     expect(host.pathMtu(A('fd00::9'))).toBeUndefined();
     clock.advance(10 * 60 * 1000);
     expect(r.maxPayload).toBe(1480);
+    // A new snapshot with a smaller link MTU reaches the live route.
+    host.setRoutes({ nics: SNAPSHOT.nics.map((n) => (n.id === 2 ? { ...n, mtu: 1400 } : n)), routes: SNAPSHOT.routes });
+    expect(r.maxPayload).toBe(1380);
   });
 
   it('writes FRAME records (header fields, GSO, DF), refuses DF segments over the path MTU, drops when the ring is full', () => {

@@ -74,8 +74,11 @@ class WorkerRoute implements TcpRoute {
   }
 
   get maxPayload(): number {
+    // The NIC's MTU as the latest ROUTES snapshot has it (a link MTU change reaches live connections, as Route.mtu
+    // asks the network endpoint each time), lowered by the path MTU learned for the remote.
+    const nicMtu = this.host.nicMtu(this.nic) ?? this.nicMtu;
     const pmtu = this.host.pathMtu(this.remoteAddress);
-    const mtu = pmtu !== undefined && pmtu < this.nicMtu ? pmtu : this.nicMtu;
+    const mtu = pmtu !== undefined && pmtu < nicMtu ? pmtu : nicMtu;
     return mtu - this.networkHeaderLength;
   }
 
@@ -191,6 +194,11 @@ export class WorkerTcpHost implements TcpHost {
     if (nic !== undefined) return nic;
     for (const l of this.loopbackSubnets) if (l.subnet.contains(addr)) return l.nic;
     return undefined;
+  }
+
+  /** The MTU of a NIC in the current snapshot. */
+  nicMtu(nicId: number): number | undefined {
+    return this.nics.get(nicId)?.mtu;
   }
 
   gsoMaxSize(nicId: number): number {

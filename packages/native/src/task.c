@@ -5,6 +5,8 @@
  *   - is attached with PTRACE_SEIZE by the calling thread before it runs any code of its own,
  *   - dies with the sentry (PR_SET_PDEATHSIG SIGKILL, PTRACE_O_EXITKILL),
  *   - is chrooted into an empty directory, holds no host file descriptors and no capabilities,
+ *   - runs as an unprivileged host identity (uid/gid given by the caller, no supplementary groups) and is not
+ *     dumpable, so no host process but a privileged one (the sentry) can trace it or read its memory,
  *   - runs under the task seccomp filter (given as BPF bytes) with a user-notification listener,
  *   - has exec'ed the stub (ELF bytes, from a memfd: no host path) and is left in the PTRACE_EVENT_EXEC stop.
  *
@@ -13,6 +15,20 @@
  * filter must return SECCOMP_RET_TRACE for execveat (the sentry's table puts execve/execveat in the ptrace class),
  * so the child stops in a seccomp stop; the parent takes fd 1 with pidfd_getfd(2) and lets the exec run. Both
  * fds are close-on-exec (the listener is created O_CLOEXEC by the kernel), so the stub starts with no fds.
+ *
+ * The host identity: the task's emulated credentials (getuid and friends, answered by the sentry from the OCI spec)
+ * are unrelated to its host uid, which is a plain unprivileged one (65534 by default). The order in the child is
+ * what keeps the sentry's powers over it: PTRACE_SEIZE happens while the child is still root (a tracer stays
+ * attached across the child's own credential change); the sentry is root with CAP_SYS_PTRACE, which is what
+ * pidfd_getfd, process_vm_readv/writev and /proc/PID/mem check (ptrace(2), "Ptrace access mode checking"), so a
+ * non-dumpable task is still open to it. The uid change must come before the filter (the filter would send
+ * setresuid to the listener nobody reads yet) and uses raw syscalls: glibc's setresuid would try to signal the
+ * threads of the parent it still believes exist (the child of a multithreaded process has one thread).
+ * commit_creds() clears the parent-death signal and the dumpable flag when the effective ids change (prctl(2),
+ * PR_SET_PDEATHSIG), so PR_SET_PDEATHSIG is set again afterwards. execve would make the task dumpable again, but
+ * not when the executed file is unreadable to it (the kernel's would_dump(); proc(5), /proc/PID/ ownership): the
+ * stub memfd is mode 0111, executable and unreadable for the task, so the task stays non-dumpable for life (the
+ * sentry's execve is emulated by injection, never a host exec, and prctl is emulated).
  *
  * Everything runs synchronously on the calling thread, which becomes the tracer: every later ptrace request for
  * this task must come from the same thread (ptrace(2): "the tracer" is a thread). */
@@ -29,6 +45,7 @@
 #include <sys/mman.h>
 #include <sys/prctl.h>
 #include <sys/ptrace.h>
+#include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -57,6 +74,8 @@ struct child_plan {
   int go_fd;
   int go_write_fd;
   const char *root;
+  uid_t uid;
+  gid_t gid;
   struct sock_fprog prog;
   char *const *argv;
   char *const *envp;
@@ -94,8 +113,16 @@ static void child_main(const struct child_plan *p) {
   if (chroot(p->root) < 0) child_fail(5);
   if (chdir("/") < 0) child_fail(6);
   if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0) child_fail(7);
-  /* The task is host root (a fork of the sentry); it keeps no capability: everything it may do natively is
-   * about its own address space. With no_new_privs, execve cannot give them back (capabilities(7)). */
+  /* Host root no more: no supplementary groups, then the gid (while CAP_SETGID is still held), then the uid. With
+   * every uid non-zero the kernel clears the permitted and effective capabilities (capabilities(7), "Effect of
+   * user ID changes on capabilities"). */
+  if (syscall(SYS_setgroups, 0, NULL) < 0) child_fail(11);
+  if (syscall(SYS_setresgid, p->gid, p->gid, p->gid) < 0) child_fail(12);
+  if (syscall(SYS_setresuid, p->uid, p->uid, p->uid) < 0) child_fail(13);
+  /* The credential change cleared the parent-death signal. */
+  if (prctl(PR_SET_PDEATHSIG, SIGKILL) < 0) child_fail(14);
+  /* No capability is left, including the inheritable set, which the uid change keeps: everything the task may
+   * do natively is about its own address space. With no_new_privs, execve cannot give any back. */
   struct __user_cap_header_struct caph = {.version = _LINUX_CAPABILITY_VERSION_3, .pid = 0};
   struct __user_cap_data_struct capd[2];
   memset(capd, 0, sizeof capd);
@@ -149,13 +176,18 @@ static void kill_and_reap(pid_t pid) {
   }
 }
 
-/* spawnTask(root: string, filter: Buffer, stub: Buffer) -> { pid, listenerFd } */
+/* spawnTask(root: string, filter: Buffer, stub: Buffer, uid: number, gid: number) -> { pid, listenerFd } */
 static napi_value js_spawn_task(napi_env env, napi_callback_info info) {
-  napi_value argv[3];
-  if (tsv_args(env, info, argv, 3) < 3) return tsv_throw_type(env, "spawnTask(root, filter, stub)");
+  napi_value argv[5];
+  if (tsv_args(env, info, argv, 5) < 5) return tsv_throw_type(env, "spawnTask(root, filter, stub, uid, gid)");
   char *root;
   void *filter, *stub;
   size_t filter_len, stub_len;
+  int64_t uid, gid;
+  if (!tsv_arg_i64(env, argv[3], &uid) || !tsv_arg_i64(env, argv[4], &gid)) return NULL;
+  /* 0 would leave the task host root; (uid_t)-1 means "unchanged" to setresuid(2). */
+  if (uid < 1 || uid > 0xfffffffeLL || gid < 1 || gid > 0xfffffffeLL)
+    return tsv_throw_type(env, "spawnTask: the task's host uid and gid must be unprivileged ids (1 to 4294967294)");
   if (!tsv_arg_string(env, argv[0], &root)) return NULL;
   if (!tsv_arg_buffer(env, argv[1], &filter, &filter_len) || !tsv_arg_buffer(env, argv[2], &stub, &stub_len)) {
     free(root);
@@ -174,6 +206,8 @@ static napi_value js_spawn_task(napi_env env, napi_callback_info info) {
   int err = 0;
   stub_fd = memfd_create("tsvisor-stub", MFD_CLOEXEC | MFD_ALLOW_SEALING);
   if (stub_fd < 0) { failed = "memfd_create"; err = errno; goto out; }
+  /* Executable but unreadable for the task's uid, which keeps the task non-dumpable after the exec (header). */
+  if (fchmod(stub_fd, 0111) < 0) { failed = "fchmod(stub)"; err = errno; goto out; }
   if (write_all(stub_fd, stub, stub_len) < 0) { failed = "write(stub)"; err = errno; goto out; }
   fcntl(stub_fd, F_ADD_SEALS, F_SEAL_SEAL | F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_WRITE);
   if (pipe2(go, O_CLOEXEC) < 0) { failed = "pipe2"; err = errno; goto out; }
@@ -186,6 +220,8 @@ static napi_value js_spawn_task(napi_env env, napi_callback_info info) {
       .go_fd = go[0],
       .go_write_fd = go[1],
       .root = root,
+      .uid = (uid_t)uid,
+      .gid = (gid_t)gid,
       .prog = {.len = (unsigned short)(filter_len / sizeof(struct sock_filter)), .filter = filter},
       .argv = child_argv,
       .envp = child_envp,
@@ -217,11 +253,13 @@ static napi_value js_spawn_task(napi_env env, napi_callback_info info) {
           "task set-up: close_range",                       "task set-up: chroot (is the empty root a directory?)",
           "task set-up: chdir(/)",                          "task set-up: prctl(PR_SET_NO_NEW_PRIVS)",
           "task set-up: seccomp (is the filter valid BPF?)", "task set-up: execveat(stub)",
-          "task set-up: capset",
+          "task set-up: capset",                            "task set-up: setgroups",
+          "task set-up: setresgid",                         "task set-up: setresuid",
+          "task set-up: prctl(PR_SET_PDEATHSIG) after the uid change",
       };
       int code = WIFEXITED(status) ? WEXITSTATUS(status) - 100 : 0;
-      failed = code >= 1 && code <= 10 ? steps[code] : steps[0];
-      err = code == 8 ? EINVAL : code == 5 ? ENOENT : ECHILD;
+      failed = code >= 1 && code <= 14 ? steps[code] : steps[0];
+      err = code == 8 ? EINVAL : code == 5 ? ENOENT : code >= 11 && code <= 13 ? EPERM : ECHILD;
       goto out;
     }
     if (WIFSTOPPED(status) && (status >> 8) == (SIGTRAP | (PTRACE_EVENT_SECCOMP << 8))) break;
@@ -240,7 +278,10 @@ static napi_value js_spawn_task(napi_env env, napi_callback_info info) {
     if ((w = wait_stop((pid_t)pid, &status, 5000)) < 0) {
       failed = "waitpid(exec stop)"; err = -w; kill_and_reap((pid_t)pid); goto out;
     }
-    if (WIFEXITED(status) || WIFSIGNALED(status)) { failed = "execveat(stub)"; err = ENOEXEC; goto out; }
+    if (WIFEXITED(status) || WIFSIGNALED(status)) {
+      /* execve(2) fails EAGAIN when the task's uid is over RLIMIT_NPROC (checked at exec since Linux 3.1). */
+      failed = "execveat(stub) (is the task uid over RLIMIT_NPROC?)"; err = ENOEXEC; goto out;
+    }
     if (WIFSTOPPED(status) && (status >> 8) == (SIGTRAP | (PTRACE_EVENT_EXEC << 8))) break;
     ptrace(PTRACE_CONT, (pid_t)pid, 0, 0);
   }

@@ -138,7 +138,7 @@ const N = createRequire(import.meta.url)(process.argv[2]);
 const [root, filterPath, stubPath, insn] = process.argv.slice(3);
 const pids = [];
 for (const code of [[0xeb, 0xfe], [0xb8, 0x6e, 0, 0, 0, 0x0f, 0x05, 0xeb, 0xf7]]) {
-  const t = N.spawnTask(root, fs.readFileSync(filterPath), fs.readFileSync(stubPath));
+  const t = N.spawnTask(root, fs.readFileSync(filterPath), fs.readFileSync(stubPath), 65534, 65534);
   N.runToSyscallStop(t.pid);
   const m = N.injectSyscall(t.pid, BigInt(insn), 9, [0n, 4096n, 7n, 0x22n, 0xffffffffffffffffn, 0n]);
   N.writeMemory(t.pid, m.value, Buffer.from(code));
@@ -206,7 +206,7 @@ import { createRequire } from 'node:module';
 import fs from 'node:fs';
 const N = createRequire(import.meta.url)(process.argv[2]);
 const [root, filterPath, stubPath] = process.argv.slice(3);
-const t = N.spawnTask(root, fs.readFileSync(filterPath), fs.readFileSync(stubPath));
+const t = N.spawnTask(root, fs.readFileSync(filterPath), fs.readFileSync(stubPath), 65534, 65534);
 const t0 = Date.now();
 const first = N.waitTid(t.pid, true);
 const ms = Date.now() - t0;
@@ -239,4 +239,92 @@ describe('blocking waits', () => {
       fs.rmSync(dir, { recursive: true, force: true });
     }
   }, 15000);
+});
+
+/** The Uid:, Gid: and Groups: lines of a host process's status (proc(5)), as the host sees it. */
+function hostIds(pid: number): { uid: string; gid: string; groups: string } {
+  const status = fs.readFileSync(`/proc/${pid}/status`, 'utf8');
+  const line = (name: string) => status.match(new RegExp(`^${name}:\\t?(.*)$`, 'm'))![1]!.trim().split(/\s+/).join(' ');
+  return { uid: line('Uid'), gid: line('Gid'), groups: line('Groups') };
+}
+
+/** SIGKILLs a task spawnTask made and reaps it (a killed tracee still stops at PTRACE_EVENT_EXIT). */
+function killTask(t: N.SpawnedTask): void {
+  process.kill(t.pid, 'SIGKILL');
+  for (;;) {
+    const st = N.waitTid(t.pid, true);
+    if (st === -1 || N.WIFEXITED(st) || N.WIFSIGNALED(st)) break;
+    N.ptraceCont(t.pid, 0);
+  }
+  N.closeFd(t.listenerFd);
+}
+
+// Tasks are host processes: if anything ever got past the filter, the host kernel would judge it by the task's host
+// credentials. They are an unprivileged uid/gid with no groups (not the sentry's root), and the task is not
+// dumpable, so a host process of the same uid cannot read its memory either. The sentry (root, CAP_SYS_PTRACE)
+// still reads and writes it, injects syscalls (the first describe above) and holds its listener.
+describe('the task host identity', () => {
+  // ALLOW everything but execveat, which must stop for the tracer (spawnTask takes the listener there).
+  const allowAll = bpf([
+    [0x20, 0, 0, 4],
+    [0x15, 1, 0, 0xc000003e],
+    [0x06, 0, 0, 0x80000000],
+    [0x20, 0, 0, 0],
+    [0x15, 0, 1, 322],
+    [0x06, 0, 0, 0x7ff00000],
+    [0x06, 0, 0, 0x7fff0000],
+  ]);
+
+  it('is nobody:nogroup by default, without groups or capabilities, and not dumpable', () => {
+    const root = fs.mkdtempSync(path.join(os.tmpdir(), 'tsv-root-'));
+    const t = N.spawnTask(root, taskFilter(), STUB_ELF);
+    try {
+      expect(hostIds(t.pid)).toEqual({ uid: '65534 65534 65534 65534', gid: '65534 65534 65534 65534', groups: '' });
+      const status = fs.readFileSync(`/proc/${t.pid}/status`, 'utf8');
+      for (const set of ['CapInh', 'CapPrm', 'CapEff', 'CapAmb']) expect(status).toMatch(new RegExp(`${set}:\\s+0+\\n`));
+      // Not dumpable: the kernel makes its /proc files root's (proc(5)) and refuses a same-uid reader.
+      expect(fs.statSync(`/proc/${t.pid}/mem`).uid).toBe(0);
+      const peek = spawnSync('setpriv', ['--reuid=65534', '--regid=65534', '--clear-groups', 'cat', `/proc/${t.pid}/environ`], { encoding: 'utf8' });
+      expect(peek.status).not.toBe(0);
+      expect(peek.stderr).toMatch(/Permission denied/);
+      // The sentry still reads and writes its memory, through process_vm_readv and through /proc/PID/mem.
+      const text = Buffer.alloc(16);
+      expect(N.readMemory(t.pid, 0x10000n, text)).toBe(16);
+      expect(text.subarray(0, 4)).toEqual(Buffer.from([0x7f, 0x45, 0x4c, 0x46]));
+      expect(N.writeMemoryForce(t.pid, 0x10000n, text)).toBe(16);
+    } finally {
+      killTask(t);
+      fs.rmdirSync(root);
+    }
+  });
+
+  it('takes the identity it is given, and keeps its parent-death signal across the uid change', () => {
+    const root = fs.mkdtempSync(path.join(os.tmpdir(), 'tsv-root-'));
+    const t = N.spawnTask(root, allowAll, STUB_ELF, { uid: 70000, gid: 70001 });
+    try {
+      expect(hostIds(t.pid)).toEqual({ uid: '70000 70000 70000 70000', gid: '70001 70001 70001 70001', groups: '' });
+      N.runToSyscallStop(t.pid);
+      const page = N.injectSyscall(t.pid, STUB_SYSCALL_INSN, 9, [0n, 4096n, 3n, 0x22n, BigInt.asUintN(64, -1n), 0n]).value;
+      // prctl(2) asked inside the task: PR_GET_PDEATHSIG (2) stores the signal at the address; PR_GET_DUMPABLE (3).
+      expect(N.injectSyscall(t.pid, STUB_SYSCALL_INSN, 157, [2n, page, 0n, 0n, 0n, 0n]).value).toBe(0n);
+      const sig = Buffer.alloc(4);
+      N.readMemory(t.pid, page, sig);
+      expect(sig.readInt32LE(0)).toBe(9); // SIGKILL
+      expect(N.injectSyscall(t.pid, STUB_SYSCALL_INSN, 157, [3n, 0n, 0n, 0n, 0n, 0n]).value).toBe(0n);
+    } finally {
+      killTask(t);
+      fs.rmdirSync(root);
+    }
+  });
+
+  it('refuses host root and ids that are not ids, before making any process', () => {
+    const root = fs.mkdtempSync(path.join(os.tmpdir(), 'tsv-root-'));
+    try {
+      for (const id of [{ uid: 0, gid: 65534 }, { uid: 65534, gid: 0 }, { uid: -1, gid: 1 }, { uid: 2 ** 32 - 1, gid: 1 }, { uid: 1.5, gid: 1 }]) {
+        expect(() => N.spawnTask(root, allowAll, STUB_ELF, id), JSON.stringify(id)).toThrow(TypeError);
+      }
+    } finally {
+      fs.rmdirSync(root);
+    }
+  });
 });

@@ -20,6 +20,7 @@ import { PacketBuffer } from '../buffer/packet_buffer.js';
 import { RemoteTcpEndpoint } from './remote_tcp_endpoint.js';
 import { TcpDispatcher } from './tcp_dispatcher.js';
 import { flowHash } from './wire.js';
+import type { TcpSettings } from '../transport/tcp/protocol.js';
 
 interface Pair {
   /** 10.7.0.1, fd07::1 */
@@ -34,10 +35,10 @@ afterEach(async () => {
   for (const p of open.splice(0)) await p.close();
 });
 
-function pair(workersA: number, workersB: number, impairments: ChannelImpairments = {}): Pair {
+function pair(workersA: number, workersB: number, impairments: ChannelImpairments = {}, tcp: Partial<TcpSettings> = {}): Pair {
   const link = createChannelPair(impairments);
-  const a = createDefaultStack({ tcpWorkers: workersA });
-  const b = createDefaultStack({ tcpWorkers: workersB });
+  const a = createDefaultStack({ tcpWorkers: workersA, tcp });
+  const b = createDefaultStack({ tcpWorkers: workersB, tcp });
   a.createNIC(1, link.a);
   b.createNIC(1, link.b);
   a.addAddress(1, '10.7.0.1/24');
@@ -502,6 +503,33 @@ describe('TCP worker threads: local traffic, ICMP errors, failures', () => {
     badOffset.buf[12] = 15 << 4;
     expect(dispatcher.handleUnknownDestinationPacket(info, badOffset)).toBe('malformed');
     expect(pool.stats.segmentsForwarded).toBe(3);
+  });
+
+  it('connection churn: closed connections leave the tables, their ports stay reserved through TIME-WAIT only', { timeout: 15_000 }, async () => {
+    const p = pair(2, 0, {}, { timeWaitMs: 400 });
+    const pool = tcpWorkerPool(p.a)!;
+    listen(p.b, 7700, (ep) => {
+      // The peer reads to the end and closes: the worker stack closes first and goes through TIME-WAIT.
+      void readToEnd(ep).then(() => ep.close());
+    });
+    const ports: number[] = [];
+    for (let round = 0; round < 10; round++) {
+      await Promise.all(Array.from({ length: 20 }, async () => {
+        const c = connect(p.a, '10.7.0.2', 7700);
+        await waitFor(c, EventMask.OUT);
+        ports.push((c.getLocalAddress() as { port: number }).port);
+        expect(c.write(Buffer.from('x'))).toBe(1);
+        c.close();
+      }));
+    }
+    expect(new Set(ports).size).toBe(200);
+    for (let i = 0; i < 200 && pool.endpointCounts().some((n) => n > 0); i++) await new Promise((r) => setTimeout(r, 10));
+    expect(pool.endpointCounts()).toEqual([0, 0]);
+    // Still in TIME-WAIT on the workers: the stack keeps the ports from being handed out again.
+    expect(ports.filter((port) => p.a.ports.isReserved(6, port)).length).toBeGreaterThan(150);
+    await new Promise((r) => setTimeout(r, 600));
+    expect(ports.filter((port) => p.a.ports.isReserved(6, port))).toEqual([]);
+    expect(pool.tcpStats()['activeOpens']).toBe(200);
   });
 
   it('a worker that dies aborts its connections; the other worker and the stack keep serving', { timeout: 15_000 }, async () => {

@@ -236,6 +236,11 @@ export class TcpWorkerPool {
     if (l && l.endpoints.get(id) === ep) l.endpoints.delete(id);
   }
 
+  /** Endpoints each worker's table holds (diagnostics: closed connections leave it once RELEASED). */
+  endpointCounts(): number[] {
+    return this.links.map((l) => l.endpoints.size);
+  }
+
   isWorkerAlive(worker: number): boolean {
     const l = this.links[worker];
     return l !== undefined && !l.dead && !this.closed;

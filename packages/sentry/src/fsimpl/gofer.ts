@@ -1,13 +1,24 @@
 // The gofer file system: the container's files as the gofer serves them over 9P2000.L (design.md "File
 // systems"). Each node holds one walked fid for its whole life (fids follow renames on the server, so a node stays
-// right after rename). Attributes are cached and dropped whenever we change the node; on a read-only mount they
-// never change, and file contents are cached in 64 KiB pages (an LRU bounded per file system), so re-reading
-// binaries and libraries costs no round trips.
+// right after rename). Attributes are cached and dropped whenever we change the node.
+//
+// Where the sandbox is the only writer of the tree (`exclusive`: by default the read-only mounts, among them the
+// lower layer of the root overlay) nothing can change it behind our back, so attributes, names looked up (found or
+// not) and directory listings are kept until the sandbox's own changes drop them (bounded LRUs, gofer_cache.ts).
+// After a directory is listed, the first lookup of one of its names walks and stats all the others too, many
+// requests in flight at once: `ls -l` then pays round trips per directory, not per file. Elsewhere (read-write
+// bind mounts the host may change) attributes expire after `attrTtlMs` and every lookup asks the gofer.
+//
+// On read-only mounts file contents are cached in 64 KiB pages (an LRU bounded per file system), so re-reading
+// binaries and libraries costs no round trips; sequential reads fetch several pages per Tread and read ahead a
+// window that doubles while the reader stays sequential (as Linux's readahead does), so the next read finds its
+// pages already there or on the way.
 import type { P9Client, SetattrRequest } from '@tsvisor/p9';
 import { P9Error } from '@tsvisor/p9';
 import { Errno, fail, SyscallError } from '../kernel/syscall_error.js';
 import {
   AT_REMOVEDIR,
+  DT_DIR,
   O_ACCMODE,
   O_CREAT,
   O_DIRECTORY,
@@ -28,8 +39,17 @@ import type {
   Stat,
   StatFs,
 } from '../vfs/filesystem.js';
+import { InodeTable, WeightedLru, type CachedInode, type LruEntry } from './gofer_cache.js';
 
 const PAGE = 64 * 1024;
+/** Read-ahead window limits in pages: it starts at 2 and doubles while reads are sequential. */
+const READAHEAD_MIN_PAGES = 2;
+const READAHEAD_MAX_PAGES = 32;
+/** A listing with more names than this is not kept (it would push everything else out of the name cache). */
+const LISTING_MAX = 8192;
+/** Names of a listed directory walked and stated ahead of the application, and how many at once. */
+const PREFETCH_MAX = 4096;
+const PREFETCH_CONCURRENCY = 16;
 /** One read returns at most this much, however large the count (a short read bounds the sentry's memory). */
 const MAX_READ = 4 << 20;
 const V9FS_MAGIC = 0x01021997n;
@@ -47,6 +67,13 @@ async function p9<T>(fn: () => Promise<T>): Promise<T> {
 
 export interface GoferFsOptions {
   readonly: boolean;
+  /**
+   * Nothing but this sandbox changes the tree (default: `readonly`): attributes and lookups are kept until the
+   * sandbox changes them, instead of expiring after `attrTtlMs`.
+   */
+  exclusive?: boolean;
+  /** Budget of an exclusive mount's name cache: names looked up plus names of kept listings. Default 32768. */
+  nameCacheEntries?: number;
   /** Bytes of file pages to keep for read-only mounts (default 64 MiB). */
   pageCacheBytes?: number;
   /** How long attributes stay valid on a read-write mount, in ms (host-side changes to bind mounts). Default 1000. */
@@ -60,24 +87,35 @@ export class GoferFs implements FilesystemImpl {
   private readonly rootNode: GoferNode;
   private readonly pages = new Map<string, Buffer>();
   private pageBytes = 0;
+  /** Pages being fetched (by a read or by read-ahead): a second reader waits for the same Tread. */
+  private readonly pageLoads = new Map<string, Promise<Buffer>>();
   readonly pageLimit: number;
   readonly attrTtlMs: number;
+  readonly exclusive: boolean;
+  /** Names looked up and listings of an exclusive mount. */
+  readonly names: WeightedLru<NameEntry | ListingEntry>;
+  /** Attributes of an exclusive mount, by inode; its generation counts the sandbox's changes. */
+  readonly attrs = new InodeTable();
 
   private constructor(
     readonly client: P9Client,
     rootFid: number,
+    rootIno: bigint,
     opts: GoferFsOptions,
   ) {
     this.readonly = opts.readonly;
+    this.exclusive = opts.exclusive ?? opts.readonly;
     this.pageLimit = opts.pageCacheBytes ?? 64 << 20;
     this.attrTtlMs = opts.attrTtlMs ?? 1000;
-    this.rootNode = new GoferNode(this, rootFid);
+    const nameBudget = opts.nameCacheEntries ?? 32768;
+    this.names = new WeightedLru(nameBudget);
+    this.rootNode = new GoferNode(this, rootFid, rootIno);
   }
 
   /** Attaches to the gofer's tree `aname` and returns the file system rooted there. */
   static async attach(client: P9Client, aname: string, opts: GoferFsOptions): Promise<GoferFs> {
-    const { fid } = await p9(() => client.attach('root', aname, 0));
-    return new GoferFs(client, fid, opts);
+    const { fid, qid } = await p9(() => client.attach('root', aname, 0));
+    return new GoferFs(client, fid, qid.path, opts);
   }
 
   root(): GoferNode {
@@ -110,6 +148,52 @@ export class GoferFs implements FilesystemImpl {
     return p;
   }
 
+  /**
+   * Page `idx` of a file, from the cache or fetched with the `count - 1` pages after it in one Tread (those are
+   * stored too). `readRange` reads at most `count` pages from the page's start.
+   */
+  loadPages(
+    ino: bigint,
+    idx: number,
+    count: number,
+    readRange: (offset: number, length: number) => Promise<Buffer>,
+  ): Promise<Buffer> {
+    const cached = this.cachedPage(ino, idx);
+    if (cached) return Promise.resolve(cached);
+    const loading = this.pageLoads.get(`${ino}:${idx}`);
+    if (loading) return loading;
+    // Only pages neither cached nor on the way join this Tread.
+    let n = 1;
+    while (n < count && !this.pages.has(`${ino}:${idx + n}`) && !this.pageLoads.has(`${ino}:${idx + n}`)) n++;
+    const all = readRange(idx * PAGE, n * PAGE).then((data) => {
+      for (let i = 0; i < n; i++) {
+        const part = data.subarray(i * PAGE, (i + 1) * PAGE);
+        // A page past the end of the file is not stored: the file may grow (not on a read-only mount, but a
+        // short page is still right, and an empty one would only take room).
+        if (part.length > 0) this.storePage(ino, idx + i, Buffer.from(part));
+      }
+      return data;
+    });
+    const loads: Promise<Buffer>[] = [];
+    for (let i = 0; i < n; i++) {
+      const key = `${ino}:${idx + i}`;
+      const p = all.then((data) => data.subarray(i * PAGE, (i + 1) * PAGE));
+      loads.push(p);
+      this.pageLoads.set(key, p);
+      void p.then(
+        () => this.pageLoads.get(key) === p && this.pageLoads.delete(key),
+        () => this.pageLoads.get(key) === p && this.pageLoads.delete(key),
+      );
+    }
+    return loads[0]!;
+  }
+
+  /** True if page `idx` is cached or being fetched. */
+  hasPage(ino: bigint, idx: number): boolean {
+    const key = `${ino}:${idx}`;
+    return this.pages.has(key) || this.pageLoads.has(key);
+  }
+
   storePage(ino: bigint, idx: number, data: Buffer): void {
     const key = `${ino}:${idx}`;
     if (this.pages.has(key)) return;
@@ -128,31 +212,124 @@ const fidReleaser = new FinalizationRegistry<{ client: P9Client; fid: number }>(
   if (!client.closed) void client.clunk(fid).catch(() => undefined);
 });
 
+/** A name looked up in a directory of an exclusive mount: the node found, or null when there is no such name. */
+class NameEntry implements LruEntry {
+  readonly weight = 1;
+  constructor(
+    readonly dir: GoferNode,
+    readonly name: string,
+    readonly node: GoferNode | null,
+  ) {}
+
+  evicted(): void {
+    this.dir.forgetName(this);
+  }
+}
+
+/** A whole directory listing of an exclusive mount: it also answers "no such name" for every name not in it. */
+class ListingEntry implements LruEntry {
+  readonly weight: number;
+  readonly names: Set<string>;
+  /** Names the listing says are directories (d_type; DT_UNKNOWN entries are not counted). */
+  readonly subdirs: Set<string>;
+  constructor(
+    readonly dir: GoferNode,
+    readonly entries: readonly DirEntry[],
+  ) {
+    this.weight = Math.max(1, entries.length);
+    this.names = new Set(entries.map((e) => e.name));
+    this.subdirs = new Set(entries.filter((e) => e.type === DT_DIR).map((e) => e.name));
+  }
+
+  evicted(): void {
+    this.dir.forgetListing(this);
+  }
+}
+
+const nsOf = (s: number, n: number) => BigInt(s) * 1_000_000_000n + BigInt(n);
+
 export class GoferNode implements FsNode {
+  /** Attributes of a non-exclusive mount (an exclusive one keeps them in fs.attrs, shared per inode). */
   private attr: Stat | null = null;
   private attrAt = 0;
+  private inodeRecord: CachedInode | undefined;
+  /** Exclusive mounts: cached names (found or not), the kept listing, lookups on the way. */
+  private names: Map<string, NameEntry> | undefined;
+  private listing: ListingEntry | undefined;
+  private inFlight: Map<string, Promise<GoferNode | null>> | undefined;
+  /** Names of the listing still to be walked ahead of the application (see prefetch). */
+  private prefetchQueue: Set<string> | undefined;
+  private prefetchedFor: ListingEntry | undefined;
+
+  /** What the finalizer clunks: the node's current fid. */
+  private readonly held: { client: P9Client; fid: number };
 
   constructor(
     readonly fs: GoferFs,
-    readonly fid: number,
+    fid: number,
+    /** The inode number (qid path) as the walk or attach reported it. */
+    private ino: bigint | undefined = undefined,
   ) {
-    fidReleaser.register(this, { client: fs.client, fid });
+    this.held = { client: fs.client, fid };
+    fidReleaser.register(this, this.held);
+  }
+
+  /** The walked (never opened) fid naming this node on the gofer. */
+  get fid(): number {
+    return this.held.fid;
+  }
+
+  /** Takes `fid` (naming the same file) as this node's fid and clunks the old one; true once taken. */
+  adoptFid(fid: number): boolean {
+    const old = this.held.fid;
+    if (old === fid) return true;
+    this.held.fid = fid;
+    void this.client.clunk(old).catch(() => undefined);
+    return true;
   }
 
   private get client(): P9Client {
     return this.fs.client;
   }
 
+  /** Drops this node's cached attributes: the sandbox changed it. */
   invalidate(): void {
     this.attr = null;
+    if (this.fs.exclusive) {
+      this.fs.attrs.changed();
+      if (this.inode) this.inode.attr = null;
+    }
+  }
+
+  /** The shared attribute record of an exclusive mount's node, once its inode number is known. */
+  private get inode(): CachedInode | undefined {
+    if (!this.inodeRecord && this.ino !== undefined) this.inodeRecord = this.fs.attrs.inode(this.ino);
+    return this.inodeRecord;
   }
 
   async stat(): Promise<Stat> {
+    if (this.fs.exclusive) {
+      const cached = this.inode?.attr;
+      if (cached) return cached;
+      const generation = this.fs.attrs.generation;
+      const st = await this.fetchAttr();
+      if (this.ino !== st.ino) {
+        this.ino = st.ino;
+        this.inodeRecord = undefined;
+      }
+      if (generation === this.fs.attrs.generation) this.inode!.attr = st;
+      return st;
+    }
     const fresh = this.fs.readonly || Date.now() - this.attrAt < this.fs.attrTtlMs;
     if (this.attr && fresh) return this.attr;
+    this.attr = await this.fetchAttr();
+    this.attrAt = Date.now();
+    return this.attr;
+  }
+
+  private async fetchAttr(): Promise<Stat> {
     const a = await p9(() => this.client.getattr(this.fid));
-    const ns = (s: number, n: number) => BigInt(s) * 1_000_000_000n + BigInt(n);
-    this.attr = {
+    return {
       dev: this.fs.dev,
       ino: a.qid.path,
       mode: a.mode,
@@ -163,12 +340,10 @@ export class GoferNode implements FsNode {
       size: BigInt(a.size),
       blksize: a.blksize || 4096,
       blocks: BigInt(a.blocks),
-      atimeNs: ns(a.atimeSec, a.atimeNsec),
-      mtimeNs: ns(a.mtimeSec, a.mtimeNsec),
-      ctimeNs: ns(a.ctimeSec, a.ctimeNsec),
+      atimeNs: nsOf(a.atimeSec, a.atimeNsec),
+      mtimeNs: nsOf(a.mtimeSec, a.mtimeNsec),
+      ctimeNs: nsOf(a.ctimeSec, a.ctimeNsec),
     };
-    this.attrAt = Date.now();
-    return this.attr;
   }
 
   private writable(): void {
@@ -186,17 +361,122 @@ export class GoferNode implements FsNode {
     if (attr.atimeNs !== undefined) req.atime = t(attr.atimeNs);
     if (attr.mtimeNs !== undefined) req.mtime = t(attr.mtimeNs);
     this.invalidate();
-    await p9(() => this.client.setattr(this.fid, req));
+    try {
+      await p9(() => this.client.setattr(this.fid, req));
+    } finally {
+      this.invalidate();
+    }
   }
 
-  async lookup(name: string): Promise<FsNode | null> {
+  // ---- the name cache of exclusive mounts ----
+
+  /** Called by the LRU when it drops `e`. */
+  forgetName(e: NameEntry): void {
+    if (this.names?.get(e.name) === e) this.names.delete(e.name);
+  }
+
+  forgetListing(e: ListingEntry): void {
+    if (this.listing === e) this.listing = undefined;
+  }
+
+  /** Records what `name` is now (a node, or null for "absent"): the sandbox just made it so. */
+  private setName(name: string, node: GoferNode | null): void {
+    if (!this.fs.exclusive) return;
+    const old = this.names?.get(name);
+    if (old) this.fs.names.remove(old);
+    const e = new NameEntry(this, name, node);
+    (this.names ??= new Map()).set(name, e);
+    this.fs.names.add(e);
+  }
+
+  /** The sandbox changed this directory: its listing is stale (names are kept or set one by one). */
+  private dropListing(): void {
+    if (this.listing) this.fs.names.remove(this.listing);
+    this.listing = undefined;
+    this.prefetchQueue = undefined;
+  }
+
+  /** One Twalk to the child `name`; null if it does not exist. */
+  private async walkChild(name: string): Promise<GoferNode | null> {
     try {
-      const { fid } = await p9(() => this.client.walk(this.fid, [name]));
-      return new GoferNode(this.fs, fid);
+      const { fid, qids } = await p9(() => this.client.walk(this.fid, [name]));
+      return new GoferNode(this.fs, fid, qids[qids.length - 1]?.path);
     } catch (e) {
       if (e instanceof SyscallError && e.errno === Errno.ENOENT) return null;
       throw e;
     }
+  }
+
+  async lookup(name: string): Promise<FsNode | null> {
+    return this.lookupNode(name);
+  }
+
+  private async lookupNode(name: string): Promise<GoferNode | null> {
+    if (!this.fs.exclusive) return this.walkChild(name);
+    const hit = this.names?.get(name);
+    if (hit) {
+      this.fs.names.touch(hit);
+      return hit.node;
+    }
+    const listing = this.listing;
+    if (listing) {
+      this.fs.names.touch(listing);
+      if (!listing.names.has(name)) return null;
+    }
+    const pending = this.inFlight?.get(name);
+    if (pending) return pending;
+    if (this.prefetchQueue?.delete(name)) return this.lookupOnce(name, true);
+    if (listing && this.prefetchedFor !== listing) {
+      // The application is looking at the entries of a directory it listed (ls -l, du, find with -size): walk and
+      // stat them all now, many at once, rather than one round trip after another as it asks.
+      this.prefetchedFor = listing;
+      this.prefetch(listing, name);
+      return this.lookupOnce(name, true);
+    }
+    return this.lookupOnce(name, false);
+  }
+
+  /** Walks to `name` (and stats it, if `withAttr`), caching the answer unless the sandbox changed something meanwhile. */
+  private lookupOnce(name: string, withAttr: boolean): Promise<GoferNode | null> {
+    const generation = this.fs.attrs.generation;
+    const p = (async () => {
+      const node = await this.walkChild(name);
+      if (node && withAttr) await node.stat();
+      if (generation === this.fs.attrs.generation) this.setName(name, node);
+      return node;
+    })();
+    const inFlight = (this.inFlight ??= new Map());
+    inFlight.set(name, p);
+    const done = () => {
+      if (inFlight.get(name) === p) inFlight.delete(name);
+    };
+    p.then(done, done);
+    return p;
+  }
+
+  /** Walks and stats the listed names not known yet, PREFETCH_CONCURRENCY at a time, in listing order. */
+  private prefetch(listing: ListingEntry, except: string): void {
+    const queue = new Set<string>();
+    for (const n of listing.names) {
+      if (queue.size >= PREFETCH_MAX) break;
+      if (n !== except && !this.names?.has(n) && !this.inFlight?.has(n)) queue.add(n);
+    }
+    this.prefetchQueue = queue;
+    const worker = async (): Promise<void> => {
+      while (this.prefetchQueue === queue && !this.client.closed) {
+        const next = queue.values().next();
+        if (next.done) return;
+        queue.delete(next.value);
+        // A failure here is the application's to see when it looks the name up itself.
+        const node = await this.lookupOnce(next.value, true).catch(() => null);
+        // A directory among them is likely the next one listed (ls -R, du, find): list it too, so entering it
+        // costs nothing more. One level only: this runs when the application looks at these entries.
+        if (node && listing.subdirs.has(next.value) && this.prefetchQueue === queue) {
+          await node.readdir().catch(() => undefined);
+        }
+      }
+    };
+    for (let i = 0; i < PREFETCH_CONCURRENCY; i++) void worker();
   }
 
   /** A fresh fid for this node, opened with `flags` (a node's own fid stays unopened for walks). */
@@ -212,9 +492,14 @@ export class GoferNode implements FsNode {
   }
 
   async readdir(): Promise<DirEntry[]> {
+    if (this.listing) {
+      this.fs.names.touch(this.listing);
+      return this.listing.entries.map((e) => ({ ...e }));
+    }
+    const generation = this.fs.attrs.generation;
     const { fid } = await this.openFid(O_RDONLY | O_DIRECTORY);
+    const out: DirEntry[] = [];
     try {
-      const out: DirEntry[] = [];
       let cookie = 0n;
       for (;;) {
         const batch = await p9(() => this.client.readdir(fid, cookie));
@@ -224,26 +509,41 @@ export class GoferNode implements FsNode {
           cookie = d.offset;
         }
       }
-      return out;
     } finally {
-      await this.client.clunk(fid).catch(() => undefined);
+      // Nobody waits for the clunk: its answer changes nothing here.
+      void this.client.clunk(fid).catch(() => undefined);
     }
+    if (this.fs.exclusive && generation === this.fs.attrs.generation && out.length <= LISTING_MAX) {
+      this.dropListing();
+      this.listing = new ListingEntry(this, out.map((e) => ({ ...e })));
+      this.fs.names.add(this.listing);
+    }
+    return out;
   }
 
   async readlink(): Promise<string> {
     return p9(() => this.client.readlink(this.fid));
   }
 
+  /** The sandbox added or removed names here: the directory's own attributes (mtime, nlink) and listing changed. */
+  private changedEntries(): void {
+    this.invalidate();
+    this.dropListing();
+  }
+
   /** After a create: the child's node, owned by the creating task's ids (the gofer creates as itself). */
   private async created(name: string, attr: NewNodeAttr, chown = true): Promise<FsNode> {
-    this.invalidate();
-    const child = await this.lookup(name);
+    this.changedEntries();
+    // Straight to the gofer: a cached "absent" or a lookup sent before the create would be wrong now.
+    const child = await this.walkChild(name);
     if (!child) fail(Errno.EIO, `gofer lost ${name} right after creating it`);
+    this.setName(name, child);
     if (chown) {
       const st = await child.stat();
       if (st.uid !== attr.uid || st.gid !== attr.gid) {
-        await p9(() => this.client.setattr((child as GoferNode).fid, { uid: attr.uid, gid: attr.gid }));
-        (child as GoferNode).invalidate();
+        child.invalidate();
+        await p9(() => this.client.setattr(child.fid, { uid: attr.uid, gid: attr.gid }));
+        child.invalidate();
       }
     }
     return child;
@@ -283,9 +583,23 @@ export class GoferNode implements FsNode {
   async link(name: string, target: FsNode): Promise<void> {
     this.writable();
     if (!(target instanceof GoferNode) || target.fs !== this.fs) fail(Errno.EXDEV);
-    await p9(() => this.client.link(this.fid, target.fid, name));
-    target.invalidate();
-    this.invalidate();
+    try {
+      await p9(() => this.client.link(this.fid, target.fid, name));
+    } finally {
+      // The target's nlink and ctime changed; the new name is looked up when asked for.
+      target.invalidate();
+      this.changedEntries();
+      this.forgetNameNow(name);
+    }
+  }
+
+  /** Drops whatever is cached about `name` (the next lookup asks the gofer). */
+  private forgetNameNow(name: string): void {
+    const e = this.names?.get(name);
+    if (e) {
+      this.names!.delete(name);
+      this.fs.names.remove(e);
+    }
   }
 
   async unlink(name: string): Promise<void> {
@@ -296,36 +610,72 @@ export class GoferNode implements FsNode {
     await this.remove(name, AT_REMOVEDIR);
   }
 
+  /** On an exclusive mount, the node a name leads to before we change it, so its attributes can be dropped. */
+  private async victim(dir: GoferNode, name: string): Promise<GoferNode | null> {
+    if (!this.fs.exclusive) return null;
+    return dir.lookupNode(name).catch(() => null);
+  }
+
   private async remove(name: string, flags: number): Promise<void> {
     this.writable();
+    const victim = await this.victim(this, name);
     try {
-      await p9(() => this.client.unlinkat(this.fid, name, flags));
+      try {
+        await p9(() => this.client.unlinkat(this.fid, name, flags));
+      } catch (e) {
+        // Servers without Tunlinkat (diod) have Tremove: walk to the file and remove that fid.
+        if (!(e instanceof SyscallError) || (e.errno !== Errno.EOPNOTSUPP && e.errno !== Errno.ENOSYS)) throw e;
+        const { fid } = await p9(() => this.client.walk(this.fid, [name]));
+        await p9(() => this.client.remove(fid));
+      }
     } catch (e) {
-      // Servers without Tunlinkat (diod) have Tremove: walk to the file and remove that fid.
-      if (!(e instanceof SyscallError) || (e.errno !== Errno.EOPNOTSUPP && e.errno !== Errno.ENOSYS)) throw e;
-      const { fid } = await p9(() => this.client.walk(this.fid, [name]));
-      await p9(() => this.client.remove(fid));
+      this.changedEntries();
+      this.forgetNameNow(name);
+      throw e;
     }
-    this.invalidate();
+    // The file's nlink and ctime changed (it may live on through other links or open files).
+    victim?.invalidate();
+    this.changedEntries();
+    this.setName(name, null);
   }
 
   async rename(oldName: string, newParent: FsNode, newName: string): Promise<void> {
     this.writable();
     if (!(newParent instanceof GoferNode) || newParent.fs !== this.fs) fail(Errno.EXDEV);
+    const moved = await this.victim(this, oldName);
+    const replaced = await this.victim(newParent, newName);
     try {
-      await p9(() => this.client.renameat(this.fid, oldName, newParent.fid, newName));
-    } catch (e) {
-      // Servers without Trenameat (diod) still have Trename: walk to the file and rename that fid.
-      if (!(e instanceof SyscallError) || (e.errno !== Errno.EOPNOTSUPP && e.errno !== Errno.ENOSYS)) throw e;
-      const { fid } = await p9(() => this.client.walk(this.fid, [oldName]));
       try {
-        await p9(() => this.client.rpc({ type: 'Trename', fid, dfid: newParent.fid, name: newName }, 'Rrename'));
-      } finally {
-        await this.client.clunk(fid).catch(() => undefined);
+        await p9(() => this.client.renameat(this.fid, oldName, newParent.fid, newName));
+      } catch (e) {
+        // Servers without Trenameat (diod) still have Trename: walk to the file and rename that fid.
+        if (!(e instanceof SyscallError) || (e.errno !== Errno.EOPNOTSUPP && e.errno !== Errno.ENOSYS)) throw e;
+        // Such servers name files by path: only the fid renamed follows the file, so the moved node takes it.
+        const { fid } = await p9(() => this.client.walk(this.fid, [oldName]));
+        let kept = false;
+        try {
+          await p9(() => this.client.rpc({ type: 'Trename', fid, dfid: newParent.fid, name: newName }, 'Rrename'));
+          if (moved) kept = moved.adoptFid(fid);
+        } finally {
+          if (!kept) await this.client.clunk(fid).catch(() => undefined);
+        }
       }
+    } catch (e) {
+      this.changedEntries();
+      newParent.changedEntries();
+      this.forgetNameNow(oldName);
+      newParent.forgetNameNow(newName);
+      throw e;
     }
-    this.invalidate();
-    newParent.invalidate();
+    // rename(2) changes the moved file's ctime and the replaced file's nlink; fids follow the rename, so the
+    // moved node is right under its new name.
+    moved?.invalidate();
+    replaced?.invalidate();
+    this.changedEntries();
+    newParent.changedEntries();
+    this.setName(oldName, null);
+    if (moved) newParent.setName(newName, moved);
+    else newParent.forgetNameNow(newName);
   }
 
   async open(opts: OpenOptions): Promise<FileDescriptionImpl> {
@@ -338,6 +688,10 @@ export class GoferNode implements FsNode {
     const ino = (await this.stat()).ino;
     const cachePages = fs.readonly;
     let released = false;
+    /** Where the last read ended, and the read-ahead window (pages) that grows while reads stay sequential. */
+    let lastEnd = -1;
+    let window = READAHEAD_MIN_PAGES;
+    const pagesPerRead = Math.max(1, Math.floor(client.maxReadCount / PAGE));
 
     const readDirect = async (length: number, offset: number): Promise<Buffer> => {
       const parts: Buffer[] = [];
@@ -351,25 +705,53 @@ export class GoferNode implements FsNode {
       return parts.length === 1 ? parts[0]! : Buffer.concat(parts);
     };
 
+    const readRange = (offset: number, length: number): Promise<Buffer> => readDirect(length, offset);
+
+    /** Starts fetching the pages in [from, to) that are neither cached nor on the way, pagesPerRead per Tread. */
+    const readAhead = (from: number, to: number): void => {
+      for (let idx = from; idx < to; ) {
+        if (fs.hasPage(ino, idx)) {
+          idx++;
+          continue;
+        }
+        const n = Math.min(pagesPerRead, to - idx);
+        fs.loadPages(ino, idx, n, readRange).catch(() => undefined);
+        idx += n;
+      }
+    };
+
     const readCached = async (length: number, offset: number): Promise<Buffer> => {
       const size = Number((await this.stat()).size);
       if (offset >= size) return Buffer.alloc(0);
       const end = Math.min(size, offset + length);
+      const lastPage = Math.ceil(size / PAGE);
+      const sequential = offset === lastEnd || offset === 0;
+      lastEnd = end;
+      const endIdx = Math.ceil(end / PAGE);
+      if (!sequential) window = READAHEAD_MIN_PAGES;
+      else {
+        // A sequential reader gets the pages after this read fetched while it works on these. As Linux's
+        // readahead, the next window is asked for when the reader is half-way into the pages already ahead of it,
+        // so each Tread carries a whole chunk of the window rather than one page at a time.
+        let ahead = 0;
+        while (endIdx + ahead < lastPage && ahead < window && fs.hasPage(ino, endIdx + ahead)) ahead++;
+        if (ahead <= window / 2 && endIdx + ahead < lastPage) {
+          window = Math.min(window * 2, READAHEAD_MAX_PAGES);
+          readAhead(endIdx + ahead, Math.min(lastPage, endIdx + ahead + window));
+        }
+      }
       const parts: Buffer[] = [];
       for (let pos = offset; pos < end; ) {
         const idx = Math.floor(pos / PAGE);
-        let page = fs.cachedPage(ino, idx);
-        if (!page) {
-          page = await readDirect(PAGE, idx * PAGE);
-          fs.storePage(ino, idx, page);
-        }
+        const want = Math.min(pagesPerRead, endIdx - idx, lastPage - idx);
+        const page = await fs.loadPages(ino, idx, Math.max(1, want), readRange);
         const from = pos - idx * PAGE;
         if (from >= page.length) break;
         const n = Math.min(page.length - from, end - pos);
         parts.push(page.subarray(from, from + n));
         pos += n;
       }
-      return Buffer.concat(parts);
+      return parts.length === 1 ? parts[0]! : Buffer.concat(parts);
     };
 
     return {
@@ -382,12 +764,15 @@ export class GoferNode implements FsNode {
       write: async (data, offset, append) => {
         const at = append ? Number((await this.statFresh()).size) : Number(offset);
         let done = 0;
-        while (done < data.length) {
-          const n = await p9(() => client.write(fid, at + done, data.subarray(done)));
-          if (n === 0) break;
-          done += n;
+        try {
+          while (done < data.length) {
+            const n = await p9(() => client.write(fid, at + done, data.subarray(done)));
+            if (n === 0) break;
+            done += n;
+          }
+        } finally {
+          this.invalidate();
         }
-        this.invalidate();
         return done;
       },
       size: async () => (await this.statFresh()).size,
@@ -400,8 +785,9 @@ export class GoferNode implements FsNode {
     };
   }
 
+  /** Attributes as the gofer has them now: cached ones are right only where the sandbox is the only writer. */
   private async statFresh(): Promise<Stat> {
-    if (!this.fs.readonly) this.invalidate();
+    if (!this.fs.exclusive) this.attr = null;
     return this.stat();
   }
 }

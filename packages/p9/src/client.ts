@@ -85,6 +85,7 @@ export class P9Client {
   private readonly usedFids = new Set<number>();
   private nextFid = 0;
   private dead: P9Error | undefined;
+  private corked = false;
   private readonly closeListeners: ((err: P9Error) => void)[] = [];
 
   private constructor(private readonly stream: Duplex, msize: number) {
@@ -94,6 +95,23 @@ export class P9Client {
     stream.on('error', (err: Error) => this.fail(`connection error: ${err.message}`));
     stream.on('end', () => this.fail('connection closed by the server'));
     stream.on('close', () => this.fail('connection closed'));
+  }
+
+  /**
+   * Sends one frame. Requests made in the same turn of the event loop (many lookups in flight, a read-ahead) go out
+   * in one writev: the stream is corked for the rest of the turn and uncorked from process.nextTick, which runs
+   * before the event loop waits again, so a lone request is not delayed.
+   */
+  private writeFrame(frame: Buffer): void {
+    if (!this.corked) {
+      this.corked = true;
+      this.stream.cork();
+      process.nextTick(() => {
+        this.corked = false;
+        this.stream.uncork();
+      });
+    }
+    this.stream.write(frame);
   }
 
   /** Negotiate the version (Tversion 9P2000.L) on a connected stream and return a client ready to attach. */
@@ -408,7 +426,7 @@ export class P9Client {
         }
         const entry: Pending = { expect, resolve, reject };
         this.pending.set(tag, entry);
-        this.stream.write(frame);
+        this.writeFrame(frame);
         if (signal) {
           const onAbort = (): void => this.abort(tag, entry);
           signal.addEventListener('abort', onAbort, { once: true });

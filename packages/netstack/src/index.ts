@@ -13,6 +13,9 @@
 //   ep.bind({ address: Address.parse('0.0.0.0'), port: 53 });
 //   ep.waiterQueue.subscribe(EventMask.IN, () => { const r = ep.read(buf, { needRemoteAddress: true }); ... });
 //
+// TCP on worker threads: createDefaultStack({ tcpWorkers: 2 }) shards connections over two worker threads (flow
+// hash); sockets keep the same Endpoint API (RemoteTcpEndpoint). tcpWorkerPool(stack) gives statistics and close().
+//
 // Every Endpoint operation is non-blocking and returns a TcpipError value (TcpipErrors.wouldBlock, ...) whose
 // `errno` is the Linux errno; the caller waits on `waiterQueue` and re-checks `readiness(mask)`.
 

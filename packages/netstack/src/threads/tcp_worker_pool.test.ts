@@ -356,6 +356,10 @@ async function semantics(workers: number): Promise<string[]> {
   log.push(`E accepted remote ${ra instanceof TcpipError ? ra.code : `${ra.address}`} local ${lo instanceof TcpipError ? lo.code : `${lo.address}:${lo.port}`}`);
   g.write(Buffer.from('ping'));
   await waitFor(h, EventMask.IN);
+  const peekBuf = new Uint8Array(2);
+  const peeked = h.read(peekBuf, { peek: true });
+  log.push(`E peek ${code(peeked instanceof TcpipError ? peeked : peeked.count)} ${Buffer.from(peekBuf).toString()} FIONREAD ${code(h.getSockOptInt('receiveQueueSize'))}`);
+  log.push(`E options noDelay ${code(h.setSockOptInt('noDelay', 1))} ${code(h.getSockOptInt('noDelay'))} linger ${code(h.setSockOpt({ kind: 'linger', enabled: true, seconds: 5 }))} ${JSON.stringify(h.getSockOpt('linger'))}`);
   log.push(`E shutdown read ${code(h.shutdown(ShutdownFlags.READ))} readiness ${bits(h.readiness(all))}`);
   const rest = await readToEnd(h);
   log.push(`E after SHUT_RD got ${rest.data.toString()} then ${rest.end}`);

@@ -586,7 +586,8 @@ describe('TCP worker pool lifecycle', () => {
     const before = threadCount();
     const s = createDefaultStack({ tcpWorkers: 2 });
     const pool = tcpWorkerPool(s)!;
-    // Wait until both workers run (a stats call answers only from a live worker's event loop).
+    await pool.ready;
+    // Both workers run: a stats call answers only from a live worker's event loop.
     expect(pool.workerStats().every((x) => x !== undefined)).toBe(true);
     expect(threadCount()).toBeGreaterThanOrEqual(before + 2);
     s.close();

@@ -91,6 +91,12 @@ function logOnce(message: string, err: unknown): void {
   process.stderr.write(`${text}\n`);
 }
 
+/** Atomics.waitAsync (Node 16+, ES2024): typed here because the project's lib is ES2023. */
+const atomicsWaitAsync = (Atomics as unknown as {
+  waitAsync(ta: Int32Array, index: number, value: number, timeout: number):
+    { async: false; value: string } | { async: true; value: Promise<string> };
+}).waitAsync;
+
 export const DEFAULT_RING_BYTES = 4 << 20;
 export const DEFAULT_CREDIT = 256 << 10;
 const DEFAULT_CONTROL_TIMEOUT_MS = 5000;
@@ -170,6 +176,12 @@ export class TcpWorkerPool {
     segmentsForwarded: 0, segmentsDropped: 0, icmpErrorsForwarded: 0, framesSent: 0, framesDropped: 0,
     recordsDeferred: 0, workersDied: 0,
   };
+  /**
+   * Resolves once every worker answered its first request (or after a minute). Not needed for correctness: the first control call simply
+   * blocks until its worker answers (a thread takes 100-300 ms to load its modules). Benchmarks and embedders
+   * that must not block the stack thread at startup await it first.
+   */
+  readonly ready: Promise<void>;
   private readonly links: WorkerLink[] = [];
   private readonly controlTimeoutMs: number;
   private nextId = 1;
@@ -201,6 +213,7 @@ export class TcpWorkerPool {
     const script = opts.workerScript ?? defaultWorkerScript();
     const routes = this.snapshot();
     this.lastSnapshot = JSON.stringify(routes);
+    const online: Promise<void>[] = [];
     for (let i = 0; i < this.workerCount; i++) {
       const link = new WorkerLink(i, ringBytes);
       const data: TcpWorkerData = {
@@ -217,6 +230,7 @@ export class TcpWorkerPool {
       const worker = new Worker(script, { workerData: data, name: `netstack-tcp-${i}` });
       link.worker = worker;
       link.exited = new Promise((resolve) => worker.once('exit', () => resolve()));
+
       worker.on('error', (e) => this.workerFailed(link, e));
       worker.on('exit', (code) => {
         if (!this.closed) this.workerFailed(link, new Error(`exited with code ${code}`));
@@ -224,6 +238,14 @@ export class TcpWorkerPool {
       this.links.push(link);
       void this.drainLoop(link);
     }
+    // A worker is ready once it answers a request (its event loop runs the core): ask each for its statistics and
+    // wait for the reply without blocking this thread.
+    for (const l of this.links) {
+      this.controlAsync(l.index, { op: 'stats' });
+      const r = atomicsWaitAsync(l.reply, REPLY_SEQ, 0, 60_000);
+      online.push(r.async ? r.value.then(() => undefined) : Promise.resolve());
+    }
+    this.ready = Promise.all(online).then(() => undefined);
     // Addresses and routes change without telling transports (NICs add link-local addresses themselves), so a
     // periodic comparison keeps the workers' snapshot current; listen() and connect() also check before they act.
     // The comparison costs microseconds for a few NICs.

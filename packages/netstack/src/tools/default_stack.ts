@@ -9,7 +9,7 @@ import { ipv6Protocol, type IPv6ProtocolOptions } from '../network/ipv6/ipv6.js'
 import type { Clock } from '../stack/clock.js';
 import { Stack } from '../stack/stack.js';
 import { TcpDispatcher, tcpDispatcherProtocol } from '../threads/tcp_dispatcher.js';
-import type { TcpWorkerPool } from '../threads/tcp_worker_pool.js';
+import type { TcpWorkerPool, TcpWorkerPoolOptions } from '../threads/tcp_worker_pool.js';
 import { icmpv4Protocol, icmpv6Protocol } from '../transport/icmp/icmp.js';
 import { rawEndpointFactory } from '../transport/raw/raw.js';
 import { tcpProtocol, type TcpSettings } from '../transport/tcp/protocol.js';
@@ -29,6 +29,8 @@ export interface DefaultStackOptions {
    * threads have exited.
    */
   tcpWorkers?: number;
+  /** Ring sizes and per-connection credits of the worker pool (TcpWorkerPoolOptions), for tuning and measurement. */
+  tcpWorkerTuning?: Pick<TcpWorkerPoolOptions, 'ringBytes' | 'sendCredit' | 'receiveCredit' | 'controlTimeoutMs'>;
 }
 
 export function createDefaultStack(opts: DefaultStackOptions = {}): Stack {
@@ -36,7 +38,7 @@ export function createDefaultStack(opts: DefaultStackOptions = {}): Stack {
   if (!Number.isInteger(workers) || workers < 0) {
     throw new RangeError(`EINVAL: tcpWorkers must be a non-negative integer, got ${workers}`);
   }
-  const tcp = workers > 0 ? tcpDispatcherProtocol({ workers, tcp: opts.tcp }) : tcpProtocol(opts.tcp);
+  const tcp = workers > 0 ? tcpDispatcherProtocol({ ...opts.tcpWorkerTuning, workers, tcp: opts.tcp }) : tcpProtocol(opts.tcp);
   return new Stack({
     networkProtocols: [ipv4Protocol(opts.ipv4), ipv6Protocol(opts.ipv6), arpProtocol()],
     transportProtocols: [tcp, udpProtocol(), icmpv4Protocol(), icmpv6Protocol()],

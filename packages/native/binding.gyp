@@ -11,7 +11,8 @@
         "src/memory.c",
         "src/fd.c",
         "src/mount.c",
-        "src/packet.c"
+        "src/packet.c",
+        "src/caps.c"
       ],
       "cflags": ["-std=gnu11", "-Wall", "-Wextra", "-Wno-unused-parameter", "-O2"],
       "defines": ["_GNU_SOURCE", "NAPI_VERSION=8"]

@@ -10,6 +10,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { closeFd, socketpair } from '@tsvisor/native';
 import { AT_REMOVEDIR, NOFID, NOTAG, OpenFlags, P9Client, P9Errno, P9Error, QidType, encode } from '@tsvisor/p9';
 import { RawPeer, mutateFrame, sampleMessages, seededRandom } from '@tsvisor/p9/testing';
+import { GOFER_CAPABILITY_MASK } from './capabilities.js';
 
 const repo = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../..');
 const goferMain = path.join(repo, 'packages/gofer/dist/main.js');
@@ -236,6 +237,48 @@ describe.skipIf(!isRoot || !hasUnshare)('gofer process confinement', () => {
     expect(fs.readdirSync(root).sort()).toEqual(['file', 'passwd', 'sub']);
     expect(g.stderr()).toContain('gofer seccomp filter installed');
     g.client.close();
+  });
+
+  it('keeps only the capabilities serving files needs, on every thread, and serves with them', async () => {
+    // Files the gofer can use only through its kept capabilities: mode 000 and owned by someone else (read, walk:
+    // CAP_DAC_OVERRIDE without CAP_DAC_READ_SEARCH), a group the gofer is not in (S_ISGID kept: CAP_FSETID).
+    const locked = path.join(root, 'locked');
+    fs.mkdirSync(locked);
+    fs.writeFileSync(path.join(locked, 'inner'), 'behind mode 000\n');
+    fs.chownSync(path.join(locked, 'inner'), 1000, 1000);
+    fs.chmodSync(path.join(locked, 'inner'), 0);
+    fs.chownSync(locked, 1000, 1000);
+    fs.chmodSync(locked, 0);
+    try {
+      const g = await startGofer(['--root', root]);
+      const { fid: rootFid } = await g.client.attach('root', '', 0);
+      const pid = innerPid(g.child.pid!);
+      const tasks = fs.readdirSync(`/proc/${pid}/task`);
+      expect(tasks.length).toBeGreaterThan(4);
+      const expected = GOFER_CAPABILITY_MASK.toString(16).padStart(16, '0');
+      expect(expected).toBe('000000000000001b'); // CHOWN, DAC_OVERRIDE, FOWNER, FSETID
+      for (const t of tasks) {
+        const status = fs.readFileSync(`/proc/${pid}/task/${t}/status`, 'utf8');
+        const line = (name: string) => status.match(new RegExp(`^${name}:\\s+(\\w+)$`, 'm'))![1];
+        expect([line('CapEff'), line('CapPrm'), line('CapBnd'), line('CapInh'), line('CapAmb')], `thread ${t}`).toEqual([
+          expected, expected, expected, '0000000000000000', '0000000000000000',
+        ]);
+      }
+      expect(g.stderr()).toContain('gofer capabilities dropped on every thread');
+      const inner = await g.client.walk(rootFid, ['locked', 'inner']);
+      await g.client.lopen(inner.fid, OpenFlags.RDWR);
+      expect((await g.client.read(inner.fid, 0, 100)).toString()).toBe('behind mode 000\n');
+      const { fid: dir } = await g.client.walk(rootFid, ['locked']);
+      await g.client.lcreate(dir, 'made', OpenFlags.WRONLY, 0o644, 2345);
+      const made = await g.client.walk(rootFid, ['locked', 'made']);
+      await g.client.setattr(made.fid, { mode: 0o2755 });
+      const st = fs.statSync(path.join(locked, 'made'));
+      expect([st.mode & 0o7777, st.gid]).toEqual([0o2755, 2345]);
+      g.client.close();
+    } finally {
+      fs.chmodSync(locked, 0o755);
+      fs.rmSync(locked, { recursive: true, force: true });
+    }
   });
 
   it('refuses writes with EROFS when started --readonly', async () => {

@@ -9,3 +9,4 @@ export {
   type ConfineOptions,
 } from './confine.js';
 export { parseGoferArgs, type GoferArgs } from './main.js';
+export { GOFER_CAPABILITIES, GOFER_CAPABILITY_MASK, dropGoferCapabilities } from './capabilities.js';

@@ -2,7 +2,8 @@
 //   node packages/gofer/dist/main.js --root DIR [--readonly] [--mount DEST=SRC ...] [--mount-ro DEST=SRC ...]
 //                                    --fd N [--log FILE] [--log-level LEVEL]
 // Serves DIR (and the extra mounts, attach name DEST) over 9P2000.L on the inherited socket fd N, confined to
-// them (confine.ts). Exits 0 when the client closes the connection, 1 on a startup failure (message on stderr).
+// them (confine.ts), with every thread's capabilities cut down to what serving files needs (capabilities.ts), under
+// its seccomp filter. Exits 0 when the client closes the connection, 1 on a startup failure (message on stderr).
 //
 // The process first re-executes itself under `unshare --mount --propagation private --net --ipc` (util-linux),
 // because a mount namespace must be entered before Node starts its thread pool (see confine.ts), and the gofer
@@ -138,7 +139,14 @@ function readArgvPipe(fd: number): Promise<string[] | undefined> {
 type ServingModules = Awaited<ReturnType<typeof loadServingModules>>;
 
 function loadServingModules() {
-  return Promise.all([import('pino'), import('@tsvisor/p9'), import('@tsvisor/seccomp'), import('./confine.js'), import('./gofer.js')]);
+  return Promise.all([
+    import('pino'),
+    import('@tsvisor/p9'),
+    import('@tsvisor/seccomp'),
+    import('./confine.js'),
+    import('./gofer.js'),
+    import('./capabilities.js'),
+  ]);
 }
 
 async function run(argv: string[]): Promise<number> {
@@ -170,7 +178,8 @@ async function run(argv: string[]): Promise<number> {
 }
 
 async function serve(args: GoferArgs, modules: ServingModules): Promise<number> {
-  const [{ pino }, { P9Errno, serveP9 }, { SCMP_ACT, apiLevel, installSelfFilter }, { confineToRoots }, { Gofer }] = modules;
+  const [{ pino }, { P9Errno, serveP9 }, { SCMP_ACT, apiLevel, installSelfFilter }, { confineToRoots }, { Gofer }, { dropGoferCapabilities }] =
+    modules;
   // Open the log before confinement: afterwards the host path is out of reach.
   const dest = args.log ? pino.destination({ dest: args.log, sync: true, append: true }) : pino.destination({ fd: 2, sync: true });
   const log: Logger = pino({ name: 'gofer', level: args.logLevel }, dest);
@@ -182,15 +191,37 @@ async function serve(args: GoferArgs, modules: ServingModules): Promise<number> 
   }
   // libseccomp is loaded from the host's /usr/lib, so it must be loaded before the host disappears from view.
   if (args.seccomp) apiLevel();
-  let confinement;
+  // The thread list, for dropping every thread's capabilities after the pivot (proc is not in the new root). It
+  // leads to every process's /proc entry, so it is closed before anything is served.
+  let taskDir: number;
   try {
-    confinement = confineToRoots({ root: args.root, readonly: args.readonly, mounts: args.mounts, method: args.confine });
+    taskDir = fs.openSync('/proc/self/task', fs.constants.O_RDONLY | fs.constants.O_DIRECTORY);
   } catch (err) {
-    log.error({ err, code: (err as { code?: string }).code }, 'gofer confinement failed; refusing to serve');
-    process.stderr.write(`gofer: confinement failed: ${(err as Error).message}\n`);
+    log.error({ err }, 'cannot open /proc/self/task; refusing to serve');
+    process.stderr.write(`gofer: cannot open /proc/self/task: ${(err as Error).message}\n`);
     return 1;
   }
-  log.info({ method: confinement.method, roots: confinement.roots, hostRoot: args.root }, 'gofer confined');
+  let confinement;
+  try {
+    try {
+      confinement = confineToRoots({ root: args.root, readonly: args.readonly, mounts: args.mounts, method: args.confine });
+    } catch (err) {
+      log.error({ err, code: (err as { code?: string }).code }, 'gofer confinement failed; refusing to serve');
+      process.stderr.write(`gofer: confinement failed: ${(err as Error).message}\n`);
+      return 1;
+    }
+    log.info({ method: confinement.method, roots: confinement.roots, hostRoot: args.root }, 'gofer confined');
+    // Before the seccomp filter, which allows neither capset nor PR_CAPBSET_DROP.
+    try {
+      log.info(dropGoferCapabilities(taskDir), 'gofer capabilities dropped on every thread');
+    } catch (err) {
+      log.error({ err }, 'cannot drop the gofer\'s capabilities; refusing to serve');
+      process.stderr.write(`gofer: dropping capabilities failed: ${(err as Error).message}\n`);
+      return 1;
+    }
+  } finally {
+    fs.closeSync(taskDir);
+  }
   if (args.seccomp) {
     // Second wall: even a compromised gofer cannot mount, unshare, ptrace, exec or open by handle.
     // Outside the allow-list a call fails with EPERM rather than killing the gofer mid-request; either way the

@@ -9,6 +9,7 @@ static napi_value init(napi_env env, napi_value exports) {
   if (tsv_register_fd(env, exports) != napi_ok) return NULL;
   if (tsv_register_mount(env, exports) != napi_ok) return NULL;
   if (tsv_register_packet(env, exports) != napi_ok) return NULL;
+  if (tsv_register_caps(env, exports) != napi_ok) return NULL;
   return exports;
 }
 

@@ -18,3 +18,4 @@ export * from './memory.js';
 export * from './notif.js';
 export * from './packet.js';
 export * from './mount.js';
+export * from './caps.js';

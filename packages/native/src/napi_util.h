@@ -14,6 +14,7 @@ napi_status tsv_register_memory(napi_env env, napi_value exports);
 napi_status tsv_register_fd(napi_env env, napi_value exports);
 napi_status tsv_register_mount(napi_env env, napi_value exports);
 napi_status tsv_register_packet(napi_env env, napi_value exports);
+napi_status tsv_register_caps(napi_env env, napi_value exports);
 
 /* Define a function property on exports. */
 napi_status tsv_export(napi_env env, napi_value exports, const char *name, napi_callback cb);

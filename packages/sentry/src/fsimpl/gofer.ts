@@ -260,6 +260,8 @@ export class GoferNode implements FsNode {
   /** Names of the listing still to be walked ahead of the application (see prefetch). */
   private prefetchQueue: Set<string> | undefined;
   private prefetchedFor: ListingEntry | undefined;
+  /** A listing being fetched on an exclusive mount, and the change generation it started in. */
+  private listingLoad: { generation: number; load: Promise<DirEntry[]> } | undefined;
 
   /** What the finalizer clunks: the node's current fid. */
   private readonly held: { client: P9Client; fid: number };
@@ -496,6 +498,21 @@ export class GoferNode implements FsNode {
       this.fs.names.touch(this.listing);
       return this.listing.entries.map((e) => ({ ...e }));
     }
+    if (!this.fs.exclusive) return this.fetchListing();
+    // The application may open a directory the prefetch is listing right now: one listing serves both.
+    const generation = this.fs.attrs.generation;
+    if (!this.listingLoad || this.listingLoad.generation !== generation) {
+      const load = this.fetchListing();
+      this.listingLoad = { generation, load };
+      const done = () => {
+        if (this.listingLoad?.load === load) this.listingLoad = undefined;
+      };
+      load.then(done, done);
+    }
+    return (await this.listingLoad.load).map((e) => ({ ...e }));
+  }
+
+  private async fetchListing(): Promise<DirEntry[]> {
     const generation = this.fs.attrs.generation;
     const { fid } = await this.openFid(O_RDONLY | O_DIRECTORY);
     const out: DirEntry[] = [];

@@ -11,7 +11,7 @@ import { Address } from '../stack/address.js';
 import { ShutdownFlags, SockType, type Endpoint } from '../stack/endpoint.js';
 import type { Stack } from '../stack/stack.js';
 import { TcpipError, TcpipErrors } from '../stack/tcpip_error.js';
-import { createDefaultStack, tcpWorkerPool } from '../tools/default_stack.js';
+import { createDefaultStack, tcpWorkerPool, type DefaultStackOptions } from '../tools/default_stack.js';
 import { addLoopbackNIC } from '../tools/device_takeover.js';
 import { serveTcp } from '../tools/services.js';
 import { NetworkReceiveInfo } from '../stack/transport_protocol.js';
@@ -35,9 +35,15 @@ afterEach(async () => {
   for (const p of open.splice(0)) await p.close();
 });
 
-function pair(workersA: number, workersB: number, impairments: ChannelImpairments = {}, tcp: Partial<TcpSettings> = {}): Pair {
+function pair(
+  workersA: number,
+  workersB: number,
+  impairments: ChannelImpairments = {},
+  tcp: Partial<TcpSettings> = {},
+  tuning: DefaultStackOptions['tcpWorkerTuning'] = undefined,
+): Pair {
   const link = createChannelPair(impairments);
-  const a = createDefaultStack({ tcpWorkers: workersA, tcp });
+  const a = createDefaultStack({ tcpWorkers: workersA, tcp, tcpWorkerTuning: tuning });
   const b = createDefaultStack({ tcpWorkers: workersB, tcp });
   a.createNIC(1, link.a);
   b.createNIC(1, link.b);
@@ -174,6 +180,28 @@ describe('TCP worker threads', () => {
     expect(c2).toEqual({ hash: sha(up), bytes: up.length });
     const pool = tcpWorkerPool(p.a)!;
     expect(pool.tcpStats()['retransmits']).toBeGreaterThan(0); // the loss really hit the workers' connections
+  });
+
+  it('small rings: records wait in order when TO_WORKER is full, segments are dropped and retransmitted, data intact', { timeout: 30_000 }, async () => {
+    // The smallest rings (256 KiB): bursts of four connections' writes and segments overflow them.
+    const p = pair(2, 0, {}, {}, { ringBytes: 256 * 1024 });
+    const up = randomBytes(4 << 20);
+    const down = randomBytes(4 << 20);
+    const served: Promise<{ hash: string; bytes: number }>[] = [];
+    let accepted!: () => void;
+    const allAccepted = new Promise<void>((r) => (accepted = r));
+    listen(p.a, 5003, (ep) => {
+      served.push(stream(ep, down, 25_000));
+      if (served.length === 4) accepted();
+    });
+    const clients = Array.from({ length: 4 }, () => stream(connect(p.b, '10.7.0.1', 5003), up, 25_000));
+    await allAccepted;
+    const results = await Promise.all([...served, ...clients]);
+    for (const r of results.slice(0, 4)) expect(r).toEqual({ hash: sha(up), bytes: up.length });
+    for (const r of results.slice(4)) expect(r).toEqual({ hash: sha(down), bytes: down.length });
+    const stats = tcpWorkerPool(p.a)!.stats;
+    expect(stats.recordsDeferred).toBeGreaterThan(0);
+    expect(stats.segmentsDropped).toBeGreaterThan(0);
   });
 
   it('spreads 50 parallel connections over both workers; the echo service works unchanged', { timeout: 20_000 }, async () => {

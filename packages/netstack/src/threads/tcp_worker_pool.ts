@@ -98,6 +98,7 @@ const atomicsWaitAsync = (Atomics as unknown as {
 }).waitAsync;
 
 export const DEFAULT_RING_BYTES = 4 << 20;
+export const MIN_RING_BYTES = 256 << 10;
 export const DEFAULT_CREDIT = 256 << 10;
 const DEFAULT_CONTROL_TIMEOUT_MS = 5000;
 /** Records handled per drain pass before the stack thread yields to its other I/O (the links). */
@@ -210,6 +211,11 @@ export class TcpWorkerPool {
     this.receiveCredit = opts.receiveCredit ?? DEFAULT_CREDIT;
     this.controlTimeoutMs = opts.controlTimeoutMs ?? DEFAULT_CONTROL_TIMEOUT_MS;
     const ringBytes = opts.ringBytes ?? DEFAULT_RING_BYTES;
+    // A ring must hold the largest record either side writes: a 64 KiB GSO segment or WRITE/DATA chunk plus its
+    // header takes half of a 256 KiB ring's largest frame.
+    if (!Number.isInteger(ringBytes) || ringBytes < MIN_RING_BYTES || ringBytes > 1 << 30) {
+      throw new RangeError(`EINVAL: TCP worker rings need ${MIN_RING_BYTES}..${1 << 30} bytes, got ${ringBytes}`);
+    }
     const script = opts.workerScript ?? defaultWorkerScript();
     const routes = this.snapshot();
     this.lastSnapshot = JSON.stringify(routes);

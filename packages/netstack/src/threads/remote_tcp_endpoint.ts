@@ -493,7 +493,7 @@ export class RemoteTcpEndpoint implements Endpoint, WorkerEndpointSink {
       if (!this.proto) return TcpipErrors.invalidEndpointState;
       const err = this.proto.setSockOptInt(opt, value);
       if (err) return err;
-      this.recorded.push({ int: opt, value });
+      this.record({ int: opt, value });
       if (opt === 'receiveLowWatermark') this.receiveLowWatermark = Math.max(1, value);
       return undefined;
     }
@@ -531,7 +531,7 @@ export class RemoteTcpEndpoint implements Endpoint, WorkerEndpointSink {
       const err = this.proto.setSockOpt(opt);
       if (err) return err;
       // TCP accepts only plain-data options (linger, congestionControl), so the record is JSON as it stands.
-      this.recorded.push({ opt: { ...opt } as Record<string, unknown> });
+      this.record({ opt: { ...opt } as Record<string, unknown> });
       return undefined;
     }
     if (this.mode === 'listening' && this.proto) {
@@ -549,6 +549,17 @@ export class RemoteTcpEndpoint implements Endpoint, WorkerEndpointSink {
     const r = this.ctx.pool.control(this.worker, { op: 'get', ep: this.id, kind });
     if (!r.ok) return errorFromCode(r.error);
     return r.value as Extract<SockOpt, { kind: K }>;
+  }
+
+  /**
+   * Remembers an option to replay on the worker; a later setting of the same option replaces the earlier one (so
+   * the list, and the 'create' request carrying it, stay small however often the application sets options).
+   */
+  private record(o: WireOption): void {
+    const key = 'int' in o ? `int:${o.int}` : `opt:${String(o.opt['kind'])}`;
+    const i = this.recorded.findIndex((r) => ('int' in r ? `int:${r.int}` : `opt:${String(r.opt['kind'])}`) === key);
+    if (i >= 0) this.recorded.splice(i, 1);
+    this.recorded.push(o);
   }
 
   /** Runs a control op on the connection's worker, or on every listener copy (the first error wins). */

@@ -230,6 +230,8 @@ describe('TCP worker threads', () => {
       expect(remote.setSockOptInt(opt, v)).toBe(want);
     }
     expect(remote.setSockOpt({ kind: 'congestionControl', name: 'nope' })).toBe(plain.setSockOpt({ kind: 'congestionControl', name: 'nope' }));
+    // Options set many times are replayed once each (60000 records would not fit one ring record).
+    for (let i = 0; i < 60_000; i++) expect(remote.setSockOptInt('keepAliveIdle', 1 + (i % 100))).toBeUndefined();
     expect(remote.setSockOptInt('keepAliveIdle', 30)).toBeUndefined();
     // Materialized on a worker: the worker's TcpEndpoint validates, with the same result.
     listen(p.b, 6000, () => {});

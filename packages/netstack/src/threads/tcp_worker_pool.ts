@@ -306,6 +306,7 @@ export class TcpWorkerPool {
     if (!this.flushOverflow(l, true)) return this.timedOut(l, req);
     const rec = this.controlRecord(l, req);
     const id = l.requestSeq;
+    if (rec.length > l.toWorker.maxFrameSize) return { ok: false, error: TcpipErrors.noBufferSpace.code };
     if (!this.writeBlocking(l, ToWorker.CONTROL, rec)) return this.timedOut(l, req);
     const deadline = Date.now() + this.controlTimeoutMs;
     for (;;) {
@@ -335,6 +336,10 @@ export class TcpWorkerPool {
     if (!l || l.dead || this.closed) return;
     this.sendWrites(l);
     const rec = this.controlRecord(l, req);
+    if (rec.length > l.toWorker.maxFrameSize) {
+      logOnce(`TCP worker ${l.index}: control request '${req.op}' not sent`, new RangeError(`${rec.length} bytes exceed the ring's records`));
+      return;
+    }
     if (l.overflow.length === 0 && l.toWorker.tryWrite(rec, 0, rec.length, ToWorker.CONTROL)) return;
     l.overflow.push({ meta: ToWorker.CONTROL, bytes: rec });
     this.stats.recordsDeferred++;
@@ -600,6 +605,11 @@ export class TcpWorkerPool {
     const body = encodeJson(snap);
     for (const l of this.links) {
       if (l.dead || this.closed) continue;
+      if (body.length > l.toWorker.maxFrameSize) {
+        logOnce(`TCP worker ${l.index}: routing snapshot not sent`, new RangeError(`${body.length} bytes exceed the ring's ${l.toWorker.maxFrameSize}-byte records (use larger rings)`));
+        continue;
+      }
+      this.sendWrites(l);
       this.flushOverflow(l, true);
       this.writeBlocking(l, ToWorker.ROUTES, body);
     }

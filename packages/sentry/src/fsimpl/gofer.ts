@@ -481,6 +481,52 @@ export class GoferNode implements FsNode {
     for (let i = 0; i < PREFETCH_CONCURRENCY; i++) void worker();
   }
 
+  /**
+   * Exclusive mounts: walks every prefix of `names` from this directory at once (one Twalk each, all in flight
+   * together, then a Tgetattr of each), and records each node found under its parent, so resolving
+   * a/b/c/d costs two round trips of latency rather than two per component. A prefix that does not exist (or
+   * passes through a symlink, which the gofer never follows) only ends the fill; nothing negative is recorded.
+   */
+  async prefetchPath(names: readonly string[]): Promise<void> {
+    if (!this.fs.exclusive || this.client.closed) return;
+    // The cached part of the chain is walked in memory; fetch from where it ends.
+    let dir: GoferNode = this;
+    let i = 0;
+    for (; i < names.length; i++) {
+      const e = dir.names?.get(names[i]!);
+      if (!e) break;
+      if (!e.node) return;
+      dir = e.node;
+    }
+    const rest = names.slice(i);
+    if (rest.length < 2) return;
+    if (dir.listing && !dir.listing.names.has(rest[0]!)) return;
+    const generation = this.fs.attrs.generation;
+    const walks = rest.map((_, k) =>
+      p9(() => this.client.walk(dir.fid, rest.slice(0, k + 1)))
+        .then(async ({ fid, qids }) => {
+          const node = new GoferNode(this.fs, fid, qids[qids.length - 1]?.path);
+          await node.stat();
+          return node;
+        })
+        .catch(() => null),
+    );
+    const nodes = await Promise.all(walks);
+    if (generation !== this.fs.attrs.generation) return;
+    let parent = dir;
+    for (let k = 0; k < nodes.length; k++) {
+      const node = nodes[k];
+      if (!node) return;
+      // Another lookup may have recorded this name meanwhile: keep that node (a dentry may hold it).
+      const known = parent.names?.get(rest[k]!);
+      if (known?.node) parent = known.node;
+      else {
+        parent.setName(rest[k]!, node);
+        parent = node;
+      }
+    }
+  }
+
   /** A fresh fid for this node, opened with `flags` (a node's own fid stays unopened for walks). */
   private async openFid(flags: number): Promise<{ fid: number }> {
     const { fid } = await p9(() => this.client.walk(this.fid, []));

@@ -40,14 +40,16 @@ async function errnoOf(p: Promise<unknown>): Promise<number> {
 }
 
 /** Counts the requests the client sends (every operation goes through rpc). */
-function countRequests(client: P9Client): { count: () => number; types: string[] } {
+function countRequests(client: P9Client): { count: () => number; types: string[]; walkNames: number[] } {
   const types: string[] = [];
+  const walkNames: number[] = [];
   const original = client.rpc.bind(client);
   client.rpc = ((body, expect, options) => {
     types.push(body.type);
+    if (body.type === 'Twalk') walkNames.push(body.names.length);
     return original(body, expect, options);
   }) as P9Client['rpc'];
-  return { count: () => types.length, types };
+  return { count: () => types.length, types, walkNames };
 }
 
 /** The fields stat(2) shows; dev differs between two mounts by design. */
@@ -97,6 +99,9 @@ describe.each(NINEP_PEERS.filter((p) => p.available))('exclusive gofer caches ov
     fs.mkdirSync(join(dir, 'listed'));
     for (let i = 0; i < 60; i++) fs.writeFileSync(join(dir, 'listed', `f${i}`), 'x'.repeat(i));
     fs.symlinkSync('f1', join(dir, 'listed', 'ln'));
+    fs.mkdirSync(join(dir, 'deep/a/b/c/d'), { recursive: true });
+    fs.writeFileSync(join(dir, 'deep/a/b/c/d/file'), 'deep');
+    fs.symlinkSync('a/b', join(dir, 'deep/ln'));
     fs.mkdirSync(join(dir, 'many'));
     for (let i = 0; i < 200; i++) fs.writeFileSync(join(dir, 'many', `n${i}`), '');
     const big = Buffer.alloc(3 << 20);
@@ -205,6 +210,31 @@ describe.each(NINEP_PEERS.filter((p) => p.available))('exclusive gofer caches ov
     // A name the listing does not have is absent without asking.
     expect(await errnoOf(statAt(t, AT_FDCWD, '/listed/none', 0))).toBe(Errno.ENOENT);
     expect(requests.count()).toBe(before);
+  });
+
+  it('resolves an uncached multi-component path with walks of several names at once, and right', async () => {
+    const t = await task({ readonly: false, exclusive: true });
+    const walksBefore = requests.walkNames.length;
+    const st = await statAt(t, AT_FDCWD, '/deep/a/b/c/d/file', 0);
+    expect(shown(st)).toEqual({ ...hostStat(join(dir, 'deep/a/b/c/d/file')), blksize: st.blksize });
+    expect(Math.max(...requests.walkNames.slice(walksBefore))).toBe(6);
+    // Every component is now known: resolving again costs nothing.
+    let before = requests.count();
+    expect((await statAt(t, AT_FDCWD, '/deep/a/b/c/d', 0)).ino).toBe(hostStat(join(dir, 'deep/a/b/c/d')).ino);
+    expect(requests.count()).toBe(before);
+    // Through a symlink in the middle (the gofer never follows it; the VFS does).
+    expect((await statAt(t, AT_FDCWD, '/deep/ln/c/d/file', 0)).ino).toBe(st.ino);
+    // A missing middle component is ENOENT, and seen once the sandbox creates it.
+    expect(await errnoOf(statAt(t, AT_FDCWD, '/deep/a/new/x/y', 0))).toBe(Errno.ENOENT);
+    await mkdirAt(t, AT_FDCWD, '/deep/a/new', 0o755);
+    await mkdirAt(t, AT_FDCWD, '/deep/a/new/x', 0o755);
+    await openAt(t, AT_FDCWD, '/deep/a/new/x/y', O_CREAT | O_WRONLY, 0o644);
+    expect(await errnoOf(statAt(t, AT_FDCWD, '/deep/a/new/x/y', 0))).toBe(0);
+    // Renaming a directory inside the sandbox: the old path is gone, the new one resolves to the same file.
+    await renameAt(t, AT_FDCWD, '/deep/a/new', AT_FDCWD, '/deep/moved', 0);
+    expect(await errnoOf(statAt(t, AT_FDCWD, '/deep/a/new/x/y', 0))).toBe(Errno.ENOENT);
+    expect(await errnoOf(statAt(t, AT_FDCWD, '/deep/moved/x/y', 0))).toBe(0);
+    expect(fs.existsSync(join(dir, 'deep/moved/x/y'))).toBe(true);
   });
 
   it('stays within its budget, evicting the least recently used names, and still answers right', async () => {

@@ -134,6 +134,12 @@ export class OverlayNode implements FsNode {
     return node;
   }
 
+  /** Lets the lower layer fetch a path ahead (a cache fill there: every lookup still goes through `lookup`). */
+  async prefetchPath(names: readonly string[]): Promise<void> {
+    if (this.cachedChild(names[0]!)) return;
+    if (this.lower?.prefetchPath && !this.hidesLower()) await this.lower.prefetchPath(names);
+  }
+
   async readdir(): Promise<DirEntry[]> {
     const entries = new Map<string, DirEntry>();
     const hidden = new Set<string>();

@@ -102,6 +102,12 @@ export interface FsNode {
 
   /** The child named `name`, or null if there is none. */
   lookup?(name: string): Promise<FsNode | null>;
+  /**
+   * A hint before resolving several components below this directory (`names`, none "." or ".."): a file system
+   * whose lookups cost round trips may fetch them all at once into its own caches. It changes nothing the
+   * lookups then answer, and may do nothing.
+   */
+  prefetchPath?(names: readonly string[]): Promise<void>;
   readdir?(): Promise<DirEntry[]>;
   /** Creates a regular file; EEXIST if the name is taken. */
   create?(name: string, attr: NewNodeAttr): Promise<FsNode>;

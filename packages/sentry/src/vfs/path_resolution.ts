@@ -9,6 +9,9 @@ import { isDir, isLnk, MAX_SYMLINKS, NAME_MAX, PATH_MAX, X_OK } from './constant
 import { mayAccess } from './permissions.js';
 import { sameLocation, type VirtualDentry } from './mount.js';
 
+/** Components handed to FsNode.prefetchPath at once (9P's Twalk carries at most 16 names). */
+const PREFETCH_COMPONENTS = 16;
+
 export interface ResolveContext {
   /** The task's root (chroot); ".." stops here and absolute paths start here. */
   readonly root: VirtualDentry;
@@ -102,6 +105,15 @@ export async function walk(
       continue;
     }
 
+    if (comps.length > 0 && cur.dentry.node.prefetchPath && !cur.dentry.cachedChild(name)) {
+      // Several components still to go and the first one is not cached: let the file system fetch them together.
+      const ahead = [name];
+      for (const c of comps) {
+        if (c === '.' || c === '..' || ahead.length >= PREFETCH_COMPONENTS) break;
+        ahead.push(c);
+      }
+      if (ahead.length > 1) await cur.dentry.node.prefetchPath(ahead);
+    }
     const childDentry = await cur.dentry.child(name);
     if (!childDentry) {
       if (last) return { parent: cur, name, child: null, trailingSlash };

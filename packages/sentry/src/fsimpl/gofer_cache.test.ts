@@ -26,6 +26,8 @@ import {
   type TaskFs,
 } from '../vfs/operations.js';
 import { GoferFs, type GoferFsOptions } from './gofer.js';
+import { OverlayFs } from './overlay.js';
+import { Tmpfs } from './tmpfs.js';
 import { NINEP_PEERS, type DiodPeer } from './gofer_test_server.js';
 
 const creds = { uid: 0, gid: 0, euid: 0, egid: 0, groups: [] };
@@ -235,6 +237,28 @@ describe.each(NINEP_PEERS.filter((p) => p.available))('exclusive gofer caches ov
     expect(await errnoOf(statAt(t, AT_FDCWD, '/deep/a/new/x/y', 0))).toBe(Errno.ENOENT);
     expect(await errnoOf(statAt(t, AT_FDCWD, '/deep/moved/x/y', 0))).toBe(0);
     expect(fs.existsSync(join(dir, 'deep/moved/x/y'))).toBe(true);
+  });
+
+  it('through the root overlay (cached read-only lower, memory upper): the sandbox\'s changes are seen at once', async () => {
+    const lower = await GoferFs.attach(peer.client, peer.aname, { readonly: true });
+    const overlay = new OverlayFs(lower, new Tmpfs({ mode: 0o755 }));
+    await overlay.adoptLowerRootAttributes();
+    const ns = new MountNamespace(overlay);
+    const t: TaskFs = { fdTable: new FdTable(), fsContext: new FsContext(ns, ns.rootLocation, ns.rootLocation), creds };
+    expect(await errnoOf(statAt(t, AT_FDCWD, '/listed/made', 0))).toBe(Errno.ENOENT);
+    expect(await errnoOf(statAt(t, AT_FDCWD, '/listed/made', 0))).toBe(Errno.ENOENT);
+    await (await openAt(t, AT_FDCWD, '/listed/made', O_CREAT | O_WRONLY, 0o644)).write(Buffer.from('up'));
+    expect((await statAt(t, AT_FDCWD, '/listed/made', 0)).size).toBe(2n);
+    const f5 = await statAt(t, AT_FDCWD, '/listed/f5', 0);
+    expect(shown(f5)).toEqual({ ...hostStat(join(dir, 'listed/f5')), blksize: f5.blksize });
+    await renameAt(t, AT_FDCWD, '/listed/f5', AT_FDCWD, '/listed/f5b', 0);
+    expect(await errnoOf(statAt(t, AT_FDCWD, '/listed/f5', 0))).toBe(Errno.ENOENT);
+    expect((await statAt(t, AT_FDCWD, '/listed/f5b', 0)).size).toBe(5n);
+    await unlinkAt(t, AT_FDCWD, '/listed/f6', 0);
+    expect(await errnoOf(statAt(t, AT_FDCWD, '/listed/f6', 0))).toBe(Errno.ENOENT);
+    // Nothing reached the host.
+    expect(fs.existsSync(join(dir, 'listed/f6'))).toBe(true);
+    expect(fs.existsSync(join(dir, 'listed/made'))).toBe(false);
   });
 
   it('stays within its budget, evicting the least recently used names, and still answers right', async () => {

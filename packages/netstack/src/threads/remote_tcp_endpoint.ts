@@ -360,6 +360,7 @@ export class RemoteTcpEndpoint implements Endpoint, WorkerEndpointSink {
       }
     }
     if (peek) return n;
+    for (let k = 0; k < i; k++) this.ctx.pool.returnDataChunk(this.queue[k]!);
     this.queue.splice(0, i);
     this.queueHead = off;
     this.queued -= n;
@@ -452,6 +453,7 @@ export class RemoteTcpEndpoint implements Endpoint, WorkerEndpointSink {
       // RFC 9293 3.10.4 / RFC 2525 2.17: closing with unread received data resets the connection (as TcpEndpoint).
       pool.controlAsync(this.worker, { op: 'abort', ep: this.id });
     }
+    for (const c of this.queue) this.ctx.pool.returnDataChunk(c);
     this.queue.length = 0;
     this.queued = 0;
     // close(2): bytes already written are still flushed by the worker, then FIN (or linger/reset per options).
@@ -583,7 +585,7 @@ export class RemoteTcpEndpoint implements Endpoint, WorkerEndpointSink {
       this.ctx.pool.postConsumed(this.worker, this.id, length);
       return;
     }
-    this.queue.push(bytes.slice(offset, offset + length));
+    this.queue.push(this.ctx.pool.copyDataChunk(bytes, offset, length));
     this.queued += length;
     this.notify(EventMask.IN | EventMask.RDNORM);
   }

@@ -137,6 +137,10 @@ interface GatheredWrite {
   flags: number;
 }
 
+/** Receive chunks recycled (DATA records carry at most 64 KiB); at most FREE_CHUNKS_MAX kept (4 MiB). */
+const DATA_CHUNK_BYTES = 64 * 1024;
+const FREE_CHUNKS_MAX = 64;
+
 /** Largest WRITE record payload (the worker stages whatever its endpoint does not take at once). */
 const WRITE_RECORD_MAX = 64 * 1024;
 
@@ -192,6 +196,7 @@ export class TcpWorkerPool {
   private routeCacheSize = 0;
   private overflowTimer: NodeJS.Timeout | undefined;
   private writesScheduled = false;
+  private readonly freeChunks: ArrayBuffer[] = [];
   private routeTimer: NodeJS.Timeout | undefined;
   /** Scratch for records assembled before the ring copies them (header + payload must be contiguous). */
   private scratch = new Uint8Array(64 * 1024 + 256);
@@ -372,6 +377,24 @@ export class TcpWorkerPool {
       l.toWorker.waitWritable(left);
     }
     return true;
+  }
+
+  // ---- receive chunks
+
+  /**
+   * A copy of a DATA record's bytes for an endpoint's receive queue, in a recycled 64 KiB buffer when it fits (the
+   * copy out of shared memory is then a plain aligned set, without allocating and zeroing a new array each time).
+   */
+  copyDataChunk(bytes: Uint8Array, offset: number, length: number): Uint8Array {
+    const ab = length <= DATA_CHUNK_BYTES ? (this.freeChunks.pop() ?? new ArrayBuffer(DATA_CHUNK_BYTES)) : new ArrayBuffer(length);
+    const c = new Uint8Array(ab, 0, length);
+    c.set(bytes.subarray(offset, offset + length));
+    return c;
+  }
+
+  /** Gives a chunk of copyDataChunk back once the application read all of it. */
+  returnDataChunk(c: Uint8Array): void {
+    if (c.buffer.byteLength === DATA_CHUNK_BYTES && this.freeChunks.length < FREE_CHUNKS_MAX) this.freeChunks.push(c.buffer as ArrayBuffer);
   }
 
   // ---- ordered endpoint records (WRITE, CONSUMED)

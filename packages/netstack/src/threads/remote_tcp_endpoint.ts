@@ -50,11 +50,6 @@ export interface RemoteTcpContext {
   readonly pool: TcpWorkerPool;
   /** The stack-thread TcpProtocol that creates prototypes (never listened or connected). */
   readonly prototypes: TcpProtocol;
-  /**
-   * Keeps a closed connection's port reservation (its prototype) for TIME-WAIT, then releases it: the worker's
-   * TcpProtocol still holds the port that long, so the stack must not hand it out again meanwhile.
-   */
-  holdForTimeWait(proto: TcpEndpoint): void;
 }
 
 type Mode = 'unmaterialized' | 'listening' | 'connection';
@@ -596,17 +591,9 @@ export class RemoteTcpEndpoint implements Endpoint, WorkerEndpointSink {
     if (error) this.pendingError = error;
     if (bits & S.RELEASED) {
       this.ctx.pool.unregister(this.worker, this.id, this);
-      if (this.userClosed) {
-        // RELEASED comes at CLOSED or at TIME-WAIT (wire.ts); after a connection, assume TIME-WAIT, as TcpEndpoint
-        // keeps its port until TIME-WAIT ends.
-        if (bits & S.CONNECTED && this.proto) {
-          const p = this.proto;
-          this.proto = undefined;
-          this.ctx.holdForTimeWait(p);
-        } else {
-          this.releasePort();
-        }
-      }
+      // RELEASED comes once the worker's endpoint is CLOSED, after any TIME-WAIT (wire.ts): the port is free there
+      // now, so it is here too (TcpEndpoint likewise keeps its port through TIME-WAIT).
+      if (this.userClosed) this.releasePort();
     }
     if (was !== bits || error) this.notify(EventMask.IN | EventMask.OUT | EventMask.HUP | EventMask.RDHUP | (error ? EventMask.ERR : 0));
   }

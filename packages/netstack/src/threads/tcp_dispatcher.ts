@@ -17,7 +17,6 @@ import type {
   TransportProtocolFactory,
   UnknownDestinationResult,
 } from '../stack/transport_protocol.js';
-import type { TcpEndpoint } from '../transport/tcp/endpoint.js';
 import { stackTcpHost } from '../transport/tcp/host.js';
 import { TcpProtocol, type TcpSettings } from '../transport/tcp/protocol.js';
 import type { WaiterQueue } from '../waiter/waiter_queue.js';
@@ -37,10 +36,6 @@ export class TcpDispatcher implements TransportProtocol, RemoteTcpContext {
   readonly prototypes: TcpProtocol;
   /** Segments refused before reaching a worker (shorter than a TCP header, or a bad data offset). */
   malformedSegments = 0;
-  /** Port reservations of closed connections waiting for their TIME-WAIT to end, oldest first. */
-  private readonly timeWait: { proto: TcpEndpoint; releaseAt: number }[] = [];
-  private timeWaitHead = 0;
-  private timeWaitTimer: NodeJS.Timeout | undefined;
 
   constructor(
     readonly stack: Stack,
@@ -91,39 +86,7 @@ export class TcpDispatcher implements TransportProtocol, RemoteTcpContext {
     return this.pool.forwardIcmpError(w, err, info, quotedSource, quotedDestination, quoted);
   }
 
-  holdForTimeWait(proto: TcpEndpoint): void {
-    const settings = this.prototypes.settings;
-    // Bounded as the workers bound TIME-WAIT (tcp_max_tw_buckets each): beyond it a worker closes at once.
-    if (this.timeWait.length - this.timeWaitHead >= settings.maxTimeWait * this.pool.workerCount) this.releaseOldest();
-    this.timeWait.push({ proto, releaseAt: Date.now() + settings.timeWaitMs });
-    this.armTimeWait();
-  }
-
-  private releaseOldest(): void {
-    const e = this.timeWait[this.timeWaitHead++];
-    e?.proto.close();
-    if (this.timeWaitHead > 1024 && this.timeWaitHead * 2 > this.timeWait.length) {
-      this.timeWait.splice(0, this.timeWaitHead);
-      this.timeWaitHead = 0;
-    }
-  }
-
-  private armTimeWait(): void {
-    if (this.timeWaitTimer || this.timeWaitHead >= this.timeWait.length) return;
-    const wait = Math.max(0, this.timeWait[this.timeWaitHead]!.releaseAt - Date.now());
-    this.timeWaitTimer = setTimeout(() => {
-      this.timeWaitTimer = undefined;
-      const now = Date.now();
-      while (this.timeWaitHead < this.timeWait.length && this.timeWait[this.timeWaitHead]!.releaseAt <= now) this.releaseOldest();
-      this.armTimeWait();
-    }, wait + 1);
-    this.timeWaitTimer.unref();
-  }
-
   close(): void {
-    if (this.timeWaitTimer) clearTimeout(this.timeWaitTimer);
-    this.timeWaitTimer = undefined;
-    while (this.timeWaitHead < this.timeWait.length) this.releaseOldest();
     void this.pool.close();
     this.prototypes.close();
   }

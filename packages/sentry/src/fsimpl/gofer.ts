@@ -6,7 +6,9 @@
 // lower layer of the root overlay) nothing can change it behind our back, so attributes, names looked up (found or
 // not) and directory listings are kept until the sandbox's own changes drop them (bounded LRUs, gofer_cache.ts).
 // After a directory is listed, the first lookup of one of its names walks and stats all the others too, many
-// requests in flight at once: `ls -l` then pays round trips per directory, not per file. Elsewhere (read-write
+// requests in flight at once: `ls -l` then pays round trips per directory, not per file; once the application
+// lists one subdirectory, the others are listed ahead too (ls -R, du, find). A path of several uncached components
+// is walked with all its prefixes in flight together (prefetchPath). Elsewhere (read-write
 // bind mounts the host may change) attributes expire after `attrTtlMs` and every lookup asks the gofer.
 //
 // On read-only mounts file contents are cached in 64 KiB pages (an LRU bounded per file system), so re-reading
@@ -72,7 +74,10 @@ export interface GoferFsOptions {
    * sandbox changes them, instead of expiring after `attrTtlMs`.
    */
   exclusive?: boolean;
-  /** Budget of an exclusive mount's name cache: names looked up plus names of kept listings. Default 32768. */
+  /**
+   * Budget of an exclusive mount's name cache: names looked up plus names of kept listings. Default 16384 (each
+   * cached node holds a gofer fid, and the dentry cache holds up to 50000 more of the gofer's 65536).
+   */
   nameCacheEntries?: number;
   /** Bytes of file pages to keep for read-only mounts (default 64 MiB). */
   pageCacheBytes?: number;
@@ -107,7 +112,7 @@ export class GoferFs implements FilesystemImpl {
     this.exclusive = opts.exclusive ?? opts.readonly;
     this.pageLimit = opts.pageCacheBytes ?? 64 << 20;
     this.attrTtlMs = opts.attrTtlMs ?? 1000;
-    const nameBudget = opts.nameCacheEntries ?? 32768;
+    const nameBudget = opts.nameCacheEntries ?? 16384;
     this.names = new WeightedLru(nameBudget);
     this.rootNode = new GoferNode(this, rootFid, rootIno);
   }
@@ -260,6 +265,12 @@ export class GoferNode implements FsNode {
   /** Names of the listing still to be walked ahead of the application (see prefetch). */
   private prefetchQueue: Set<string> | undefined;
   private prefetchedFor: ListingEntry | undefined;
+  /**
+   * The directory this node was looked up in (exclusive mounts; a hint only: after a rename it may be stale, which
+   * costs at most a useless read-ahead).
+   */
+  private parentHint: GoferNode | undefined;
+  private subdirsListedFor: ListingEntry | undefined;
   /** A listing being fetched on an exclusive mount, and the change generation it started in. */
   private listingLoad: { generation: number; load: Promise<DirEntry[]> } | undefined;
 
@@ -402,7 +413,9 @@ export class GoferNode implements FsNode {
   private async walkChild(name: string): Promise<GoferNode | null> {
     try {
       const { fid, qids } = await p9(() => this.client.walk(this.fid, [name]));
-      return new GoferNode(this.fs, fid, qids[qids.length - 1]?.path);
+      const child = new GoferNode(this.fs, fid, qids[qids.length - 1]?.path);
+      if (this.fs.exclusive) child.parentHint = this;
+      return child;
     } catch (e) {
       if (e instanceof SyscallError && e.errno === Errno.ENOENT) return null;
       throw e;
@@ -470,12 +483,30 @@ export class GoferNode implements FsNode {
         if (next.done) return;
         queue.delete(next.value);
         // A failure here is the application's to see when it looks the name up itself.
-        const node = await this.lookupOnce(next.value, true).catch(() => null);
-        // A directory among them is likely the next one listed (ls -R, du, find): list it too, so entering it
-        // costs nothing more. One level only: this runs when the application looks at these entries.
-        if (node && listing.subdirs.has(next.value) && this.prefetchQueue === queue) {
-          await node.readdir().catch(() => undefined);
-        }
+        await this.lookupOnce(next.value, true).catch(() => null);
+      }
+    };
+    for (let i = 0; i < PREFETCH_CONCURRENCY; i++) void worker();
+  }
+
+  /**
+   * The application listed one of this directory's subdirectories: it is walking the tree (ls -R, du, find), so
+   * the other subdirectories are listed now, PREFETCH_CONCURRENCY at a time, and entering each costs nothing more.
+   * Not done before that sign: `ls -l` of a directory must not list every directory in it.
+   */
+  private listSubdirsAhead(): void {
+    const listing = this.listing;
+    if (!listing || this.subdirsListedFor === listing) return;
+    this.subdirsListedFor = listing;
+    const queue = [...listing.subdirs];
+    const worker = async (): Promise<void> => {
+      while (this.listing === listing && !this.client.closed) {
+        const name = queue.shift();
+        if (name === undefined) return;
+        // Not lookupNode: that would walk and stat every entry, which a tree walk like find does not need.
+        const known = this.names?.get(name);
+        const node = known ? known.node : await (this.inFlight?.get(name) ?? this.lookupOnce(name, false)).catch(() => null);
+        if (node && !node.listing) await node.listEntries().catch(() => undefined);
       }
     };
     for (let i = 0; i < PREFETCH_CONCURRENCY; i++) void worker();
@@ -521,6 +552,7 @@ export class GoferNode implements FsNode {
       const known = parent.names?.get(rest[k]!);
       if (known?.node) parent = known.node;
       else {
+        node.parentHint = parent;
         parent.setName(rest[k]!, node);
         parent = node;
       }
@@ -540,6 +572,12 @@ export class GoferNode implements FsNode {
   }
 
   async readdir(): Promise<DirEntry[]> {
+    if (this.fs.exclusive) this.parentHint?.listSubdirsAhead();
+    return this.listEntries();
+  }
+
+  /** The entries, from the kept listing or the gofer (readdir without the application's read-ahead signal). */
+  private async listEntries(): Promise<DirEntry[]> {
     if (this.listing) {
       this.fs.names.touch(this.listing);
       return this.listing.entries.map((e) => ({ ...e }));

@@ -104,6 +104,10 @@ describe.each(NINEP_PEERS.filter((p) => p.available))('exclusive gofer caches ov
     fs.mkdirSync(join(dir, 'deep/a/b/c/d'), { recursive: true });
     fs.writeFileSync(join(dir, 'deep/a/b/c/d/file'), 'deep');
     fs.symlinkSync('a/b', join(dir, 'deep/ln'));
+    for (let i = 0; i < 5; i++) {
+      fs.mkdirSync(join(dir, `tree/s${i}`), { recursive: true });
+      for (let j = 0; j < 3; j++) fs.writeFileSync(join(dir, `tree/s${i}/g${j}`), `${i}${j}`);
+    }
     fs.mkdirSync(join(dir, 'many'));
     for (let i = 0; i < 200; i++) fs.writeFileSync(join(dir, 'many', `n${i}`), '');
     const big = Buffer.alloc(3 << 20);
@@ -212,6 +216,29 @@ describe.each(NINEP_PEERS.filter((p) => p.available))('exclusive gofer caches ov
     // A name the listing does not have is absent without asking.
     expect(await errnoOf(statAt(t, AT_FDCWD, '/listed/none', 0))).toBe(Errno.ENOENT);
     expect(requests.count()).toBe(before);
+  });
+
+  it('lists the other subdirectories ahead only once the application enters one (a tree walk, not ls -l)', async () => {
+    const t = await task({ readonly: true });
+    const list = async (path: string) => {
+      const d = await openAt(t, AT_FDCWD, path, O_RDONLY, 0);
+      const out: string[] = [];
+      await d.readdir((e) => out.push(e.name) > 0);
+      return out.filter((n) => n !== '.' && n !== '..').sort();
+    };
+    const readdirs = () => requests.types.filter((x) => x === 'Treaddir').length;
+    const before = readdirs();
+    const subdirs = await list('/tree');
+    for (const n of subdirs) await statAt(t, AT_FDCWD, `/tree/${n}`, AT_SYMLINK_NOFOLLOW);
+    await settle(peer.client);
+    const afterLs = readdirs();
+    expect(afterLs - before).toBeLessThanOrEqual(2); // /tree only: one listing is one or two Treaddirs
+    expect(await list('/tree/s0')).toEqual(['g0', 'g1', 'g2']);
+    await settle(peer.client);
+    const afterFirst = readdirs();
+    expect(afterFirst).toBeGreaterThan(afterLs);
+    for (const n of subdirs.slice(1)) expect(await list(`/tree/${n}`)).toEqual(['g0', 'g1', 'g2']);
+    expect(readdirs()).toBe(afterFirst); // listed ahead
   });
 
   it('resolves an uncached multi-component path with walks of several names at once, and right', async () => {

@@ -173,9 +173,9 @@ export class GoferFs implements FilesystemImpl {
     const all = readRange(idx * PAGE, n * PAGE).then((data) => {
       for (let i = 0; i < n; i++) {
         const part = data.subarray(i * PAGE, (i + 1) * PAGE);
-        // A page past the end of the file is not stored: the file may grow (not on a read-only mount, but a
-        // short page is still right, and an empty one would only take room).
-        if (part.length > 0) this.storePage(ino, idx + i, Buffer.from(part));
+        // Pages are views of the reply's frame (a buffer of its own, made by the frame splitter), not copies: the
+        // frame is freed once all its pages are evicted. An empty page (past the end of the file) is not kept.
+        if (part.length > 0) this.storePage(ino, idx + i, part);
       }
       return data;
     });

@@ -26,6 +26,7 @@ export * from './stack/endpoint.js';
 export * from './stack/socket_options.js';
 export * from './stack/clock.js';
 export * from './stack/stats.js';
+export * from './stack/internal_error.js';
 export * from './stack/route.js';
 export * from './stack/route_table.js';
 export * from './stack/port_manager.js';
@@ -47,6 +48,7 @@ export * from './link/loopback.js';
 export * from './link/fdbased.js';
 export * from './link/host_netdev.js';
 export * from './link/qdisc.js';
+export * from './link/worker_qdisc.js';
 
 // network layer
 export * from './network/fragment_reassembler.js';

@@ -1,6 +1,7 @@
 #!/usr/bin/env node
 // The standalone netstack tool (bin/netstack):
 //   netstack serve [--device IFACE] [--http-root DIR] [--http-port N] [--gso=false] [--tcp-workers N]
+//                  [--qdisc=inline|worker|false]
 // Inside a network namespace it takes the device over (addresses, routes, MTU; device_takeover.ts), then serves
 // TCP and UDP echo (7), discard (9) and chargen (19), an HTTP/1.1 file server, and answers ping over IPv4 and IPv6
 // entirely in user space through an AF_PACKET socket. SIGUSR1 prints statistics; SIGTERM/SIGINT print them, give
@@ -11,7 +12,7 @@ import { hideBin } from 'yargs/helpers';
 import { formatStats } from '../stack/stats.js';
 import { TcpProtocol } from '../transport/tcp/protocol.js';
 import { createDefaultStack, tcpWorkerPool } from './default_stack.js';
-import { chooseDevice, restoreToKernel, routeEntries, takeOverHostNetwork } from './device_takeover.js';
+import { chooseDevice, restoreToKernel, routeEntries, takeOverHostNetwork, type QdiscChoice } from './device_takeover.js';
 import { serveHttp, type HttpServerStats } from './http_server.js';
 import { CHARGEN_PORT, DISCARD_PORT, ECHO_PORT, serveTcp, serveUdp, type Service, type StreamServiceStats } from './services.js';
 
@@ -22,9 +23,27 @@ interface ServeArgs {
   gso: boolean;
   tcpWorkers: number;
   keepAddresses: boolean;
-  qdisc: boolean;
+  qdisc: QdiscChoice;
 }
 
+
+/**
+ * Worker mode: the workers' TCP counters summed (`tcp.*`, as in single-threaded mode), then each worker's share of
+ * the connection counters (`tcpWorker<i>.*`), which shows how the flow hash spread the connections.
+ */
+function workerTcpLines(perWorker: (Record<string, number> | undefined)[]): string[] {
+  const sum: Record<string, number> = {};
+  const each: string[] = [];
+  for (const [i, s] of perWorker.entries()) {
+    if (!s) {
+      each.push(`tcpWorker${i}.unavailable 1`);
+      continue;
+    }
+    for (const [k, v] of Object.entries(s)) if (typeof v === 'number') sum[k] = (sum[k] ?? 0) + v;
+    for (const k of ['passiveOpens', 'activeOpens', 'segmentsReceived', 'segmentsSent', 'retransmits']) each.push(`tcpWorker${i}.${k} ${s[k] ?? 0}`);
+  }
+  return [...Object.entries(sum).filter(([, v]) => v !== 0).map(([k, v]) => `tcp.${k} ${v}`), ...each];
+}
 
 function serve(args: ServeArgs): void {
   const device = chooseDevice(args.device);
@@ -54,7 +73,7 @@ function serve(args: ServeArgs): void {
       ...Object.entries(link.stats).filter(([, v]) => v !== 0).map(([k, v]) => `link.${k} ${v}`),
       ...(tcp instanceof TcpProtocol ? Object.entries(tcp.stats).filter(([, v]) => v !== 0).map(([k, v]) => `tcp.${k} ${v}`) : []),
       // Worker mode: the workers' TCP counters summed, then the stack thread's side of the pool.
-      ...(pool ? Object.entries(pool.tcpStats()).filter(([, v]) => v !== 0).map(([k, v]) => `tcp.${k} ${v}`) : []),
+      ...(pool ? workerTcpLines(pool.workerStats()) : []),
       ...(pool ? Object.entries(pool.stats).filter(([, v]) => v !== 0).map(([k, v]) => `tcpWorkers.${k} ${v}`) : []),
       `discard.tcpBytesReceived ${discard.bytesReceived}`,
       ...(args.httpRoot ? [`http.requests ${http.requests}`, `http.bytesSent ${http.bytesSent}`, ...Object.entries(http.responses).map(([k, v]) => `http.status${k} ${v}`)] : []),
@@ -84,6 +103,12 @@ function serve(args: ServeArgs): void {
   })}\n`);
 }
 
+/** "CODE: message", without repeating a code the message already starts with (the stack's "EINVAL: ..." style). */
+function errorText(e: Error & { code?: string }): string {
+  const code = e.code ?? 'ERROR';
+  return e.message.startsWith(`${code}:`) ? e.message : `${code}: ${e.message}`;
+}
+
 export async function main(argv: string[]): Promise<void> {
   await yargs(argv)
     .scriptName('netstack')
@@ -98,7 +123,14 @@ export async function main(argv: string[]): Promise<void> {
           .option('gso', { type: 'boolean', default: true, describe: 'use virtio_net_hdr segmentation/checksum offload' })
           .option('tcp-workers', { type: 'number', default: 0, describe: 'TCP worker threads (0: TCP on the main thread)' })
           .option('keep-addresses', { type: 'boolean', default: false, describe: 'leave the addresses on the host device too (for debugging)' })
-          .option('qdisc', { type: 'boolean', default: true, describe: 'batch outgoing frames through a FIFO queueing discipline' }),
+          .option('qdisc', {
+            type: 'string',
+            default: 'inline',
+            // --qdisc and --qdisc=true mean the inline FIFO; --no-qdisc and --qdisc=false none; anything else is
+            // refused by takeOverHostNetwork with EINVAL before the device is touched.
+            coerce: (v: unknown) => (v === '' || v === true || v === 'true' ? 'inline' : v === false || v === 'false' ? false : v) as QdiscChoice,
+            describe: "egress queueing: 'inline' (FIFO batches on this thread), 'worker' (sendmmsg on its own thread), false (none)",
+          }),
       (a) => serve({
         device: a.device, httpRoot: a['http-root'], httpPort: a['http-port'], gso: a.gso, tcpWorkers: a['tcp-workers'], keepAddresses: a['keep-addresses'], qdisc: a.qdisc,
       }),
@@ -106,7 +138,7 @@ export async function main(argv: string[]): Promise<void> {
     .demandCommand(1)
     .strict()
     .fail((msg, err) => {
-      if (err) process.stderr.write(`netstack: ${(err as Error & { code?: string }).code ?? 'ERROR'}: ${err.message}\n`);
+      if (err) process.stderr.write(`netstack: ${errorText(err)}\n`);
       else process.stderr.write(`netstack: ${msg} (see netstack --help)\n`);
       process.exit(err ? 1 : 2);
     })
@@ -114,6 +146,6 @@ export async function main(argv: string[]): Promise<void> {
 }
 
 main(hideBin(process.argv)).catch((e: Error & { code?: string }) => {
-  process.stderr.write(`netstack: ${e.code ?? 'ERROR'}: ${e.message}\n`);
+  process.stderr.write(`netstack: ${errorText(e)}\n`);
   process.exit(1);
 });

@@ -504,8 +504,7 @@ export class GoferNode implements FsNode {
         const name = queue.shift();
         if (name === undefined) return;
         // Not lookupNode: that would walk and stat every entry, which a tree walk like find does not need.
-        const known = this.names?.get(name);
-        const node = known ? known.node : await (this.inFlight?.get(name) ?? this.lookupOnce(name, false)).catch(() => null);
+        const node = await this.knownOrWalk(name).catch(() => null);
         if (node && !node.listing) await node.listEntries().catch(() => undefined);
       }
     };
@@ -714,7 +713,14 @@ export class GoferNode implements FsNode {
   /** On an exclusive mount, the node a name leads to before we change it, so its attributes can be dropped. */
   private async victim(dir: GoferNode, name: string): Promise<GoferNode | null> {
     if (!this.fs.exclusive) return null;
-    return dir.lookupNode(name).catch(() => null);
+    return dir.knownOrWalk(name).catch(() => null);
+  }
+
+  /** The cached answer for `name`, or one Twalk: never the read-ahead of the whole listing that lookup starts. */
+  private knownOrWalk(name: string): Promise<GoferNode | null> {
+    const known = this.names?.get(name);
+    if (known) return Promise.resolve(known.node);
+    return this.inFlight?.get(name) ?? this.lookupOnce(name, false);
   }
 
   private async remove(name: string, flags: number): Promise<void> {

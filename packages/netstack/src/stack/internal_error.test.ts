@@ -181,7 +181,30 @@ describe('receive path containment', () => {
     expect(calls).toBe(2);
     expect(received).toEqual([1, 2]);
     expect(stack.stats.internalErrors.receive).toBe(1);
-    expect(logged[0]).toContain('nic1 receive batch end');
+    expect(logged[0]).toContain('batch-end hook');
+    stack.close();
+  });
+
+  it('a batch-end hook that throws costs the hooks after it nothing (link batch end and local delivery)', async () => {
+    const received: number[] = [];
+    const stack = networkStack(received);
+    const link = new ChannelEndpoint({ ethernet: false });
+    stack.createNIC(1, link);
+    let later = 0;
+    stack.onBatchEnd(() => { throw new Error('test: batch-end hook bug, every batch'); });
+    stack.onBatchEnd(() => void later++);
+    link.injectInbound(frame(1), EXPERIMENTAL_ETHERTYPE);
+    link.endInboundBatch();
+    expect(later).toBe(1);
+    stack.deliverLocal(1, EXPERIMENTAL_ETHERTYPE, outgoing(2));
+    await nextTurn();
+    expect(received).toEqual([1, 2]);
+    expect(later).toBe(2);
+    // Called directly (the TCP worker pool does, after draining its rings), no exception leaves it either.
+    stack.flushBatch();
+    expect(later).toBe(3);
+    expect(stack.stats.internalErrors.receive).toBe(3);
+    expect(logged).toHaveLength(1);
     stack.close();
   });
 

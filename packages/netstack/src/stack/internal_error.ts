@@ -6,8 +6,9 @@
 // callback, a setImmediate or microtask) would be an uncaught exception, fatal to the whole process, or would
 // stop that link's receive loop in the middle of a batch.
 //
-// The containment boundaries (one per path): NIC.deliverNetworkPacket and NIC.deliverBatchEnd for everything a
-// link hands up, Stack's local-delivery drain for its batch end, FifoQdisc.flush for deferred transmits.
+// The containment boundaries: NIC.deliverNetworkPacket for everything a link (or the stack's local delivery)
+// hands up, Stack.flushBatch for each batch-end hook, FifoQdisc.flush and WorkerQdisc for deferred transmits, and
+// the timer callbacks that send (neighbour resolution, reassembly timeouts, neighbour solicitations).
 
 import { pino, type Logger } from 'pino';
 import type { StackStats } from './stats.js';

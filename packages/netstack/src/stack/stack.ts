@@ -12,6 +12,7 @@ import { NIC, type NICOptions } from './nic.js';
 import { PortManager } from './port_manager.js';
 import { Route } from './route.js';
 import { RouteTable, type RouteEntry } from './route_table.js';
+import { recordInternalError } from './internal_error.js';
 import { newStackStats, type StackStats } from './stats.js';
 import { TcpipErrors, type TcpipError } from './tcpip_error.js';
 import { TransportDemuxer } from './transport_demuxer.js';
@@ -443,18 +444,16 @@ export class Stack {
     this.localScheduled = false;
     const q = this.localQueue;
     this.localQueue = [];
-    // Delivery and the batch end both go through the NIC, which contains an exception from the protocol code
-    // (counted in stats.internalErrors.receive) so one bad packet cannot stop the rest of the queue.
-    let last: NIC | undefined;
+    // The NIC contains an exception from the protocol code (counted in stats.internalErrors.receive) so one bad
+    // packet cannot stop the rest of the queue; flushBatch contains each hook.
     for (const { nic, etherType, pkt } of q) {
       pkt.checksumValidated = true; // never left the host (like Linux loopback's CHECKSUM_UNNECESSARY)
       pkt.gso = null; // a local super-packet is simply one large segment to the receiver
       pkt.remoteLinkAddress = null;
       pkt.packetType = PacketType.LOOPBACK; // loopback source/destination addresses are legitimate here
       nic.deliverNetworkPacket(etherType, pkt);
-      last = nic;
     }
-    last?.deliverBatchEnd(); // runs the stack's batch-end hooks once (Stack.flushBatch)
+    this.flushBatch();
   }
 
   /** Transports that batch work per receive burst (TCP's ACKs) register a hook run at each batch end. */
@@ -462,8 +461,20 @@ export class Stack {
     this.batchEndHooks.add(hook);
     return () => this.batchEndHooks.delete(hook);
   }
+
+  /**
+   * Runs every batch-end hook. Each is contained on its own (stack/internal_error.ts): a hook that throws must not
+   * cost the hooks after it their batch end (TCP would hold back the ACKs of a whole burst), and the callers (a
+   * link's receive callback, the local-delivery drain, the TCP worker pool's ring drain) have nobody to rethrow to.
+   */
   flushBatch(): void {
-    for (const h of this.batchEndHooks) h();
+    for (const h of this.batchEndHooks) {
+      try {
+        h();
+      } catch (e) {
+        recordInternalError(this.stats, 'receive', 'batch-end hook', e);
+      }
+    }
   }
 
   close(): void {

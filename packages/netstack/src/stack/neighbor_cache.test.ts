@@ -1,6 +1,7 @@
-import { describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it } from 'vitest';
 import { Address } from './address.js';
 import { ManualClock } from './clock.js';
+import { setInternalErrorLogger, type InternalErrorLogger } from './internal_error.js';
 import { NeighborCache } from './neighbor_cache.js';
 import { newStackStats } from './stats.js';
 
@@ -96,5 +97,66 @@ describe('NeighborCache (RFC 4861 7.3 states)', () => {
     clock.advance(10_000);
     expect(cache.resolve(Address.parse('10.1.0.1'), () => {})).toBeUndefined();
     expect(cache.get(Address.parse('10.1.0.1'))?.state).toBe('incomplete');
+  });
+
+  describe('a solicitation that throws (a bug in ARP/NDP or the link below)', () => {
+    const logged: string[] = [];
+    const logger = { error: (_o: object, msg: string) => void logged.push(msg) } as unknown as InternalErrorLogger;
+    afterEach(() => setInternalErrorLogger(null));
+
+    /** A cache whose resolver throws on the solicitations numbered in `failing` (1-based). */
+    function throwingSetup(failing: number[]) {
+      setInternalErrorLogger(logger);
+      logged.length = 0;
+      const clock = new ManualClock();
+      const stats = newStackStats();
+      let n = 0;
+      const cache = new NeighborCache(clock, {
+        solicit: () => {
+          if (failing.includes(++n)) throw new Error('test: solicitation bug');
+        },
+      }, stats);
+      return { clock, stats, cache, solicits: () => n };
+    }
+
+    it('on a retry timer: the retries go on and resolution still fails on time, releasing its waiters', () => {
+      const { cache, clock, stats, solicits } = throwingSetup([2]);
+      const a = Address.parse('10.0.0.2');
+      const got: (Uint8Array | undefined)[] = [];
+      cache.resolve(a, (l) => got.push(l));
+      clock.advance(1000); // the second solicitation throws inside the timer callback
+      expect(cache.get(a)?.state).toBe('incomplete');
+      clock.advance(2000);
+      expect(solicits()).toBe(3);
+      expect(cache.get(a)?.state).toBe('unreachable');
+      expect(got).toEqual([undefined]);
+      expect(stats.neighbor.resolutionsFailed).toBe(1);
+      expect(stats.internalErrors.transmit).toBe(1);
+      expect(logged).toHaveLength(1);
+    });
+
+    it('on the first solicitation: the caller sees no exception and a late answer still resolves', () => {
+      const { cache, clock, stats } = throwingSetup([1]);
+      const a = Address.parse('10.0.0.2');
+      const got: (Uint8Array | undefined)[] = [];
+      expect(cache.resolve(a, (l) => got.push(l))).toBeUndefined();
+      clock.advance(1000); // the retry goes out
+      cache.handleConfirmation(a, MAC1, true);
+      expect(got).toEqual([MAC1]);
+      expect(stats.internalErrors.transmit).toBe(1);
+    });
+
+    it('while probing a STALE neighbour: the entry is still deleted after the unicast probes', () => {
+      const { cache, clock, stats } = throwingSetup([2, 3]);
+      const a = Address.parse('fe80::2');
+      cache.resolve(a, () => {});
+      cache.handleConfirmation(a, MAC1, true);
+      clock.advance(30_000);
+      cache.resolve(a, () => {}); // STALE -> DELAY
+      clock.advance(5000); // DELAY -> PROBE: solicitation 2 throws; then 3 throws on the retry timer
+      clock.advance(3000);
+      expect(cache.get(a)).toBeUndefined();
+      expect(stats.internalErrors.transmit).toBe(2);
+    });
   });
 });

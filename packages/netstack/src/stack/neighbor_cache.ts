@@ -6,6 +6,7 @@
 
 import type { Address, LinkAddress } from './address.js';
 import type { Clock, Timer } from './clock.js';
+import { recordInternalError } from './internal_error.js';
 import type { StackStats } from './stats.js';
 
 export type NeighborState = 'incomplete' | 'reachable' | 'stale' | 'delay' | 'probe' | 'static' | 'unreachable';
@@ -249,8 +250,8 @@ export class NeighborCache {
     switch (state) {
       case 'incomplete':
         e.probesSent = 1;
-        this.resolver.solicit(e.address, undefined);
         e.timer = this.clock.afterFunc(this.config.retransmitMs, () => this.onIncompleteTimer(e));
+        this.solicit(e.address, undefined);
         break;
       case 'reachable':
         e.probesSent = 0;
@@ -267,8 +268,8 @@ export class NeighborCache {
         break;
       case 'probe':
         e.probesSent = 1;
-        this.resolver.solicit(e.address, e.link);
         e.timer = this.clock.afterFunc(this.config.retransmitMs, () => this.onProbeTimer(e));
+        this.solicit(e.address, e.link);
         break;
       case 'unreachable':
         e.timer = this.clock.afterFunc(this.config.unreachableHoldMs, () => {
@@ -292,8 +293,8 @@ export class NeighborCache {
       return;
     }
     e.probesSent++;
-    this.resolver.solicit(e.address, undefined);
     e.timer = this.clock.afterFunc(this.config.retransmitMs, () => this.onIncompleteTimer(e));
+    this.solicit(e.address, undefined);
   }
 
   private onProbeTimer(e: NeighborEntry): void {
@@ -306,8 +307,23 @@ export class NeighborCache {
       return;
     }
     e.probesSent++;
-    this.resolver.solicit(e.address, e.link);
     e.timer = this.clock.afterFunc(this.config.retransmitMs, () => this.onProbeTimer(e));
+    this.solicit(e.address, e.link);
+  }
+
+  /**
+   * Sends one solicitation, after the caller armed the retry timer: a solicitation that fails for any reason only
+   * costs that one probe, and the state machine still reaches REACHABLE or gives up on time. An exception (a bug in
+   * ARP/NDP or below) is contained here (stack/internal_error.ts) because most solicitations are sent from a timer,
+   * where it would have no caller but the process; left to escape it also left the entry INCOMPLETE forever, with
+   * its queue of waiting packets never released.
+   */
+  private solicit(target: Address, remoteLink: LinkAddress | undefined): void {
+    try {
+      this.resolver.solicit(target, remoteLink);
+    } catch (e) {
+      recordInternalError(this.stats, 'transmit', 'neighbour solicitation', e);
+    }
   }
 
   private flush(e: NeighborEntry): void {

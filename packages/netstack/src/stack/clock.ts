@@ -1,6 +1,8 @@
 // Time source and timers for the stack. Everything that waits (neighbour resolution, reassembly timeouts, TCP
 // retransmission) goes through a Clock so tests can substitute a ManualClock and step time deterministically.
 
+import { logInternalError } from './internal_error.js';
+
 export interface Timer {
   /** Stops the timer; returns false if it already fired or was stopped. */
   stop(): boolean;
@@ -27,7 +29,16 @@ class SystemTimer implements Timer {
   private arm(ms: number): void {
     this.handle = setTimeout(() => {
       this.handle = undefined;
-      this.fn();
+      // The last-resort net: an exception here has no caller but the process (an uncaught exception ends the
+      // sandbox's whole network, and a peer's packets may be what set it up). Callbacks that leave state behind
+      // contain their own exceptions where they know what to put right (neighbor_cache.ts, the reassembler's
+      // timeout, TCP's flush); this only keeps one that does not from taking the process down. ManualClock does
+      // not catch, so tests still see the exception.
+      try {
+        this.fn();
+      } catch (e) {
+        logInternalError('timer', 'SystemClock.afterFunc', e);
+      }
     }, ms);
     // Stack timers never keep the process alive on their own: the owner of the stack decides the process lifetime.
     this.handle.unref();

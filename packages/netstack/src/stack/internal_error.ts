@@ -47,8 +47,11 @@ export function recordInternalError(stats: StackStats, path: 'receive' | 'transm
   logInternalError(path, where, err);
 }
 
-/** Logs without counting (a link not attached to a stack has no stack statistics to count in). */
-export function logInternalError(path: 'receive' | 'transmit', where: string, err: unknown): void {
+/**
+ * Logs without counting (a link not attached to a stack has no stack statistics to count in). Path 'timer': the
+ * last-resort net of SystemClock's timers (clock.ts), for a callback with no containment of its own.
+ */
+export function logInternalError(path: 'receive' | 'transmit' | 'timer', where: string, err: unknown): void {
   const message = err instanceof Error ? `${err.name}: ${err.message}` : String(err);
   const key = `${where}\n${message}`;
   if (loggedMessages.has(key)) return;
@@ -63,6 +66,8 @@ export function logInternalError(path: 'receive' | 'transmit', where: string, er
   loggedMessages.add(key);
   log.error(
     { err, path, where },
-    `netstack: internal error on the ${path} path at ${where}: ${message} (packet dropped; further occurrences are only counted in stats.internalErrors.${path})`,
+    path === 'timer'
+      ? `netstack: internal error in a timer callback (${where}): ${message} (that run of it lost; further occurrences are not logged)`
+      : `netstack: internal error on the ${path} path at ${where}: ${message} (packet dropped; further occurrences are only counted in stats.internalErrors.${path})`,
   );
 }

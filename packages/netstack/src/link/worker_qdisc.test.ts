@@ -3,7 +3,7 @@
 // namespace's end (a small Python reader) captures what arrives, so count, order and bytes are checked on the
 // wire, not in our own bookkeeping. Spawns the thread from dist/: run `npx tsc -b packages/netstack` first.
 import { execFile, execFileSync, spawn } from 'node:child_process';
-import { readdirSync } from 'node:fs';
+import { readdirSync, readFileSync } from 'node:fs';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { GsoType, PacketBuffer } from '../buffer/packet_buffer.js';
@@ -14,6 +14,7 @@ import { foldChecksum } from '../header/checksum.js';
 import { createDefaultStack } from '../tools/default_stack.js';
 import { takeOverHostNetwork } from '../tools/device_takeover.js';
 import { FdBasedEndpoint } from './fdbased.js';
+import { ChannelEndpoint } from './channel.js';
 import type { LinkDispatcher } from './link_endpoint.js';
 import { WorkerQdisc } from './worker_qdisc.js';
 
@@ -298,6 +299,23 @@ describe('WorkerQdisc over a veth into a network namespace', () => {
       // ARP reply and three echo replies left through the worker.
       expect((egress as WorkerQdisc).stats.sent).toBeGreaterThanOrEqual(4);
       expect((egress as WorkerQdisc).stats.inThread).toBe(false);
+    } finally {
+      stack.close();
+    }
+  });
+
+  it("device takeover with qdisc: 'worker' whose NIC the stack refuses closes the worker and leaves the kernel's address", async () => {
+    sh('ip', 'addr', 'replace', `${NET}.1/24`, 'dev', OURS);
+    const ifindex = Number(readFileSync(`/sys/class/net/${OURS}/ifindex`, 'utf8'));
+    const stack = createDefaultStack();
+    const before = threadCount();
+    try {
+      // The NIC id the takeover wants (the device's ifindex) is taken: createNIC refuses.
+      expect(stack.createNIC(ifindex, new ChannelEndpoint({ ethernet: true }))).toBeUndefined();
+      expect(() => takeOverHostNetwork(stack, { devices: [OURS], qdisc: 'worker' })).toThrow(/NIC for/);
+      for (let i = 0; i < 50 && threadCount() > before; i++) await sleep(10);
+      expect(threadCount()).toBe(before);
+      expect(sh('ip', '-4', '-o', 'addr', 'show', 'dev', OURS)).toContain(`${NET}.1/24`);
     } finally {
       stack.close();
     }

@@ -170,7 +170,8 @@ export function takeOverHostNetwork(
     const config = readDeviceConfig(device);
     const link = FdBasedEndpoint.open({ ifname: device.name, gso: opts.gso ?? true, mtu: device.mtu, linkAddress: device.mac });
     // Outgoing frames go through a qdisc (unless turned off) so a burst written in one turn leaves in one sendmmsg.
-    // Made before the addresses are taken from the kernel: a worker that cannot start leaves the device as it was.
+    // Made (and the NIC created) before the addresses are taken from the kernel: a worker that cannot start, or a
+    // NIC the stack refuses, leaves the device as it was.
     let egress: LinkEndpoint;
     try {
       egress = egressFor(link, opts.qdisc);
@@ -178,11 +179,17 @@ export function takeOverHostNetwork(
       link.close();
       throw e;
     }
-    if (!opts.keepAddresses) releaseFromKernel(device);
     // NIC ids are the namespace's interface indexes (lo is always 1), so the application sees the same
     // if_nametoindex(3) values inside the sandbox as the host namespace had.
     const nic = device.ifindex;
-    fail(`NIC for ${device.name}`, stack.createNIC(nic, egress, { name: device.name }));
+    const refused = stack.createNIC(nic, egress, { name: device.name });
+    if (refused) {
+      // The stack did not take the link: close it here (a WorkerQdisc's thread and socket descriptor would
+      // otherwise stay behind), and leave the kernel's addresses alone (released only once the NIC exists).
+      egress.close();
+      fail(`NIC for ${device.name}`, refused);
+    }
+    if (!opts.keepAddresses) releaseFromKernel(device);
     for (const a of config.addresses) fail(`address ${a} on ${device.name}`, stack.addAddress(nic, a, { noPrefixRoute: true }));
     for (const r of routeEntries(config, nic)) stack.addRoute(r);
     out.devices.push({ name: device.name, nic, link, config, egress });

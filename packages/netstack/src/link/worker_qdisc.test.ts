@@ -3,7 +3,7 @@
 // namespace's end (a small Python reader) captures what arrives, so count, order and bytes are checked on the
 // wire, not in our own bookkeeping. Spawns the thread from dist/: run `npx tsc -b packages/netstack` first.
 import { execFile, execFileSync, spawn } from 'node:child_process';
-import { readdirSync, readFileSync } from 'node:fs';
+import { readdirSync, readFileSync, readlinkSync } from 'node:fs';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { GsoType, PacketBuffer } from '../buffer/packet_buffer.js';
@@ -99,6 +99,15 @@ function testPacket(seq: number, size: number, headroom: number, dst: Uint8Array
 /** The Ethernet frame the wire should carry for a packet writePackets has framed (virtio_net_hdr skipped). */
 function wireFrame(p: PacketBuffer, vnetLen: number): Uint8Array {
   return p.buf.slice(p.head + vnetLen, p.tail);
+}
+
+/** How many of this process's descriptors refer to the same open file (socket) as `fd`. */
+function descriptorsOf(socketLink: string): number {
+  let n = 0;
+  for (const d of readdirSync('/proc/self/fd')) {
+    try { if (readlinkSync(`/proc/self/fd/${d}`) === socketLink) n++; } catch { /* closed meanwhile */ }
+  }
+  return n;
 }
 
 function threadCount(): number {
@@ -318,6 +327,22 @@ describe('WorkerQdisc over a veth into a network namespace', () => {
       expect(sh('ip', '-4', '-o', 'addr', 'show', 'dev', OURS)).toContain(`${NET}.1/24`);
     } finally {
       stack.close();
+    }
+  });
+
+  it("the worker's duplicate descriptor is closed once, from the exit event (not by the thread), also when closed before it started", async () => {
+    for (const waitForStart of [true, false]) {
+      const ep = FdBasedEndpoint.open({ ifname: OURS, gso: false });
+      const socketLink = readlinkSync(`/proc/self/fd/${ep.fd}`);
+      const q = new WorkerQdisc(ep);
+      expect(descriptorsOf(socketLink)).toBe(2);
+      if (waitForStart) await sleep(50); // the thread is running (or at least may be): close() waits for STOPPED
+      q.close();
+      // The endpoint's own descriptor is closed; the duplicate stays until the thread is gone, so a terminate()
+      // racing the thread's last steps can never make two closes of one number (the second hitting another file).
+      expect(descriptorsOf(socketLink)).toBe(1);
+      await q.whenClosed();
+      expect(descriptorsOf(socketLink)).toBe(0);
     }
   });
 });

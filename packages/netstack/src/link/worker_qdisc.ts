@@ -10,9 +10,11 @@
 // packet socket bound to the device would receive a clone of every incoming frame that nobody reads, and could
 // not be opened at all for an adopted fd (FdBasedOptions.fd: a socket opened by runsc in the container's network
 // namespace, where this process cannot bind by ifindex); the duplicate shares the endpoint's socket, so its
-// PACKET_VNET_HDR setting always matches the framing. Being a separate descriptor, it stays valid until the worker
-// itself closes it: the endpoint's close() can never pull the number out from under a sendmmsg in progress, and
-// the number cannot be reused for another file while the worker holds it.
+// PACKET_VNET_HDR setting always matches the framing. Being a separate descriptor, the endpoint's close() can never
+// pull the number out from under a sendmmsg in progress. It is closed exactly once, on the stack's thread, from the
+// worker's exit event: only then can no send be using it, whatever way the thread ended. (When the thread closed
+// it itself, a terminate() landing between its close and its STOPPED store made the exit handler close the
+// number a second time, by then possibly another file's.)
 //
 // Failure: a full ring drops the packet and counts it (stats.dropped, stats.ringFull), as a full device queue
 // does; TCP retransmits. A worker that dies (an exception, terminate(), a failed start) is reported once, to the
@@ -21,8 +23,9 @@
 // there first (at most one batch the worker had already handed to sendmmsg may go out twice; TCP discards the
 // duplicates), and nothing is silently lost.
 //
-// close() stops the worker after its current batch and waits (bounded) for it to close its fd, so nothing is sent
-// after close() returns; the thread's exit follows asynchronously (whenClosed()).
+// close() stops the worker after its current batch and waits (bounded) for it to say it sends nothing more, so
+// nothing is sent after close() returns; the thread's exit, and the closing of its descriptor, follow
+// asynchronously (whenClosed()).
 //
 // Measured against the inline FifoQdisc (bench/src/netstack_fdbased.ts, sendThroughQdisc: a TCP-like stream over a
 // veth, IPv4 + TCP with timestamps, partial checksums, the ring used as a send window through whenBacklogBelow;
@@ -126,7 +129,7 @@ const atomicsWaitAsync = (Atomics as unknown as {
     { async: false; value: 'not-equal' | 'timed-out' } | { async: true; value: Promise<'ok' | 'timed-out'> };
 }).waitAsync;
 
-/** How long close() waits for the worker to finish its batch and close its fd. */
+/** How long close() waits for the worker to finish its batch. */
 const CLOSE_WAIT_MS = 500;
 
 export class WorkerQdisc implements LinkEndpoint {
@@ -135,6 +138,8 @@ export class WorkerQdisc implements LinkEndpoint {
   private readonly counters: BigInt64Array;
   private readonly worker: Worker;
   private readonly workerFd: number;
+  /** Until the worker's exit event closes workerFd. */
+  private workerFdOpen = true;
   private readonly exited: Promise<void>;
   private dispatcher: LinkDispatcher | null = null;
   private closed = false;
@@ -273,8 +278,8 @@ export class WorkerQdisc implements LinkEndpoint {
 
   /**
    * Stops the worker after the batch it is sending (what is still queued is discarded, as FifoQdisc.close does),
-   * waits for it to close its socket descriptor, then closes the link. Idempotent. The thread exits right after;
-   * whenClosed() resolves then.
+   * waits for it to stop sending, then closes the link. Idempotent. The thread exits right after, and its socket
+   * descriptor is closed then; whenClosed() resolves after that.
    */
   close(): void {
     if (this.closed) return;
@@ -283,11 +288,9 @@ export class WorkerQdisc implements LinkEndpoint {
     Atomics.store(ctl, ControlSlot.STOP, 1);
     this.ring.close();
     if (this.fallback === null) {
-      // Before the thread started, the fd is still ours to close (the thread then exits without touching it).
+      // Before the thread started: it will find STOPPED and exit without sending anything.
       const prior = Atomics.compareExchange(ctl, ControlSlot.STATE, WorkerState.STARTING, WorkerState.STOPPED);
-      if (prior === WorkerState.STARTING) {
-        closeFd(this.workerFd);
-      } else {
+      if (prior !== WorkerState.STARTING) {
         // Bounded: the worker checks STOP between batches, and a batch is one sendmmsg.
         const deadline = Date.now() + CLOSE_WAIT_MS;
         while (Atomics.load(ctl, ControlSlot.STATE) !== WorkerState.STOPPED) {
@@ -303,11 +306,12 @@ export class WorkerQdisc implements LinkEndpoint {
   }
 
   private onWorkerExit(code: number): void {
-    const ctl = this.control;
-    // A thread that ended without closing its duplicate (terminated mid-run, or it failed to load): close it now
-    // that no thread can be using it. A close() before the start closed it already (state STOPPED then).
-    if (Atomics.exchange(ctl, ControlSlot.STATE, WorkerState.STOPPED) !== WorkerState.STOPPED) {
-      try { closeFd(this.workerFd); } catch { /* already gone: nothing more to release */ }
+    // The thread is gone, however it ended (stopped, threw, terminated, failed to load): no send can be using its
+    // descriptor any more, so it is closed here, the one place that does.
+    Atomics.store(this.control, ControlSlot.STATE, WorkerState.STOPPED);
+    if (this.workerFdOpen) {
+      this.workerFdOpen = false;
+      try { closeFd(this.workerFd); } catch { /* nothing more to release */ }
     }
     if (this.closed) return;
     // This runs from the worker's exit event: nothing here may throw (it would be an uncaught exception), and the

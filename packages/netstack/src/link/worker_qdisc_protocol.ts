@@ -15,7 +15,7 @@ export const CONTROL_SLOTS = 4;
 export const WorkerState = {
   STARTING: 0,
   RUNNING: 1,
-  /** The thread has closed its fd and sends nothing more (or close() came before it started). */
+  /** The thread sends nothing more (or close() came before it started); its fd is closed at its exit event. */
   STOPPED: 2,
 } as const;
 
@@ -41,7 +41,7 @@ export interface WorkerQdiscThreadData {
   ring: SharedArrayBuffer;
   control: SharedArrayBuffer;
   counters: SharedArrayBuffer;
-  /** The thread's own duplicate of the endpoint's AF_PACKET socket; the thread closes it. */
+  /** The thread's own duplicate of the endpoint's AF_PACKET socket (the stack's thread closes it after the exit). */
   fd: number;
   /** Length of the virtio_net_hdr prefix on each frame (0 without PACKET_VNET_HDR), for byte counts. */
   vnetLen: number;

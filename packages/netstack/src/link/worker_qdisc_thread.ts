@@ -4,12 +4,14 @@
 //
 // Protocol with the stack's thread (Int32 slots of `control`, indexes in worker_qdisc.ts's ControlSlot):
 //   STATE: STARTING -> RUNNING (compare-and-swap here; if the stack's thread swapped it to STOPPED first, close()
-//          came before this thread started and the fd is the stack thread's to close) -> STOPPED (stored after
-//          the fd is closed; close() waits for it, so nothing is sent after close() returns).
+//          came before this thread started and nothing is sent) -> STOPPED (stored once this thread sends nothing
+//          more; close() waits for it, so nothing is sent after close() returns).
+// The fd is never closed here: the stack's thread closes it from the worker's exit event, when no send can be in
+// progress whichever way the thread ended (worker_qdisc.ts).
 //   STOP:  set by close(); checked between batches. Frames still in the ring are then discarded, as FifoQdisc
 //          discards its queue on close.
 // Counters go to `counters` (BigInt64 slots, see CounterSlot), written only here and read by the stack's thread.
-import { closeFd, packetSendBatch, PACKET_MAX_BATCH } from '@tsvisor/native';
+import { packetSendBatch, PACKET_MAX_BATCH } from '@tsvisor/native';
 import { workerData } from 'node:worker_threads';
 import { SharedFrameRing } from '../buffer/shared_ring.js';
 import { ControlSlot, CounterSlot, WorkerState, type WorkerQdiscThreadData } from './worker_qdisc_protocol.js';
@@ -83,7 +85,6 @@ if (Atomics.compareExchange(ctl, ControlSlot.STATE, WorkerState.STARTING, Worker
   try {
     run(data.fd);
   } finally {
-    closeFd(data.fd);
     Atomics.store(ctl, ControlSlot.STATE, WorkerState.STOPPED);
     Atomics.notify(ctl, ControlSlot.STATE);
   }

@@ -126,6 +126,13 @@ export class RemoteTcpEndpoint implements Endpoint, WorkerEndpointSink {
     return ep;
   }
 
+  /** Memory the receive queue holds (its chunks' buffers), for tests and diagnostics. */
+  get receiveQueueMemory(): number {
+    let n = 0;
+    for (const c of this.queue) n += c.buffer.byteLength;
+    return n;
+  }
+
   /** The worker holding this connection (-1: none or every worker, for a listener). For tests and diagnostics. */
   get workerIndex(): number {
     return this.worker;
@@ -580,7 +587,12 @@ export class RemoteTcpEndpoint implements Endpoint, WorkerEndpointSink {
       this.ctx.pool.postConsumed(this.worker, this.id, length);
       return;
     }
-    this.queue.push(this.ctx.pool.copyDataChunk(bytes, offset, length));
+    // Into the room left in the last chunk when it fits (TcpWorkerPool.appendToDataChunk bounds the memory a queue
+    // of small records holds), else a new chunk.
+    const last = this.queue.length - 1;
+    const grown = last >= 0 ? this.ctx.pool.appendToDataChunk(this.queue[last]!, bytes, offset, length) : undefined;
+    if (grown) this.queue[last] = grown;
+    else this.queue.push(this.ctx.pool.copyDataChunk(bytes, offset, length));
     this.queued += length;
     this.notify(EventMask.IN | EventMask.RDNORM);
   }

@@ -22,7 +22,6 @@ import { TcpProtocol, type TcpSettings } from '../transport/tcp/protocol.js';
 import type { WaiterQueue } from '../waiter/waiter_queue.js';
 import { RemoteTcpEndpoint, type RemoteTcpContext } from './remote_tcp_endpoint.js';
 import { TcpWorkerPool, type TcpWorkerPoolOptions } from './tcp_worker_pool.js';
-import { flowHash } from './wire.js';
 
 export interface TcpDispatcherOptions extends Omit<TcpWorkerPoolOptions, 'tcp'> {
   tcp?: Partial<TcpSettings>;
@@ -72,8 +71,7 @@ export class TcpDispatcher implements TransportProtocol, RemoteTcpContext {
     if (info.isBroadcastOrMulticast) return 'handled';
     const sport = (pkt.buf[off]! << 8) | pkt.buf[off + 1]!;
     const dport = (pkt.buf[off + 2]! << 8) | pkt.buf[off + 3]!;
-    const w = flowHash(info.source, sport, info.destination, dport) % this.pool.workerCount;
-    this.pool.forwardSegment(w, info, pkt);
+    this.pool.forwardSegment(this.pool.workerFor(info.source, sport, info.destination, dport), info, pkt);
     return 'handled';
   }
 
@@ -82,7 +80,7 @@ export class TcpDispatcher implements TransportProtocol, RemoteTcpContext {
     if (quoted.length < 8) return false;
     const sport = (quoted[0]! << 8) | quoted[1]!;
     const dport = (quoted[2]! << 8) | quoted[3]!;
-    const w = flowHash(quotedDestination, dport, quotedSource, sport) % this.pool.workerCount;
+    const w = this.pool.workerFor(quotedDestination, dport, quotedSource, sport);
     return this.pool.forwardIcmpError(w, err, info, quotedSource, quotedDestination, quoted);
   }
 

@@ -608,8 +608,79 @@ describe('TCP worker threads: local traffic, ICMP errors, failures', () => {
       served++;
     }
     expect(served).toBe(3);
+    // The dead worker's share of new flows goes to the live worker: connections from the peer whose 4-tuple hashes
+    // to worker 0 are accepted and served...
+    let rerouted = 0;
+    for (let port = 21000; rerouted < 3; port++) {
+      if (flowHash(Address.parse('10.7.0.2'), port, Address.parse('10.7.0.1'), 7) % 2 !== 0) continue;
+      const c = socket(p.b);
+      expect(c.bind({ address: Address.parse('10.7.0.2'), port })).toBeUndefined();
+      expect(c.connect({ address: Address.parse('10.7.0.1'), port: 7 })).toBe(TcpipErrors.connectStarted);
+      const pl = randomBytes(5000);
+      expect(await stream(c, pl, 5000)).toEqual({ hash: sha(pl), bytes: pl.length });
+      rerouted++;
+    }
+    // ... and so are connections the worker stack opens whose 4-tuple hashes to worker 0.
+    const peerEcho = serveTcp(p.b, 7, 'echo', [4]);
+    let opened = 0;
+    for (let port = 22000; opened < 3; port++) {
+      if (flowHash(Address.parse('10.7.0.2'), 7, Address.parse('10.7.0.1'), port) % 2 !== 0) continue;
+      const c = socket(p.a) as RemoteTcpEndpoint;
+      expect(c.bind({ address: Address.parse('10.7.0.1'), port })).toBeUndefined();
+      expect(c.connect({ address: Address.parse('10.7.0.2'), port: 7 })).toBe(TcpipErrors.connectStarted);
+      expect(c.workerIndex).toBe(1);
+      const pl = randomBytes(5000);
+      expect(await stream(c, pl, 5000)).toEqual({ hash: sha(pl), bytes: pl.length });
+      opened++;
+    }
+    peerEcho.close();
     l.close();
     svc.close();
+  });
+});
+
+describe('TCP worker threads: stack-side receive queue', () => {
+  it('small DATA records share chunks: memory stays proportional to the bytes queued, and reads see them in order', { timeout: 10_000 }, async () => {
+    const p = pair(2, 0);
+    listen(p.b, 7800, () => {});
+    const c = connect(p.a, '10.7.0.2', 7800) as RemoteTcpEndpoint;
+    await waitFor(c, EventMask.OUT);
+    // DATA records as the pool hands them over: views into shared memory (a stand-in for the TO_STACK ring), a
+    // peer trickling one byte per segment at an application that does not read.
+    const ring = new Uint8Array(new SharedArrayBuffer(1 << 20));
+    const expected: number[] = [];
+    let at = 0;
+    const deliver = (length: number) => {
+      if (at + length > ring.length) at = 0;
+      for (let i = 0; i < length; i++) ring[at + i] = (expected.length + i) & 0xff;
+      for (let i = 0; i < length; i++) expected.push((expected.length) & 0xff);
+      c.onData(ring, at, length);
+      at = (at + length + 8 + 7) & ~7; // the next record starts 8-aligned after a record header
+    };
+    for (let i = 0; i < 3000; i++) deliver(1);
+    // Before: one 64 KiB chunk per record (3000 x 64 KiB = 196 MB for 3000 bytes).
+    expect(c.receiveQueueMemory).toBeLessThanOrEqual(2 * 65536);
+    // Mixed sizes, misaligned large ones included: chunks hold at most 4 times the queued bytes plus two chunks.
+    const sizes = [40_000, 3, 65_536, 1, 33_000, 7, 20_000, 50_001, 9, 64_000];
+    for (let round = 0; round < 4; round++) for (const n of sizes) deliver(n);
+    expect(c.receiveQueueMemory).toBeLessThanOrEqual(4 * expected.length + 2 * 65536);
+    expect(c.getSockOptInt('receiveQueueSize')).toBeGreaterThanOrEqual(expected.length);
+    // Everything reads back in order, peeking included.
+    const peek = new Uint8Array(5000);
+    const pr = c.read(peek, { peek: true });
+    expect(pr instanceof TcpipError ? pr : pr.count).toBe(5000);
+    expect([...peek]).toEqual(expected.slice(0, 5000));
+    const got: number[] = [];
+    const buf = new Uint8Array(7777);
+    for (;;) {
+      const r = c.read(buf);
+      if (r instanceof TcpipError) break;
+      for (let i = 0; i < r.count; i++) got.push(buf[i]!);
+    }
+    expect(got.length).toBe(expected.length);
+    expect(Buffer.from(got).equals(Buffer.from(expected))).toBe(true);
+    expect(c.receiveQueueMemory).toBe(0);
+    c.close();
   });
 });
 

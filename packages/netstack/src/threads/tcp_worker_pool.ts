@@ -194,6 +194,8 @@ export class TcpWorkerPool {
    */
   readonly ready: Promise<void>;
   private readonly links: WorkerLink[] = [];
+  /** Indexes of the workers not dead (workerFor's fallback). */
+  private aliveWorkers: number[] = [];
   private readonly controlTimeoutMs: number;
   private nextId = 1;
   private closed = false;
@@ -253,6 +255,7 @@ export class TcpWorkerPool {
         if (!this.closed) this.workerFailed(link, new Error(`exited with code ${code}`));
       });
       this.links.push(link);
+      this.aliveWorkers.push(i);
       void this.drainLoop(link);
     }
     // A worker is ready once it answers a request (its event loop runs the core): ask each for its statistics and
@@ -298,9 +301,22 @@ export class TcpWorkerPool {
     return l !== undefined && !l.dead && !this.closed;
   }
 
-  /** The worker that owns the flow (remote is the peer; wire.ts "Flow sharding"). */
+  /**
+   * The worker that owns the flow (remote is the peer; wire.ts "Flow sharding"): flowHash % workers, or, when that
+   * worker died, one of the live workers by the same hash. A dead worker's share of flows then goes on being served
+   * (every live worker holds a copy of every listener; a segment of a connection that died with its worker meets a
+   * worker that answers with RST), while every flow of a live worker keeps its worker. Without this, the dead
+   * worker's share of new connections, incoming and outgoing, would fail for the rest of the pool's life.
+   */
   workerFor(remote: Address, remotePort: number, local: Address, localPort: number): number {
-    return flowHash(remote, remotePort, local, localPort) % this.workerCount;
+    return this.workerForHash(flowHash(remote, remotePort, local, localPort));
+  }
+
+  private workerForHash(h: number): number {
+    const w = h % this.workerCount;
+    if (!this.links[w]!.dead) return w;
+    const alive = this.aliveWorkers;
+    return alive.length > 0 ? alive[h % alive.length]! : w;
   }
 
   // ---- synchronous control
@@ -396,6 +412,26 @@ export class TcpWorkerPool {
     const c = new Uint8Array(ab, 0, length);
     c.set(bytes.subarray(offset, offset + length));
     return c;
+  }
+
+  /**
+   * Appends a DATA record's bytes to `tail` (the last chunk of an endpoint's receive queue) in the room left in its
+   * 64 KiB buffer, returning the longer view, or undefined when it does not fit (the caller then takes a new chunk
+   * from copyDataChunk). Without this, every record took a chunk of its own: a peer trickling one-byte segments at
+   * an application that does not read made each byte of receive credit hold 64 KiB (16 GiB per connection at the
+   * default credit). With it, a chunk is left behind only when the next record does not fit in it, or (to keep
+   * large copies aligned, see forwardSegment) when a record of half a chunk or more would be copied misaligned;
+   * either way a chunk and its successor hold more than 32 KiB, so a queue's chunks take at most 4 times its bytes
+   * plus two chunks.
+   */
+  appendToDataChunk(tail: Uint8Array, bytes: Uint8Array, offset: number, length: number): Uint8Array | undefined {
+    if (tail.buffer.byteLength !== DATA_CHUNK_BYTES) return undefined;
+    const end = tail.byteOffset + tail.length;
+    if (end + length > DATA_CHUNK_BYTES) return undefined;
+    if (length >= DATA_CHUNK_BYTES / 2 && ((end - bytes.byteOffset - offset) & 7) !== 0) return undefined;
+    const grown = new Uint8Array(tail.buffer, tail.byteOffset, tail.length + length);
+    grown.set(bytes.subarray(offset, offset + length), tail.length);
+    return grown;
   }
 
   /** Gives a chunk of copyDataChunk back once the application read all of it. */
@@ -811,6 +847,7 @@ export class TcpWorkerPool {
   private workerFailed(l: WorkerLink, e: unknown): void {
     if (l.dead || this.closed) return;
     l.dead = true;
+    this.aliveWorkers = this.aliveWorkers.filter((i) => i !== l.index);
     this.stats.workersDied++;
     logOnce(`TCP worker ${l.index} died; its connections are aborted`, e);
     l.toWorker.close();

@@ -16,7 +16,8 @@
 //
 // Flow sharding: a segment goes to worker flowHash(remote, remotePort, local, localPort) % workers, where "remote"
 // is the segment's source. A connection opened by the stack thread's connect() is created on the worker the same
-// function picks for its 4-tuple, so every segment of a connection meets the same worker.
+// function picks for its 4-tuple, so every segment of a connection meets the same worker. When that worker has
+// died, the flow goes to the live worker at flowHash % (live workers), in index order (TcpWorkerPool.workerFor).
 //
 // Byte streams (the socket buffers): the stack thread's RemoteTcpEndpoint keeps a receive queue fed by DATA
 // records and sends WRITE records; both directions are credit-limited so neither ring nor queue grows without

@@ -281,6 +281,28 @@ describe('fdbased link over a veth into a network namespace', () => {
     }
   });
 
+  it('with GSO, refuses a super-packet whose frame would pass 65535 bytes before it reaches the socket', () => {
+    // The kernel takes a packet-socket frame of at most 65535 bytes with its Ethernet header and answers ENOBUFS
+    // beyond (f3b6556): the link says so in gsoMaxSize, and one byte more is counted oversized, not a send error.
+    const ep = FdBasedEndpoint.open({ ifname: OURS, gso: true });
+    try {
+      expect(ep.gsoMaxSize).toBe(65535 - 14);
+      const big = PacketBuffer.allocate(ep.gsoMaxSize + 1, ep.maxHeaderLength);
+      big.networkProtocol = ETHERTYPE_IPV4;
+      big.remoteLinkAddress = new Uint8Array(6).fill(0xff);
+      big.networkHeader = big.head;
+      big.transportHeader = big.head + 20;
+      big.transportProtocol = 6;
+      big.buf[big.transportHeader + 12] = 0x50;
+      big.gso = { type: GsoType.TCPV4, size: 1448, needsChecksum: true };
+      expect(ep.writePackets([big])).toBe(0);
+      expect(ep.stats.txOversized).toBe(1);
+      expect(ep.stats.txErrors).toBe(0);
+    } finally {
+      ep.close();
+    }
+  });
+
   it('refuses frames larger than the MTU without GSO, and reads device and route data with ip -j', () => {
     const ep = FdBasedEndpoint.open({ ifname: OURS, gso: false });
     try {

@@ -234,6 +234,12 @@ export class RemoteTcpEndpoint implements Endpoint, WorkerEndpointSink {
       pool.controlAsync(w, { op: 'create', ep: this.id, family: this.family, options: this.recorded, local });
       created.push(w);
       const e = replyError(pool.control(w, { op: 'listen', ep: this.id, backlog: this.backlog }));
+      // A worker that died during the call (hung past the control timeout, or crashed) is simply not one of the
+      // listener's copies: its share of flows goes to the live workers (TcpWorkerPool.workerFor).
+      if (e && !pool.isWorkerAlive(w)) {
+        created.pop();
+        continue;
+      }
       if (e) {
         for (const c of created) pool.controlAsync(c, { op: 'close', ep: this.id });
         this.ctx.stack.ports.setListening(TCP, bound.port, proto, false);
@@ -295,9 +301,21 @@ export class RemoteTcpEndpoint implements Endpoint, WorkerEndpointSink {
     }
     const pool = this.ctx.pool;
     pool.syncRoutes();
-    const w = pool.workerFor(remote, addr.port, route.localAddress, port);
-    const id = pool.allocateId();
     const local = { address: this.toUserAddress(route.localAddress), port, nic: this.boundNic };
+    for (let attempt = 0; ; attempt++) {
+      const w = pool.workerFor(remote, addr.port, route.localAddress, port);
+      const e = this.connectOn(w, local, remote, addr);
+      if (!e) return TcpipErrors.connectStarted;
+      // A worker that died during the call (it hung past the control timeout, or crashed) answers ConnectionAborted
+      // for a connection that never existed: the flow belongs to a live worker now (workerFor), so try it there.
+      if (pool.isWorkerAlive(w) || pool.isClosed || attempt + 1 >= pool.workerCount) return e;
+    }
+  }
+
+  /** Creates the connection on worker `w` and starts it; on a refusal the socket is left as it was, unconnected. */
+  private connectOn(w: number, local: FullAddress & { nic: number }, remote: Address, addr: FullAddress): TcpipError | undefined {
+    const pool = this.ctx.pool;
+    const id = pool.allocateId();
     // 'create' needs no answer of its own: if it failed, 'connect' fails too (unknown id) and is reverted below.
     pool.controlAsync(w, { op: 'create', ep: id, family: this.family, options: this.recorded, local: toWireAddress(local) });
     this.mode = 'connection';
@@ -306,24 +324,24 @@ export class RemoteTcpEndpoint implements Endpoint, WorkerEndpointSink {
     this.everConnected = true;
     this.bits = S.CONNECTING;
     this.sendAvailable = pool.sendCredit;
-    this.local = { address: local.address, port };
+    this.local = { address: local.address, port: local.port };
     this.remote = { address: this.toUserAddress(remote), port: addr.port };
     pool.register(w, id, this);
     const r = pool.control(w, { op: 'connect', ep: id, remote: toWireAddress({ address: addr.address, port: addr.port, nic: addr.nic ?? 0 }) });
     const e = replyError(r);
-    if (e && e !== TcpipErrors.connectStarted) {
-      // The worker refused synchronously (TcpEndpoint.connect's own errors, e.g. no route in its snapshot): the
-      // socket stays as it was, unconnected, as TcpEndpoint's does.
-      pool.unregister(w, id, this);
-      pool.controlAsync(w, { op: 'close', ep: id });
-      this.mode = 'unmaterialized';
-      this.worker = -1;
-      this.everConnected = false;
-      this.bits = 0;
-      this.local = this.remote = undefined;
-      return e;
-    }
-    return TcpipErrors.connectStarted;
+    if (!e || e === TcpipErrors.connectStarted) return undefined;
+    // The worker refused synchronously (TcpEndpoint.connect's own errors, e.g. no route in its snapshot): the
+    // socket stays as it was, unconnected, as TcpEndpoint's does, without an error the failed attempt left behind
+    // (onWorkerGone sets one when the worker dies during the call).
+    pool.unregister(w, id, this);
+    pool.controlAsync(w, { op: 'close', ep: id });
+    this.mode = 'unmaterialized';
+    this.worker = -1;
+    this.everConnected = false;
+    this.bits = 0;
+    this.pendingError = undefined;
+    this.local = this.remote = undefined;
+    return e;
   }
 
   disconnect(): TcpipError | undefined {

@@ -4,7 +4,10 @@
 // TcpEndpoint does, so several checks run the same scenario on both kinds of stack and compare.
 
 import { createHash, randomBytes } from 'node:crypto';
-import { readdirSync } from 'node:fs';
+import { readdirSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { pathToFileURL } from 'node:url';
 import { afterEach, describe, expect, it } from 'vitest';
 import { createChannelPair, type ChannelImpairments } from '../link/channel.js';
 import { Address } from '../stack/address.js';
@@ -19,6 +22,7 @@ import { EventMask, WaiterQueue } from '../waiter/waiter_queue.js';
 import { PacketBuffer } from '../buffer/packet_buffer.js';
 import { RemoteTcpEndpoint } from './remote_tcp_endpoint.js';
 import { TcpDispatcher } from './tcp_dispatcher.js';
+import { defaultWorkerScript } from './tcp_worker_pool.js';
 import { flowHash } from './wire.js';
 import type { TcpSettings } from '../transport/tcp/protocol.js';
 
@@ -636,6 +640,105 @@ describe('TCP worker threads: local traffic, ICMP errors, failures', () => {
     peerEcho.close();
     l.close();
     svc.close();
+  });
+});
+
+/**
+ * A worker entry script whose worker 0 never answers anything (its event loop idles: a hung worker as the stack
+ * thread sees it) while the others run the real worker.
+ */
+function hangingWorkerZeroScript(): URL {
+  const path = join(tmpdir(), `tsvisor-hanging-tcp-worker-${process.pid}.mjs`);
+  writeFileSync(path, [
+    "import { workerData } from 'node:worker_threads';",
+    'if (workerData.index === 0) setInterval(() => {}, 1 << 30);',
+    `else await import(${JSON.stringify(defaultWorkerScript().href)});`,
+  ].join('\n'));
+  return pathToFileURL(path);
+}
+
+describe('TCP worker threads: a worker that hangs', () => {
+  it('a control call waits at most the control timeout; connect() and listen() go on with the live worker', { timeout: 15_000 }, async () => {
+    const p = pair(2, 0, {}, {}, { controlTimeoutMs: 300, workerScript: hangingWorkerZeroScript() });
+    const pool = tcpWorkerPool(p.a)!;
+    const peerEcho = serveTcp(p.b, 7, 'echo', [4]);
+    // A connection whose 4-tuple hashes to the hung worker.
+    let port = 23000;
+    while (flowHash(Address.parse('10.7.0.2'), 7, Address.parse('10.7.0.1'), port) % 2 !== 0) port++;
+    const c = socket(p.a) as RemoteTcpEndpoint;
+    expect(c.bind({ address: Address.parse('10.7.0.1'), port })).toBeUndefined();
+    const t0 = Date.now();
+    // The call blocks the stack thread until the timeout, declares the worker dead, and starts the connection on
+    // the live worker instead of failing the application's connect().
+    expect(c.connect({ address: Address.parse('10.7.0.2'), port: 7 })).toBe(TcpipErrors.connectStarted);
+    const blocked = Date.now() - t0;
+    expect(blocked).toBeGreaterThanOrEqual(290);
+    expect(blocked).toBeLessThan(3000);
+    expect(pool.stats.workersDied).toBe(1);
+    expect(c.workerIndex).toBe(1);
+    await waitFor(c, EventMask.OUT);
+    // No error left behind by the attempt on the dead worker.
+    expect(c.readiness(EventMask.IN | EventMask.OUT) & EventMask.ERR).toBe(0);
+    expect(c.lastError()).toBeUndefined();
+    const pl = randomBytes(20_000);
+    expect(await stream(c, pl, 5000)).toEqual({ hash: sha(pl), bytes: pl.length });
+    // Later calls do not wait for the dead worker again.
+    const t1 = Date.now();
+    const served: Promise<{ hash: string; bytes: number }>[] = [];
+    listen(p.a, 7900, (ep) => served.push(stream(ep, new Uint8Array(0))));
+    expect(Date.now() - t1).toBeLessThan(250);
+    peerEcho.close();
+  });
+
+  it('listen() skips a worker that hangs during the call; connections are served by the live one', { timeout: 15_000 }, async () => {
+    const p = pair(2, 0, {}, {}, { controlTimeoutMs: 300, workerScript: hangingWorkerZeroScript() });
+    const served: Promise<{ hash: string; bytes: number }>[] = [];
+    const got: Endpoint[] = [];
+    listen(p.a, 7901, (ep) => {
+      got.push(ep);
+      served.push(stream(ep, Buffer.from('pong')));
+    });
+    expect(tcpWorkerPool(p.a)!.stats.workersDied).toBe(1);
+    const results = await Promise.all(Array.from({ length: 4 }, () => stream(connect(p.b, '10.7.0.1', 7901), Buffer.from('ping'))));
+    for (const r of results) expect(r).toEqual({ hash: sha(Buffer.from('pong')), bytes: 4 });
+    expect(got.every((ep) => (ep as RemoteTcpEndpoint).workerIndex === 1)).toBe(true);
+    await Promise.all(served);
+  });
+});
+
+describe('TCP worker threads: stack-side overflow queue', () => {
+  it('WRITE records waiting for a full ring keep only their bytes', { timeout: 10_000 }, async () => {
+    const p = pair(2, 0, {}, {}, { ringBytes: 256 * 1024, workerScript: hangingWorkerZeroScript() });
+    const pool = tcpWorkerPool(p.a)!;
+    // Worker 0 never drains its TO_WORKER ring: fill it, then write a byte per turn of the event loop.
+    for (let i = 0; i < 8; i++) {
+      pool.postWrite(0, 1000, 0, new Uint8Array(60_000));
+      await new Promise((r) => setImmediate(r));
+    }
+    const before = pool.overflowMemory()[0]!;
+    for (let i = 0; i < 1000; i++) {
+      pool.postWrite(0, 1000, 0, new Uint8Array(1));
+      await new Promise((r) => setImmediate(r));
+    }
+    expect(pool.stats.recordsDeferred).toBeGreaterThan(1000);
+    // 9 bytes each (header + the byte), not the 4 KiB gathering buffer each came from.
+    expect(pool.overflowMemory()[0]! - before).toBeLessThanOrEqual(1000 * 16);
+  });
+
+  it('a worker that takes no routing snapshot within the control timeout is declared dead, once', { timeout: 10_000 }, async () => {
+    const p = pair(2, 0, {}, {}, { ringBytes: 256 * 1024, controlTimeoutMs: 300, workerScript: hangingWorkerZeroScript() });
+    const pool = tcpWorkerPool(p.a)!;
+    for (let i = 0; i < 8; i++) {
+      pool.postWrite(0, 1000, 0, new Uint8Array(60_000));
+      await new Promise((r) => setImmediate(r));
+    }
+    const t0 = Date.now();
+    pool.refreshRoutes();
+    expect(Date.now() - t0).toBeLessThan(3000);
+    expect(pool.stats.workersDied).toBe(1);
+    const t1 = Date.now();
+    pool.refreshRoutes();
+    expect(Date.now() - t1).toBeLessThan(100);
   });
 });
 

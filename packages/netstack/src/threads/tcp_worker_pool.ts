@@ -291,6 +291,11 @@ export class TcpWorkerPool {
     if (l && l.endpoints.get(id) === ep) l.endpoints.delete(id);
   }
 
+  /** Memory each worker's overflow queue holds (records waiting for room in TO_WORKER), for diagnostics. */
+  overflowMemory(): number[] {
+    return this.links.map((l) => l.overflow.reduce((n, r) => n + r.bytes.buffer.byteLength, 0));
+  }
+
   /** Endpoints each worker's table holds (diagnostics: closed connections leave it once RELEASED). */
   endpointCounts(): number[] {
     return this.links.map((l) => l.endpoints.size);
@@ -330,17 +335,17 @@ export class TcpWorkerPool {
     if (!l || l.dead || this.closed) return { ok: false, error: 'ConnectionAborted' };
     // Records queued before this request must reach the worker first (a close follows the writes before it).
     this.sendWrites(l);
-    if (!this.flushOverflow(l, true)) return this.timedOut(l, req);
+    if (!this.flushOverflow(l, true)) return this.timedOut(l, `control request '${req.op}'`);
     const rec = this.controlRecord(l, req);
     const id = l.requestSeq;
     if (rec.length > l.toWorker.maxFrameSize) return { ok: false, error: TcpipErrors.noBufferSpace.code };
-    if (!this.writeBlocking(l, ToWorker.CONTROL, rec)) return this.timedOut(l, req);
+    if (!this.writeBlocking(l, ToWorker.CONTROL, rec)) return this.timedOut(l, `control request '${req.op}'`);
     const deadline = Date.now() + this.controlTimeoutMs;
     for (;;) {
       const seen = Atomics.load(l.reply, REPLY_SEQ);
       if (seen === id) break;
       const left = deadline - Date.now();
-      if (left <= 0) return this.timedOut(l, req);
+      if (left <= 0) return this.timedOut(l, `control request '${req.op}'`);
       Atomics.wait(l.reply, REPLY_SEQ, seen, left);
     }
     const len = Atomics.load(l.reply, REPLY_LENGTH);
@@ -384,8 +389,9 @@ export class TcpWorkerPool {
     return rec;
   }
 
-  private timedOut(l: WorkerLink, req: ControlRequest): ControlReply {
-    this.workerFailed(l, new Error(`no answer to control request '${req.op}' within ${this.controlTimeoutMs} ms`));
+  /** A worker that did not take or answer `what` within the control timeout is declared dead (hung or stuck). */
+  private timedOut(l: WorkerLink, what: string): ControlReply {
+    this.workerFailed(l, new Error(`no answer to ${what} within ${this.controlTimeoutMs} ms`));
     return { ok: false, error: 'ConnectionAborted' };
   }
 
@@ -500,7 +506,9 @@ export class TcpWorkerPool {
     v.setUint32(4, w.flags >>> 0, true);
     const n = ENDPOINT_HEADER + w.length;
     if (l.overflow.length === 0 && l.toWorker.tryWrite(w.buf, 0, n, ToWorker.WRITE)) return;
-    l.overflow.push({ meta: ToWorker.WRITE, bytes: w.buf.subarray(0, n) });
+    // A queued record keeps only its bytes: the gathering buffer is at least 4 KiB, and an application writing a
+    // byte per turn while the ring is full would otherwise hold 4 KiB per byte of send credit.
+    l.overflow.push({ meta: ToWorker.WRITE, bytes: w.buf.length > n ? w.buf.slice(0, n) : w.buf });
     this.stats.recordsDeferred++;
     this.scheduleOverflowRetry();
   }
@@ -675,8 +683,9 @@ export class TcpWorkerPool {
         continue;
       }
       this.sendWrites(l);
-      this.flushOverflow(l, true);
-      this.writeBlocking(l, ToWorker.ROUTES, body);
+      // A worker that takes nothing for the control timeout is declared dead, as a control call does: otherwise
+      // every later snapshot (and the control call after it) would block the stack thread for the timeout again.
+      if (!this.flushOverflow(l, true) || !this.writeBlocking(l, ToWorker.ROUTES, body)) this.timedOut(l, 'a routing snapshot');
     }
   }
 

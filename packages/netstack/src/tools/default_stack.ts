@@ -29,8 +29,11 @@ export interface DefaultStackOptions {
    * threads have exited.
    */
   tcpWorkers?: number;
-  /** Ring sizes and per-connection credits of the worker pool (TcpWorkerPoolOptions), for tuning and measurement. */
-  tcpWorkerTuning?: Pick<TcpWorkerPoolOptions, 'ringBytes' | 'sendCredit' | 'receiveCredit' | 'controlTimeoutMs'>;
+  /**
+   * Ring sizes, per-connection credits and the control timeout of the worker pool (TcpWorkerPoolOptions), for
+   * tuning and measurement; workerScript for tests that run a misbehaving worker.
+   */
+  tcpWorkerTuning?: Pick<TcpWorkerPoolOptions, 'ringBytes' | 'sendCredit' | 'receiveCredit' | 'controlTimeoutMs' | 'workerScript'>;
 }
 
 export function createDefaultStack(opts: DefaultStackOptions = {}): Stack {

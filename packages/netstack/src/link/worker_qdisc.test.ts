@@ -17,6 +17,7 @@ import { FdBasedEndpoint } from './fdbased.js';
 import { ChannelEndpoint } from './channel.js';
 import type { LinkDispatcher } from './link_endpoint.js';
 import { WorkerQdisc } from './worker_qdisc.js';
+import { ControlSlot } from './worker_qdisc_protocol.js';
 
 const NS = `tsvw${process.pid}`;
 const OURS = `wa${process.pid}`.slice(0, 15);
@@ -343,6 +344,40 @@ describe('WorkerQdisc over a veth into a network namespace', () => {
       expect(descriptorsOf(socketLink)).toBe(1);
       await q.whenClosed();
       expect(descriptorsOf(socketLink)).toBe(0);
+    }
+  });
+
+  it('a frame the kernel refuses costs that frame only when the stack thread sends what a stopped worker left', async () => {
+    const ep = FdBasedEndpoint.open({ ifname: OURS, gso: true });
+    const q = new WorkerQdisc(ep);
+    const reports: number[] = [];
+    q.attach({ deliverNetworkPacket() { /* nothing to receive here */ }, transmitFailed: (_e, dropped) => void reports.push(dropped) });
+    const mac = theirMac();
+    const cap = await capture(ETHERTYPE_TEST, 3);
+    try {
+      // A checksum offload whose transport header starts 4 bytes before the end: the virtio_net_hdr's csum_start +
+      // csum_offset + 2 passes the frame's length, so the kernel refuses that frame (EINVAL, packet(7) with
+      // PACKET_VNET_HDR) while the ones before and after it are fine.
+      const bad = testPacket(99, 100, q.maxHeaderLength, mac);
+      bad.transportProtocol = 6;
+      bad.transportHeader = bad.tail - 4;
+      bad.gso = { type: GsoType.NONE, size: 0, needsChecksum: true };
+      const batch = [testPacket(0, 100, q.maxHeaderLength, mac), bad, testPacket(1, 100, q.maxHeaderLength, mac), testPacket(2, 100, q.maxHeaderLength, mac)];
+      // The thread is told to stop before it reads anything (the STOP slot close() sets, without closing), so it
+      // exits at its first check and the exit handler sends the ring's frames from this thread: deterministic,
+      // unlike terminate(), which may land after the thread's sendmmsg and before its release (the documented
+      // one-batch duplicate).
+      Atomics.store((q as unknown as { control: Int32Array }).control, ControlSlot.STOP, 1);
+      expect(q.writePackets(batch)).toBe(4);
+      await q.whenClosed();
+      for (let i = 0; i < 100 && !q.stats.inThread; i++) await sleep(5);
+      expect(q.stats.inThread).toBe(true);
+      const frames = await cap.frames;
+      expect(frames.map((f) => (f[14] << 24) | (f[15] << 16) | (f[16] << 8) | f[17])).toEqual([0, 1, 2]);
+      expect(q.stats).toMatchObject({ sent: 3, dropped: 1, errors: 1, lastErrno: 0 });
+      expect(reports.length).toBe(1);
+    } finally {
+      q.close();
     }
   });
 });

@@ -56,13 +56,14 @@
 import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { Worker } from 'node:worker_threads';
-import { closeFd, dupFd, packetSendBatch, PACKET_MAX_BATCH } from '@tsvisor/native';
+import { closeFd, dupFd, PACKET_MAX_BATCH } from '@tsvisor/native';
 import type { PacketBuffer } from '../buffer/packet_buffer.js';
 import { SharedFrameRing } from '../buffer/shared_ring.js';
 import { logInternalError } from '../stack/internal_error.js';
 import type { FdBasedEndpoint } from './fdbased.js';
 import type { LinkDispatcher, LinkEndpoint } from './link_endpoint.js';
 import { FifoQdisc } from './qdisc.js';
+import { newFrameBatchResult, peekedRanges, sendFrameBatch } from './worker_qdisc_send.js';
 import { VIRTIO_NET_HDR_SIZE } from './virtio_net_hdr.js';
 import {
   ControlSlot, CONTROL_SLOTS, CounterSlot, COUNTER_SLOTS, WorkerState, type WorkerQdiscThreadData,
@@ -348,23 +349,21 @@ export class WorkerQdisc implements LinkEndpoint {
     const info = new Int32Array(3 * this.batchSize);
     const ranges = new Int32Array(2 * this.batchSize);
     const bufs = new Array<Uint8Array>(this.batchSize).fill(ring.data);
+    const result = newFrameBatchResult();
     let dropped = 0;
     for (;;) {
       const n = ring.peekBatch(this.batchSize, info);
       if (n === 0) break;
-      for (let i = 0; i < n; i++) { ranges[2 * i] = info[3 * i]; ranges[2 * i + 1] = info[3 * i] + info[3 * i + 1]; }
-      const r = packetSendBatch(this.lower.fd, bufs, ranges, n);
+      peekedRanges(info, n, ranges);
+      const r = sendFrameBatch(this.lower.fd, bufs, ranges, n, this.vnetLen, result);
       ring.release();
       l.drainedBatches++;
-      const sent = Math.max(0, r);
-      for (let i = 0; i < sent; i++) l.drainedBytes += ranges[2 * i + 1] - ranges[2 * i] - this.vnetLen;
-      l.drainedSent += sent;
-      if (sent < n) {
-        l.drainErrors++;
-        if (r < 0) l.lastErrno = -r;
-        l.dropped += n - sent;
-        dropped += n - sent;
-      }
+      l.drainedSent += r.sent;
+      l.drainedBytes += r.bytes;
+      l.drainErrors += r.errors;
+      if (r.lastErrno !== 0) l.lastErrno = r.lastErrno;
+      l.dropped += r.dropped;
+      dropped += r.dropped;
     }
     return dropped;
   }

@@ -11,10 +11,11 @@
 //   STOP:  set by close(); checked between batches. Frames still in the ring are then discarded, as FifoQdisc
 //          discards its queue on close.
 // Counters go to `counters` (BigInt64 slots, see CounterSlot), written only here and read by the stack's thread.
-import { packetSendBatch, PACKET_MAX_BATCH } from '@tsvisor/native';
+import { PACKET_MAX_BATCH } from '@tsvisor/native';
 import { workerData } from 'node:worker_threads';
 import { SharedFrameRing } from '../buffer/shared_ring.js';
 import { ControlSlot, CounterSlot, WorkerState, type WorkerQdiscThreadData } from './worker_qdisc_protocol.js';
+import { newFrameBatchResult, peekedRanges, sendFrameBatch } from './worker_qdisc_send.js';
 
 const data = workerData as WorkerQdiscThreadData;
 const ctl = new Int32Array(data.control);
@@ -27,40 +28,11 @@ function count(slot: number, n: number): void {
   Atomics.store(counters, slot, Atomics.load(counters, slot) + BigInt(n));
 }
 
-/** Sends the n peeked frames; returns how many were sent, counting the ones that failed. */
-function sendPeeked(fd: number, bufs: Uint8Array[], ranges: Int32Array, n: number): number {
-  let sent = 0;
-  let off = 0;
-  while (off < n) {
-    const r = packetSendBatch(fd, bufs, off === 0 ? ranges : ranges.subarray(2 * off), n - off);
-    if (r < 0) {
-      // Nothing of the rest could be sent (ENETDOWN/ENXIO once the device is gone, ENOBUFS under pressure): drop
-      // it, as a device queue that cannot transmit drops. TCP retransmits; the next batch tries afresh.
-      count(CounterSlot.SEND_ERRORS, 1);
-      count(CounterSlot.SEND_DROPPED, n - off);
-      Atomics.store(counters, CounterSlot.LAST_ERRNO, BigInt(-r));
-      break;
-    }
-    let bytes = 0;
-    for (let i = off; i < off + r; i++) bytes += ranges[2 * i + 1] - ranges[2 * i] - data.vnetLen;
-    count(CounterSlot.SENT_BYTES, bytes);
-    sent += r;
-    off += r;
-    if (off < n) {
-      // A short count: frame `off` failed after the ones before it went out (sendmmsg(2) RETURN VALUE). Skip it
-      // and carry on with the rest; the next call reports the error if it persists.
-      count(CounterSlot.SEND_ERRORS, 1);
-      count(CounterSlot.SEND_DROPPED, 1);
-      off++;
-    }
-  }
-  return sent;
-}
-
 function run(fd: number): void {
   const info = new Int32Array(3 * batchSize);
   const ranges = new Int32Array(2 * batchSize);
   const bufs = new Array<Uint8Array>(batchSize).fill(ring.data);
+  const result = newFrameBatchResult();
   while (Atomics.load(ctl, ControlSlot.STOP) === 0) {
     const n = ring.peekBatch(batchSize, info);
     if (n === 0) {
@@ -68,15 +40,18 @@ function run(fd: number): void {
       ring.waitReadable(1000);
       continue;
     }
-    for (let i = 0; i < n; i++) {
-      ranges[2 * i] = info[3 * i];
-      ranges[2 * i + 1] = info[3 * i] + info[3 * i + 1];
-    }
-    const sent = sendPeeked(fd, bufs, ranges, n);
+    peekedRanges(info, n, ranges);
+    const r = sendFrameBatch(fd, bufs, ranges, n, data.vnetLen, result);
     ring.release();
     Atomics.add(ctl, ControlSlot.RELEASES, 1);
     Atomics.notify(ctl, ControlSlot.RELEASES);
-    count(CounterSlot.SENT, sent);
+    count(CounterSlot.SENT, r.sent);
+    count(CounterSlot.SENT_BYTES, r.bytes);
+    if (r.errors > 0) {
+      count(CounterSlot.SEND_ERRORS, r.errors);
+      count(CounterSlot.SEND_DROPPED, r.dropped);
+      if (r.lastErrno !== 0) Atomics.store(counters, CounterSlot.LAST_ERRNO, BigInt(r.lastErrno));
+    }
     count(CounterSlot.BATCHES, 1);
   }
 }

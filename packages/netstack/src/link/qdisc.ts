@@ -95,8 +95,13 @@ export class FifoQdisc implements LinkEndpoint {
       this.batch.length = 0;
       this.stats.errors++;
       this.stats.dropped += dropped;
-      if (this.dispatcher?.transmitFailed) this.dispatcher.transmitFailed(e, dropped);
-      else logInternalError('transmit', 'qdisc flush (no stack attached)', e);
+      try {
+        if (this.dispatcher?.transmitFailed) this.dispatcher.transmitFailed(e, dropped);
+        else logInternalError('transmit', 'qdisc flush (no stack attached)', e);
+      } catch (reportError) {
+        // Reporting failed too (the embedder's logger threw): still nothing may leave this microtask.
+        logInternalError('transmit', 'qdisc flush (reporting its failure)', reportError);
+      }
     } finally {
       q.length = 0;
     }

@@ -266,6 +266,7 @@ describe('deferred transmit containment (FifoQdisc flush)', () => {
     expect(qdisc.stats.dropped).toBe(3);
     expect(stack.stats.internalErrors.transmit).toBe(1);
     expect(stack.nic(1)!.stats.txErrors).toBe(3);
+    expect(stack.stats.nic.txErrors).toBe(3);
     expect(logged[0]).toContain('nic1 deferred transmit');
     expect(qdisc.writePackets([outgoing(3)])).toBe(1);
     await nextTurn();
@@ -286,6 +287,29 @@ describe('deferred transmit containment (FifoQdisc flush)', () => {
     expect(() => nic.writeWithLinkAddress(outgoing(1), EXPERIMENTAL_ETHERTYPE, new Uint8Array(0))).toThrow('synchronous link bug');
     expect((nic as unknown as { single: PacketBuffer[] }).single).toHaveLength(0);
     stack.close();
+  });
+});
+
+describe('deferred transmit containment when reporting fails too', () => {
+  it('a qdisc flush whose failure report throws (a logger that throws) still keeps it inside the microtask', async () => {
+    const lower = new ChannelEndpoint({ ethernet: false });
+    lower.onOutbound = () => { throw new Error('test: link driver bug'); };
+    const qdisc = new FifoQdisc(lower);
+    qdisc.attach({
+      deliverNetworkPacket() { /* nothing received here */ },
+      transmitFailed() { throw new Error('test: the report throws as well'); },
+    });
+    expect(qdisc.writePackets([outgoing(1), outgoing(2)])).toBe(2);
+    await nextTurn();
+    expect(qdisc.stats).toMatchObject({ errors: 1, dropped: 2 });
+    expect(logged.some((m) => m.includes('test: the report throws as well'))).toBe(true);
+    // The qdisc still works.
+    const wire: number[] = [];
+    lower.onOutbound = (f) => void wire.push(f.bytes[0]);
+    expect(qdisc.writePackets([outgoing(3)])).toBe(1);
+    await nextTurn();
+    expect(wire).toEqual([3]);
+    qdisc.close();
   });
 });
 

@@ -200,6 +200,8 @@ export class NIC implements LinkDispatcher {
 
   /** A link's deferred transmit (a qdisc flush) threw; its packets were dropped. */
   transmitFailed(err: unknown, dropped: number): void {
+    // Counted in both places writeToLink counts a refused write (this NIC's and the stack-wide NIC counters).
+    this.stack.stats.nic.txErrors += dropped;
     this.stats.txErrors += dropped;
     recordInternalError(this.stack.stats, 'transmit', `${this.name} deferred transmit`, err);
   }

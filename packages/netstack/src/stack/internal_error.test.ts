@@ -290,6 +290,20 @@ describe('deferred transmit containment (FifoQdisc flush)', () => {
   });
 });
 
+describe('a logger that throws', () => {
+  it('does not undo the containment: the packet is still dropped and counted, and receive goes on', () => {
+    setInternalErrorLogger({ error: () => { throw new Error('test: logger destination closed'); } } as unknown as InternalErrorLogger);
+    const received: number[] = [];
+    const stack = networkStack(received);
+    const link = new ChannelEndpoint({ ethernet: false });
+    stack.createNIC(1, link);
+    for (const tag of [1, POISON, 2]) expect(link.injectInbound(frame(tag), EXPERIMENTAL_ETHERTYPE)).toBe(true);
+    expect(received).toEqual([1, 2]);
+    expect(stack.stats.internalErrors.receive).toBe(1);
+    stack.close();
+  });
+});
+
 describe('deferred transmit containment when reporting fails too', () => {
   it('a qdisc flush whose failure report throws (a logger that throws) still keeps it inside the microtask', async () => {
     const lower = new ChannelEndpoint({ ethernet: false });

@@ -52,22 +52,27 @@ export function recordInternalError(stats: StackStats, path: 'receive' | 'transm
  * last-resort net of SystemClock's timers (clock.ts), for a callback with no containment of its own.
  */
 export function logInternalError(path: 'receive' | 'transmit' | 'timer', where: string, err: unknown): void {
-  const message = err instanceof Error ? `${err.name}: ${err.message}` : String(err);
-  const key = `${where}\n${message}`;
-  if (loggedMessages.has(key)) return;
-  const log = (logger ??= defaultLogger());
-  if (loggedMessages.size >= MAX_DISTINCT_MESSAGES) {
-    if (!suppressedNoticeLogged) {
-      suppressedNoticeLogged = true;
-      log.error({ path }, `netstack: more than ${MAX_DISTINCT_MESSAGES} distinct internal errors; further new ones are only counted (stats.internalErrors)`);
+  // Nothing here may throw (a logger whose destination closed under it, an error whose message getter throws):
+  // that would turn a contained error back into an uncontained one at every boundary that logs. The line is lost
+  // then; the counters still count.
+  try {
+    const message = err instanceof Error ? `${err.name}: ${err.message}` : String(err);
+    const key = `${where}\n${message}`;
+    if (loggedMessages.has(key)) return;
+    const log = (logger ??= defaultLogger());
+    if (loggedMessages.size >= MAX_DISTINCT_MESSAGES) {
+      if (!suppressedNoticeLogged) {
+        suppressedNoticeLogged = true;
+        log.error({ path }, `netstack: more than ${MAX_DISTINCT_MESSAGES} distinct internal errors; further new ones are only counted (stats.internalErrors)`);
+      }
+      return;
     }
-    return;
-  }
-  loggedMessages.add(key);
-  log.error(
-    { err, path, where },
-    path === 'timer'
-      ? `netstack: internal error in a timer callback (${where}): ${message} (that run of it lost; further occurrences are not logged)`
-      : `netstack: internal error on the ${path} path at ${where}: ${message} (packet dropped; further occurrences are only counted in stats.internalErrors.${path})`,
-  );
+    loggedMessages.add(key);
+    log.error(
+      { err, path, where },
+      path === 'timer'
+        ? `netstack: internal error in a timer callback (${where}): ${message} (that run of it lost; further occurrences are not logged)`
+        : `netstack: internal error on the ${path} path at ${where}: ${message} (packet dropped; further occurrences are only counted in stats.internalErrors.${path})`,
+    );
+  } catch { /* nowhere left to report to */ }
 }

@@ -110,8 +110,6 @@ interface WorkerEndpoint {
   receiveCredit: number;
   /** A WRITE with END or shutdown(WRITE) arrived: shut the send side once the staged bytes are in. */
   shutdownWriteAfterFlush: boolean;
-  /** close arrived: close the endpoint once the staged bytes are in. */
-  closeAfterFlush: boolean;
   /** endpoint.close() was called. */
   closed: boolean;
   /** It was CONNECTING or CONNECTED at some point (CLOSED then means "ended": both directions closed). */
@@ -325,7 +323,7 @@ export class TcpWorkerCore {
     const bytes = buf.subarray(off + ENDPOINT_HEADER, off + len);
     const more = (flags & WriteFlags.MORE) !== 0;
     if (bytes.length > 0) {
-      if (w.closed || w.closeAfterFlush || w.shutdownWriteAfterFlush) {
+      if (w.closed || w.shutdownWriteAfterFlush) {
         // Bytes after END or close: the stack thread broke the order; they cannot be sent.
         this.discardWrite(w, bytes.length);
       } else if (w.staged.length > 0) {
@@ -455,8 +453,7 @@ export class TcpWorkerCore {
         return result(err);
       }
       case 'close':
-        w.closeAfterFlush = true;
-        this.markDirty(w);
+        this.closeNow(w);
         return { ok: true };
       case 'abort': {
         this.dropStaged(w);
@@ -540,7 +537,7 @@ export class TcpWorkerCore {
   private adopt(id: number, ep: TcpEndpoint): WorkerEndpoint {
     const w: WorkerEndpoint = {
       id, ep, unsubscribe: () => {}, staged: [], stagedBytes: 0, receiveCredit: this.initialReceiveCredit,
-      shutdownWriteAfterFlush: false, closeAfterFlush: false, closed: false, wasActive: false, wasConnected: false,
+      shutdownWriteAfterFlush: false, closed: false, wasActive: false, wasConnected: false,
       lastBits: 0, errorToSend: undefined, listening: false, backlog: 0, acceptsOutstanding: 0,
     };
     w.unsubscribe = ep.waiterQueue.subscribe(ALL_EVENTS, () => this.markDirty(w));
@@ -602,14 +599,8 @@ export class TcpWorkerCore {
     const ep = w.ep;
     // 1. WRITE bytes the endpoint did not take yet.
     if (w.staged.length > 0) this.pushStaged(w);
-    // 2. Deferred shutdown(WRITE) and close, once every staged byte is in the endpoint.
-    if (w.stagedBytes === 0) {
-      if (w.shutdownWriteAfterFlush && !w.closed && !ep.sendShutdown) ep.shutdown(ShutdownFlags.WRITE);
-      if (w.closeAfterFlush && !w.closed) {
-        w.closed = true;
-        ep.close();
-      }
-    }
+    // 2. Deferred shutdown(WRITE), once every staged byte is in the endpoint.
+    if (w.stagedBytes === 0 && w.shutdownWriteAfterFlush && !w.closed && !ep.sendShutdown) ep.shutdown(ShutdownFlags.WRITE);
     // 3. A listener copy forwards accepted connections while the stack thread has accept credit.
     if (w.listening && !w.closed) this.acceptChildren(w);
     // 4. Received bytes, as credit and ring room allow (not after close: no application reads them).
@@ -618,6 +609,28 @@ export class TcpWorkerCore {
     // 5. STATE when anything changed (after the DATA above), RELEASED when the closed endpoint is gone.
     this.reportState(w);
     if (blocked) this.dirty.add(w);
+  }
+
+  /**
+   * close(2): closes the endpoint at once, with every byte WRITE delivered before it in the endpoint's send buffer.
+   * Staged bytes are part of the socket's send buffer as the application sees it (they are within its send
+   * credit), so the buffer grows to take them all. Closing only once they drained (as before) kept the socket open
+   * for as long as the peer kept its window shut: SO_LINGER with a zero timeout did not reset (socket(7)), a linger
+   * timeout never started, and the orphan limits that end a connection a peer holds with a zero window
+   * (TcpConnectionOutput.orphanProbingTooLong, sockstress) never applied.
+   */
+  private closeNow(w: WorkerEndpoint): void {
+    if (w.closed) return;
+    if (w.stagedBytes > 0) {
+      const sb = w.ep.sendBuffer;
+      sb.resize(Math.max(sb.capacity, sb.length + w.stagedBytes));
+      this.pushStaged(w);
+      // What the endpoint still refused (it can no longer send) is dropped and its credit returned.
+      this.dropStaged(w);
+    }
+    w.closed = true;
+    w.ep.close();
+    this.markDirty(w);
   }
 
   private pushStaged(w: WorkerEndpoint): void {

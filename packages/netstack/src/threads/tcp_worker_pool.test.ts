@@ -787,6 +787,48 @@ describe('TCP worker threads: stack-side receive queue', () => {
   });
 });
 
+describe('TCP worker threads: close with bytes the worker could not send yet', () => {
+  it('SO_LINGER 0 resets at close() even while written bytes wait for the peer\'s window; the port is freed', { timeout: 15_000 }, async () => {
+    const p = pair(2, 0);
+    const peers: Endpoint[] = [];
+    const l = socket(p.b);
+    expect(l.setSockOptInt('receiveBufferSize', 4096)).toBeUndefined();
+    expect(l.bind({ address: Address.parse('0.0.0.0'), port: 8000 })).toBeUndefined();
+    expect(l.listen(8)).toBeUndefined();
+    l.waiterQueue.subscribe(EventMask.IN, () => {
+      const r = l.accept();
+      if (!(r instanceof TcpipError)) peers.push(r.endpoint); // never read: its window closes
+    });
+    const c = socket(p.a) as RemoteTcpEndpoint;
+    expect(c.setSockOptInt('sendBufferSize', 4096)).toBeUndefined();
+    expect(c.connect({ address: Address.parse('10.7.0.2'), port: 8000 })).toBe(TcpipErrors.connectStarted);
+    await waitFor(c, EventMask.OUT);
+    // Write until the stack-side credit is used up: the peer's window and the worker endpoint's send buffer are
+    // full, so the worker holds the rest of the written bytes itself.
+    const chunk = new Uint8Array(16384);
+    let quiet = 0;
+    while (quiet < 20) {
+      const n = c.write(chunk);
+      if (n instanceof TcpipError) {
+        quiet++;
+        await new Promise((r) => setTimeout(r, 10));
+      } else quiet = 0;
+    }
+    expect(c.getSockOptInt('sendQueueSize')).toBeGreaterThan(100_000);
+    while (peers.length === 0) await new Promise((r) => setTimeout(r, 5));
+    const peer = peers[0]!;
+    const port = (c.getLocalAddress() as { port: number }).port;
+    expect(c.setSockOpt({ kind: 'linger', enabled: true, seconds: 0 })).toBeUndefined();
+    c.close();
+    // socket(7): SO_LINGER with a zero timeout resets the connection at close(), unsent data or not.
+    await waitFor(peer, EventMask.ERR, 3000);
+    expect(peer.lastError()).toBe(TcpipErrors.connectionReset);
+    for (let i = 0; i < 100 && p.a.ports.isReserved(6, port); i++) await new Promise((r) => setTimeout(r, 10));
+    expect(p.a.ports.isReserved(6, port)).toBe(false);
+    expect(tcpWorkerPool(p.a)!.endpointCounts()).toEqual([0, 0]);
+  });
+});
+
 describe('TCP worker pool lifecycle', () => {
   it('closing the pool leaves no worker threads', { timeout: 10_000 }, async () => {
     const before = threadCount();

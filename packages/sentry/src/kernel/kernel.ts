@@ -147,8 +147,9 @@ export class Kernel {
     if (this.initGroup) throw new Error('runInit: init already started');
     if (!this.emptyRoot) {
       this.emptyRoot = fs.mkdtempSync(path.join(os.tmpdir(), 'tsvisor-empty-'));
-      // Read-only even for its owner: tasks are host uid 0 (without CAP_DAC_OVERRIDE once set up), and nothing
-      // may ever be created in their root, whatever call might one day reach the host.
+      // Read-only even for its owner: tasks run as an unprivileged host uid (65534 by default, native task.c)
+      // without capabilities, and nothing may ever be created in their root, whatever call might one day reach
+      // the host.
       fs.chmodSync(this.emptyRoot, 0o555);
       this.ownsEmptyRoot = true;
     }

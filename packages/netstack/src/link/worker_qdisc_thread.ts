@@ -6,10 +6,10 @@
 //   STATE: STARTING -> RUNNING (compare-and-swap here; if the stack's thread swapped it to STOPPED first, close()
 //          came before this thread started and nothing is sent) -> STOPPED (stored once this thread sends nothing
 //          more; close() waits for it, so nothing is sent after close() returns).
-// The fd is never closed here: the stack's thread closes it from the worker's exit event, when no send can be in
-// progress whichever way the thread ended (worker_qdisc.ts).
 //   STOP:  set by close(); checked between batches. Frames still in the ring are then discarded, as FifoQdisc
 //          discards its queue on close.
+// The fd is never closed here: the stack's thread closes it from the worker's exit event, when no send can be in
+// progress whichever way the thread ended (worker_qdisc.ts).
 // Counters go to `counters` (BigInt64 slots, see CounterSlot), written only here and read by the stack's thread.
 import { PACKET_MAX_BATCH } from '@tsvisor/native';
 import { workerData } from 'node:worker_threads';

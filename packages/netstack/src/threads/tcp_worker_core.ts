@@ -29,6 +29,7 @@ import {
   ICMP_ERROR_HEADER,
   REPLY_CAPACITY,
   REPLY_CONTROL_BYTES,
+  REPLY_HEARTBEAT,
   REPLY_LENGTH,
   REPLY_SEQ,
   SEGMENT_HEADER,
@@ -832,6 +833,7 @@ export class TcpWorkerCore {
 
   private async loop(): Promise<void> {
     while (!this.closedCore) {
+      Atomics.add(this.replyCtl, REPLY_HEARTBEAT, 1);
       const n = this.drain();
       if (n > 0) {
         // Let TCP's per-burst flush (microtasks) and due timers run between batches.

@@ -657,7 +657,35 @@ function hangingWorkerZeroScript(): URL {
   return pathToFileURL(path);
 }
 
+/** Worker 0 starts (its heartbeat moves a few times), then its loop stops turning, as in an endless loop. */
+function stallingWorkerZeroScript(): URL {
+  const path = join(tmpdir(), `tsvisor-stalling-tcp-worker-${process.pid}.mjs`);
+  writeFileSync(path, [
+    "import { workerData } from 'node:worker_threads';",
+    'if (workerData.index === 0) {',
+    '  const ctl = new Int32Array(workerData.reply, 0, 4);',
+    '  let beats = 0;',
+    '  const t = setInterval(() => { Atomics.add(ctl, 2, 1); if (++beats === 3) clearInterval(t); }, 10);',
+    '  setInterval(() => {}, 1 << 30);',
+    `} else await import(${JSON.stringify(defaultWorkerScript().href)});`,
+  ].join('\n'));
+  return pathToFileURL(path);
+}
+
 describe('TCP worker threads: a worker that hangs', () => {
+  it('a started worker whose loop stops turning is declared dead without any control call', { timeout: 10_000 }, async () => {
+    const p = pair(2, 0, {}, {}, { controlTimeoutMs: 300, workerScript: stallingWorkerZeroScript() });
+    const pool = tcpWorkerPool(p.a)!;
+    const t0 = Date.now();
+    while (pool.stats.workersDied === 0 && Date.now() - t0 < 3000) await new Promise((r) => setTimeout(r, 20));
+    expect(pool.stats.workersDied).toBe(1);
+    expect(pool.isWorkerAlive(0)).toBe(false);
+    expect(pool.isWorkerAlive(1)).toBe(true);
+    // A live worker is never mistaken for a hung one, idle as it is.
+    await new Promise((r) => setTimeout(r, 700));
+    expect(pool.stats.workersDied).toBe(1);
+  });
+
   it('a control call waits at most the control timeout; connect() and listen() go on with the live worker', { timeout: 15_000 }, async () => {
     const p = pair(2, 0, {}, {}, { controlTimeoutMs: 300, workerScript: hangingWorkerZeroScript() });
     const pool = tcpWorkerPool(p.a)!;

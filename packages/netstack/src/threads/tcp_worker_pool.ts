@@ -38,6 +38,7 @@ import {
   ICMP_ERROR_HEADER,
   REPLY_CAPACITY,
   REPLY_CONTROL_BYTES,
+  REPLY_HEARTBEAT,
   REPLY_LENGTH,
   REPLY_SEQ,
   SEGMENT_HEADER,
@@ -166,6 +167,9 @@ class WorkerLink {
   /** Ordered records waiting for room in toWorker (meta, bytes). */
   readonly overflow: { meta: number; bytes: Uint8Array }[] = [];
   requestSeq = 0;
+  /** The worker's heartbeat (wire.ts REPLY_HEARTBEAT) as last seen, and when it last moved. */
+  lastBeat = 0;
+  lastBeatAt = Date.now();
 
   constructor(readonly index: number, ringBytes: number) {
     this.toWorker = SharedFrameRing.create(ringBytes);
@@ -269,7 +273,11 @@ export class TcpWorkerPool {
     // Addresses and routes change without telling transports (NICs add link-local addresses themselves), so a
     // periodic comparison keeps the workers' snapshot current; listen() and connect() also check before they act.
     // The comparison costs microseconds for a few NICs.
-    this.routeTimer = setInterval(() => this.syncRoutes(), ROUTE_SYNC_MS);
+    // The same timer watches the workers' heartbeats (first: a hung worker must not block a snapshot's write).
+    this.routeTimer = setInterval(() => {
+      this.checkHeartbeats();
+      this.syncRoutes();
+    }, ROUTE_SYNC_MS);
     this.routeTimer.unref();
   }
 
@@ -852,6 +860,25 @@ export class TcpWorkerPool {
   }
 
   // ---- failure and shutdown
+
+  /**
+   * Declares dead a started worker whose heartbeat stood still for the control timeout (wire.ts REPLY_HEARTBEAT).
+   * Comparing counts, not clocks, a stack thread that was itself busy for a while mistakes no live worker for a
+   * hung one.
+   */
+  private checkHeartbeats(): void {
+    const now = Date.now();
+    for (const l of this.links) {
+      if (l.dead) continue;
+      const beat = Atomics.load(l.reply, REPLY_HEARTBEAT);
+      if (beat !== l.lastBeat) {
+        l.lastBeat = beat;
+        l.lastBeatAt = now;
+      } else if (beat !== 0 && now - l.lastBeatAt >= this.controlTimeoutMs) {
+        this.workerFailed(l, new Error(`its loop made no progress for ${now - l.lastBeatAt} ms (hung)`));
+      }
+    }
+  }
 
   private workerFailed(l: WorkerLink, e: unknown): void {
     if (l.dead || this.closed) return;

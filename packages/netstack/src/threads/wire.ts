@@ -177,6 +177,13 @@ export const CONTROL_HEADER = 4;
 export const REPLY_CONTROL_BYTES = 16;
 export const REPLY_SEQ = 0;
 export const REPLY_LENGTH = 1;
+/**
+ * The worker adds 1 here every turn of its loop (at least every 50 ms while idle). The stack thread declares a
+ * worker whose count stood still for the control timeout hung, and kills it: an endless loop on some input would
+ * otherwise stall every connection of that worker silently, until the next control call to it. 0 means not started
+ * yet (a control call's timeout covers a worker that never starts).
+ */
+export const REPLY_HEARTBEAT = 2;
 export const REPLY_CAPACITY = 64 * 1024;
 
 /** A socket address as JSON carries it. */

@@ -245,6 +245,22 @@ describe('receive path containment', () => {
   });
 });
 
+describe('local delivery after Stack.close()', () => {
+  it('what was queued for local delivery is dropped, and no batch-end hook runs for the closed stack', async () => {
+    const received: number[] = [];
+    const stack = networkStack(received);
+    stack.createNIC(1, new ChannelEndpoint({ ethernet: false }));
+    let hookCalls = 0;
+    stack.onBatchEnd(() => void hookCalls++);
+    stack.deliverLocal(1, EXPERIMENTAL_ETHERTYPE, outgoing(1));
+    stack.close();
+    await nextTurn();
+    expect(received).toEqual([]);
+    expect(hookCalls).toBe(0);
+    expect(stack.stats.nic.rxPackets).toBe(0);
+  });
+});
+
 describe('deferred transmit containment (FifoQdisc flush)', () => {
   it('a link that throws during a qdisc flush loses that flush only, counted in the stack', async () => {
     const received: number[] = [];

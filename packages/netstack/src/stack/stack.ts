@@ -444,6 +444,9 @@ export class Stack {
     this.localScheduled = false;
     const q = this.localQueue;
     this.localQueue = [];
+    // Closed since these were queued: the NICs and transports are gone (their batch-end hooks with them, or not:
+    // either way nothing may run for a closed stack), so what was in flight is dropped, as at a link's close.
+    if (this.closed) return;
     // The NIC contains an exception from the protocol code (counted in stats.internalErrors.receive) so one bad
     // packet cannot stop the rest of the queue; flushBatch contains each hook.
     for (const { nic, etherType, pkt } of q) {

@@ -110,11 +110,11 @@ function nodePid(pid: number): number {
 }
 
 /** Growth of the netstack tool's resident set per idle echo connection, IDLE_CONNECTIONS held open. */
-export async function idleMemory(): Promise<{ perConnectionKiB: number[]; note: string }> {
+export async function idleMemory(tcpWorkers = 0): Promise<{ perConnectionKiB: number[]; note: string }> {
   const tcpBench = compile('tcp_bench');
   const out: number[] = [];
   for (let i = 0; i < RUNS; i++) {
-    const s = await netstackServer({ gso: true });
+    const s = await netstackServer({ gso: true, tcpWorkers });
     try {
       const pid = nodePid(s.pid!);
       await new Promise((r) => setTimeout(r, 500));
@@ -133,7 +133,10 @@ export async function idleMemory(): Promise<{ perConnectionKiB: number[]; note: 
       await s.close();
     }
   }
-  return { perConnectionKiB: out, note: `VmRSS growth of the netstack tool with ${IDLE_CONNECTIONS} idle echo connections, per connection` };
+  return {
+    perConnectionKiB: out,
+    note: `VmRSS growth of the netstack tool${tcpWorkers ? ` with ${tcpWorkers} TCP workers` : ''} with ${IDLE_CONNECTIONS} idle echo connections, per connection`,
+  };
 }
 
 interface ProfileNode { id: number; callFrame: { functionName: string; url: string; lineNumber: number }; hitCount?: number }
@@ -154,23 +157,32 @@ export function topSelfTime(file: string, top = 12): string[] {
     .map(([k, us]) => `${((100 * us) / total).toFixed(1)}% ${k}`);
 }
 
-/** A CPU profile of the netstack tool during one download and, separately, one upload. */
-export async function cpuProfiles(): Promise<{ direction: string; top: string[] }[]> {
+/**
+ * A CPU profile of the netstack tool during one download and, separately, one upload; with `tcpWorkers`, one profile
+ * per thread (node --cpu-prof writes one file per isolate: the stack's thread first, then each worker's).
+ */
+export async function cpuProfiles(tcpWorkers = 0): Promise<{ direction: string; top: string[] }[]> {
   const tcpBench = compile('tcp_bench');
   const result: { direction: string; top: string[] }[] = [];
   for (const [direction, mode, port] of [['download', 'download', 'chargen'], ['upload', 'upload', 'discard']] as const) {
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), `tsv-prof-${process.pid}-`));
-    const s = await netstackServer({ gso: true, cpuProfileDir: dir });
+    const s = await netstackServer({ gso: true, tcpWorkers, cpuProfileDir: dir });
     try {
       // Bounded by time only (16 GiB is out of reach in 5 s), so the tool's start-up and exit are a small share.
       sampleOutput(tcpBench, [mode, s.host, String(s.ports[port]), String(16 * 2 ** 30), TRANSFER_SECONDS], 1);
     } finally {
       await s.close();
     }
-    const files = fs.readdirSync(dir).filter((f) => f.endsWith('.cpuprofile'));
-    result.push({ direction, top: files.length ? topSelfTime(path.join(dir, files[0]!)) : ['no profile written'] });
-    const keep = path.join(workDir, `netstack-${direction}.cpuprofile`);
-    if (files.length) fs.copyFileSync(path.join(dir, files[0]!), keep);
+    // CPU.<date>.<time>.<pid>.<thread id>.<seq>.cpuprofile: thread 0 is the stack's thread.
+    const threadOf = (f: string) => Number(f.split('.').at(-3));
+    const files = fs.readdirSync(dir).filter((f) => f.endsWith('.cpuprofile')).sort((a, b) => threadOf(a) - threadOf(b));
+    if (files.length === 0) result.push({ direction, top: ['no profile written'] });
+    for (const f of files) {
+      const thread = threadOf(f) === 0 ? 'stack thread' : `worker thread ${threadOf(f)}`;
+      result.push({ direction: tcpWorkers ? `${direction}, ${thread}` : direction, top: topSelfTime(path.join(dir, f)) });
+      const keep = path.join(workDir, `netstack${tcpWorkers ? `-w${tcpWorkers}-t${threadOf(f)}` : ''}-${direction}.cpuprofile`);
+      fs.copyFileSync(path.join(dir, f), keep);
+    }
     fs.rmSync(dir, { recursive: true, force: true });
   }
   return result;

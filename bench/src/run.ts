@@ -103,14 +103,18 @@ function lsRow(): Row {
 async function netstack(): Promise<void> {
   console.log(`\n## Netstack\n\nload average at start: ${os.loadavg().map((l) => l.toFixed(2)).join(' ')}\n`);
   console.log(renderNetstackMarkdown(await netstackRows()));
-  const mem = await idleMemory();
-  const m = summarize(mem.perConnectionKiB);
-  console.log(`\nMemory per idle TCP connection (netstack tool): ${m.median.toFixed(2)} KiB median (${m.min.toFixed(2)}–${m.max.toFixed(2)}, ${m.runs} runs); ${mem.note}.`);
+  for (const workers of [0, os.cpus().length]) {
+    const mem = await idleMemory(workers);
+    const m = summarize(mem.perConnectionKiB);
+    console.log(`\nMemory per idle TCP connection (netstack tool${workers ? `, ${workers} TCP workers` : ''}): ${m.median.toFixed(2)} KiB median (${m.min.toFixed(2)}–${m.max.toFixed(2)}, ${m.runs} runs); ${mem.note}.`);
+  }
   console.log('\nLink layer alone (FdBasedEndpoint over a veth, 1514-byte frames):\n');
   for (const line of await fdbasedLines()) console.log(`- ${line}`);
-  for (const p of await cpuProfiles()) {
-    console.log(`\nCPU profile of the netstack tool during a ${p.direction} (top self time):\n`);
-    for (const t of p.top) console.log(`- ${t}`);
+  for (const workers of [0, os.cpus().length]) {
+    for (const p of await cpuProfiles(workers)) {
+      console.log(`\nCPU profile of the netstack tool${workers ? ` with ${workers} TCP workers` : ''} during a ${p.direction} (top self time):\n`);
+      for (const t of p.top) console.log(`- ${t}`);
+    }
   }
   console.log(`\nload average at end: ${os.loadavg().map((l) => l.toFixed(2)).join(' ')}`);
 }

@@ -40,8 +40,9 @@ export class TcpDispatcher implements TransportProtocol, RemoteTcpContext {
     readonly stack: Stack,
     opts: TcpDispatcherOptions,
   ) {
-    this.prototypes = new TcpProtocol(stackTcpHost(stack), opts.tcp ?? {});
+    // The pool first: it refuses bad options (and a missing worker script) before anything else exists.
     this.pool = new TcpWorkerPool(stack, { ...opts, tcp: opts.tcp });
+    this.prototypes = new TcpProtocol(stackTcpHost(stack), opts.tcp ?? {});
   }
 
   sourcePort(bytes: Uint8Array, offset: number, length: number): number {

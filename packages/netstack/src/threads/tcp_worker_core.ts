@@ -44,8 +44,11 @@ import {
   encodeJson,
   errorIndex,
   fromWireAddress,
+  isUint,
   readAddress,
+  readU32,
   toWireAddress,
+  writeU32,
   type ControlReply,
   type ControlRequest,
   type RouteSnapshot,
@@ -55,7 +58,7 @@ import {
 } from './wire.js';
 import { ToStackWriter } from './to_stack_writer.js';
 import { logInternalError } from '../stack/internal_error.js';
-import { readU32, WorkerTcpHost, writeU32, type WorkerHostStats } from './worker_tcp_host.js';
+import { WorkerTcpHost, type WorkerHostStats } from './worker_tcp_host.js';
 
 const TCP = 6;
 /** Largest DATA record payload (the brief of wire.ts: chunks of at most 64 KiB). */
@@ -310,16 +313,20 @@ export class TcpWorkerCore {
     }
   }
 
-  private handleWrite(buf: Uint8Array, off: number, len: number): void {
+  /** The endpoint an ENDPOINT_HEADER record names; a short record or an unknown id is counted and undefined. */
+  private recordEndpoint(buf: Uint8Array, off: number, len: number): WorkerEndpoint | undefined {
     if (len < ENDPOINT_HEADER) {
       this.stats.malformedRecords++;
-      return;
+      return undefined;
     }
     const w = this.endpoints.get(readU32(buf, off));
-    if (!w) {
-      this.stats.unknownEndpointRecords++;
-      return;
-    }
+    if (!w) this.stats.unknownEndpointRecords++;
+    return w;
+  }
+
+  private handleWrite(buf: Uint8Array, off: number, len: number): void {
+    const w = this.recordEndpoint(buf, off, len);
+    if (!w) return;
     const flags = readU32(buf, off + 4);
     const bytes = buf.subarray(off + ENDPOINT_HEADER, off + len);
     const more = (flags & WriteFlags.MORE) !== 0;
@@ -353,15 +360,8 @@ export class TcpWorkerCore {
   }
 
   private handleConsumed(buf: Uint8Array, off: number, len: number): void {
-    if (len < ENDPOINT_HEADER) {
-      this.stats.malformedRecords++;
-      return;
-    }
-    const w = this.endpoints.get(readU32(buf, off));
-    if (!w) {
-      this.stats.unknownEndpointRecords++;
-      return;
-    }
+    const w = this.recordEndpoint(buf, off, len);
+    if (!w) return;
     const n = readU32(buf, off + 4);
     if (w.listening) w.acceptsOutstanding = Math.max(0, w.acceptsOutstanding - n);
     // Never more credit than the initial grant: a confused producer cannot make the worker flood the ring.
@@ -856,10 +856,6 @@ export class TcpWorkerCore {
     this.dirty.clear();
     this.protocol.close();
   }
-}
-
-function isUint(v: unknown): v is number {
-  return typeof v === 'number' && Number.isInteger(v) && v >= 0 && v <= 0xffff_ffff;
 }
 
 function isWireAddress(v: unknown): v is WireFullAddress {

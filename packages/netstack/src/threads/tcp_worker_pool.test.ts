@@ -416,6 +416,23 @@ describe('TCP worker threads: socket semantics', () => {
   });
 });
 
+/**
+ * Three connections from the peer (b) to the echo service on a's port 7, from source ports (counting up from
+ * `firstPort`) whose flow hashes to `worker` of two; each must echo 5000 bytes intact.
+ */
+async function echoFromPeer(p: Pair, worker: number, firstPort: number): Promise<void> {
+  let served = 0;
+  for (let port = firstPort; served < 3; port++) {
+    if (flowHash(Address.parse('10.7.0.2'), port, Address.parse('10.7.0.1'), 7) % 2 !== worker) continue;
+    const c = socket(p.b);
+    expect(c.bind({ address: Address.parse('10.7.0.2'), port })).toBeUndefined();
+    expect(c.connect({ address: Address.parse('10.7.0.1'), port: 7 })).toBe(TcpipErrors.connectStarted);
+    const pl = randomBytes(5000);
+    expect(await stream(c, pl, 5000)).toEqual({ hash: sha(pl), bytes: pl.length });
+    served++;
+  }
+}
+
 describe('TCP worker threads: local traffic, ICMP errors, failures', () => {
   it('connects to its own addresses over loopback (both ends on workers), IPv4 and IPv6', { timeout: 10_000 }, async () => {
     const s = createDefaultStack({ tcpWorkers: 2 });
@@ -601,29 +618,10 @@ describe('TCP worker threads: local traffic, ICMP errors, failures', () => {
     expect(pool.stats.workersDied).toBe(1);
     expect(pool.workerStats()[0]).toBeUndefined();
     // New connections whose 4-tuple hashes to worker 1 still work: the echo service answers them.
-    let served = 0;
-    for (let port = 20000; served < 3; port++) {
-      if (flowHash(Address.parse('10.7.0.2'), port, Address.parse('10.7.0.1'), 7) % 2 !== 1) continue;
-      const c = socket(p.b);
-      expect(c.bind({ address: Address.parse('10.7.0.2'), port })).toBeUndefined();
-      expect(c.connect({ address: Address.parse('10.7.0.1'), port: 7 })).toBe(TcpipErrors.connectStarted);
-      const pl = randomBytes(5000);
-      expect(await stream(c, pl, 5000)).toEqual({ hash: sha(pl), bytes: pl.length });
-      served++;
-    }
-    expect(served).toBe(3);
+    await echoFromPeer(p, 1, 20000);
     // The dead worker's share of new flows goes to the live worker: connections from the peer whose 4-tuple hashes
     // to worker 0 are accepted and served...
-    let rerouted = 0;
-    for (let port = 21000; rerouted < 3; port++) {
-      if (flowHash(Address.parse('10.7.0.2'), port, Address.parse('10.7.0.1'), 7) % 2 !== 0) continue;
-      const c = socket(p.b);
-      expect(c.bind({ address: Address.parse('10.7.0.2'), port })).toBeUndefined();
-      expect(c.connect({ address: Address.parse('10.7.0.1'), port: 7 })).toBe(TcpipErrors.connectStarted);
-      const pl = randomBytes(5000);
-      expect(await stream(c, pl, 5000)).toEqual({ hash: sha(pl), bytes: pl.length });
-      rerouted++;
-    }
+    await echoFromPeer(p, 0, 21000);
     // ... and so are connections the worker stack opens whose 4-tuple hashes to worker 0.
     const peerEcho = serveTcp(p.b, 7, 'echo', [4]);
     let opened = 0;
@@ -858,6 +856,11 @@ describe('TCP worker threads: close with bytes the worker could not send yet', (
 });
 
 describe('TCP worker pool lifecycle', () => {
+  it('refuses a worker script that does not exist, saying so, instead of timing out on the first call', () => {
+    const script = pathToFileURL(join(tmpdir(), `tsvisor-no-such-worker-${process.pid}.js`));
+    expect(() => createDefaultStack({ tcpWorkers: 1, tcpWorkerTuning: { workerScript: script } })).toThrow(/ENOENT: TCP worker script .* does not exist/);
+  });
+
   it('closing the pool leaves no worker threads', { timeout: 10_000 }, async () => {
     const before = threadCount();
     const s = createDefaultStack({ tcpWorkers: 2 });

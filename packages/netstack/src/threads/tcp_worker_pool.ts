@@ -19,6 +19,8 @@
 // a worker thread cannot load TypeScript, so the pool then starts ../../dist/threads/tcp_worker.js: run
 // `npx tsc -b packages/netstack` before tests that spawn workers (`make test` builds first).
 
+import { existsSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
 import { Worker } from 'node:worker_threads';
 import { PacketBuffer, type GsoTypeValue } from '../buffer/packet_buffer.js';
 import { SharedFrameRing } from '../buffer/shared_ring.js';
@@ -234,6 +236,11 @@ export class TcpWorkerPool {
       throw new RangeError(`EINVAL: TCP worker rings need ${MIN_RING_BYTES}..${1 << 30} bytes, got ${ringBytes}`);
     }
     const script = opts.workerScript ?? defaultWorkerScript();
+    // A missing script surfaces as the Worker's 'error' event, which the stack thread sees only between its own
+    // tasks: its first control call would block for the whole timeout first and report a hung worker instead.
+    if (script.protocol === 'file:' && !existsSync(fileURLToPath(script))) {
+      throw new Error(`ENOENT: TCP worker script ${fileURLToPath(script)} does not exist (build the package: npx tsc -b packages/netstack)`);
+    }
     const routes = this.snapshot();
     this.lastSnapshot = JSON.stringify(routes);
     const online: Promise<void>[] = [];
@@ -886,13 +893,18 @@ export class TcpWorkerPool {
     this.aliveWorkers = this.aliveWorkers.filter((i) => i !== l.index);
     this.stats.workersDied++;
     logOnce(`TCP worker ${l.index} died; its connections are aborted`, e);
+    this.stopWorker(l, TcpipErrors.connectionAborted);
+  }
+
+  /** Closes the worker's rings, ends its thread, and tells its endpoints their worker side is gone. */
+  private stopWorker(l: WorkerLink, error: TcpipError | undefined): void {
     l.toWorker.close();
     l.toStack.close();
     l.overflow.length = 0;
     l.writes.clear();
     const eps = [...l.endpoints.values()];
     l.endpoints.clear();
-    for (const ep of new Set(eps)) ep.onWorkerGone(l.index, TcpipErrors.connectionAborted);
+    for (const ep of new Set(eps)) ep.onWorkerGone(l.index, error);
     void l.worker?.terminate();
   }
 
@@ -919,16 +931,7 @@ export class TcpWorkerPool {
       this.closed = true;
       if (this.overflowTimer) clearTimeout(this.overflowTimer);
       if (this.routeTimer) clearInterval(this.routeTimer);
-      for (const l of this.links) {
-        l.toWorker.close();
-        l.toStack.close();
-        l.overflow.length = 0;
-        l.writes.clear();
-        const eps = [...l.endpoints.values()];
-        l.endpoints.clear();
-        for (const ep of new Set(eps)) ep.onWorkerGone(l.index, undefined);
-        void l.worker?.terminate();
-      }
+      for (const l of this.links) this.stopWorker(l, undefined);
     }
     return Promise.all(this.links.map((l) => l.exited)).then(() => undefined);
   }

@@ -295,24 +295,21 @@ function mixBits(h: number): number {
   return h >>> 0;
 }
 
-/** Same as flowHash, reading the addresses of `family` from bytes (no Address allocation on the hot path). */
-export function flowHashBytes(
-  family: 4 | 6,
-  buf: Uint8Array,
-  remoteOff: number,
-  remotePort: number,
-  localOff: number,
-  localPort: number,
-): number {
-  const len = family === 4 ? 4 : 16;
-  let h = 0x811c9dc5;
-  for (let i = 0; i < len; i++) h = Math.imul(h ^ buf[remoteOff + i]!, 0x01000193);
-  for (let i = 0; i < len; i++) h = Math.imul(h ^ buf[localOff + i]!, 0x01000193);
-  h = Math.imul(h ^ (remotePort & 0xff), 0x01000193);
-  h = Math.imul(h ^ (remotePort >>> 8), 0x01000193);
-  h = Math.imul(h ^ (localPort & 0xff), 0x01000193);
-  h = Math.imul(h ^ (localPort >>> 8), 0x01000193);
-  return mixBits(h);
+/** Little-endian u32, as every header field of these records. */
+export function writeU32(buf: Uint8Array, off: number, v: number): void {
+  buf[off] = v & 0xff;
+  buf[off + 1] = (v >>> 8) & 0xff;
+  buf[off + 2] = (v >>> 16) & 0xff;
+  buf[off + 3] = (v >>> 24) & 0xff;
+}
+
+export function readU32(buf: Uint8Array, off: number): number {
+  return (buf[off]! | (buf[off + 1]! << 8) | (buf[off + 2]! << 16) | (buf[off + 3]! << 24)) >>> 0;
+}
+
+/** A u32 field of a JSON record (control requests, route snapshots) as the receiving side validates it. */
+export function isUint(v: unknown): v is number {
+  return typeof v === 'number' && Number.isInteger(v) && v >= 0 && v <= 0xffff_ffff;
 }
 
 /** Writes `a` into a 16-byte address slot at buf[off] (IPv4 in the first 4 bytes). */

@@ -8,8 +8,8 @@ import { Address } from '../stack/address.js';
 import { ManualClock } from '../stack/clock.js';
 import { TcpipErrors, isTcpipError } from '../stack/tcpip_error.js';
 import type { TcpRoute } from '../transport/tcp/host.js';
-import { FRAME_HEADER, FrameFlags, ToStack, type RouteSnapshot } from './wire.js';
-import { WorkerTcpHost, readU32 } from './worker_tcp_host.js';
+import { FRAME_HEADER, FrameFlags, ToStack, readU32, type RouteSnapshot } from './wire.js';
+import { WorkerTcpHost } from './worker_tcp_host.js';
 
 const SNAPSHOT: RouteSnapshot = {
   nics: [

@@ -15,7 +15,7 @@ import { logInternalError } from '../stack/internal_error.js';
 import { TcpipErrors, type TcpipError } from '../stack/tcpip_error.js';
 import { TransportDemuxer } from '../stack/transport_demuxer.js';
 import type { TcpHost, TcpRoute } from '../transport/tcp/host.js';
-import { FRAME_HEADER, FrameFlags, ToStack, type RouteSnapshot } from './wire.js';
+import { FRAME_HEADER, FrameFlags, ToStack, isUint, writeU32, type RouteSnapshot } from './wire.js';
 
 /** RFC 1191 section 6.3 / RFC 8201 section 4: a learned path MTU is forgotten after 10 minutes (as Stack). */
 const PMTU_EXPIRY_MS = 10 * 60 * 1000;
@@ -340,20 +340,4 @@ export class WorkerTcpHost implements TcpHost {
     else this.stats.framesDropped++;
     return undefined;
   }
-}
-
-function isUint(v: unknown): v is number {
-  return typeof v === 'number' && Number.isInteger(v) && v >= 0 && v <= 0xffff_ffff;
-}
-
-/** Little-endian u32, as every wire.ts header field. */
-export function writeU32(buf: Uint8Array, off: number, v: number): void {
-  buf[off] = v & 0xff;
-  buf[off + 1] = (v >>> 8) & 0xff;
-  buf[off + 2] = (v >>> 16) & 0xff;
-  buf[off + 3] = (v >>> 24) & 0xff;
-}
-
-export function readU32(buf: Uint8Array, off: number): number {
-  return (buf[off]! | (buf[off + 1]! << 8) | (buf[off + 2]! << 16) | (buf[off + 3]! << 24)) >>> 0;
 }

@@ -79,6 +79,8 @@ export class RemoteTcpEndpoint implements Endpoint, WorkerEndpointSink {
   /** The worker of a connection (-1 for listeners and unmaterialized endpoints). */
   private worker = -1;
   private userClosed = false;
+  /** A port this endpoint reserves itself in the stack's PortManager (a connection, after dropPrototype). */
+  private ownPort = 0;
 
   // Connection state, as the worker last reported it (STATE) plus what the application did here.
   private bits = 0;
@@ -305,7 +307,10 @@ export class RemoteTcpEndpoint implements Endpoint, WorkerEndpointSink {
     for (let attempt = 0; ; attempt++) {
       const w = pool.workerFor(remote, addr.port, route.localAddress, port);
       const e = this.connectOn(w, local, remote, addr);
-      if (!e) return TcpipErrors.connectStarted;
+      if (!e) {
+        this.dropPrototype();
+        return TcpipErrors.connectStarted;
+      }
       // A worker that died during the call (it hung past the control timeout, or crashed) answers ConnectionAborted
       // for a connection that never existed: the flow belongs to a live worker now (workerFor), so try it there.
       if (pool.isWorkerAlive(w) || pool.isClosed || attempt + 1 >= pool.workerCount) return e;
@@ -486,6 +491,43 @@ export class RemoteTcpEndpoint implements Endpoint, WorkerEndpointSink {
     const p = this.proto;
     this.proto = undefined;
     p?.close();
+    if (this.ownPort !== 0) this.ctx.stack.ports.release(TCP, this.ownPort, this);
+    this.ownPort = 0;
+  }
+
+  /**
+   * A connection needs its prototype no more (options, shutdown and close go to the worker; connect() cannot be
+   * called again), but the prototype's buffers (32 KiB) would stay for the connection's life on top of the worker's
+   * endpoint's: the port reservation passes to this endpoint, with the fields TcpEndpoint.bind reserved it with,
+   * and the prototype goes.
+   */
+  private dropPrototype(): void {
+    const proto = this.proto;
+    if (!proto) return;
+    const bound = proto.getLocalAddress();
+    if (bound instanceof TcpipError || bound.port === 0) return;
+    const local = bound.address.isUnspecified() ? undefined : this.toNetAddress(bound.address);
+    if (local instanceof TcpipError) return;
+    const dualStack = this.family === 6 && !this.optionFlag('v6Only');
+    const reservation = {
+      transport: TCP,
+      families: local ? [local.family] : dualStack ? [4, 6] as const : [this.family],
+      address: local,
+      port: bound.port,
+      nic: this.boundNic,
+      reuseAddress: this.optionFlag('reuseAddress'),
+      reusePort: this.optionFlag('reusePort'),
+      owner: this,
+    };
+    this.proto = undefined;
+    proto.close(); // releases the prototype's reservation: nothing runs between this and the next line
+    const port = this.ctx.stack.ports.reserve(reservation);
+    if (typeof port === 'number') this.ownPort = port;
+  }
+
+  /** Whether a stack-thread prototype TcpEndpoint still backs this socket (diagnostics: a connection has none). */
+  get hasPrototype(): boolean {
+    return this.proto !== undefined;
   }
 
   private takeError(): TcpipError | undefined {

@@ -813,6 +813,29 @@ describe('TCP worker threads: stack-side receive queue', () => {
   });
 });
 
+describe('TCP worker threads: what a connection costs the stack thread', () => {
+  it('a connection keeps its port reservation but not the prototype endpoint (and its buffers)', { timeout: 10_000 }, async () => {
+    const p = pair(2, 0, {}, { timeWaitMs: 200 });
+    listen(p.b, 8100, (ep) => void readToEnd(ep).then(() => ep.close()));
+    for (const [bindTo, family] of [[undefined, 4], ['10.7.0.1', 4], ['::', 6]] as const) {
+      const c = socket(p.a, family) as RemoteTcpEndpoint;
+      if (bindTo) expect(c.bind({ address: Address.parse(bindTo), port: 0 })).toBeUndefined();
+      expect(c.connect({ address: Address.parse(family === 6 ? '::ffff:10.7.0.2' : '10.7.0.2'), port: 8100 })).toBe(TcpipErrors.connectStarted);
+      expect(c.hasPrototype).toBe(false);
+      await waitFor(c, EventMask.OUT);
+      const port = (c.getLocalAddress() as { port: number }).port;
+      // Still reserved as bind(2) sees it: another socket cannot take the port.
+      const other = socket(p.a);
+      expect(other.bind({ address: Address.parse('10.7.0.1'), port })).toBe(TcpipErrors.portInUse);
+      other.close();
+      c.close();
+      // Released with the connection (after its TIME-WAIT on the worker).
+      for (let i = 0; i < 200 && p.a.ports.isReserved(6, port); i++) await new Promise((r) => setTimeout(r, 10));
+      expect(p.a.ports.isReserved(6, port)).toBe(false);
+    }
+  });
+});
+
 describe('TCP worker threads: close with bytes the worker could not send yet', () => {
   it('SO_LINGER 0 resets at close() even while written bytes wait for the peer\'s window; the port is freed', { timeout: 15_000 }, async () => {
     const p = pair(2, 0);

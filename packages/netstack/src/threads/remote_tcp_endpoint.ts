@@ -104,18 +104,20 @@ export class RemoteTcpEndpoint implements Endpoint, WorkerEndpointSink {
   private backlog = 0;
   private readonly acceptQueue: PendingAccept[] = [];
 
+  /** `withPrototype` false: an accepted connection, which needs none (creating one allocates 32 KiB of buffers). */
   constructor(
     private readonly ctx: RemoteTcpContext,
     readonly family: 4 | 6,
     readonly waiterQueue: WaiterQueue,
+    withPrototype = true,
   ) {
-    this.proto = ctx.prototypes.createEndpoint(family);
+    this.proto = withPrototype ? ctx.prototypes.createEndpoint(family) : undefined;
   }
 
   /** An endpoint accepted by a listener copy on `worker`: already connected there. */
   static accepted(ctx: RemoteTcpContext, family: 4 | 6, worker: number, id: number, local: FullAddress, peer: FullAddress): RemoteTcpEndpoint {
-    const ep = new RemoteTcpEndpoint(ctx, family, new WaiterQueue());
-    ep.proto = undefined; // children share the listener's port; they reserve nothing (as TcpEndpoint's children)
+    // Children share the listener's port; they reserve nothing (as TcpEndpoint's children), so need no prototype.
+    const ep = new RemoteTcpEndpoint(ctx, family, new WaiterQueue(), false);
     ep.mode = 'connection';
     ep.worker = worker;
     ep.id = id;

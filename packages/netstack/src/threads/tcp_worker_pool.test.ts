@@ -8,7 +8,7 @@ import { readdirSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
-import { afterEach, describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it, vi } from 'vitest';
 import { createChannelPair, type ChannelImpairments } from '../link/channel.js';
 import { Address } from '../stack/address.js';
 import { ShutdownFlags, SockType, type Endpoint } from '../stack/endpoint.js';
@@ -814,6 +814,20 @@ describe('TCP worker threads: stack-side receive queue', () => {
 });
 
 describe('TCP worker threads: what a connection costs the stack thread', () => {
+  it('an accepted connection never creates a prototype endpoint', { timeout: 10_000 }, async () => {
+    const p = pair(2, 0);
+    const dispatcher = p.a.transportProtocol(6) as TcpDispatcher;
+    const accepted: Endpoint[] = [];
+    listen(p.a, 8200, (ep) => accepted.push(ep));
+    const created = vi.spyOn(dispatcher.prototypes, 'createEndpoint');
+    const clients = Array.from({ length: 5 }, () => connect(p.b, '10.7.0.1', 8200));
+    await Promise.all(clients.map((c) => waitFor(c, EventMask.OUT)));
+    while (accepted.length < 5) await new Promise((r) => setTimeout(r, 5));
+    expect(accepted.every((ep) => !(ep as RemoteTcpEndpoint).hasPrototype)).toBe(true);
+    expect(created).not.toHaveBeenCalled();
+    created.mockRestore();
+  });
+
   it('a connection keeps its port reservation but not the prototype endpoint (and its buffers)', { timeout: 10_000 }, async () => {
     const p = pair(2, 0, {}, { timeWaitMs: 200 });
     listen(p.b, 8100, (ep) => void readToEnd(ep).then(() => ep.close()));

@@ -13,6 +13,7 @@
 // the STATE that says READ_CLOSED). FRAMEs bypass the FIFO: a full ring drops them and TCP retransmits.
 
 import { PacketBuffer } from '../buffer/packet_buffer.js';
+import { IPV4_ANY } from '../stack/address.js';
 import { SharedFrameRing } from '../buffer/shared_ring.js';
 import type { Clock, Timer } from '../stack/clock.js';
 import { ShutdownFlags, type IntSockOpt, type SockOpt, type SockOptKind } from '../stack/endpoint.js';
@@ -45,13 +46,16 @@ import {
   errorIndex,
   fromWireAddress,
   isUint,
-  readAddress,
+  readIcmpErrorHeader,
+  readSegmentHeader,
   readU32,
   toWireAddress,
+  writeAcceptedRecord,
   writeU32,
   type ControlReply,
   type ControlRequest,
   type RouteSnapshot,
+  type SegmentFields,
   type TcpWorkerData,
   type WireFullAddress,
   type WireOption,
@@ -158,6 +162,10 @@ export class TcpWorkerCore {
   private retryTimer: Timer | undefined;
   private retryArmed = false;
   private readonly info = new NetworkReceiveInfo();
+  /** The SEGMENT header being handled (handleSegment reads each into this one). */
+  private readonly segment: SegmentFields = {
+    family: 4, flags: 0, ttl: 0, tos: 0, nic: 0, source: IPV4_ANY, destination: IPV4_ANY,
+  };
   private readonly header = new Uint8Array(ACCEPTED_RECORD);
   private dataScratch = new Uint8Array(ENDPOINT_HEADER + MAX_DATA_CHUNK);
   private closedCore = false;
@@ -235,19 +243,20 @@ export class TcpWorkerCore {
 
   /** Stack.deliverToTransport for TCP, without raw sockets and multicast (the stack thread handles those). */
   private handleSegment(buf: Uint8Array, off: number, len: number): void {
-    const family = buf[off];
-    if (len < SEGMENT_HEADER + 20 || (family !== 4 && family !== 6)) {
+    const f = this.segment;
+    if (len < SEGMENT_HEADER + 20 || !readSegmentHeader(buf, off, f)) {
       this.stats.malformedRecords++;
       return;
     }
     this.stats.segmentsIn++;
+    const family = f.family;
     const info = this.info;
-    info.nic = readU32(buf, off + 4);
+    info.nic = f.nic;
     info.family = family;
-    info.source = readAddress(buf, off + 8, family);
-    info.destination = readAddress(buf, off + 24, family);
-    info.ttl = buf[off + 2]!;
-    info.tos = buf[off + 3]!;
+    info.source = f.source;
+    info.destination = f.destination;
+    info.ttl = f.ttl;
+    info.tos = f.tos;
     info.protocol = TCP;
     info.isBroadcastOrMulticast = info.destination.isMulticast() || info.destination.isLimitedBroadcast();
     info.networkHeaderLength = family === 4 ? 20 : 40;
@@ -257,7 +266,7 @@ export class TcpWorkerCore {
     pkt.borrowed = true;
     pkt.transportHeader = t;
     pkt.transportProtocol = TCP;
-    pkt.checksumValidated = (buf[off + 1]! & SegmentFlags.CHECKSUM_VALIDATED) !== 0;
+    pkt.checksumValidated = (f.flags & SegmentFlags.CHECKSUM_VALIDATED) !== 0;
     const sport = (buf[t]! << 8) | buf[t + 1]!;
     const dport = (buf[t + 2]! << 8) | buf[t + 3]!;
     const ep = this.host.demuxer.find(family, TCP, info.nic, info.destination, dport, info.source, sport);
@@ -270,25 +279,24 @@ export class TcpWorkerCore {
 
   /** Stack.deliverTransportError for TCP: path MTU first, then the endpoint that sent the quoted segment. */
   private handleIcmpError(buf: Uint8Array, off: number, len: number): void {
-    const family = buf[off];
-    const kind = TRANSPORT_ERROR_KINDS[buf[off + 1]!];
-    if (len < ICMP_ERROR_HEADER + 8 || (family !== 4 && family !== 6) || kind === undefined) {
+    const h = len >= ICMP_ERROR_HEADER + 8 ? readIcmpErrorHeader(buf, off) : undefined;
+    if (!h) {
       this.stats.malformedRecords++;
       return;
     }
     this.stats.icmpErrorsIn++;
-    const mtu = readU32(buf, off + 8);
-    const local = readAddress(buf, off + 28, family);
-    const remote = readAddress(buf, off + 44, family);
-    if (kind === 'packetTooBig' && mtu > 0) this.host.updatePathMtu(remote, mtu);
-    const q = off + ICMP_ERROR_HEADER;
-    const quoted = buf.subarray(q, off + len);
+    const kind = TRANSPORT_ERROR_KINDS[h.kind]!;
+    const family = h.family;
+    const local = h.quotedSource;
+    const remote = h.quotedDestination;
+    if (kind === 'packetTooBig' && h.mtu > 0) this.host.updatePathMtu(remote, h.mtu);
+    const quoted = buf.subarray(off + ICMP_ERROR_HEADER, off + len);
     const sport = (quoted[0]! << 8) | quoted[1]!;
     const dport = (quoted[2]! << 8) | quoted[3]!;
     const info = this.info;
-    info.nic = readU32(buf, off + 4);
+    info.nic = h.nic;
     info.family = family;
-    info.source = readAddress(buf, off + 12, family);
+    info.source = h.reporter;
     info.destination = local;
     info.ttl = 0;
     info.tos = 0;
@@ -298,7 +306,7 @@ export class TcpWorkerCore {
     const ep = this.host.demuxer.find(family, TCP, info.nic, local, sport, remote, dport);
     if (!ep) return;
     const err: TransportErrorInfo = {
-      kind, mtu, icmpType: buf[off + 2]!, icmpCode: buf[off + 3]!, reporter: info.source, quotedDestination: remote,
+      kind, mtu: h.mtu, icmpType: h.icmpType, icmpCode: h.icmpCode, reporter: h.reporter, quotedDestination: remote,
     };
     ep.handleError(err, info, quoted);
   }
@@ -698,19 +706,10 @@ export class TcpWorkerCore {
       w.acceptsOutstanding++;
       const local = child.getLocalAddress();
       const h = this.header;
-      h.fill(0);
-      writeU32(h, 0, w.id);
-      writeU32(h, 4, id);
-      const peer = r.peer;
-      h[8] = peer.address.family;
-      h[12] = peer.port & 0xff;
-      h[13] = peer.port >>> 8;
-      if (!isTcpipError(local)) {
-        h[14] = local.port & 0xff;
-        h[15] = local.port >>> 8;
-        h.set(local.address.bytes, 32);
-      }
-      h.set(peer.address.bytes, 16);
+      writeAcceptedRecord(h, {
+        listener: w.id, id, family: r.peer.address.family, peer: r.peer.address, peerPort: r.peer.port,
+        local: isTcpipError(local) ? undefined : local.address, localPort: isTcpipError(local) ? 0 : local.port,
+      });
       this.emit(ToStack.ACCEPTED, h, ACCEPTED_RECORD);
       // Its STATE and any DATA that arrived with the handshake follow the ACCEPTED record.
       this.service(cw);

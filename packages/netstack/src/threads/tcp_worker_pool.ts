@@ -25,7 +25,7 @@ import { Worker } from 'node:worker_threads';
 import { PacketBuffer, type GsoTypeValue } from '../buffer/packet_buffer.js';
 import { SharedFrameRing } from '../buffer/shared_ring.js';
 import { LinkCapability } from '../link/link_endpoint.js';
-import type { Address } from '../stack/address.js';
+import { IPV4_ANY, type Address } from '../stack/address.js';
 import type { NetworkWriteParams, Route } from '../stack/route.js';
 import type { Stack } from '../stack/stack.js';
 import { TcpipError, TcpipErrors } from '../stack/tcpip_error.js';
@@ -51,13 +51,16 @@ import {
   TRANSPORT_ERROR_KINDS,
   WORKER_ID_BASE,
   decodeJson,
+  encodeIcmpError,
   encodeJson,
   errorAt,
   flowHash,
-  readAddress,
-  writeAddress,
+  readAcceptedRecord,
+  readFrameHeader,
+  writeSegmentHeader,
   type ControlReply,
   type ControlRequest,
+  type FrameFields,
   type RouteSnapshot,
   type TcpWorkerData,
 } from './wire.js';
@@ -215,6 +218,10 @@ export class TcpWorkerPool {
   /** Scratch for records assembled before the ring copies them (header + payload must be contiguous). */
   private scratch = new Uint8Array(64 * 1024 + 256);
   private scratchView = new DataView(this.scratch.buffer);
+  /** The FRAME header being sent (sendFrame reads each into this one). */
+  private readonly frame: FrameFields = {
+    family: 4, flags: 0, ttl: 0, tos: 0, nic: 0, local: IPV4_ANY, remote: IPV4_ANY, gsoType: 0, gsoSize: 0,
+  };
   /** The packet bytes a SEGMENT header temporarily replaces (forwardSegment). */
   private readonly savedFront = new Uint8Array(SEGMENT_HEADER);
 
@@ -602,7 +609,7 @@ export class TcpWorkerPool {
       const at = off - SEGMENT_HEADER;
       const saved = this.savedFront;
       saved.set(pkt.buf.subarray(at, off));
-      this.writeSegmentHeader(pkt.buf, at, info, pkt.checksumValidated);
+      writeSegmentHeader(pkt.buf, at, info.family, pkt.checksumValidated ? SegmentFlags.CHECKSUM_VALIDATED : 0, info.ttl, info.tos, info.nic, info.source, info.destination);
       try {
         ok = l.toWorker.tryWrite(pkt.buf, at, pkt.tail, ToWorker.SEGMENT);
       } finally {
@@ -614,28 +621,12 @@ export class TcpWorkerPool {
         this.scratch = new Uint8Array(n);
         this.scratchView = new DataView(this.scratch.buffer);
       }
-      this.writeSegmentHeader(this.scratch, 0, info, pkt.checksumValidated);
+      writeSegmentHeader(this.scratch, 0, info.family, pkt.checksumValidated ? SegmentFlags.CHECKSUM_VALIDATED : 0, info.ttl, info.tos, info.nic, info.source, info.destination);
       this.scratch.set(pkt.buf.subarray(off, pkt.tail), SEGMENT_HEADER);
       ok = l.toWorker.tryWrite(this.scratch, 0, n, ToWorker.SEGMENT);
     }
     if (ok) this.stats.segmentsForwarded++;
     else this.stats.segmentsDropped++;
-  }
-
-  /** wire.ts SEGMENT_HEADER at b[at]. */
-  private writeSegmentHeader(b: Uint8Array, at: number, info: NetworkReceiveInfo, checksumValidated: boolean): void {
-    b[at] = info.family;
-    b[at + 1] = checksumValidated ? SegmentFlags.CHECKSUM_VALIDATED : 0;
-    b[at + 2] = info.ttl;
-    b[at + 3] = info.tos;
-    const nic = info.nic >>> 0;
-    b[at + 4] = nic & 0xff;
-    b[at + 5] = (nic >>> 8) & 0xff;
-    b[at + 6] = (nic >>> 16) & 0xff;
-    b[at + 7] = nic >>> 24;
-    b.fill(0, at + 8, at + SEGMENT_HEADER);
-    writeAddress(b, at + 8, info.source);
-    writeAddress(b, at + 24, info.destination);
   }
 
   /** ICMP_ERROR: an ICMP error quoting a segment of a connection on `worker`. */
@@ -645,18 +636,10 @@ export class TcpWorkerPool {
     if (!l || l.dead || this.closed || kind < 0) return false;
     const n = ICMP_ERROR_HEADER + quoted.length;
     if (n > l.toWorker.maxFrameSize) return false;
-    const b = new Uint8Array(n);
-    const v = new DataView(b.buffer);
-    b[0] = quotedSource.family;
-    b[1] = kind;
-    b[2] = err.icmpType & 0xff;
-    b[3] = err.icmpCode & 0xff;
-    v.setUint32(4, info.nic >>> 0, true);
-    v.setUint32(8, err.mtu >>> 0, true);
-    writeAddress(b, 12, err.reporter);
-    writeAddress(b, 28, quotedSource);
-    writeAddress(b, 44, quotedDestination);
-    b.set(quoted, ICMP_ERROR_HEADER);
+    const b = encodeIcmpError({
+      family: quotedSource.family, kind, icmpType: err.icmpType, icmpCode: err.icmpCode, nic: info.nic, mtu: err.mtu,
+      reporter: err.reporter, quotedSource, quotedDestination,
+    }, quoted);
     if (!l.toWorker.tryWrite(b, 0, n, ToWorker.ICMP_ERROR)) return false;
     this.stats.icmpErrorsForwarded++;
     return true;
@@ -777,7 +760,7 @@ export class TcpWorkerPool {
     const v = l.inView;
     switch (meta) {
       case ToStack.FRAME:
-        if (len >= FRAME_HEADER) this.sendFrame(l, b, o, len);
+        if (len >= FRAME_HEADER) this.sendFrame(b, o, len);
         return;
       case ToStack.DATA: {
         if (len < ENDPOINT_HEADER) return;
@@ -798,18 +781,12 @@ export class TcpWorkerPool {
       }
       case ToStack.ACCEPTED: {
         if (len < ACCEPTED_RECORD) return;
-        const listenerId = v.getUint32(o, true);
-        const id = v.getUint32(o + 4, true);
-        const family = b[o + 8] === 6 ? 6 : 4;
-        const peerPort = v.getUint16(o + 12, true);
-        const localPort = v.getUint16(o + 14, true);
-        const peer = readAddress(b, o + 16, family);
-        const local = readAddress(b, o + 32, family);
-        const listener = l.endpoints.get(listenerId);
-        if (!listener || !listener.onAccepted(l.index, id, family, peer, peerPort, local, localPort)) {
+        const a = readAcceptedRecord(b, o);
+        const listener = l.endpoints.get(a.listener);
+        if (!listener || !listener.onAccepted(l.index, a.id, a.family, a.peer, a.peerPort, a.local, a.localPort)) {
           // Nobody will take it (the listener closed meanwhile): reset it as a closed listener's queue is.
-          this.controlAsync(l.index, { op: 'abort', ep: id });
-          this.controlAsync(l.index, { op: 'close', ep: id });
+          this.controlAsync(l.index, { op: 'abort', ep: a.id });
+          this.controlAsync(l.index, { op: 'close', ep: a.id });
         }
         return;
       }
@@ -818,14 +795,10 @@ export class TcpWorkerPool {
     }
   }
 
-  private sendFrame(l: WorkerLink, b: Uint8Array, o: number, len: number): void {
-    const v = l.inView;
-    const family = b[o] === 6 ? 6 : 4;
-    const flags = b[o + 1]!;
-    const nic = v.getUint32(o + 4, true);
-    const local = readAddress(b, o + 8, family);
-    const remote = readAddress(b, o + 24, family);
-    const route = this.routeFor(nic, local, remote);
+  private sendFrame(b: Uint8Array, o: number, len: number): void {
+    const f = this.frame;
+    readFrameHeader(b, o, f);
+    const route = this.routeFor(f.nic, f.local, f.remote);
     if (route instanceof TcpipError) {
       this.stats.framesDropped++;
       return;
@@ -838,10 +811,10 @@ export class TcpWorkerPool {
     pkt.buf.set(b.subarray(o + FRAME_HEADER, o + len), pkt.head);
     pkt.transportHeader = pkt.head;
     pkt.transportProtocol = 6;
-    if (flags & FrameFlags.HAS_GSO) {
-      pkt.gso = { type: b[o + 40] as GsoTypeValue, size: v.getUint16(o + 42, true), needsChecksum: (flags & FrameFlags.NEEDS_CHECKSUM) !== 0 };
+    if (f.flags & FrameFlags.HAS_GSO) {
+      pkt.gso = { type: f.gsoType as GsoTypeValue, size: f.gsoSize, needsChecksum: (f.flags & FrameFlags.NEEDS_CHECKSUM) !== 0 };
     }
-    const params: NetworkWriteParams = { protocol: 6, ttl: b[o + 2]!, tos: b[o + 3]!, dontFragment: (flags & FrameFlags.DONT_FRAGMENT) !== 0 };
+    const params: NetworkWriteParams = { protocol: 6, ttl: f.ttl, tos: f.tos, dontFragment: (f.flags & FrameFlags.DONT_FRAGMENT) !== 0 };
     if (route.writePacket(pkt, params)) this.stats.framesDropped++;
     else this.stats.framesSent++;
   }

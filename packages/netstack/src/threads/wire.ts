@@ -322,6 +322,177 @@ export function readAddress(buf: Uint8Array, off: number, family: 4 | 6): Addres
   return Address.intern(buf, off, family === 4 ? 4 : 16);
 }
 
+// ---- fixed-header codecs: each record's layout is written and read here only (offsets as documented above)
+
+/** SEGMENT_HEADER at b[at]; the TCP bytes follow at at + SEGMENT_HEADER. */
+export function writeSegmentHeader(
+  b: Uint8Array, at: number, family: 4 | 6, flags: number, ttl: number, tos: number, nic: number,
+  source: Address, destination: Address,
+): void {
+  b[at] = family;
+  b[at + 1] = flags;
+  b[at + 2] = ttl;
+  b[at + 3] = tos;
+  writeU32(b, at + 4, nic >>> 0);
+  b.fill(0, at + 8, at + SEGMENT_HEADER);
+  writeAddress(b, at + 8, source);
+  writeAddress(b, at + 24, destination);
+}
+
+/** SEGMENT_HEADER fields (the reader fills a reused one: the receive path allocates nothing). */
+export interface SegmentFields {
+  family: 4 | 6;
+  flags: number;
+  ttl: number;
+  tos: number;
+  nic: number;
+  source: Address;
+  destination: Address;
+}
+
+/** Reads a SEGMENT header into `into`; false (nothing read) for an unknown family. */
+export function readSegmentHeader(b: Uint8Array, at: number, into: SegmentFields): boolean {
+  const family = b[at];
+  if (family !== 4 && family !== 6) return false;
+  into.family = family;
+  into.flags = b[at + 1]!;
+  into.ttl = b[at + 2]!;
+  into.tos = b[at + 3]!;
+  into.nic = readU32(b, at + 4);
+  into.source = readAddress(b, at + 8, family);
+  into.destination = readAddress(b, at + 24, family);
+  return true;
+}
+
+/** FRAME_HEADER at b[at]; the TCP bytes follow at at + FRAME_HEADER. */
+export function writeFrameHeader(
+  b: Uint8Array, at: number, family: 4 | 6, flags: number, ttl: number, tos: number, nic: number,
+  local: Address, remote: Address, gsoType: number, gsoSize: number,
+): void {
+  b[at] = family;
+  b[at + 1] = flags;
+  b[at + 2] = ttl & 0xff;
+  b[at + 3] = tos & 0xff;
+  writeU32(b, at + 4, nic);
+  b.fill(0, at + 8, at + 40);
+  writeAddress(b, at + 8, local);
+  writeAddress(b, at + 24, remote);
+  b[at + 40] = gsoType;
+  b[at + 41] = 0;
+  b[at + 42] = gsoSize & 0xff;
+  b[at + 43] = (gsoSize >>> 8) & 0xff;
+}
+
+/** FRAME_HEADER fields (reused by the reader, as SegmentFields). */
+export interface FrameFields {
+  family: 4 | 6;
+  flags: number;
+  ttl: number;
+  tos: number;
+  nic: number;
+  local: Address;
+  remote: Address;
+  gsoType: number;
+  gsoSize: number;
+}
+
+/** Reads a FRAME header into `into` (any family byte but 6 reads as IPv4: the worker is trusted code). */
+export function readFrameHeader(b: Uint8Array, at: number, into: FrameFields): void {
+  const family = b[at] === 6 ? 6 : 4;
+  into.family = family;
+  into.flags = b[at + 1]!;
+  into.ttl = b[at + 2]!;
+  into.tos = b[at + 3]!;
+  into.nic = readU32(b, at + 4);
+  into.local = readAddress(b, at + 8, family);
+  into.remote = readAddress(b, at + 24, family);
+  into.gsoType = b[at + 40]!;
+  into.gsoSize = b[at + 42]! | (b[at + 43]! << 8);
+}
+
+/** ICMP_ERROR_HEADER fields. */
+export interface IcmpErrorFields {
+  family: 4 | 6;
+  /** Index into TRANSPORT_ERROR_KINDS. */
+  kind: number;
+  icmpType: number;
+  icmpCode: number;
+  nic: number;
+  mtu: number;
+  reporter: Address;
+  /** The quoted segment's source: our local address. */
+  quotedSource: Address;
+  /** The quoted segment's destination: the remote. */
+  quotedDestination: Address;
+}
+
+/** ICMP_ERROR_HEADER at b[0] of a new record with `quoted` after it. */
+export function encodeIcmpError(f: IcmpErrorFields, quoted: Uint8Array): Uint8Array {
+  const b = new Uint8Array(ICMP_ERROR_HEADER + quoted.length);
+  b[0] = f.family;
+  b[1] = f.kind;
+  b[2] = f.icmpType & 0xff;
+  b[3] = f.icmpCode & 0xff;
+  writeU32(b, 4, f.nic >>> 0);
+  writeU32(b, 8, f.mtu >>> 0);
+  writeAddress(b, 12, f.reporter);
+  writeAddress(b, 28, f.quotedSource);
+  writeAddress(b, 44, f.quotedDestination);
+  b.set(quoted, ICMP_ERROR_HEADER);
+  return b;
+}
+
+/** Reads an ICMP_ERROR header; undefined for an unknown family or error kind. */
+export function readIcmpErrorHeader(b: Uint8Array, at: number): IcmpErrorFields | undefined {
+  const family = b[at];
+  const kind = b[at + 1]!;
+  if ((family !== 4 && family !== 6) || kind >= TRANSPORT_ERROR_KINDS.length) return undefined;
+  return {
+    family, kind, icmpType: b[at + 2]!, icmpCode: b[at + 3]!, nic: readU32(b, at + 4), mtu: readU32(b, at + 8),
+    reporter: readAddress(b, at + 12, family), quotedSource: readAddress(b, at + 28, family),
+    quotedDestination: readAddress(b, at + 44, family),
+  };
+}
+
+/** ACCEPTED_RECORD fields. */
+export interface AcceptedFields {
+  /** The listener's id. */
+  listener: number;
+  /** The new endpoint's id on the worker. */
+  id: number;
+  family: 4 | 6;
+  peer: Address;
+  peerPort: number;
+  local: Address;
+  localPort: number;
+}
+
+/**
+ * ACCEPTED_RECORD at b[0] (b holds at least ACCEPTED_RECORD bytes). Without `local` (the worker's endpoint could
+ * not tell), the slot and port are zero.
+ */
+export function writeAcceptedRecord(b: Uint8Array, f: Omit<AcceptedFields, 'local'> & { local: Address | undefined }): void {
+  b.fill(0, 0, ACCEPTED_RECORD);
+  writeU32(b, 0, f.listener);
+  writeU32(b, 4, f.id);
+  b[8] = f.family;
+  b[12] = f.peerPort & 0xff;
+  b[13] = f.peerPort >>> 8;
+  b[14] = f.localPort & 0xff;
+  b[15] = f.localPort >>> 8;
+  writeAddress(b, 16, f.peer);
+  if (f.local) writeAddress(b, 32, f.local);
+}
+
+export function readAcceptedRecord(b: Uint8Array, at: number): AcceptedFields {
+  const family = b[at + 8] === 6 ? 6 : 4;
+  return {
+    listener: readU32(b, at), id: readU32(b, at + 4), family,
+    peerPort: b[at + 12]! | (b[at + 13]! << 8), localPort: b[at + 14]! | (b[at + 15]! << 8),
+    peer: readAddress(b, at + 16, family), local: readAddress(b, at + 32, family),
+  };
+}
+
 /** Every TcpipError singleton by its code, so an error crosses the thread boundary as its name. */
 export const ERROR_CODES: readonly TcpipError[] = Object.values(TcpipErrors);
 const BY_CODE = new Map<string, TcpipError>(ERROR_CODES.map((e) => [e.code, e]));

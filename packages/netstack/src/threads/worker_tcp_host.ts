@@ -15,7 +15,7 @@ import { logInternalError } from '../stack/internal_error.js';
 import { TcpipErrors, type TcpipError } from '../stack/tcpip_error.js';
 import { TransportDemuxer } from '../stack/transport_demuxer.js';
 import type { TcpHost, TcpRoute } from '../transport/tcp/host.js';
-import { FRAME_HEADER, FrameFlags, ToStack, isUint, writeU32, type RouteSnapshot } from './wire.js';
+import { FRAME_HEADER, FrameFlags, ToStack, isUint, writeFrameHeader, type RouteSnapshot } from './wire.js';
 
 /** RFC 1191 section 6.3 / RFC 8201 section 4: a learned path MTU is forgotten after 10 minutes (as Stack). */
 const PMTU_EXPIRY_MS = 10 * 60 * 1000;
@@ -318,19 +318,7 @@ export class WorkerTcpHost implements TcpHost {
       flags |= FrameFlags.HAS_GSO;
       if (gso.needsChecksum) flags |= FrameFlags.NEEDS_CHECKSUM;
     }
-    buf[at] = route.family;
-    buf[at + 1] = flags;
-    buf[at + 2] = params.ttl & 0xff;
-    buf[at + 3] = params.tos & 0xff;
-    writeU32(buf, at + 4, route.nic);
-    buf.fill(0, at + 8, at + 40);
-    buf.set(route.localAddress.bytes, at + 8);
-    buf.set(route.remoteAddress.bytes, at + 24);
-    buf[at + 40] = gso ? gso.type : 0;
-    buf[at + 41] = 0;
-    const gsoSize = gso ? gso.size : 0;
-    buf[at + 42] = gsoSize & 0xff;
-    buf[at + 43] = (gsoSize >>> 8) & 0xff;
+    writeFrameHeader(buf, at, route.family, flags, params.ttl, params.tos, route.nic, route.localAddress, route.remoteAddress, gso ? gso.type : 0, gso ? gso.size : 0);
     const end = at + FRAME_HEADER + len;
     if (end - at > this.toStack.maxFrameSize) {
       this.stats.framesTooLarge++;

@@ -5,10 +5,10 @@
 //               stack's route (the stack thread owns links, neighbours and IP, so every frame leaves from here);
 //   DATA, STATE, SEND_CREDIT, ACCEPTED
 //               per-endpoint records, handed to the RemoteTcpEndpoint registered under (worker, endpoint id).
-// Records for a worker's endpoints (WRITE, CONSUMED, and control requests sent without waiting) keep their order:
-// when TO_WORKER is full they wait in a per-worker overflow queue retried on every drain and on a short timer;
-// received segments are dropped instead (TCP retransmits) and counted. Writes of one event-loop turn are gathered
-// per endpoint into records of up to 64 KiB.
+// Records for a worker's endpoints (WRITE, CONSUMED, and control requests sent without waiting) keep their order
+// (to_worker_writer.ts): when TO_WORKER is full they wait in a per-worker queue retried on every drain and on a
+// short timer; received segments are dropped instead (TCP retransmits) and counted. Writes of one event-loop turn
+// are gathered per endpoint into records of up to 64 KiB.
 //
 // Cost notes (measured on the 2-core VM, Node 20): V8 copies into or out of a SharedArrayBuffer word by word only
 // when source and destination have the same alignment modulo 8, else byte by byte (5-6x slower), so every copy
@@ -31,6 +31,7 @@ import type { Stack } from '../stack/stack.js';
 import { TcpipError, TcpipErrors } from '../stack/tcpip_error.js';
 import type { NetworkReceiveInfo, TransportErrorInfo } from '../stack/transport_protocol.js';
 import type { TcpSettings } from '../transport/tcp/protocol.js';
+import { ToWorkerWriter } from './to_worker_writer.js';
 import {
   ACCEPTED_RECORD,
   CONTROL_HEADER,
@@ -142,19 +143,9 @@ export function defaultWorkerScript(): URL {
     : new URL('./tcp_worker.js', import.meta.url);
 }
 
-/** WRITE bytes of one endpoint gathered during a turn: buf[ENDPOINT_HEADER, ENDPOINT_HEADER + length). */
-interface GatheredWrite {
-  buf: Uint8Array;
-  length: number;
-  flags: number;
-}
-
 /** Receive chunks recycled (DATA records carry at most 64 KiB); at most FREE_CHUNKS_MAX kept (4 MiB). */
 const DATA_CHUNK_BYTES = 64 * 1024;
 const FREE_CHUNKS_MAX = 64;
-
-/** Largest WRITE record payload (the worker stages whatever its endpoint does not take at once). */
-const WRITE_RECORD_MAX = 64 * 1024;
 
 class WorkerLink {
   readonly toWorker: SharedFrameRing;
@@ -167,17 +158,16 @@ class WorkerLink {
   dead = false;
   exited: Promise<void>;
   readonly endpoints = new Map<number, WorkerEndpointSink>();
-  /** WRITE bytes gathered this turn per endpoint id (TcpWorkerPool.postWrite). */
-  readonly writes = new Map<number, GatheredWrite>();
-  /** Ordered records waiting for room in toWorker (meta, bytes). */
-  readonly overflow: { meta: number; bytes: Uint8Array }[] = [];
+  /** Every record into toWorker but SEGMENT and ICMP_ERROR (those are dropped when it is full). */
+  readonly out: ToWorkerWriter;
   requestSeq = 0;
   /** The worker's heartbeat (wire.ts REPLY_HEARTBEAT) as last seen, and when it last moved. */
   lastBeat = 0;
   lastBeatAt = Date.now();
 
-  constructor(readonly index: number, ringBytes: number) {
+  constructor(readonly index: number, ringBytes: number, onQueued: () => void) {
     this.toWorker = SharedFrameRing.create(ringBytes);
+    this.out = new ToWorkerWriter(this.toWorker, onQueued);
     this.toStack = SharedFrameRing.create(ringBytes);
     this.replySab = new SharedArrayBuffer(REPLY_CONTROL_BYTES + REPLY_CAPACITY);
     this.reply = new Int32Array(this.replySab, 0, REPLY_CONTROL_BYTES / 4);
@@ -215,9 +205,8 @@ export class TcpWorkerPool {
   private writesScheduled = false;
   private readonly freeChunks: ArrayBuffer[] = [];
   private routeTimer: NodeJS.Timeout | undefined;
-  /** Scratch for records assembled before the ring copies them (header + payload must be contiguous). */
+  /** Scratch for SEGMENT records assembled before the ring copies them (header + payload must be contiguous). */
   private scratch = new Uint8Array(64 * 1024 + 256);
-  private scratchView = new DataView(this.scratch.buffer);
   /** The FRAME header being sent (sendFrame reads each into this one). */
   private readonly frame: FrameFields = {
     family: 4, flags: 0, ttl: 0, tos: 0, nic: 0, local: IPV4_ANY, remote: IPV4_ANY, gsoType: 0, gsoSize: 0,
@@ -252,7 +241,7 @@ export class TcpWorkerPool {
     this.lastSnapshot = JSON.stringify(routes);
     const online: Promise<void>[] = [];
     for (let i = 0; i < this.workerCount; i++) {
-      const link = new WorkerLink(i, ringBytes);
+      const link = new WorkerLink(i, ringBytes, this.recordQueued);
       const data: TcpWorkerData = {
         index: i,
         workers: this.workerCount,
@@ -315,7 +304,7 @@ export class TcpWorkerPool {
 
   /** Memory each worker's overflow queue holds (records waiting for room in TO_WORKER), for diagnostics. */
   overflowMemory(): number[] {
-    return this.links.map((l) => l.overflow.reduce((n, r) => n + r.bytes.buffer.byteLength, 0));
+    return this.links.map((l) => l.out.queuedMemory);
   }
 
   /** Endpoints each worker's table holds (diagnostics: closed connections leave it once RELEASED). */
@@ -355,14 +344,12 @@ export class TcpWorkerPool {
   control(worker: number, req: ControlRequest): ControlReply {
     const l = this.links[worker];
     if (!l || l.dead || this.closed) return { ok: false, error: 'ConnectionAborted' };
-    // Records queued before this request must reach the worker first (a close follows the writes before it).
-    this.sendWrites(l);
-    if (!this.flushOverflow(l, true)) return this.timedOut(l, `control request '${req.op}'`);
     const rec = this.controlRecord(l, req);
     const id = l.requestSeq;
     if (rec.length > l.toWorker.maxFrameSize) return { ok: false, error: TcpipErrors.noBufferSpace.code };
-    if (!this.writeBlocking(l, ToWorker.CONTROL, rec)) return this.timedOut(l, `control request '${req.op}'`);
+    // Records queued before this request reach the worker first (a close follows the writes before it).
     const deadline = Date.now() + this.controlTimeoutMs;
+    if (!l.out.writeBlocking(ToWorker.CONTROL, rec, deadline)) return this.timedOut(l, `control request '${req.op}'`);
     for (;;) {
       const seen = Atomics.load(l.reply, REPLY_SEQ);
       if (seen === id) break;
@@ -388,16 +375,12 @@ export class TcpWorkerPool {
   controlAsync(worker: number, req: ControlRequest): void {
     const l = this.links[worker];
     if (!l || l.dead || this.closed) return;
-    this.sendWrites(l);
     const rec = this.controlRecord(l, req);
     if (rec.length > l.toWorker.maxFrameSize) {
       logOnce(`TCP worker ${l.index}: control request '${req.op}' not sent`, new RangeError(`${rec.length} bytes exceed the ring's records`));
       return;
     }
-    if (l.overflow.length === 0 && l.toWorker.tryWrite(rec, 0, rec.length, ToWorker.CONTROL)) return;
-    l.overflow.push({ meta: ToWorker.CONTROL, bytes: rec });
-    this.stats.recordsDeferred++;
-    this.scheduleOverflowRetry();
+    l.out.write(ToWorker.CONTROL, rec);
   }
 
   private controlRecord(l: WorkerLink, req: ControlRequest): Uint8Array {
@@ -415,18 +398,6 @@ export class TcpWorkerPool {
   private timedOut(l: WorkerLink, what: string): ControlReply {
     this.workerFailed(l, new Error(`no answer to ${what} within ${this.controlTimeoutMs} ms`));
     return { ok: false, error: 'ConnectionAborted' };
-  }
-
-  /** Writes one record, waiting for room (the worker never waits for this thread, so this cannot deadlock). */
-  private writeBlocking(l: WorkerLink, meta: number, rec: Uint8Array, start = 0, end = rec.length): boolean {
-    const deadline = Date.now() + this.controlTimeoutMs;
-    while (!l.toWorker.tryWrite(rec, start, end, meta)) {
-      if (l.dead || l.toWorker.closed) return false;
-      const left = deadline - Date.now();
-      if (left <= 0) return false;
-      l.toWorker.waitWritable(left);
-    }
-    return true;
   }
 
   // ---- receive chunks
@@ -467,41 +438,17 @@ export class TcpWorkerPool {
     if (c.buffer.byteLength === DATA_CHUNK_BYTES && this.freeChunks.length < FREE_CHUNKS_MAX) this.freeChunks.push(c.buffer as ArrayBuffer);
   }
 
-  // ---- ordered endpoint records (WRITE, CONSUMED)
+  // ---- ordered endpoint records (WRITE, CONSUMED): to_worker_writer.ts
 
   /**
-   * WRITE: src[start, end) for endpoint `id` with WriteFlags. Writes of one turn of the event loop are gathered
-   * per endpoint into records of up to WRITE_RECORD_MAX bytes, sent when the turn's microtasks run (or before any
-   * other record for the worker, which keeps every endpoint's order): an application writing a few KiB at a time
-   * then costs one record and one wake-up of the worker per 64 KiB instead of per write. The bytes are copied once,
-   * into the record's buffer (8-aligned, so the ring's copy is the fast one).
+   * WRITE: src[start, end) for endpoint `id` with WriteFlags. Writes of one turn of the event loop are gathered per
+   * endpoint (ToWorkerWriter.gather) and sent when the turn's microtasks run, or before any other record for the
+   * worker.
    */
   postWrite(worker: number, id: number, flags: number, src: Uint8Array, start = 0, end = src.length): void {
     const l = this.links[worker];
     if (!l || l.dead || this.closed) return;
-    let at = start;
-    do {
-      let w = l.writes.get(id);
-      if (w && w.length === WRITE_RECORD_MAX) {
-        this.sendGatheredWrite(l, id, w);
-        w = undefined;
-      }
-      if (!w) {
-        w = { buf: new Uint8Array(ENDPOINT_HEADER + Math.min(WRITE_RECORD_MAX, Math.max(end - at, 4096))), length: 0, flags: 0 };
-        l.writes.set(id, w);
-      }
-      const take = Math.min(end - at, WRITE_RECORD_MAX - w.length);
-      if (w.buf.length < ENDPOINT_HEADER + w.length + take) {
-        const grown = new Uint8Array(ENDPOINT_HEADER + Math.min(WRITE_RECORD_MAX, Math.max(2 * w.length, w.length + take)));
-        grown.set(w.buf.subarray(0, ENDPOINT_HEADER + w.length));
-        w.buf = grown;
-      }
-      w.buf.set(src.subarray(at, at + take), ENDPOINT_HEADER + w.length);
-      w.length += take;
-      at += take;
-      // MORE and END describe the end of what is gathered so far: the last write's flags win.
-      w.flags = at === end ? flags : 0;
-    } while (at < end);
+    l.out.gather(id, flags, src, start, end);
     if (!this.writesScheduled) {
       this.writesScheduled = true;
       queueMicrotask(this.sendWritesTask);
@@ -510,66 +457,21 @@ export class TcpWorkerPool {
 
   private readonly sendWritesTask = (): void => {
     this.writesScheduled = false;
-    for (const l of this.links) this.sendWrites(l);
+    for (const l of this.links) if (!l.dead) l.out.sendGathered();
   };
-
-  /** Sends the WRITE records gathered for `l` (before any other record to it, so each endpoint's order holds). */
-  private sendWrites(l: WorkerLink): void {
-    if (l.writes.size === 0) return;
-    for (const [id, w] of l.writes) this.sendGatheredWrite(l, id, w);
-    l.writes.clear();
-  }
-
-  private sendGatheredWrite(l: WorkerLink, id: number, w: GatheredWrite): void {
-    l.writes.delete(id);
-    if (l.dead || this.closed) return;
-    const v = new DataView(w.buf.buffer, w.buf.byteOffset, ENDPOINT_HEADER);
-    v.setUint32(0, id >>> 0, true);
-    v.setUint32(4, w.flags >>> 0, true);
-    const n = ENDPOINT_HEADER + w.length;
-    if (l.overflow.length === 0 && l.toWorker.tryWrite(w.buf, 0, n, ToWorker.WRITE)) return;
-    // A queued record keeps only its bytes: the gathering buffer is at least 4 KiB, and an application writing a
-    // byte per turn while the ring is full would otherwise hold 4 KiB per byte of send credit.
-    l.overflow.push({ meta: ToWorker.WRITE, bytes: w.buf.length > n ? w.buf.slice(0, n) : w.buf });
-    this.stats.recordsDeferred++;
-    this.scheduleOverflowRetry();
-  }
 
   /** CONSUMED: the application took `count` bytes (or, on a listener's id, accepted connections). */
   postConsumed(worker: number, id: number, count: number): void {
     const l = this.links[worker];
     if (!l || l.dead || this.closed || count <= 0) return;
-    this.postEndpointRecord(l, ToWorker.CONSUMED, id, count, undefined, 0, 0);
+    l.out.writeEndpointRecord(ToWorker.CONSUMED, id, count);
   }
 
-  private postEndpointRecord(l: WorkerLink, meta: number, id: number, arg: number, src: Uint8Array | undefined, start: number, end: number): void {
-    this.sendWrites(l);
-    const n = ENDPOINT_HEADER + (end - start);
-    if (this.scratch.length < n) {
-      this.scratch = new Uint8Array(n);
-      this.scratchView = new DataView(this.scratch.buffer);
-    }
-    this.scratchView.setUint32(0, id >>> 0, true);
-    this.scratchView.setUint32(4, arg >>> 0, true);
-    if (src && end > start) this.scratch.set(src.subarray(start, end), ENDPOINT_HEADER);
-    if (l.overflow.length === 0 && l.toWorker.tryWrite(this.scratch, 0, n, meta)) return;
-    l.overflow.push({ meta, bytes: this.scratch.slice(0, n) });
+  /** A record had to wait for room in a TO_WORKER ring: counted, and retried on a short timer. */
+  private readonly recordQueued = (): void => {
     this.stats.recordsDeferred++;
     this.scheduleOverflowRetry();
-  }
-
-  /** Moves queued records into the ring; `block` waits for room (control calls). False if the worker is gone. */
-  private flushOverflow(l: WorkerLink, block: boolean): boolean {
-    while (l.overflow.length > 0) {
-      const r = l.overflow[0]!;
-      if (!l.toWorker.tryWrite(r.bytes, 0, r.bytes.length, r.meta)) {
-        if (!block) return true;
-        if (!this.writeBlocking(l, r.meta, r.bytes)) return false;
-      }
-      l.overflow.shift();
-    }
-    return !l.dead;
-  }
+  };
 
   private scheduleOverflowRetry(): void {
     if (this.overflowTimer || this.closed) return;
@@ -577,9 +479,8 @@ export class TcpWorkerPool {
       this.overflowTimer = undefined;
       let pending = false;
       for (const l of this.links) {
-        if (l.dead) { l.overflow.length = 0; continue; }
-        this.flushOverflow(l, false);
-        if (l.overflow.length > 0) pending = true;
+        if (l.dead) continue;
+        if (!l.out.flush()) pending = true;
       }
       if (pending) this.scheduleOverflowRetry();
     }, 1);
@@ -619,7 +520,6 @@ export class TcpWorkerPool {
       const n = SEGMENT_HEADER + len;
       if (this.scratch.length < n) {
         this.scratch = new Uint8Array(n);
-        this.scratchView = new DataView(this.scratch.buffer);
       }
       writeSegmentHeader(this.scratch, 0, info.family, pkt.checksumValidated ? SegmentFlags.CHECKSUM_VALIDATED : 0, info.ttl, info.tos, info.nic, info.source, info.destination);
       this.scratch.set(pkt.buf.subarray(off, pkt.tail), SEGMENT_HEADER);
@@ -680,10 +580,9 @@ export class TcpWorkerPool {
         logOnce(`TCP worker ${l.index}: routing snapshot not sent`, new RangeError(`${body.length} bytes exceed the ring's ${l.toWorker.maxFrameSize}-byte records (use larger rings)`));
         continue;
       }
-      this.sendWrites(l);
       // A worker that takes nothing for the control timeout is declared dead, as a control call does: otherwise
       // every later snapshot (and the control call after it) would block the stack thread for the timeout again.
-      if (!this.flushOverflow(l, true) || !this.writeBlocking(l, ToWorker.ROUTES, body)) this.timedOut(l, 'a routing snapshot');
+      if (!l.out.writeBlocking(ToWorker.ROUTES, body, Date.now() + this.controlTimeoutMs)) this.timedOut(l, 'a routing snapshot');
     }
   }
 
@@ -750,7 +649,7 @@ export class TcpWorkerPool {
       ring.release();
       if (this.closed || l.dead) return false;
     }
-    if (l.overflow.length > 0) this.flushOverflow(l, false);
+    if (l.out.queued > 0) l.out.flush();
     // Frames written during the batch may sit in a qdisc or the local-delivery queue until the batch end.
     if (n > 0) this.stack.flushBatch();
     return n === DRAIN_BATCH;
@@ -873,8 +772,7 @@ export class TcpWorkerPool {
   private stopWorker(l: WorkerLink, error: TcpipError | undefined): void {
     l.toWorker.close();
     l.toStack.close();
-    l.overflow.length = 0;
-    l.writes.clear();
+    l.out.clear();
     const eps = [...l.endpoints.values()];
     l.endpoints.clear();
     for (const ep of new Set(eps)) ep.onWorkerGone(l.index, error);

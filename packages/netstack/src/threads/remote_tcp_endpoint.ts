@@ -476,10 +476,10 @@ export class RemoteTcpEndpoint implements Endpoint, WorkerEndpointSink {
       this.releasePort();
       return;
     }
-    if (this.queued > 0 && !this.ended) {
-      // RFC 9293 3.10.4 / RFC 2525 2.17: closing with unread received data resets the connection (as TcpEndpoint).
-      pool.controlAsync(this.worker, { op: 'abort', ep: this.id });
-    }
+    // RFC 9293 3.10.4 / RFC 2525 2.17: closing with unread received data resets the connection (as TcpEndpoint).
+    // The worker decides: it counts the DATA bytes it sent that were not reported read, which includes those still
+    // crossing TO_STACK now; so every byte read is reported first, and the unread ones never.
+    this.reportConsumed();
     for (const c of this.queue) this.ctx.pool.returnDataChunk(c);
     this.queue.length = 0;
     this.queued = 0;

@@ -477,6 +477,22 @@ describe('TcpWorkerCore (two cores, one thread, harness as the stack thread)', (
     expect(h.b.violations).toEqual([]);
   });
 
+  it('close with DATA the application has not read (sent to the stack thread, credit not returned) resets', async () => {
+    h = new Harness();
+    const { aId, bId } = await h.connect();
+    const ea = h.a.app(aId);
+    const eb = h.b.app(bId);
+    eb.consume = false; // B's DATA is on the stack thread's side, unread (or still crossing TO_STACK)
+    ea.toSend = randomBytes(1000);
+    await h.until(() => eb.receivedBytes === 1000, 3000, 'DATA at B');
+    expect(h.b.core.endpoint(bId)!.receiveBuffer.readable).toBe(0);
+    // RFC 9293 3.10.4 / RFC 2525 2.17: closing with unread data resets, as TcpEndpoint.close does for its own
+    // receive buffer; the worker counts what the stack thread was sent and did not report read.
+    expect(h.b.control({ op: 'close', ep: bId })).toEqual({ ok: true });
+    await h.until(() => ea.errors.length > 0, 3000, 'ERROR');
+    expect(ea.errors).toEqual([TcpipErrors.connectionReset.code]);
+  });
+
   it('RST: an abort on one side reaches the other as ERROR ConnectionReset with both directions closed', async () => {
     h = new Harness();
     const { aId, bId } = await h.connect();

@@ -630,6 +630,14 @@ export class TcpWorkerCore {
    */
   private closeNow(w: WorkerEndpoint): void {
     if (w.closed) return;
+    // RFC 9293 3.10.4 / RFC 2525 2.17: closing with unread received data resets the connection. TcpEndpoint.close
+    // sees the bytes still in its own buffer; the bytes already sent as DATA that the application did not read
+    // (in the stack thread's queue, or still crossing TO_STACK where the stack thread could not see them at close)
+    // are the receive credit not returned: the stack thread reports every byte read before it sends 'close'.
+    if (!w.listening && w.receiveCredit < this.initialReceiveCredit && w.ep.state !== TcpState.SYN_SENT) {
+      this.dropStaged(w);
+      w.ep.disconnect();
+    }
     if (w.stagedBytes > 0) {
       const sb = w.ep.sendBuffer;
       sb.resize(Math.max(sb.capacity, sb.length + w.stagedBytes));

@@ -5,7 +5,7 @@
 // Per endpoint the core keeps what the socket buffers need across the thread boundary: bytes WRITE delivered that
 // the TcpEndpoint did not take yet (staged; they return send credit as the endpoint takes them), the receive
 // credit (DATA is read out of the endpoint only while credit allows, so a stack thread that stops reading closes
-// the TCP window), close/shutdown requests that wait for the staged bytes, and the STATE bits last reported.
+// the TCP window), a shutdown(SHUT_WR) that waits for the staged bytes, and the STATE bits last reported.
 //
 // Ordering toward the stack thread: STATE, SEND_CREDIT and ACCEPTED records that find TO_STACK full wait in a local
 // FIFO; DATA is only read out of an endpoint while that FIFO is empty and the ring has room for it, so every

@@ -207,7 +207,10 @@ export type ControlRequest =
   /** connect() of an endpoint created on this worker (its local port already chosen by the stack thread). */
   | { op: 'connect'; ep: number; remote: WireFullAddress }
   | { op: 'shutdown'; ep: number; flags: number }
-  /** close(2): the worker flushes what WRITE delivered, then closes (linger, reset per options). */
+  /**
+   * close(2), at once: every byte WRITE delivered goes into the endpoint's send buffer (grown past its size for the
+   * staged ones), then TcpEndpoint.close (linger, reset per options); DATA not reported read (CONSUMED) resets.
+   */
   | { op: 'close'; ep: number }
   /** connect(AF_UNSPEC) on a stream: abort. */
   | { op: 'abort'; ep: number }

@@ -4,7 +4,7 @@
 // TcpEndpoint does, so several checks run the same scenario on both kinds of stack and compare.
 
 import { createHash, randomBytes } from 'node:crypto';
-import { readdirSync, writeFileSync } from 'node:fs';
+import { readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
@@ -670,7 +670,49 @@ function stallingWorkerZeroScript(): URL {
   return pathToFileURL(path);
 }
 
+/**
+ * Worker 0 runs the real worker until `trigger` exists, then blocks its thread for a second and throws (a crash
+ * while a control call is waiting for it).
+ */
+function crashingWorkerZeroScript(trigger: string): URL {
+  const path = join(tmpdir(), `tsvisor-crashing-tcp-worker-${process.pid}.mjs`);
+  writeFileSync(path, [
+    "import { existsSync } from 'node:fs';",
+    "import { workerData } from 'node:worker_threads';",
+    `import(${JSON.stringify(defaultWorkerScript().href)});`,
+    'if (workerData.index === 0) {',
+    '  setInterval(() => {',
+    `    if (!existsSync(${JSON.stringify(trigger)})) return;`,
+    '    const end = Date.now() + 1000;',
+    '    while (Date.now() < end);',
+    "    throw new Error('planted crash');",
+    '  }, 10);',
+    '}',
+  ].join('\n'));
+  return pathToFileURL(path);
+}
+
 describe('TCP worker threads: a worker that hangs', () => {
+  it('a worker that crashes during a control call ends the call at once, not at the timeout', { timeout: 15_000 }, async () => {
+    const trigger = join(tmpdir(), `tsvisor-crash-trigger-${process.pid}`);
+    rmSync(trigger, { force: true });
+    const p = pair(2, 0, {}, {}, { controlTimeoutMs: 6000, workerScript: crashingWorkerZeroScript(trigger) });
+    const pool = tcpWorkerPool(p.a)!;
+    await pool.ready;
+    writeFileSync(trigger, '');
+    try {
+      await new Promise((r) => setTimeout(r, 100)); // worker 0 is now stuck, about to throw
+      const t0 = Date.now();
+      const stats = pool.workerStats();
+      expect(Date.now() - t0).toBeLessThan(3000);
+      expect(stats[0]).toBeUndefined();
+      expect(stats[1]).toBeDefined();
+      expect(pool.stats.workersDied).toBe(1);
+    } finally {
+      rmSync(trigger, { force: true });
+    }
+  });
+
   it('a started worker whose loop stops turning is declared dead without any control call', { timeout: 10_000 }, async () => {
     const p = pair(2, 0, {}, {}, { controlTimeoutMs: 300, workerScript: stallingWorkerZeroScript() });
     const pool = tcpWorkerPool(p.a)!;

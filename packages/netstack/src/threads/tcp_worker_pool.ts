@@ -41,6 +41,7 @@ import {
   ICMP_ERROR_HEADER,
   REPLY_CAPACITY,
   REPLY_CONTROL_BYTES,
+  REPLY_EXITED,
   REPLY_HEARTBEAT,
   REPLY_LENGTH,
   REPLY_SEQ,
@@ -353,6 +354,10 @@ export class TcpWorkerPool {
     for (;;) {
       const seen = Atomics.load(l.reply, REPLY_SEQ);
       if (seen === id) break;
+      if (Atomics.load(l.reply, REPLY_EXITED) !== 0) {
+        this.workerFailed(l, new Error(`the thread exited during control request '${req.op}'`));
+        return { ok: false, error: 'ConnectionAborted' };
+      }
       const left = deadline - Date.now();
       if (left <= 0) return this.timedOut(l, `control request '${req.op}'`);
       Atomics.wait(l.reply, REPLY_SEQ, seen, left);

@@ -184,6 +184,12 @@ export const REPLY_LENGTH = 1;
  * yet (a control call's timeout covers a worker that never starts).
  */
 export const REPLY_HEARTBEAT = 2;
+/**
+ * The worker thread stores 1 here as it exits, for any reason (an uncaught exception included), and wakes a
+ * control call waiting on REPLY_SEQ: the stack thread, blocked in that call, cannot see the Worker's 'exit' event
+ * until it returns, and would otherwise wait out the whole control timeout.
+ */
+export const REPLY_EXITED = 3;
 export const REPLY_CAPACITY = 64 * 1024;
 
 /** A socket address as JSON carries it. */

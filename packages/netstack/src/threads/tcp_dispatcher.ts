@@ -18,6 +18,7 @@ import type {
   UnknownDestinationResult,
 } from '../stack/transport_protocol.js';
 import { stackTcpHost } from '../transport/tcp/host.js';
+import { installTcpWorkerSupport } from '../tools/default_stack.js';
 import { TcpProtocol, type TcpSettings } from '../transport/tcp/protocol.js';
 import type { WaiterQueue } from '../waiter/waiter_queue.js';
 import { RemoteTcpEndpoint, type RemoteTcpContext } from './remote_tcp_endpoint.js';
@@ -95,3 +96,6 @@ export class TcpDispatcher implements TransportProtocol, RemoteTcpContext {
 export function tcpDispatcherProtocol(opts: TcpDispatcherOptions): TransportProtocolFactory {
   return (stack: Stack) => new TcpDispatcher(stack, opts);
 }
+
+// Loading this module is what enables createDefaultStack({ tcpWorkers }) (see tools/default_stack.ts's header).
+installTcpWorkerSupport(tcpDispatcherProtocol);

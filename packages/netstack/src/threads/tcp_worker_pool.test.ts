@@ -21,6 +21,8 @@ import { NetworkReceiveInfo } from '../stack/transport_protocol.js';
 import { EventMask, WaiterQueue } from '../waiter/waiter_queue.js';
 import { PacketBuffer } from '../buffer/packet_buffer.js';
 import { RemoteTcpEndpoint } from './remote_tcp_endpoint.js';
+// Loading tcp_dispatcher.js installs worker mode into createDefaultStack (tools/default_stack.ts's header).
+import './tcp_dispatcher.js';
 import { TcpDispatcher } from './tcp_dispatcher.js';
 import { defaultWorkerScript } from './tcp_worker_pool.js';
 import { flowHash } from './wire.js';

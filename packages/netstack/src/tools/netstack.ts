@@ -45,12 +45,14 @@ function workerTcpLines(perWorker: (Record<string, number> | undefined)[]): stri
   return [...Object.entries(sum).filter(([, v]) => v !== 0).map(([k, v]) => `tcp.${k} ${v}`), ...each];
 }
 
-function serve(args: ServeArgs): void {
+async function serve(args: ServeArgs): Promise<void> {
   const device = chooseDevice(args.device);
   if (!Number.isInteger(args.tcpWorkers) || args.tcpWorkers < 0 || args.tcpWorkers > 64) {
     throw Object.assign(new Error(`--tcp-workers must be an integer in 0..64, got ${args.tcpWorkers}`), { code: 'EINVAL' });
   }
-  // 0: TCP on this thread; N: connections sharded over N worker threads (threads/tcp_dispatcher.ts).
+  // 0: TCP on this thread; N: connections sharded over N worker threads (threads/tcp_dispatcher.ts), loaded only
+  // then (default_stack.ts's header says why).
+  if (args.tcpWorkers > 0) await import('../threads/tcp_dispatcher.js');
   const stack = createDefaultStack({ tcpWorkers: args.tcpWorkers });
   const pool = tcpWorkerPool(stack);
   const { devices } = takeOverHostNetwork(stack, { devices: [device.name], gso: args.gso, keepAddresses: args.keepAddresses, qdisc: args.qdisc });

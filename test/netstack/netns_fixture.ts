@@ -120,3 +120,16 @@ export async function statsAfterSigusr1(f: ServeFixture, line: string): Promise<
   for (let i = 0; i < 100 && !f.stderr().includes(line); i++) await new Promise((r) => setTimeout(r, 50));
   return f.stderr();
 }
+
+/** Runs a shell script on the host side, failing after `timeoutMs`; returns its stdout. */
+export const run = (script: string, timeoutMs: number): string =>
+  execFileSync('sh', ['-c', script], { encoding: 'utf8', timeout: timeoutMs, stdio: ['ignore', 'pipe', 'pipe'] });
+
+export const sha256File = (path: string): string => run(`sha256sum ${path}`, 30_000).split(' ')[0]!;
+
+/** The value of statistic `name` ("name N" lines) in a dump of the tool's statistics. */
+export const statValue = (dump: string, name: string): number => {
+  const m = new RegExp(`^${name.replaceAll('.', '\\.')} (\\d+)$`, 'm').exec(dump);
+  if (!m) throw new Error(`no ${name} in statistics:\n${dump}`);
+  return Number(m[1]);
+};

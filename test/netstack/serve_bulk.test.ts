@@ -8,21 +8,13 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startServe, statsAfterSigusr1, type ServeFixture } from './netns_fixture.js';
+import { run, sha256File, startServe, statValue, statsAfterSigusr1, type ServeFixture } from './netns_fixture.js';
 
 const long = process.env.TSVISOR_LONG === '1';
 const bulkBytes = (long ? 1024 : 100) << 20;
 const table = `tsvb${process.pid % 100000}`;
 const PARALLEL = 200;
 
-const run = (script: string, timeoutMs: number): string =>
-  execFileSync('sh', ['-c', script], { encoding: 'utf8', timeout: timeoutMs, stdio: ['ignore', 'pipe', 'pipe'] });
-const sha256File = (path: string): string => run(`sha256sum ${path}`, 30_000).split(' ')[0]!;
-const statValue = (dump: string, name: string): number => {
-  const m = new RegExp(`^${name.replace('.', '\\.')} (\\d+)$`, 'm').exec(dump);
-  if (!m) throw new Error(`no ${name} in statistics:\n${dump}`);
-  return Number(m[1]);
-};
 
 let f: ServeFixture;
 let dir = '';

@@ -122,6 +122,45 @@ describe('services over netstack TCP and UDP', () => {
     }
   });
 
+  it('streams chargen over TCP as one continuous RFC 864 text across its 64 KiB write blocks', async () => {
+    const t = setup();
+    try {
+      serveTcp(t.server, 19, 'chargen');
+      const want = 300_000; // several write blocks of 885 lines, each starting mid-cycle
+      const ep = t.client.newEndpoint(6, 4, new WaiterQueue()) as Endpoint;
+      const got = await new Promise<Buffer>((resolve, reject) => {
+        const chunks: Buffer[] = [];
+        let total = 0;
+        const buf = new Uint8Array(65536);
+        const timer = setTimeout(() => reject(new Error(`timeout; got ${total} bytes`)), 10_000);
+        const step = () => {
+          for (;;) {
+            const r = ep.read(buf);
+            if (r instanceof TcpipError) {
+              if (r.code !== 'WouldBlock') reject(new Error(String(r)));
+              return;
+            }
+            if (r.count === 0) return;
+            chunks.push(Buffer.from(buf.subarray(0, r.count)));
+            total += r.count;
+            if (total >= want) {
+              clearTimeout(timer);
+              ep.close();
+              resolve(Buffer.concat(chunks).subarray(0, want));
+              return;
+            }
+          }
+        };
+        ep.waiterQueue.subscribe(EventMask.IN | EventMask.HUP | EventMask.ERR, step);
+        const e = ep.connect({ address: Address.parse('10.6.0.1'), port: 19 });
+        if (e && e.code !== 'ConnectStarted') reject(new Error(String(e)));
+      });
+      expect(got.equals(Buffer.from(chargenLines(Math.ceil(want / 74)).subarray(0, want)))).toBe(true);
+    } finally {
+      t.close();
+    }
+  });
+
   it('serves a file over HTTP/1.1 with keep-alive for pipelined requests, HEAD and 404', async () => {
     const t = setup();
     try {

@@ -133,3 +133,50 @@ export const statValue = (dump: string, name: string): number => {
   if (!m) throw new Error(`no ${name} in statistics:\n${dump}`);
   return Number(m[1]);
 };
+
+/**
+ * Fetches small1.bin .. small<count>.bin from the tool's HTTP server into `into` all at once, a connection per
+ * transfer (--parallel-immediate opens them at once instead of waiting to reuse one). Returns the sha256 lists of
+ * the served files and of what arrived, sorted by name, for the caller to compare.
+ */
+export function downloadInParallel(f: ServeFixture, httpPort: number, www: string, into: string, count: number): { served: string; received: string } {
+  execFileSync('mkdir', [into]);
+  run(
+    `curl -sS --fail --parallel --parallel-immediate --parallel-max ${count} --max-time 60 ` +
+      `-o '${into}/small#1.bin' 'http://${f.peer4}:${httpPort}/small[1-${count}].bin'`,
+    90_000,
+  );
+  return {
+    served: run(`cd ${www} && sha256sum small*.bin | sort -k2`, 30_000),
+    received: run(`cd ${into} && sha256sum small*.bin | sort -k2`, 30_000),
+  };
+}
+
+/**
+ * Runs `body` while the host drops `percent`% of what it sends into the veth (an nftables table named `table` on
+ * the output hook), then removes the rule; returns how many packets it dropped. The output hook sees the host's TCP
+ * packets before segmentation (up to 64 KB each), so the host device sends one segment per packet meanwhile: the
+ * loss is per segment, as on a real link. Connections made inside `body` pick it up.
+ */
+export function withHostLoss(f: ServeFixture, table: string, percent: number, body: () => void): number {
+  run(`ip link set dev ${f.hostIf} gso_max_segs 1`, 10_000);
+  try {
+    run(
+      `nft add table inet ${table} && nft add chain inet ${table} out '{ type filter hook output priority 0; }' && ` +
+        `nft add rule inet ${table} out oifname ${f.hostIf} numgen random mod 100 '<' ${percent} counter drop`,
+      10_000,
+    );
+    body();
+    return Number(/packets (\d+)/.exec(run(`nft list table inet ${table}`, 10_000))?.[1]);
+  } finally {
+    deleteNftTable(table);
+    execFileSync('ip', ['link', 'set', 'dev', f.hostIf, 'gso_max_segs', '65535'], { stdio: 'ignore' });
+  }
+}
+
+/** Removes an nftables table withHostLoss made, if it is still there (cleanup after a failed test). */
+export function deleteNftTable(table: string): void {
+  try {
+    execFileSync('nft', ['delete', 'table', 'inet', table], { stdio: 'ignore' });
+  } catch {}
+}

@@ -29,6 +29,7 @@ export * from './stack/stats.js';
 export * from './stack/internal_error.js';
 export * from './stack/route.js';
 export * from './stack/route_table.js';
+export * from './stack/path_mtu_cache.js';
 export * from './stack/port_manager.js';
 export * from './stack/neighbor_cache.js';
 export * from './stack/transport_protocol.js';

@@ -9,6 +9,7 @@ import { SystemClock, type Clock } from './clock.js';
 import { SockType, type Endpoint } from './endpoint.js';
 import type { IpNetworkEndpoint, NetworkProtocol, NetworkProtocolFactory } from './network_protocol.js';
 import { NIC, type NICOptions } from './nic.js';
+import { PathMtuCache } from './path_mtu_cache.js';
 import { PortManager } from './port_manager.js';
 import { Route } from './route.js';
 import { RouteTable, type RouteEntry } from './route_table.js';
@@ -46,10 +47,6 @@ export interface StackOptions {
 /** Result of handing a transport packet up. */
 export type TransportDeliveryResult = 'delivered' | 'portUnreachable' | 'protocolUnreachable' | 'malformed';
 
-/** RFC 1191 section 6.3 / RFC 8201 section 4: a learned PMTU is forgotten after 10 minutes. */
-export const PMTU_EXPIRY_MS = 10 * 60 * 1000;
-/** Destinations with a learned PMTU kept at most. */
-export const PMTU_MAX_ENTRIES = 4096;
 
 export class Stack {
   readonly clock: Clock;
@@ -62,7 +59,7 @@ export class Stack {
   private readonly networkProtocols = new Map<number, NetworkProtocol>();
   private readonly transportProtocols = new Map<number, TransportProtocol>();
   private readonly raw = new Map<number, Set<RawTransportEndpoint>>(); // family << 8 | protocol
-  private readonly pmtu = new Map<string, { mtu: number; expiresMs: number }>();
+  private readonly pmtu: PathMtuCache;
   private readonly rawFactory: RawEndpointFactory | undefined;
   private readonly batchEndHooks = new Set<() => void>();
   private localQueue: { nic: NIC; etherType: number; pkt: PacketBuffer }[] = [];
@@ -71,6 +68,7 @@ export class Stack {
 
   constructor(opts: StackOptions) {
     this.clock = opts.clock ?? new SystemClock();
+    this.pmtu = new PathMtuCache(this.clock);
     this.rawFactory = opts.rawFactory;
     if (opts.forwarding?.v4) this.forwarding.v4 = true;
     if (opts.forwarding?.v6) this.forwarding.v6 = true;
@@ -260,26 +258,12 @@ export class Stack {
   // ---- path MTU (RFC 1191, RFC 8201)
 
   pathMtu(remote: Address): number | undefined {
-    const e = this.pmtu.get(remote.toString());
-    if (!e) return undefined;
-    if (this.clock.nowMs() >= e.expiresMs) {
-      this.pmtu.delete(remote.toString());
-      return undefined;
-    }
-    return e.mtu;
+    return this.pmtu.get(remote);
   }
 
-  /**
-   * Lowers the PMTU toward `remote` (never raises it: a larger value would be an attack, RFC 1191 section 6.3).
-   * The table is bounded (forged ICMP errors can name any destination): the oldest entry makes room.
-   */
+  /** Lowers the PMTU toward `remote` (PathMtuCache.lower: never raised, bounded table). */
   updatePathMtu(remote: Address, mtu: number): void {
-    const cur = this.pathMtu(remote);
-    if (cur !== undefined && cur <= mtu) return;
-    const key = remote.toString();
-    this.pmtu.delete(key);
-    if (this.pmtu.size >= PMTU_MAX_ENTRIES) this.pmtu.delete(this.pmtu.keys().next().value as string);
-    this.pmtu.set(key, { mtu, expiresMs: this.clock.nowMs() + PMTU_EXPIRY_MS });
+    this.pmtu.lower(remote, mtu);
   }
 
   // ---- protocols and endpoints

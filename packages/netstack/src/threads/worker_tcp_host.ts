@@ -9,6 +9,7 @@ import { GsoType, PacketBuffer } from '../buffer/packet_buffer.js';
 import type { SharedFrameRing } from '../buffer/shared_ring.js';
 import { Address, AddressWithPrefix, Subnet } from '../stack/address.js';
 import { SystemClock, type Clock } from '../stack/clock.js';
+import { PathMtuCache } from '../stack/path_mtu_cache.js';
 import { PortManager } from '../stack/port_manager.js';
 import type { NetworkWriteParams } from '../stack/route.js';
 import { logInternalError } from '../stack/internal_error.js';
@@ -17,10 +18,6 @@ import { TransportDemuxer } from '../stack/transport_demuxer.js';
 import type { TcpHost, TcpRoute } from '../transport/tcp/host.js';
 import { FRAME_HEADER, FrameFlags, ToStack, isUint, writeFrameHeader, type RouteSnapshot } from './wire.js';
 
-/** RFC 1191 section 6.3 / RFC 8201 section 4: a learned path MTU is forgotten after 10 minutes (as Stack). */
-const PMTU_EXPIRY_MS = 10 * 60 * 1000;
-/** Destinations with a learned path MTU kept at most (forged ICMP errors can name any destination). */
-const PMTU_MAX_ENTRIES = 4096;
 /** RFC 791: every IPv4 host takes 68-byte datagrams; RFC 8200 5: IPv6 links carry at least 1280. */
 const MIN_MTU_V4 = 68;
 const MIN_MTU_V6 = 1280;
@@ -107,7 +104,7 @@ export class WorkerTcpHost implements TcpHost {
    * holds all of 127.0.0.0/8 and Stack.nicForAddress counts a loopback NIC's subnets.
    */
   private loopbackSubnets: { subnet: Subnet; nic: number }[] = [];
-  private readonly pmtu = new Map<string, { mtu: number; expiresMs: number }>();
+  private readonly pmtu: PathMtuCache;
   /** A FRAME is assembled here when the packet's headroom cannot hold the header (one extra copy). */
   private scratch = new Uint8Array(0);
   /** The buffer every outgoing segment is built in (TcpRoute.allocatePacket): no allocation per segment. */
@@ -119,6 +116,7 @@ export class WorkerTcpHost implements TcpHost {
     baseClock: Clock = new SystemClock(),
   ) {
     this.setRoutes(snapshot);
+    this.pmtu = new PathMtuCache(baseClock);
     // An exception out of a timer callback would be an uncaught exception: fatal to the worker thread and every
     // connection on it. One connection's bug costs that timer run only.
     this.clock = {
@@ -259,25 +257,13 @@ export class WorkerTcpHost implements TcpHost {
   // ---- path MTU (RFC 1191, RFC 8201)
 
   pathMtu(remote: Address): number | undefined {
-    const key = remote.toString();
-    const e = this.pmtu.get(key);
-    if (!e) return undefined;
-    if (this.clock.nowMs() >= e.expiresMs) {
-      this.pmtu.delete(key);
-      return undefined;
-    }
-    return e.mtu;
+    return this.pmtu.get(remote);
   }
 
   /** Lowers the path MTU toward `remote` (never raises it, RFC 1191 6.3); values under the family minimum are ignored. */
   updatePathMtu(remote: Address, mtu: number): void {
     if (!(mtu >= (remote.family === 4 ? MIN_MTU_V4 : MIN_MTU_V6))) return;
-    const cur = this.pathMtu(remote);
-    if (cur !== undefined && cur <= mtu) return;
-    const key = remote.toString();
-    this.pmtu.delete(key);
-    if (this.pmtu.size >= PMTU_MAX_ENTRIES) this.pmtu.delete(this.pmtu.keys().next().value as string);
-    this.pmtu.set(key, { mtu, expiresMs: this.clock.nowMs() + PMTU_EXPIRY_MS });
+    this.pmtu.lower(remote, mtu);
   }
 
   // ---- send path

@@ -733,10 +733,13 @@ export class TcpWorkerPool {
     });
   }
 
-  /** The workers' TCP statistics summed field by field (the counters of TcpStats). */
-  tcpStats(): Record<string, number> {
+  /**
+   * The workers' TCP statistics summed field by field (the counters of TcpStats): of `perWorker` when the caller
+   * already has workerStats() (one control round trip per worker, not two), else asked now.
+   */
+  tcpStats(perWorker: (Record<string, number> | undefined)[] = this.workerStats()): Record<string, number> {
     const sum: Record<string, number> = {};
-    for (const s of this.workerStats()) {
+    for (const s of perWorker) {
       if (!s) continue;
       for (const [k, val] of Object.entries(s)) if (typeof val === 'number') sum[k] = (sum[k] ?? 0) + val;
     }

@@ -11,6 +11,7 @@ import yargs from 'yargs';
 import { hideBin } from 'yargs/helpers';
 import { formatStats } from '../stack/stats.js';
 import { TcpProtocol } from '../transport/tcp/protocol.js';
+import type { TcpWorkerPool } from '../threads/tcp_worker_pool.js';
 import { createDefaultStack, tcpWorkerPool } from './default_stack.js';
 import { chooseDevice, restoreToKernel, routeEntries, takeOverHostNetwork, type QdiscChoice } from './device_takeover.js';
 import { serveHttp, type HttpServerStats } from './http_server.js';
@@ -31,18 +32,14 @@ interface ServeArgs {
  * Worker mode: the workers' TCP counters summed (`tcp.*`, as in single-threaded mode), then each worker's share of
  * the connection counters (`tcpWorker<i>.*`), which shows how the flow hash spread the connections.
  */
-function workerTcpLines(perWorker: (Record<string, number> | undefined)[]): string[] {
-  const sum: Record<string, number> = {};
-  const each: string[] = [];
-  for (const [i, s] of perWorker.entries()) {
-    if (!s) {
-      each.push(`tcpWorker${i}.unavailable 1`);
-      continue;
-    }
-    for (const [k, v] of Object.entries(s)) if (typeof v === 'number') sum[k] = (sum[k] ?? 0) + v;
-    for (const k of ['passiveOpens', 'activeOpens', 'segmentsReceived', 'segmentsSent', 'retransmits']) each.push(`tcpWorker${i}.${k} ${s[k] ?? 0}`);
-  }
-  return [...Object.entries(sum).filter(([, v]) => v !== 0).map(([k, v]) => `tcp.${k} ${v}`), ...each];
+function workerTcpLines(pool: TcpWorkerPool): string[] {
+  const perWorker = pool.workerStats();
+  const each = perWorker.flatMap((s, i) =>
+    s
+      ? ['passiveOpens', 'activeOpens', 'segmentsReceived', 'segmentsSent', 'retransmits'].map((k) => `tcpWorker${i}.${k} ${s[k] ?? 0}`)
+      : [`tcpWorker${i}.unavailable 1`],
+  );
+  return [...Object.entries(pool.tcpStats(perWorker)).filter(([, v]) => v !== 0).map(([k, v]) => `tcp.${k} ${v}`), ...each];
 }
 
 async function serve(args: ServeArgs): Promise<void> {
@@ -75,7 +72,7 @@ async function serve(args: ServeArgs): Promise<void> {
       ...Object.entries(link.stats).filter(([, v]) => v !== 0).map(([k, v]) => `link.${k} ${v}`),
       ...(tcp instanceof TcpProtocol ? Object.entries(tcp.stats).filter(([, v]) => v !== 0).map(([k, v]) => `tcp.${k} ${v}`) : []),
       // Worker mode: the workers' TCP counters summed, then the stack thread's side of the pool.
-      ...(pool ? workerTcpLines(pool.workerStats()) : []),
+      ...(pool ? workerTcpLines(pool) : []),
       ...(pool ? Object.entries(pool.stats).filter(([, v]) => v !== 0).map(([k, v]) => `tcpWorkers.${k} ${v}`) : []),
       `discard.tcpBytesReceived ${discard.bytesReceived}`,
       ...(args.httpRoot ? [`http.requests ${http.requests}`, `http.bytesSent ${http.bytesSent}`, ...Object.entries(http.responses).map(([k, v]) => `http.status${k} ${v}`)] : []),
